@@ -1,0 +1,34 @@
+# Two commands for a fresh machine: `make run` serves the app, `make test` runs every test.
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app webapp
+
+.PHONY: run test setup
+
+setup: $(VENV)/.installed static/vendor/.copied
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# front-end packages come from the npm registry; static/vendor is build output, never committed
+static/vendor/.copied: node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp node_modules/@picocss/pico/css/pico.min.css static/vendor/pico.min.css
+	touch $@
+
+run: setup
+	$(FLASK) db upgrade
+	$(FLASK) run --debug --host 127.0.0.1 --port 5000
+
+test: setup
+	$(PY) -m pytest

@@ -1,0 +1,78 @@
+"""Cupmark: follow how cupping-therapy marks heal, one daily photo at a time."""
+import os
+
+import sqlalchemy as sa
+from flask import Flask, redirect, request, url_for
+from flask_login import current_user
+
+from webapp import config
+from webapp.extensions import babel, csrf, db, htmx, login_manager, migrate
+from webapp.models import render_migration_item
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the Cupmark app: config, then extensions, then blueprints."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder=os.path.join(ROOT, "templates"),
+                static_folder=os.path.join(ROOT, "static"))
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(config.defaults(app.instance_path))
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = (os.environ.get("CUPMARK_SECRET_KEY")
+                                    or config.instance_secret_key(app.instance_path))
+    if app.debug:
+        # the dev server speaks plain http on loopback, where a Secure cookie is never sent back
+        app.config["SESSION_COOKIE_SECURE"] = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"),
+                     render_as_batch=True, render_item=render_migration_item)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            sa.event.listen(db.engine, "connect", configure_sqlite)
+
+    from webapp import auth, client, consent, links, pages, therapist, treatments
+    for module in (auth, client, consent, links, pages, therapist, treatments):
+        app.register_blueprint(module.bp)
+    pages.install(app)
+
+    @app.route("/")
+    def index():
+        """Send each person to their own home page."""
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        return redirect(url_for("therapist.home" if current_user.is_therapist else "client.home"))
+
+    return app
+
+
+def configure_sqlite(dbapi_connection, connection_record) -> None:
+    """Make SQLite enforce foreign keys and wait for locks instead of failing."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def select_locale() -> str | None:
+    """Pick the best language the browser asks for among those we ship."""
+    from flask import current_app
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"])
+
+
+def select_timezone() -> str | None:
+    """Show times in the signed-in user's IANA time zone."""
+    if current_user and current_user.is_authenticated:
+        return current_user.timezone
+    return None

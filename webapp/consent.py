@@ -1,0 +1,63 @@
+"""Consent to storing photos of one's skin: given, shown and withdrawn by the client."""
+import functools
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webapp import audit
+from webapp.access import role_required
+from webapp.extensions import db
+from webapp.models import Consent, User, utcnow
+from webapp.pages import render, safe_next
+
+bp = Blueprint("consent", __name__, url_prefix="/consent")
+
+
+def current_consent(user: User) -> Consent | None:
+    """Return the user's standing consent to the current consent text, if any."""
+    return db.session.scalar(sa.select(Consent).where(
+        Consent.user_id == user.id, Consent.withdrawn_at.is_(None),
+        Consent.version == current_app.config["CONSENT_VERSION"]))
+
+
+def consent_required(view):
+    """Send a client without standing consent to the consent page instead of the view."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_consent(current_user) is None:
+            flash(_("Please give your consent before uploading photos."))
+            return redirect(url_for("consent.show", next=request.path))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+@bp.route("", methods=("GET", "POST"))
+@role_required("client")
+def show():
+    """Show the consent text and your choice; a POST gives consent."""
+    consent = current_consent(current_user)
+    if request.method == "POST" and consent is None:
+        consent = Consent(user_id=current_user.id, version=current_app.config["CONSENT_VERSION"])
+        db.session.add(consent)
+        db.session.flush()
+        audit.record("consent_given", current_user, subject=current_user, obj=consent)
+        db.session.commit()
+        flash(_("Thank you. You can now upload photos."))
+        return redirect(safe_next(request.args.get("next")) or url_for("consent.show"))
+    return render("consent/show.html", consent=consent,
+                  version=current_app.config["CONSENT_VERSION"])
+
+
+@bp.route("/withdraw", methods=("POST",))
+@role_required("client")
+def withdraw():
+    """Withdraw consent: no further photos are accepted until it is given again."""
+    consent = current_consent(current_user)
+    if consent is not None:
+        consent.withdrawn_at = utcnow()
+        audit.record("consent_withdrawn", current_user, subject=current_user, obj=consent)
+        db.session.commit()
+        flash(_("Consent withdrawn. No new photos will be accepted."))
+    return redirect(url_for("consent.show"))

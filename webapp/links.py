@@ -1,0 +1,115 @@
+"""Care links: therapists invite clients; clients see and remove their links."""
+import datetime as dt
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from webapp import audit
+from webapp.access import role_required
+from webapp.extensions import db
+from webapp.models import CareLink, Invite, User, utcnow
+from webapp.pages import render
+
+bp = Blueprint("links", __name__)
+
+
+def usable_invite(code: str | None) -> Invite | None:
+    """Return the invite with this code if it can still be accepted."""
+    if not code:
+        return None
+    invite = db.session.scalar(sa.select(Invite).where(Invite.code == code))
+    return invite if invite and invite.is_usable(utcnow()) else None
+
+
+def accept(invite: Invite, client: User) -> CareLink:
+    """Use up the invite and link the client to its therapist (once)."""
+    invite.used_at = utcnow()
+    invite.used_by_id = client.id
+    link = db.session.scalar(sa.select(CareLink).where(
+        CareLink.therapist_id == invite.therapist_id, CareLink.client_id == client.id))
+    if link is None:
+        link = CareLink(therapist_id=invite.therapist_id, client_id=client.id)
+        db.session.add(link)
+        db.session.flush()
+        audit.record("link", client, subject=client, obj=link)
+    return link
+
+
+def create_invite(therapist: User, days: int) -> Invite:
+    """Create a single-use invite that expires after the given number of days."""
+    invite = Invite(therapist_id=therapist.id, expires_at=utcnow() + dt.timedelta(days=days))
+    db.session.add(invite)
+    return invite
+
+
+@bp.route("/links")
+@login_required
+def index():
+    """List your care links: a client's therapists, or a therapist's clients."""
+    column = CareLink.client_id if current_user.is_client else CareLink.therapist_id
+    care_links = db.session.scalars(
+        sa.select(CareLink).where(column == current_user.id).order_by(CareLink.created_at)).all()
+    return render("links/index.html", care_links=care_links)
+
+
+@bp.route("/links/<int:link_id>/remove", methods=("POST",))
+@login_required
+def remove(link_id: int):
+    """Remove a care link you are part of: the therapist no longer sees your data."""
+    link = db.session.get(CareLink, link_id)
+    if link is None or current_user.id not in (link.client_id, link.therapist_id):
+        abort(404)
+    audit.record("unlink", current_user, subject=link.client_id, obj=link)
+    db.session.delete(link)
+    db.session.commit()
+    flash(_("The link is removed."))
+    return redirect(url_for("links.index"))
+
+
+@bp.route("/join/<code>", methods=("GET", "POST"))
+def join(code: str):
+    """Open an invite: a signed-in client links; anyone else registers or logs in first."""
+    invite = usable_invite(code)
+    if invite is None:
+        return render("links/join.html", status=404, invite=None, code=code)
+    if not current_user.is_authenticated:
+        return render("links/join.html", invite=invite, code=code)
+    if not current_user.is_client:
+        abort(404)
+    if request.method == "POST":
+        accept(invite, current_user)
+        db.session.commit()
+        flash(_("You are now linked with %(name)s.", name=invite.therapist.name))
+        return redirect(url_for("links.index"))
+    return render("links/join.html", invite=invite, code=code)
+
+
+@bp.route("/invites", methods=("GET", "POST"))
+@role_required("therapist")
+def invites():
+    """List your invites, and create a new one with a link that is easy to copy."""
+    if request.method == "POST":
+        invite = create_invite(current_user, current_app.config["INVITE_DAYS"])
+        db.session.commit()
+        flash(_("New invite created. Send the link to your client."))
+        return redirect(url_for("links.invites", _anchor=f"invite-{invite.id}"))
+    all_invites = db.session.scalars(
+        sa.select(Invite).where(Invite.therapist_id == current_user.id)
+        .order_by(Invite.created_at.desc())).all()
+    return render("links/invites.html", invites=all_invites, now=utcnow())
+
+
+@bp.route("/invites/<int:invite_id>/revoke", methods=("POST",))
+@role_required("therapist")
+def revoke(invite_id: int):
+    """Revoke one of your unused invites so that its link stops working."""
+    invite = db.session.get(Invite, invite_id)
+    if invite is None or invite.therapist_id != current_user.id:
+        abort(404)
+    if invite.used_at is None and invite.revoked_at is None:
+        invite.revoked_at = utcnow()
+        db.session.commit()
+        flash(_("The invite is revoked."))
+    return redirect(url_for("links.invites"))

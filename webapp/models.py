@@ -1,0 +1,292 @@
+"""Every database model of Cupmark, typed with SQLAlchemy 2 Mapped[] columns."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any, Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.extensions import db
+
+# werkzeug's scrypt with N=2^17, r=8, p=1: the work factor the foundation issue asks for
+PASSWORD_METHOD = "scrypt:131072:8:1"
+
+ROLES = ("client", "therapist")
+BODY_AREAS = ("neck_shoulders", "upper_back", "lower_back", "chest", "abdomen", "arms",
+              "thighs", "calves", "other")
+TECHNIQUES = ("static", "dynamic", "honey", "anti_cellulite", "other")
+CUP_MATERIALS = ("glass", "silicone", "plastic", "bamboo", "other")
+SUCTIONS = ("light", "medium", "strong")
+RISK_FACTORS = ("blood_thinners", "steroids", "bruises_easily", "over_65")
+FLAG_KINDS = ("slow_healing", "worsening", "red_flag_symptom", "missed_checkins",
+              "pigmentation")
+
+# seed texts of the product: marks usually resolve in 5-7 days, slower with fragile vessels
+EXPECTED_DAYS = 7
+EXPECTED_DAYS_WITH_RISK = 10
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time as an aware UTC datetime."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored as naive UTC and always read back as aware UTC."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        """Convert an aware datetime to naive UTC for storage."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous: pass an aware one")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        """Mark a stored naive UTC datetime as UTC."""
+        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+
+
+def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Write our column types into migrations as the plain SQLAlchemy types they store."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        # migrations must not import the app's models: they outlive them
+        return "sa.DateTime()"
+    return False
+
+
+class User(UserMixin, db.Model):
+    """A client or a therapist who signs in with an email and a password."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
+    role: so.Mapped[str] = so.mapped_column(sa.String(16))
+    practice_name: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
+    # bumped at logout so that every cookie issued before it stops working
+    session_version: so.Mapped[int] = so.mapped_column(default=1)
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        """Store a salted scrypt hash of the password."""
+        self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+
+    def check_password(self, password: str) -> bool:
+        """Tell whether the password matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        """Return the session identifier: the user id and the session version."""
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_therapist(self) -> bool:
+        """Tell whether the user is a therapist."""
+        return self.role == "therapist"
+
+    @property
+    def is_client(self) -> bool:
+        """Tell whether the user is a client."""
+        return self.role == "client"
+
+
+class Invite(db.Model):
+    """A single-use code with which a therapist invites a client to link."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    code: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True,
+                                            default=lambda: secrets.token_urlsafe(16))
+    therapist_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                                    index=True)
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime)
+    used_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+    used_by_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"))
+    revoked_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+
+    therapist: so.Mapped[User] = so.relationship(foreign_keys=[therapist_id])
+
+    def is_usable(self, now: dt.datetime) -> bool:
+        """Tell whether the invite can still be accepted at the given time."""
+        return self.used_at is None and self.revoked_at is None and now < self.expires_at
+
+
+class CareLink(db.Model):
+    """A therapist linked to a client: the therapist may see the client's data."""
+
+    __table_args__ = (sa.UniqueConstraint("therapist_id", "client_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    therapist_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                                    index=True)
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                                 index=True)
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    # joined: the links page always shows the other person's name, this saves a query per row
+    therapist: so.Mapped[User] = so.relationship(foreign_keys=[therapist_id], lazy="joined")
+    client: so.Mapped[User] = so.relationship(foreign_keys=[client_id], lazy="joined")
+
+
+class Consent(db.Model):
+    """A client's consent to storing photos of their skin, given and maybe withdrawn."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                               index=True)
+    version: so.Mapped[str] = so.mapped_column(sa.String(16))
+    given_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+
+
+class Treatment(db.Model):
+    """One cupping session whose marks the client follows until they fade."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                                 index=True)
+    therapist_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    recorded_by_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"))
+    treated_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime)
+    body_area: so.Mapped[str] = so.mapped_column(sa.String(32))
+    technique: so.Mapped[str] = so.mapped_column(sa.String(32))
+    cup_count: so.Mapped[int]
+    cup_material: so.Mapped[str] = so.mapped_column(sa.String(32))
+    suction: so.Mapped[str] = so.mapped_column(sa.String(16))
+    notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    risk_factors: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    expected_days: so.Mapped[int] = so.mapped_column(default=EXPECTED_DAYS)
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    client: so.Mapped[User] = so.relationship(foreign_keys=[client_id])
+    therapist: so.Mapped[Optional[User]] = so.relationship(foreign_keys=[therapist_id])
+
+    @staticmethod
+    def expected_days_for(risk_factors: list[str]) -> int:
+        """Return the expected recovery days for the given risk factors."""
+        return EXPECTED_DAYS_WITH_RISK if risk_factors else EXPECTED_DAYS
+
+
+class CheckIn(db.Model):
+    """A client's daily photo of a treatment's marks, with symptoms and a reading."""
+
+    __table_args__ = (sa.UniqueConstraint("client_id", "idempotency_key"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    treatment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("treatment.id", ondelete="CASCADE"), index=True)
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                                 index=True)
+    idempotency_key: so.Mapped[str] = so.mapped_column(sa.String(64))
+    # sha256 of the uploaded bytes: the same key with other bytes is a client error
+    upload_sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
+    taken_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, index=True)
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    pain: so.Mapped[int] = so.mapped_column(default=0)
+    blisters: so.Mapped[bool] = so.mapped_column(default=False)
+    fever: so.Mapped[bool] = so.mapped_column(default=False)
+    note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    photo_key: so.Mapped[str] = so.mapped_column(sa.String(128))
+    thumb_key: so.Mapped[str] = so.mapped_column(sa.String(128))
+    photo_width: so.Mapped[int] = so.mapped_column(default=0)
+    photo_height: so.Mapped[int] = so.mapped_column(default=0)
+
+    treatment: so.Mapped[Treatment] = so.relationship()
+    # joined: every place that shows a check-in shows its reading, this saves a query each
+    reading: so.Mapped[Optional["Reading"]] = so.relationship(
+        back_populates="checkin", lazy="joined", cascade="all, delete-orphan",
+        passive_deletes=True)
+
+    @property
+    def has_red_flag_symptom(self) -> bool:
+        """Tell whether the client reported blisters, broken skin or fever."""
+        return self.blisters or self.fever
+
+
+class Reading(db.Model):
+    """The colour analysis of one check-in's photo, kept with the analyzer version."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    checkin_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("check_in.id", ondelete="CASCADE"), unique=True)
+    analyzer_version: so.Mapped[str] = so.mapped_column(sa.String(32))
+    ok: so.Mapped[bool]
+    stage: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
+    colour: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
+    delta_e: so.Mapped[Optional[float]]
+    mark_hex: so.Mapped[Optional[str]] = so.mapped_column(sa.String(7))
+    # the analyzer's whole to_dict(): rebuilt with PhotoReading.from_dict for course rules
+    data: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+
+    checkin: so.Mapped[CheckIn] = so.relationship(back_populates="reading")
+
+
+class Flag(db.Model):
+    """Something about a recovery that a therapist should look at, with the reason why."""
+
+    __table_args__ = (
+        # at most one open flag of each kind per treatment
+        sa.Index("uq_flag_open_kind", "treatment_id", "kind", unique=True,
+                 sqlite_where=sa.text("acknowledged_at IS NULL"),
+                 postgresql_where=sa.text("acknowledged_at IS NULL")),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    treatment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("treatment.id", ondelete="CASCADE"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(32))
+    reason: so.Mapped[str] = so.mapped_column(sa.Text)
+    raised_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_by_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"))
+    acknowledged_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+    note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+    treatment: so.Mapped[Treatment] = so.relationship()
+
+
+class Note(db.Model):
+    """A therapist's private note about a linked client."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    therapist_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                                    index=True)
+    client_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                                 index=True)
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """An append-only record of who did what to whose data, and when."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    actor_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    action: so.Mapped[str] = so.mapped_column(sa.String(64))
+    # whose data the event is about: lets a client see who looked at their data
+    subject_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    object_type: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
+    object_id: so.Mapped[Optional[int]]
+    at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+@sa.event.listens_for(so.Session, "before_flush")
+def _refuse_audit_changes(session: so.Session, flush_context: Any, instances: Any) -> None:
+    """Refuse to update or delete audit events: the audit log is append-only."""
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEvent):
+            raise ValueError("audit events are append-only")

@@ -1,0 +1,147 @@
+"""Treatments: a client, or their linked therapist, records a cupping session."""
+import datetime as dt
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultipleField,
+                     TextAreaField, widgets)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
+
+from webapp import audit, clock
+from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
+from webapp.extensions import db
+from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
+                           Treatment, User, utcnow)
+from webapp.pages import render
+
+bp = Blueprint("treatments", __name__, url_prefix="/treatments")
+
+BODY_AREA_LABELS = {
+    "neck_shoulders": _l("Neck & shoulders"), "upper_back": _l("Upper back"),
+    "lower_back": _l("Lower back"), "chest": _l("Chest"), "abdomen": _l("Abdomen"),
+    "arms": _l("Arms"), "thighs": _l("Thighs"), "calves": _l("Calves"), "other": _l("Other"),
+}
+TECHNIQUE_LABELS = {
+    "static": _l("Static"), "dynamic": _l("Dynamic / massage"), "honey": _l("Honey"),
+    "anti_cellulite": _l("Anti-cellulite"), "other": _l("Other"),
+}
+MATERIAL_LABELS = {
+    "glass": _l("Glass"), "silicone": _l("Silicone"), "plastic": _l("Plastic"),
+    "bamboo": _l("Bamboo"), "other": _l("Other"),
+}
+SUCTION_LABELS = {"light": _l("Light"), "medium": _l("Medium"), "strong": _l("Strong")}
+RISK_LABELS = {
+    "blood_thinners": _l("Takes blood thinners"), "steroids": _l("Steroid treatment"),
+    "bruises_easily": _l("Bruises easily"), "over_65": _l("Over 65"),
+}
+LABELS = {"body_area": BODY_AREA_LABELS, "technique": TECHNIQUE_LABELS,
+          "cup_material": MATERIAL_LABELS, "suction": SUCTION_LABELS, "risk": RISK_LABELS}
+# a session older than this is history, not a recovery to follow
+MAX_AGE_DAYS = 60
+
+
+class CheckboxesField(SelectMultipleField):
+    """A multiple choice shown as a list of checkboxes."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+@bp.app_context_processor
+def treatment_labels():
+    """Give every template the words for a treatment's coded fields."""
+    return {"labels": LABELS}
+
+
+def choices(keys, labels) -> list[SelectChoice]:
+    """Return the select options for the keys, in their order, with their labels."""
+    return [SelectChoice(key, labels[key]) for key in keys]
+
+
+class TreatmentForm(FlaskForm):
+    """The facts of one cupping session that shape its recovery."""
+
+    client_id = SelectField(_l("Client"), coerce=int, validate_choice=True)
+    treated_at = DateTimeLocalField(_l("Date and time of the session"),
+                                    validators=[InputRequired()])
+    body_area = SelectField(_l("Body area"), choices=choices(BODY_AREAS, BODY_AREA_LABELS))
+    technique = SelectField(_l("Technique"), choices=choices(TECHNIQUES, TECHNIQUE_LABELS))
+    cup_count = IntegerField(_l("Number of cups"), default=6,
+                             validators=[InputRequired(), NumberRange(min=1, max=40)])
+    cup_material = SelectField(_l("Cup material"), choices=choices(CUP_MATERIALS, MATERIAL_LABELS))
+    suction = SelectField(_l("Suction"), choices=choices(SUCTIONS, SUCTION_LABELS),
+                          default="medium")
+    risk_factors = CheckboxesField(_l("Anything that slows healing"),
+                                   choices=choices(RISK_FACTORS, RISK_LABELS))
+    notes = TextAreaField(_l("Notes"), validators=[Length(max=2000)])
+
+    def __init__(self, timezone: str, *args, **kwargs):
+        """Remember the zone the wall-clock time is entered in."""
+        super().__init__(*args, **kwargs)
+        self.timezone = timezone
+
+    def validate_treated_at(self, field):
+        """Refuse a time in the future or too long ago to follow."""
+        when = clock.local_to_utc(field.data, self.timezone)
+        now = utcnow()
+        if when > now + dt.timedelta(minutes=5):
+            raise ValidationError(_("The session cannot be in the future."))
+        if when < now - dt.timedelta(days=MAX_AGE_DAYS):
+            raise ValidationError(_("Only sessions from the last %(n)d days can be followed.",
+                                    n=MAX_AGE_DAYS))
+
+
+def client_choices() -> list[SelectChoice]:
+    """Return who the signed-in user may record a treatment for."""
+    if current_user.is_client:
+        return [SelectChoice(current_user.id, current_user.name)]
+    clients = db.session.execute(sa.select(User.id, User.name).where(
+        User.id.in_(linked_client_ids(current_user.id))).order_by(User.name)).all()
+    return [SelectChoice(row.id, row.name) for row in clients]
+
+
+@bp.route("/new", methods=("GET", "POST"))
+@login_required
+def new():
+    """Record a cupping session: for yourself, or for one of your linked clients."""
+    form = TreatmentForm(current_user.timezone)
+    form.client_id.choices = client_choices()
+    if request.method == "GET":
+        form.treated_at.data = clock.utc_to_local(utcnow(), current_user.timezone).replace(
+            second=0, microsecond=0)
+        form.client_id.data = request.args.get("client", type=int) or current_user.id
+    if form.validate_on_submit():
+        client_id = form.client_id.data
+        if current_user.is_therapist and not is_linked(current_user.id, client_id):
+            abort(404)
+        treatment = Treatment(
+            client_id=client_id,
+            therapist_id=current_user.id if current_user.is_therapist else None,
+            recorded_by_id=current_user.id,
+            treated_at=clock.local_to_utc(form.treated_at.data, current_user.timezone),
+            body_area=form.body_area.data, technique=form.technique.data,
+            cup_count=form.cup_count.data, cup_material=form.cup_material.data,
+            suction=form.suction.data, notes=form.notes.data or "",
+            risk_factors=list(form.risk_factors.data or []),
+            expected_days=Treatment.expected_days_for(form.risk_factors.data or []))
+        db.session.add(treatment)
+        db.session.commit()
+        flash(_("Treatment recorded."))
+        return redirect(url_for("treatments.show", treatment_id=treatment.id))
+    status = 422 if form.is_submitted() else 200
+    return render("treatments/new.html", status=status, form=form)
+
+
+@bp.route("/<int:treatment_id>")
+@login_required
+def show(treatment_id: int):
+    """Show one treatment and its recovery."""
+    treatment = get_treatment_or_404(treatment_id)
+    if current_user.id != treatment.client_id:
+        audit.record("view_treatment", current_user, subject=treatment.client_id, obj=treatment)
+        db.session.commit()
+    return render("treatments/show.html", treatment=treatment)
