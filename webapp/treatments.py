@@ -86,6 +86,8 @@ class TreatmentForm(FlaskForm):
 
     def validate_treated_at(self, field):
         """Refuse a time in the future or too long ago to follow."""
+        if field.data is None:
+            return  # unparsable: the field already says so
         when = clock.local_to_utc(field.data, self.timezone)
         now = utcnow()
         if when > now + dt.timedelta(minutes=5):
