@@ -1,0 +1,144 @@
+"""Care links: invites, joining, removing, and what a link lets a therapist see."""
+import datetime as dt
+
+import sqlalchemy as sa
+
+from tests.conftest import PASSWORD
+from webapp.extensions import db
+from webapp.models import AuditEvent, CareLink, Invite, utcnow
+
+
+def make_invite(app, therapist, **fields) -> str:
+    """Create an invite for the therapist and return its code."""
+    with app.app_context():
+        invite = Invite(therapist_id=therapist.id,
+                        expires_at=utcnow() + dt.timedelta(days=7), **fields)
+        db.session.add(invite)
+        db.session.commit()
+        return invite.code
+
+
+def links_of(app, client_id):
+    """Return the therapist ids linked to a client."""
+    with app.app_context():
+        return db.session.scalars(sa.select(CareLink.therapist_id)
+                                  .where(CareLink.client_id == client_id)).all()
+
+
+def test_therapist_creates_invite_valid_for_seven_days(app, client, auth, people):
+    auth.login(people["t1"])
+    response = client.post("/invites")
+    assert response.status_code == 302
+    page = client.get("/invites")
+    with app.app_context():
+        invite = db.session.scalar(sa.select(Invite))
+        assert dt.timedelta(days=6, hours=23) < invite.expires_at - utcnow() <= dt.timedelta(days=7)
+    assert f"/join/{invite.code}".encode() in page.data
+
+
+def test_logged_in_client_joins_through_invite(app, client, auth, people, make_user):
+    code = make_invite(app, people["t1"])
+    newcomer = make_user("new@example.org")
+    auth.login(newcomer)
+    page = client.get(f"/join/{code}")
+    assert b"Tess One invites you" in page.data
+    assert links_of(app, newcomer.id) == []  # opening the link changes nothing
+    client.post(f"/join/{code}")
+    assert links_of(app, newcomer.id) == [people["t1"].id]
+    with app.app_context():
+        assert db.session.scalar(sa.select(AuditEvent.action).where(
+            AuditEvent.action == "link")) == "link"
+
+
+def test_client_registers_from_invite_and_is_linked(app, client, people):
+    code = make_invite(app, people["t1"])
+    response = client.post(f"/auth/register?invite={code}", data={
+        "name": "Nia", "email": "nia@example.org", "password": PASSWORD,
+        "role": "therapist", "timezone": "UTC"})
+    assert response.status_code == 302
+    with app.app_context():
+        link = db.session.scalar(sa.select(CareLink).where(CareLink.therapist_id == people["t1"].id,
+                                                           CareLink.client_id != people["c1"].id))
+        assert link.client.role == "client"  # an invite always makes a client
+
+
+def test_invite_is_single_use(app, client, auth, people, make_user):
+    code = make_invite(app, people["t1"])
+    first, second = make_user("a@example.org"), make_user("b@example.org")
+    auth.login(first)
+    client.post(f"/join/{code}")
+    auth.logout()
+    auth.login(second)
+    assert client.get(f"/join/{code}").status_code == 404
+    assert client.post(f"/join/{code}").status_code == 404
+    assert links_of(app, second.id) == []
+
+
+def test_expired_and_revoked_invites_do_not_link(app, client, auth, people, make_user):
+    expired = make_invite(app, people["t1"])
+    with app.app_context():
+        invite = db.session.scalar(sa.select(Invite).where(Invite.code == expired))
+        invite.expires_at = utcnow() - dt.timedelta(seconds=1)
+        db.session.commit()
+    revoked = make_invite(app, people["t1"], revoked_at=utcnow())
+    newcomer = make_user("new@example.org")
+    auth.login(newcomer)
+    for code in (expired, revoked, "no-such-code"):
+        response = client.post(f"/join/{code}")
+        assert response.status_code == 404
+        assert b"cannot be used" in response.data
+    assert links_of(app, newcomer.id) == []
+
+
+def test_registering_with_a_used_invite_links_nobody(app, client, people):
+    code = make_invite(app, people["t1"], used_at=utcnow())
+    client.post(f"/auth/register?invite={code}", data={
+        "name": "Nia", "email": "nia@example.org", "password": PASSWORD, "role": "client",
+        "timezone": "UTC"})
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(CareLink.id))) == 2  # the people fixture's
+
+
+def test_therapist_revokes_own_invite_but_not_anothers(app, client, auth, people):
+    code = make_invite(app, people["t2"])
+    auth.login(people["t1"])
+    with app.app_context():
+        invite_id = db.session.scalar(sa.select(Invite.id).where(Invite.code == code))
+    assert client.post(f"/invites/{invite_id}/revoke").status_code == 404
+    auth.logout()
+    auth.login(people["t2"])
+    client.post(f"/invites/{invite_id}/revoke")
+    with app.app_context():
+        assert db.session.get(Invite, invite_id).revoked_at is not None
+
+
+def test_client_sees_and_removes_own_link(app, client, auth, people):
+    auth.login(people["c1"])
+    page = client.get("/links")
+    assert b"Tess One" in page.data and b"Theo Two" not in page.data
+    with app.app_context():
+        link_id = db.session.scalar(sa.select(CareLink.id).where(
+            CareLink.client_id == people["c1"].id))
+        other_id = db.session.scalar(sa.select(CareLink.id).where(
+            CareLink.client_id == people["c2"].id))
+    assert client.post(f"/links/{other_id}/remove").status_code == 404
+    client.post(f"/links/{link_id}/remove")
+    assert links_of(app, people["c1"].id) == []
+    assert links_of(app, people["c2"].id) == [people["t2"].id]
+    with app.app_context():
+        assert db.session.scalar(sa.select(AuditEvent.action).where(
+            AuditEvent.action == "unlink")) == "unlink"
+
+
+def test_therapist_sees_only_linked_clients(client, auth, people):
+    auth.login(people["t1"])
+    page = client.get("/links")
+    assert b"Cleo One" in page.data and b"Cato Two" not in page.data
+
+
+def test_unlinked_therapist_loses_access(app, client, auth, people):
+    with app.app_context():
+        db.session.execute(sa.delete(CareLink).where(CareLink.client_id == people["c1"].id))
+        db.session.commit()
+    auth.login(people["t1"])
+    assert client.get(f"/therapist/clients/{people['c1'].id}").status_code == 404
