@@ -257,6 +257,24 @@ class Flag(db.Model):
     treatment: so.Mapped[Treatment] = so.relationship()
 
 
+class RecoverySummary(db.Model):
+    """A treatment's latest course assessment, kept so the triage list reads no check-ins."""
+
+    treatment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("treatment.id", ondelete="CASCADE"), primary_key=True)
+    verdict: so.Mapped[str] = so.mapped_column(sa.String(24))
+    reason: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # latest ΔE00 over the expected ceiling U(t): how far behind the curve, for ranking
+    ceiling_ratio: so.Mapped[Optional[float]]
+    checkin_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("check_in.id", ondelete="SET NULL"))
+    last_checkin_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+    # the latest check-in reported blisters, broken skin or fever
+    red_flag: so.Mapped[bool] = so.mapped_column(default=False)
+    resolved_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime, index=True)
+    assessed_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
 class Note(db.Model):
     """A therapist's private note about a linked client."""
 
