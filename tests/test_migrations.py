@@ -1,0 +1,26 @@
+"""Migrations: an empty database upgrades to head, and the result matches the models."""
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+
+from webapp.extensions import db
+from webapp.models import render_migration_item
+
+
+def test_upgrade_from_empty_matches_models(app):
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade()
+            with db.engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={
+                    "compare_type": True, "render_item": render_migration_item})
+                differences = compare_metadata(context, db.metadata)
+            assert differences == []
+        finally:
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            # the app fixture drops everything again at teardown, so leave a schema behind
+            db.create_all()
