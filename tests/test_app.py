@@ -1,0 +1,113 @@
+"""The app as a whole: configuration, CSRF, shared headers, front-end hygiene, audit log."""
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.routing import IntegerConverter
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.models import AuditEvent
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_session_cookie_is_secure_outside_debug(tmp_path):
+    app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db"})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+# browsers send CSP violation reports without any token; the route only logs them
+CSRF_EXEMPT = {"pages.csp_report"}
+
+
+def post_rules(app):
+    """Return one URL for every rule that accepts POST, with placeholder arguments."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "POST" in rule.methods and rule.endpoint not in CSRF_EXEMPT:
+            args = {name: 1 if isinstance(rule._converters[name], IntegerConverter) else "x"
+                    for name in rule.arguments}
+            urls.append(rule.build(args, append_unknown=False)[1])
+    return urls
+
+
+@pytest.fixture
+def csrf_app(app):
+    """The app with CSRF protection on, as in production."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    return app
+
+
+def test_every_post_without_csrf_token_is_refused(csrf_app, people):
+    client = csrf_app.test_client()
+    # log in through the CSRF-exempt path: a session made directly for the user
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{people['c1'].id}:1"
+        session["_fresh"] = True
+    urls = post_rules(csrf_app)
+    assert "/auth/login" in urls and "/consent" in urls
+    for url in urls:
+        response = client.post(url, data={"anything": "1"})
+        assert response.status_code == 400, url
+        assert b"This form has expired" in response.data, url
+    with csrf_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 0
+
+
+def test_form_token_and_htmx_header_token_are_accepted(csrf_app, people):
+    client = csrf_app.test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    form_token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    header_token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    response = client.post("/auth/login", data={"csrf_token": form_token,
+                                                "email": people["c1"].email, "password": "x"})
+    assert response.status_code == 422  # past CSRF, refused for the password
+    response = client.post("/auth/login", data={"email": people["c1"].email, "password": "x"},
+                           headers={"X-CSRFToken": header_token, "HX-Request": "true"})
+    assert response.status_code == 422
+
+
+def test_every_response_varies_on_hx_request(client):
+    for url in ("/auth/login", "/", "/no-such-page"):
+        assert "HX-Request" in client.get(url).headers["Vary"]
+
+
+def test_not_found_is_a_friendly_page(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert b"There is nothing here" in response.data
+
+
+def test_no_cdn_and_no_third_party_files_committed():
+    for template in (ROOT / "templates").rglob("*.html"):
+        text = template.read_text()
+        assert not re.search(r'(src|href)="(https?:)?//', text), template
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert not [path for path in tracked if path.startswith(("static/vendor/", "node_modules/"))]
+    assert not [path for path in tracked if re.search(r"(htmx|pico|axe)[.\w-]*\.(js|css)$", path)]
+
+
+def test_htmx_is_pinned_to_2_0(tmp_path):
+    import json
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/htmx.org"]["version"].startswith("2.0.")
+
+
+def test_audit_events_are_append_only(app, people):
+    with app.app_context():
+        db.session.add(AuditEvent(action="sign_in", actor_id=people["c1"].id))
+        db.session.commit()
+        event = db.session.scalar(sa.select(AuditEvent))
+        event.action = "nothing happened"
+        with pytest.raises(ValueError, match="append-only"):
+            db.session.commit()
+        db.session.rollback()
+        db.session.delete(db.session.scalar(sa.select(AuditEvent)))
+        with pytest.raises(ValueError, match="append-only"):
+            db.session.commit()
