@@ -1,0 +1,210 @@
+"""Colour science: sRGB to CIELAB, CIEDE2000, hue angle, ITA, colour names and stages.
+
+Everything here is vectorised NumPy and takes arrays of any shape ending in 3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# srgb primaries to xyz (iec 61966-2-1), rows sum to the d65 white so white maps to L*=100, a*=b*=0
+SRGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
+XYZ_TO_SRGB = np.linalg.inv(SRGB_TO_XYZ)
+D65_WHITE = SRGB_TO_XYZ.sum(axis=1)
+
+# resolved below this ΔE00: phone-to-phone noise is ΔE 2–4 while skin perceptibility is 1.5–2.6
+# (colour-evidence.md, "Perceptibility on skin" and "Photos": Cugmas & Štruc 2020)
+RESOLVED_BELOW = 3.0
+# faint below this ΔE00, clearly visible above it (DESIGN.md stage rules)
+FAINT_BELOW = 6.0
+
+# colour names from θ = atan2(Δb*, Δa*) in degrees, as DESIGN.md lists them: (name, low, high)
+# with low included and high excluded; green wraps around ±180 and is handled separately
+HUE_NAMES = (
+    ("red", -20.0, 35.0),
+    ("violet-red", -50.0, -20.0),
+    ("violet", -80.0, -50.0),
+    ("violet-blue", -110.0, -80.0),
+    ("blue", -160.0, -110.0),
+    ("brown", 35.0, 65.0),
+    ("yellow", 65.0, 120.0),
+)
+# hue boundaries, used by tests and the synthetic generator to stay clear of them
+HUE_BOUNDARIES = (-160.0, -110.0, -80.0, -50.0, -20.0, 35.0, 65.0, 120.0, 180.0)
+HAEMOGLOBIN_COLOURS = frozenset({"red", "violet-red", "violet", "violet-blue", "blue"})
+BREAKDOWN_COLOURS = frozenset({"green", "yellow", "brown"})
+
+# the srgb 8-bit decode curve as a lookup table: one exact value per code
+_SRGB_LUT = np.arange(256, dtype=np.float64) / 255.0
+_SRGB_LUT = np.where(
+    _SRGB_LUT <= 0.04045, _SRGB_LUT / 12.92, ((_SRGB_LUT + 0.055) / 1.055) ** 2.4
+).astype(np.float32)
+
+
+def srgb8_to_linear(rgb8: np.ndarray) -> np.ndarray:
+    """Decode 8-bit sRGB codes to linear light in [0, 1] (float32)."""
+    return _SRGB_LUT[np.asarray(rgb8, dtype=np.uint8)]
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """Decode sRGB values in [0, 1] to linear light (IEC 61966-2-1)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """Encode linear light to sRGB values in [0, 1] (clipped)."""
+    linear = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
+    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+def linear_to_lab(linear: np.ndarray) -> np.ndarray:
+    """Convert linear sRGB to CIELAB under D65 (dtype follows the input: float32 stays float32)."""
+    linear = np.asarray(linear)
+    dtype = linear.dtype if linear.dtype in (np.float32, np.float64) else np.float64
+    matrix = (SRGB_TO_XYZ / D65_WHITE[:, None]).astype(dtype)
+    xyz = linear.astype(dtype, copy=False) @ matrix.T
+    eps, kappa = 216 / 24389, 24389 / 27
+    f = np.where(xyz > eps, np.cbrt(xyz), (kappa * xyz + 16) / 116).astype(dtype, copy=False)
+    lab = np.empty_like(f)
+    lab[..., 0] = 116 * f[..., 1] - 16
+    lab[..., 1] = 500 * (f[..., 0] - f[..., 1])
+    lab[..., 2] = 200 * (f[..., 1] - f[..., 2])
+    return lab
+
+
+def lab_to_linear(lab: np.ndarray) -> np.ndarray:
+    """Convert CIELAB (D65) to linear sRGB, unclipped."""
+    lab = np.asarray(lab, dtype=np.float64)
+    fy = (lab[..., 0] + 16) / 116
+    fx = fy + lab[..., 1] / 500
+    fz = fy - lab[..., 2] / 200
+    eps, kappa = 216 / 24389, 24389 / 27
+    f = np.stack([fx, fy, fz], axis=-1)
+    xyz = np.where(f**3 > eps, f**3, (116 * f - 16) / kappa) * D65_WHITE
+    return xyz @ XYZ_TO_SRGB.T
+
+
+def srgb8_to_lab(rgb8: np.ndarray) -> np.ndarray:
+    """Convert 8-bit sRGB pixels (..., 3) to CIELAB float32."""
+    return linear_to_lab(srgb8_to_linear(rgb8))
+
+
+def lab_to_srgb8(lab: np.ndarray) -> np.ndarray:
+    """Convert CIELAB to 8-bit sRGB codes, clipping colours outside the gamut."""
+    return np.round(linear_to_srgb(lab_to_linear(lab)) * 255).astype(np.uint8)
+
+
+def lab_to_hex(lab) -> str:
+    """Format one CIELAB colour as an sRGB "#rrggbb" string."""
+    r, g, b = (int(v) for v in lab_to_srgb8(np.asarray(lab, dtype=np.float64)))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """Return the CIEDE2000 colour difference (kL=kC=kH=1) between broadcastable Lab arrays."""
+    lab1 = np.asarray(lab1)
+    lab2 = np.asarray(lab2)
+    dtype = np.result_type(lab1.dtype, lab2.dtype, np.float32)
+    L1, a1, b1 = (lab1[..., i].astype(dtype, copy=False) for i in range(3))
+    L2, a2, b2 = (lab2[..., i].astype(dtype, copy=False) for i in range(3))
+    c_bar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
+    c7 = c_bar**7
+    g = 0.5 * (1 - np.sqrt(c7 / (c7 + 25.0**7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
+    dLp = L2 - L1
+    dCp = c2p - c1p
+    chroma_zero = (c1p * c2p) == 0
+    dh = h2p - h1p
+    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
+    dh = np.where(chroma_zero, 0, dh)
+    dHp = 2 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh) / 2)
+    Lbp = (L1 + L2) / 2
+    Cbp = (c1p + c2p) / 2
+    hsum = h1p + h2p
+    hbp = np.where(
+        np.abs(h1p - h2p) <= 180, hsum / 2, np.where(hsum < 360, (hsum + 360) / 2, (hsum - 360) / 2)
+    )
+    hbp = np.where(chroma_zero, hsum, hbp)
+    t = (
+        1
+        - 0.17 * np.cos(np.radians(hbp - 30))
+        + 0.24 * np.cos(np.radians(2 * hbp))
+        + 0.32 * np.cos(np.radians(3 * hbp + 6))
+        - 0.20 * np.cos(np.radians(4 * hbp - 63))
+    )
+    d_theta = 30 * np.exp(-(((hbp - 275) / 25) ** 2))
+    cbp7 = Cbp**7
+    rc = 2 * np.sqrt(cbp7 / (cbp7 + 25.0**7))
+    sl = 1 + 0.015 * (Lbp - 50) ** 2 / np.sqrt(20 + (Lbp - 50) ** 2)
+    sc = 1 + 0.045 * Cbp
+    sh = 1 + 0.015 * Cbp * t
+    rt = -np.sin(np.radians(2 * d_theta)) * rc
+    return np.sqrt(
+        (dLp / sl) ** 2 + (dCp / sc) ** 2 + (dHp / sh) ** 2 + rt * (dCp / sc) * (dHp / sh)
+    )
+
+
+def hue_angle(delta_a: float, delta_b: float) -> float:
+    """Return θ = atan2(Δb*, Δa*) in degrees, in (−180, 180]."""
+    theta = float(np.degrees(np.arctan2(delta_b, delta_a)))
+    return 180.0 if theta == -180.0 else theta
+
+
+def colour_name(theta: float) -> str:
+    """Name the colour of a mark from its hue angle θ as DESIGN.md lists it."""
+    for name, low, high in HUE_NAMES:
+        if low <= theta < high:
+            return name
+    return "green"
+
+
+def stage_for(delta_e: float, colour: str) -> str:
+    """Return the fade stage (resolved, faint, fresh, turning) for a ΔE00 and colour name."""
+    if delta_e < RESOLVED_BELOW:
+        return "resolved"
+    if delta_e < FAINT_BELOW:
+        return "faint"
+    return "turning" if colour in BREAKDOWN_COLOURS else "fresh"
+
+
+def ita_degrees(lab) -> float:
+    """Return the Individual Typology Angle atan((L* − 50)/b*) in degrees of a skin colour."""
+    lightness, b = float(lab[0]), float(lab[2])
+    # b* of skin is positive; guard near-neutral colours so the angle stays finite
+    return float(np.degrees(np.arctan((lightness - 50.0) / max(b, 1e-6))))
+
+
+def ita_category(ita: float) -> str:
+    """Name the skin category for an ITA angle (very light > 55 … dark < −30)."""
+    if ita > 55:
+        return "very light"
+    if ita > 41:
+        return "light"
+    if ita > 28:
+        return "intermediate"
+    if ita > 10:
+        return "tan"
+    if ita > -30:
+        return "brown"
+    return "dark"
+
+
+def erythema_index(linear_rgb) -> float:
+    """Return the erythema index 100·(log10 R − log10 G) of a linear-light RGB colour.
+
+    Dawson et al. 1980 (Phys Med Biol 25:695) define EI = 100·[log10(1/G) − log10(1/R)] from
+    green and red reflectances, which is the same expression; linear RGB stands in for
+    reflectance, so a difference of two indices in one photo is free of exposure and red gain.
+    """
+    red, green = max(float(linear_rgb[0]), 1e-6), max(float(linear_rgb[1]), 1e-6)
+    return 100.0 * (np.log10(red) - np.log10(green))

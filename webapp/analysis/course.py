@@ -1,0 +1,240 @@
+"""Judge a recovery course: where a mark's fading stands against the expected 5–7 day curve."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from .colour import RESOLVED_BELOW
+from .reading import PhotoReading
+
+# every rule constant of DESIGN.md "Course", each with where it comes from
+# marks darken until ~38 h (Mimasaka et al. 2010: ΔL* lowest at 38.9 h), so no rise before day 2 counts
+DARKENING_DAYS = 2.0
+# usual resolution: marks fade within 5–7 days (seed texts; Mimasaka et al. 2010: gone by 7–10 days)
+DEFAULT_EXPECTED_DAYS = 7.0
+# slow when above the ceiling by this factor (DESIGN.md; ~ the 2–4 ΔE phone-to-phone spread, Cugmas & Štruc 2020)
+SLOW_FACTOR = 1.25
+# slow is judged from day 3 on, a day after the darkening phase ends (DESIGN.md)
+SLOW_FROM_DAY = 3.0
+# still visible this long after the expected day is slow whatever the curve (DESIGN.md; dark marks last 2–3 weeks)
+SLOW_GRACE_DAYS = 3.0
+# resolved with one reading under 3 once within two days of the expected day (DESIGN.md)
+RESOLVED_WINDOW_DAYS = 2.0
+# worsening: a rise of >25% and >3 ΔE00 units over the lowest reading after day 2 (3 = phone noise, Cugmas & Štruc 2020)
+WORSENING_RATIO = 1.25
+WORSENING_UNITS = 3.0
+# worsening: mark area grew by >30% (DESIGN.md; size predicts bruise colour, Scafide et al. 2013)
+AREA_GROWTH = 1.30
+# pigmentation: redness gone (|Δa*| ≤ 2) but still darker (ΔL* ≤ −4) and yellower (Δb* > 0) after day D
+# (practitioner sources: brown that stays after the red is post-inflammatory pigmentation)
+PIGMENT_A_WITHIN = 2.0
+PIGMENT_L_AT_MOST = -4.0
+PIGMENT_B_ABOVE = 0.0
+# quality codes that make a reading unusable for a course
+UNUSABLE_QUALITY = frozenset({"no_skin"})
+
+VERDICTS = ("on_track", "slow", "worsening", "resolved", "pigmentation", "insufficient_data")
+
+
+def expected_ceiling(t_days: float, peak: float, expected_days: float = DEFAULT_EXPECTED_DAYS) -> float:
+    """Return U(t): the peak until day 2, then the curve P·(3/P)^((t−2)/(D−2)) reaching 3 on day D."""
+    if peak <= 0:
+        return 0.0
+    if t_days <= DARKENING_DAYS:
+        return float(peak)
+    # a window shorter than the darkening phase would divide by zero; treat it as one day after
+    span = max(float(expected_days) - DARKENING_DAYS, 1.0)
+    return float(peak * (RESOLVED_BELOW / peak) ** ((t_days - DARKENING_DAYS) / span))
+
+
+@dataclass
+class CourseAssessment:
+    """The verdict on a recovery course and the numbers behind it.
+
+    ``expected_band`` is {low: U(t), high: 1.25·U(t)} at the latest day: at or under ``low`` is
+    on the curve, above ``high`` is slow. ``ceiling_ratio`` is E/U(t) at the latest day.
+    """
+
+    verdict: str
+    reason: str
+    day: float | None = None
+    peak: float | None = None
+    delta_e: float | None = None
+    fade_fraction: float | None = None
+    expected_band: dict | None = None
+    ceiling_ratio: float | None = None
+    projected_resolution_day: float | None = None
+    projection_confidence: str | None = None
+    expected_days: float = DEFAULT_EXPECTED_DAYS
+    readings_used: int = 0
+
+    def to_dict(self) -> dict:
+        """Return the assessment as a JSON-safe dict."""
+        return asdict(self)
+
+
+def _aware(moment: datetime) -> datetime:
+    """Treat a naive datetime as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _usable(reading: PhotoReading) -> bool:
+    """Say whether a reading can stand on the curve: opened, skin found, ΔE measured."""
+    return (
+        reading.ok
+        and reading.delta_e is not None
+        and not UNUSABLE_QUALITY.intersection(item.get("code") for item in reading.quality)
+    )
+
+
+def _fmt(value: float) -> str:
+    """Format a ΔE or a day for a sentence."""
+    return f"{value:.1f}"
+
+
+def _projection(points: list[tuple[float, float]], peak_day: float) -> tuple[float | None, str | None]:
+    """Fit log E against t over the post-peak readings; return (day E reaches 3, confidence)."""
+    post = [(t, e) for t, e in points if t >= peak_day]
+    if post and post[-1][1] < RESOLVED_BELOW:
+        first_clear = next(t for t, e in post if e < RESOLVED_BELOW)
+        return round(first_clear, 2), "high"
+    fit = [(t, math.log(max(e, 0.5))) for t, e in post]
+    if len(fit) < 2 or fit[-1][0] - fit[0][0] < 0.5:
+        return None, None
+    n = len(fit)
+    mean_t = sum(t for t, _ in fit) / n
+    mean_y = sum(y for _, y in fit) / n
+    sxx = sum((t - mean_t) ** 2 for t, _ in fit)
+    sxy = sum((t - mean_t) * (y - mean_y) for t, y in fit)
+    slope = sxy / sxx
+    if slope >= -1e-6:
+        return None, None
+    intercept = mean_y - slope * mean_t
+    day = (math.log(RESOLVED_BELOW) - intercept) / slope
+    ss_tot = sum((y - mean_y) ** 2 for _, y in fit)
+    ss_res = sum((y - (intercept + slope * t)) ** 2 for t, y in fit)
+    r2 = 1 - ss_res / ss_tot if ss_tot > 0 else 0.0
+    if n >= 4 and r2 >= 0.9:
+        confidence = "high"
+    elif n >= 3 and r2 >= 0.7:
+        confidence = "medium"
+    else:
+        confidence = "low"
+    return round(day, 2), confidence
+
+
+def assess_course(
+    treated_at: datetime,
+    readings: list[tuple[datetime, PhotoReading]],
+    expected_days: float = DEFAULT_EXPECTED_DAYS,
+) -> CourseAssessment:
+    """Judge a course from its readings (any order) against the expected curve, DESIGN.md's rules."""
+    treated_at = _aware(treated_at)
+    d = float(expected_days)
+    series = []
+    for taken_at, reading in readings:
+        if not _usable(reading):
+            continue
+        t = (_aware(taken_at) - treated_at).total_seconds() / 86400.0
+        if t < 0:
+            continue  # a photo from before the treatment says nothing about healing
+        series.append((t, reading))
+    series.sort(key=lambda item: item[0])
+    if len(series) < 2:
+        return CourseAssessment(
+            verdict="insufficient_data",
+            reason="We need at least two usable daily photos before we can say how the marks are healing.",
+            day=round(series[-1][0], 3) if series else None,
+            expected_days=d,
+            readings_used=len(series),
+        )
+
+    points = [(t, float(r.delta_e)) for t, r in series]
+    t_last, latest = series[-1]
+    e_last = points[-1][1]
+    peak = max(e for _, e in points)
+    peak_day = next(t for t, e in points if e == peak)
+    ceiling = expected_ceiling(t_last, peak, d)
+    projected, confidence = _projection(points, peak_day)
+    numbers = dict(
+        day=round(t_last, 3),
+        peak=round(peak, 3),
+        delta_e=round(e_last, 3),
+        fade_fraction=round(1 - e_last / peak, 3) if peak > 0 else 1.0,
+        expected_band={"low": round(ceiling, 3), "high": round(SLOW_FACTOR * ceiling, 3)},
+        ceiling_ratio=round(e_last / ceiling, 3) if ceiling > 0 else None,
+        projected_resolution_day=projected,
+        projection_confidence=confidence,
+        expected_days=d,
+        readings_used=len(series),
+    )
+
+    def verdict(name: str, reason: str) -> CourseAssessment:
+        """Build the assessment with the shared numbers."""
+        return CourseAssessment(verdict=name, reason=reason, **numbers)
+
+    e_prev = points[-2][1]
+    if e_last < RESOLVED_BELOW and (e_prev < RESOLVED_BELOW or t_last >= d - RESOLVED_WINDOW_DAYS):
+        return verdict(
+            "resolved",
+            f"The marks have faded to the level of the surrounding skin (colour difference {_fmt(e_last)}, under 3).",
+        )
+
+    if t_last > DARKENING_DAYS:
+        earlier = [(t, r) for t, r in series[:-1] if t >= DARKENING_DAYS]
+        if earlier:
+            t_low, low = min(earlier, key=lambda item: float(item[1].delta_e))
+            e_low = float(low.delta_e)
+            if e_last > WORSENING_RATIO * e_low and e_last - e_low > WORSENING_UNITS:
+                return verdict(
+                    "worsening",
+                    f"The mark is darker again: its colour difference rose from {_fmt(e_low)} on day "
+                    f"{_fmt(t_low)} to {_fmt(e_last)} now, when it should keep fading.",
+                )
+            if (
+                latest.mark_found
+                and low.mark_found
+                and low.area_fraction > 0
+                and latest.area_fraction > AREA_GROWTH * low.area_fraction
+            ):
+                growth = latest.area_fraction / low.area_fraction - 1
+                return verdict(
+                    "worsening",
+                    f"The mark has grown by {growth:.0%} since day {_fmt(t_low)}, when it should be shrinking.",
+                )
+
+    if t_last > d and latest.delta_lab is not None:
+        d_l, d_a, d_b = latest.delta_lab
+        if abs(d_a) <= PIGMENT_A_WITHIN and d_l <= PIGMENT_L_AT_MOST and d_b > PIGMENT_B_ABOVE:
+            return verdict(
+                "pigmentation",
+                "The redness has gone but a darker brownish patch remains after the usual healing time; "
+                "this can be pigmentation left by the inflammation rather than a bruise.",
+            )
+
+    if t_last >= SLOW_FROM_DAY:
+        above = all(
+            e > SLOW_FACTOR * expected_ceiling(t, peak, d) for t, e in points[-2:]
+        )
+        if above:
+            return verdict(
+                "slow",
+                f"The mark is fading slower than expected: on day {_fmt(t_last)} its colour difference is "
+                f"{_fmt(e_last)}, above the expected {_fmt(ceiling)} for this day.",
+            )
+    if e_last >= RESOLVED_BELOW and t_last > d + SLOW_GRACE_DAYS:
+        return verdict(
+            "slow",
+            f"The mark is still visible (colour difference {_fmt(e_last)}) on day {_fmt(t_last)}, "
+            f"more than {SLOW_GRACE_DAYS:.0f} days past the usual {d:.0f}.",
+        )
+    if t_last <= DARKENING_DAYS:
+        reason = "The marks are in their first two days, when they normally darken before they fade."
+    else:
+        reason = (
+            f"The mark is fading as expected: colour difference {_fmt(e_last)} on day {_fmt(t_last)}, "
+            f"within the expected {_fmt(ceiling)}."
+        )
+    return verdict("on_track", reason)

@@ -1,0 +1,105 @@
+"""The result of analysing one photo: a JSON-safe dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+ANALYZER_VERSION = "1.0.0"
+
+# plain-language messages for every quality code a reading can carry
+QUALITY_MESSAGES = {
+    "too_dark": "The photo is too dark to read the colour well. Take it in brighter light.",
+    "overexposed": "Part of the photo is washed out by light or glare. Avoid direct flash or a lamp shining on the skin.",
+    "glare": "There is some glare on the skin; shiny spots were left out of the measurement.",
+    "blurred": "The photo looks blurred. Hold the phone still and let it focus before taking the picture.",
+    "no_skin": "We could not find skin in this photo. Take the photo closer to the marks.",
+    "little_skin_around_marks": "There is too little clear skin around the marks to compare with. Include more skin around them.",
+    "dark_skin_low_confidence": "On darker skin, photos show colour changes less clearly, so this reading relies mostly on lightness and is less certain.",
+}
+
+
+def quality_item(code: str) -> dict:
+    """Return one quality problem as {code, message}."""
+    return {"code": code, "message": QUALITY_MESSAGES[code]}
+
+
+@dataclass
+class MarkDetail:
+    """One mark in a photo, measured against the ring of skin around it."""
+
+    delta_e: float
+    delta_lab: list[float]
+    hue_deg: float
+    colour: str
+    stage: str
+    area_fraction: float
+    centre: list[float]  # [x, y] as fractions of the image width and height
+    radius: float  # equivalent-circle radius as a fraction of the image's short side
+    mark_lab: list[float]
+    skin_lab: list[float]
+    erythema_index: float
+    ring_skin_fraction: float
+
+    def to_dict(self) -> dict:
+        """Return the mark as a JSON-safe dict."""
+        return asdict(self)
+
+
+@dataclass
+class PhotoReading:
+    """What one photo says: the most visible mark against the client's own skin.
+
+    ``delta_e`` is CIEDE2000 between the mark's core and a ring of skin around it. When no mark
+    is found, ``delta_e`` is the ΔE00 of the strongest candidate below the resolved threshold (0.0
+    when there was none), so a fading course stays continuous. When no skin is found the reading
+    is ok but carries the ``no_skin`` quality code, stage/colour/delta_e are None, and it is not
+    used for a course. ``erythema_index`` is mark minus skin of 100·(log10 R − log10 G) in linear
+    sRGB (Dawson et al. 1980).
+    """
+
+    ok: bool
+    mark_found: bool = False
+    marks: int = 0
+    stage: str | None = None
+    colour: str | None = None
+    delta_e: float | None = None
+    delta_lab: list[float] | None = None
+    hue_deg: float | None = None
+    mark_lab: list[float] | None = None
+    skin_lab: list[float] | None = None
+    mark_hex: str | None = None
+    skin_hex: str | None = None
+    ita_deg: float | None = None
+    erythema_index: float | None = None
+    area_fraction: float = 0.0
+    total_area_fraction: float = 0.0
+    confidence: str = "low"
+    quality: list[dict] = field(default_factory=list)
+    mark_details: list[dict] = field(default_factory=list)
+    analyzer_version: str = ANALYZER_VERSION
+    error: str | None = None
+    message: str | None = None
+
+    @property
+    def quality_codes(self) -> set[str]:
+        """Return the set of quality codes on this reading."""
+        return {item["code"] for item in self.quality}
+
+    def to_dict(self) -> dict:
+        """Return the reading as a JSON-safe dict (error/message only when not ok)."""
+        d = asdict(self)
+        if self.ok:
+            d.pop("error")
+            d.pop("message")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PhotoReading":
+        """Rebuild a reading from its stored dict, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def refused(cls, code: str, message: str) -> "PhotoReading":
+        """Build the reading of a photo that could not be opened."""
+        return cls(ok=False, error=code, message=message, confidence="low")
