@@ -5,7 +5,7 @@ FLASK := $(VENV)/bin/flask --app webapp
 
 .PHONY: run test setup
 
-setup: $(VENV)/.installed static/vendor/.copied
+setup: $(VENV)/.installed static/vendor/.copied static/icons/.drawn
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -24,6 +24,11 @@ static/vendor/.copied: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/@picocss/pico/css/pico.min.css static/vendor/pico.min.css
+	touch $@
+
+# the app icons are drawn by our own script (the artwork is code), like vendor never committed
+static/icons/.drawn: scripts/make_icons.py $(VENV)/.installed
+	$(PY) scripts/make_icons.py static/icons
 	touch $@
 
 run: setup

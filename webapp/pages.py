@@ -1,17 +1,40 @@
 """Pages that belong to no one area, and the response habits every page shares."""
-from flask import Blueprint, Flask, render_template
-from flask_babel import get_locale, gettext as _
-from flask_wtf.csrf import CSRFError
+import json
 
-from webapp.extensions import htmx
+from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
+                   send_from_directory, url_for)
+from flask_babel import get_locale, gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, generate_csrf
+
+from webapp import pwa
+from webapp.extensions import csrf, htmx
 
 bp = Blueprint("pages", __name__)
+
+# strict: nothing inline, nothing from another origin; photos preview as blob: URLs on the
+# check-in page, and violations are reported to /csp-report so they show in the server log
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "script-src 'self'", "style-src 'self'",
+    "img-src 'self' blob: data:", "connect-src 'self'", "media-src 'self' blob:",
+    "worker-src 'self'", "manifest-src 'self'", "object-src 'none'", "base-uri 'none'",
+    "frame-ancestors 'none'", "form-action 'self'", "report-uri /csp-report",
+))
+THEME_COLOUR = "#0b4f6c"
+BACKGROUND_COLOUR = "#ffffff"
 
 
 def render(template: str, partial: str | None = None, status: int = 200, **context):
     """Render the full page, or just its included partial when htmx asks for a fragment."""
     wants_fragment = partial is not None and bool(htmx) and not htmx.boosted
     return render_template(partial if wants_fragment else template, **context), status
+
+
+def redirect_to(url: str):
+    """Redirect, also from an htmx request (htmx cannot act on a 3xx, only on HX-Redirect)."""
+    if htmx and not htmx.boosted:
+        return "", 200, {"HX-Redirect": url}
+    return redirect(url)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -36,6 +59,7 @@ def install(app: Flask) -> None:
         response.vary.add("HX-Request")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
 
     @app.errorhandler(404)
@@ -70,3 +94,97 @@ def install(app: Flask) -> None:
         return format_datetime(value, "medium") if value else ""
 
     app.jinja_env.globals["get_locale"] = get_locale
+
+
+def no_store(response):
+    """Keep a response out of every cache: it belongs to one person at one moment."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/manifest.webmanifest")
+def manifest():
+    """Describe the installable app: names, icons, start page, colours."""
+    def icon(name: str, size: int, purpose: str = "any") -> dict:
+        return {"src": url_for("static", filename=f"icons/{name}"), "sizes": f"{size}x{size}",
+                "type": "image/png", "purpose": purpose}
+    response = jsonify({
+        "name": _("Cupmark: follow your cupping marks"),
+        "short_name": _("Cupmark"),
+        "description": _("Photograph your cupping marks once a day and see how they fade."),
+        "id": "/",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "orientation": "portrait",
+        "theme_color": THEME_COLOUR,
+        "background_color": BACKGROUND_COLOUR,
+        "lang": str(get_locale() or "en"),
+        "icons": [icon("icon-192.png", 192), icon("icon-512.png", 512),
+                  icon("icon-maskable-512.png", 512, "maskable")],
+    })
+    response.mimetype = "application/manifest+json"
+    return response
+
+
+@bp.route("/sw.js")
+def service_worker():
+    """Serve the service worker from the site root, so that it may control every page."""
+    version = pwa.shell_version(current_app.static_folder, current_app.template_folder)
+    shell = ([url_for("static", filename=name) for name in pwa.SHELL_STATIC]
+             + [url_for("pages.manifest"), url_for("pages.offline")])
+    with open(f"{current_app.static_folder}/{pwa.WORKER_SOURCE}", encoding="utf-8") as f:
+        source = f.read()
+    # the worker learns its version and shell from this first line; the rest is static/sw.js
+    config = f"const CUPMARK = {json.dumps({'version': version, 'shell': shell})};\n"
+    response = current_app.response_class(config + source, mimetype="text/javascript")
+    # browsers check the worker for updates on navigation; never serve them a stale one
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Answer the browsers that ask for /favicon.ico whatever the page says: our small icon."""
+    return send_from_directory(f"{current_app.static_folder}/icons", "icon-192.png",
+                               mimetype="image/png", max_age=86400)
+
+
+@bp.route("/offline")
+def offline():
+    """The page the service worker shows when a page cannot be fetched: nobody's data in it."""
+    return render_template("pages/offline.html")
+
+
+@bp.route("/csrf-token")
+def csrf_token():
+    """Hand the offline queue a fresh CSRF token just before it replays a stored upload."""
+    if not current_user.is_authenticated:
+        # json, not the login redirect: the queue keeps its photos until someone signs in
+        return no_store(jsonify(ok=False, error="signed_out")), 401
+    return no_store(jsonify(ok=True, csrf_token=generate_csrf()))
+
+
+@bp.route("/csp-report", methods=("POST",))
+@csrf.exempt
+def csp_report():
+    """Log a Content-Security-Policy violation the browser reports, so none goes unseen."""
+    if (request.content_length or 0) > 16_384:
+        return "", 413
+    payload = request.get_json(force=True, silent=True)
+    report = payload.get("csp-report") if isinstance(payload, dict) else None
+    if not isinstance(report, dict):
+        return "", 204
+    current_app.logger.warning("CSP violation: %s blocked %s on %s",
+                               str(report.get("violated-directive", "?"))[:100],
+                               str(report.get("blocked-uri", "?"))[:200],
+                               str(report.get("document-uri", "?"))[:200])
+    return "", 204
+
+
+@bp.route("/normal")
+def normal():
+    """Explain what fading marks usually look like, how long they last and what slows them."""
+    # imported here so that this route stays one self-contained block in a file many areas share
+    from webapp import tips
+    return render_template("pages/normal.html", care=tips.aftercare(0, None, set()))

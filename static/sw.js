@@ -1,0 +1,76 @@
+// Cupmark's service worker, served at /sw.js (scope "/") by webapp/pages.py, which puts
+// `const CUPMARK = {version, shell}` above this file.
+//
+// What it caches, and why (see also webapp/pwa.py and README "Offline and install"):
+// - the app shell only: CSS, JS, htmx, icons, the manifest and the offline page, listed by the
+//   server. They hold nothing personal, so they may sit in shared Cache Storage, and they let
+//   the app open and say "you are offline" without a network.
+// - never a page, a photo (/photos/...) or a JSON answer: pages show a person's health data, so
+//   they are always fetched from the network (the offline page is the fallback), and every
+//   request outside the shell passes through untouched.
+// - the cache name carries the shell's hash: a deploy makes a new cache, and activate deletes
+//   every older Cupmark cache.
+// It also replays the offline upload queue (static/js/queue.js) on Background Sync.
+"use strict";
+
+const CACHE_PREFIX = "cupmark-shell-";
+const CACHE_NAME = CACHE_PREFIX + CUPMARK.version;
+const SHELL = new Set(CUPMARK.shell);
+const OFFLINE_URL = CUPMARK.shell.find((url) => url.endsWith("/offline"));
+
+importScripts("/static/js/queue.js");
+
+self.addEventListener("install", (event) => {
+  // reload: fill the new cache from the server, never from an older HTTP-cached copy
+  event.waitUntil(
+    caches.open(CACHE_NAME)
+      .then((cache) => cache.addAll(CUPMARK.shell.map((url) => new Request(url, { cache: "reload", credentials: "omit" }))))
+      .then(() => self.skipWaiting())
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((names) => Promise.all(names
+        .filter((name) => name.startsWith(CACHE_PREFIX) && name !== CACHE_NAME)
+        .map((name) => caches.delete(name))))
+      .then(() => self.clients.claim())
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.mode === "navigate") {
+    // network first, never stored: a page may show health data
+    event.respondWith(fetch(request).catch(() => caches.match(OFFLINE_URL)));
+    return;
+  }
+  if (SHELL.has(url.pathname)) {
+    // the shell is versioned by the cache name, so the cached copy is the right one
+    event.respondWith(
+      caches.open(CACHE_NAME)
+        .then((cache) => cache.match(url.pathname))
+        .then((hit) => hit || fetch(request))
+    );
+  }
+  // everything else (photos, fragments, JSON) goes to the network as if there were no worker
+});
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === CupmarkQueue.SYNC_TAG) {
+    // a rejected promise asks the browser to try the sync again later
+    event.waitUntil(CupmarkQueue.replay().then((result) => {
+      if (result.waiting > 0 && result.offline) throw new Error("still offline");
+    }));
+  }
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "clear-queue") {
+    event.waitUntil(CupmarkQueue.clear());
+  }
+});

@@ -1,0 +1,207 @@
+"""Browser tests in real headless Chromium (Debian's package) driven by Playwright.
+
+One live server for the whole browser suite: the real app (CSRF on, as in production) on a
+temporary SQLite file, served by werkzeug in a thread on 127.0.0.1 at a free port. Each test
+gets a fresh browser context (no cookies, no service worker, no IndexedDB) at 390×844 that
+records console errors, page errors and Content-Security-Policy violations; a test fails if
+any were seen that it did not expect. Without /usr/bin/chromium every test here is skipped
+with that reason, and the report header says so.
+"""
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from webapp import create_app
+from webapp.extensions import db
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+SKIP_REASON = (f"browser tests SKIPPED: no Chromium at {CHROMIUM} "
+               "(apt-get install chromium chromium-driver; .ci/run does)")
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "a long enough password"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--use-fake-ui-for-media-stream",
+                 "--use-fake-device-for-media-stream"]
+# reported by the page before anything else runs, in every document of the context
+WATCH_CSP = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.cupmarkCsp(`${e.violatedDirective} blocked ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+def pytest_report_header(config):
+    """Say whether the browser suite runs, so a skipped one is never silent."""
+    return f"browser: {CHROMIUM}" if HAVE_CHROMIUM else SKIP_REASON
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip every browser test, visibly, when there is no Chromium."""
+    if HAVE_CHROMIUM:
+        return
+    for item in items:
+        if "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+
+@pytest.fixture(scope="package")
+def live_server(tmp_path_factory):
+    """Serve the real app (CSRF on) on a free local port; yields (app, base_url)."""
+    folder = tmp_path_factory.mktemp("live")
+    app = create_app({
+        "SECRET_KEY": "browser test secret",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'live.sqlite'}",
+        "SESSION_COOKIE_SECURE": False,
+        "PHOTO_ROOT": str(folder / "photos"),
+    })
+    with app.app_context():
+        db.create_all()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="package")
+def base_url(live_server):
+    """The live server's address."""
+    return live_server[1]
+
+
+@pytest.fixture(scope="package")
+def live_app(live_server):
+    """The live server's app, to look into its database."""
+    return live_server[0]
+
+
+@pytest.fixture(scope="package")
+def browser():
+    """One headless Chromium for the whole suite."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Watch:
+    """What a page said that a healthy app never says: console errors, page errors, CSP."""
+
+    def __init__(self):
+        self.errors: list[str] = []
+        self.csp: list[str] = []
+        self.allowed: list[str] = []
+
+    def allow(self, fragment: str) -> None:
+        """Expect console errors containing fragment (e.g. failed loads while offline)."""
+        self.allowed.append(fragment)
+
+    def console(self, message) -> None:
+        """Keep a console error unless the test expects it."""
+        if message.type == "error" and not any(a in message.text for a in self.allowed):
+            self.errors.append(f"console: {message.text} @ {message.location.get('url')}")
+
+    def unexpected(self) -> list[str]:
+        """Return everything seen that should not have been."""
+        return self.errors + [f"CSP: {v}" for v in self.csp]
+
+
+@pytest.fixture
+def watch():
+    """The current test's console and CSP record."""
+    return Watch()
+
+
+@pytest.fixture
+def context(browser, base_url, watch):
+    """A fresh phone-sized browser context that fails the test on errors or CSP violations."""
+    context = browser.new_context(base_url=base_url, viewport=PHONE, device_scale_factor=1,
+                                  service_workers="allow")
+    context.expose_function("cupmarkCsp", lambda violation: watch.csp.append(violation))
+    context.add_init_script(WATCH_CSP)
+    context.on("console", watch.console)
+    context.on("weberror", lambda error: watch.errors.append(f"page error: {error.error}"))
+    yield context
+    context.close()
+    assert watch.unexpected() == []
+
+
+@pytest.fixture
+def page(context):
+    """A page in the test's context."""
+    return context.new_page()
+
+
+def shot(page, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/ and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def no_horizontal_scroll(page) -> bool:
+    """Tell whether the page fits the phone's width."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
+    """Run axe-core (from npm, node_modules) on the page; return serious/critical violations."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        # axe's own file, served as if from our origin: the page's strict CSP stays on (an
+        # inline tag, add_script_tag(path=...), is rightly refused by script-src 'self')
+        page.route("**/__axe.min.js", lambda route: route.fulfill(
+            path=str(AXE), content_type="text/javascript"))
+        page.add_script_tag(url="/__axe.min.js")
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {v['help']} — "
+            + "; ".join(n["target"][0] if isinstance(n["target"][0], str) else str(n["target"])
+                        for n in v["nodes"][:5])
+            for v in result["violations"] if v["impact"] in impacts]
+
+
+def unique_email(prefix: str) -> str:
+    """An email no other test used on the shared live server."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}@example.org"
+
+
+def register(page, name: str, email: str, role: str | None = "client",
+             practice: str | None = None, invite_url: str | None = None) -> None:
+    """Create an account through the sign-up form (from an invite link if given)."""
+    page.goto(invite_url or "/auth/register")
+    if invite_url:
+        page.get_by_role("link", name="Create an account").first.click()
+    page.fill("#name", name)
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    if role and not invite_url:
+        page.check(f"input[name=role][value={role}]")
+    if practice:
+        page.fill("#practice_name", practice)
+    page.click("#register-form button[type=submit]")
+    page.wait_for_url(lambda url: "/auth/register" not in url)
+
+
+def login(page, email: str) -> None:
+    """Sign in through the login form."""
+    page.goto("/auth/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(lambda url: "/auth/login" not in url)
