@@ -1,33 +1,207 @@
-"""The therapist's workspace: linked clients and their recoveries."""
-import sqlalchemy as sa
-from flask import Blueprint
-from flask_login import current_user
+"""The therapist's workspace: the triage list, a client's review page, flags and private notes."""
+import datetime as dt
 
-from webapp import audit
-from webapp.access import get_linked_client_or_404, linked_client_ids, role_required
-from webapp.extensions import db
-from webapp.models import Treatment, User
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import format_timedelta, gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from webapp import audit, timeline, triage
+from webapp.access import (get_linked_client_or_404, is_linked, linked_client_ids,
+                           role_required)
+from webapp.extensions import db, htmx
+from webapp.models import Flag, Note, Treatment, User, utcnow
 from webapp.pages import render
+from webapp.recovery import recoveries
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
+
+FLAG_LABELS = {
+    "red_flag_symptom": _l("Red-flag symptom"), "worsening": _l("Worsening"),
+    "slow_healing": _l("Slow healing"), "pigmentation": _l("Pigmentation"),
+    "missed_checkins": _l("Missed check-ins"),
+}
+# the triage statuses in a therapist's words (webapp.triage explains the order)
+STATUS_LABELS = {
+    "red_flag": _l("Red-flag symptoms"), "worsening": _l("Worsening"),
+    "slow": _l("Slower than expected"), "pigmentation": _l("Pigmentation"),
+    "missed": _l("Missed check-ins"), "on_track": _l("On track"),
+    "waiting": _l("Waiting for photos"), "resolved": _l("Resolved"),
+}
+# the verdict in a therapist's words, shown when the status says something else (missed, red flag)
+VERDICT_LABELS = {
+    "on_track": _l("fading as expected"), "slow": _l("fading slower than expected"),
+    "worsening": _l("darker or bigger again"), "resolved": _l("faded"),
+    "pigmentation": _l("a darker patch remains"),
+    "insufficient_data": _l("too few photos to judge"),
+}
+NOTE_MAX = 2000
+
+
+def stripped(value: str | None) -> str | None:
+    """Trim surrounding whitespace so a blank answer counts as empty."""
+    return value.strip() if isinstance(value, str) else value
+
+
+class AcknowledgeForm(FlaskForm):
+    """A therapist's note on a flag: what they did or will do about it."""
+
+    note = TextAreaField(_l("Your note"), filters=[stripped], validators=[
+        DataRequired(_l("Write a short note on what you did or will do.")),
+        Length(max=NOTE_MAX)])
+
+
+class NoteForm(FlaskForm):
+    """A private note about a client, seen by its author alone."""
+
+    body = TextAreaField(_l("New note"), filters=[stripped], validators=[
+        DataRequired(_l("The note is empty.")), Length(max=NOTE_MAX)])
+
+
+@bp.context_processor
+def workspace_words():
+    """Give the workspace templates its labels and a "how long ago" helper."""
+    def ago(delta: dt.timedelta | None) -> str:
+        """Say how long ago something happened, e.g. "3 hours ago"."""
+        return format_timedelta(delta, add_direction=True) if delta is not None else ""
+    return {"flag_labels": FLAG_LABELS, "status_labels": STATUS_LABELS,
+            "verdict_labels": VERDICT_LABELS, "statuses": triage.STATUSES, "ago": ago,
+            "page_size": triage.PAGE_SIZE}
+
+
+def wants_fragment() -> bool:
+    """Tell whether htmx asks for a slice (a history restore needs the whole page)."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 @bp.route("/")
 @role_required("therapist")
 def home():
-    """List the therapist's linked clients."""
-    clients = db.session.scalars(sa.select(User).where(
-        User.id.in_(linked_client_ids(current_user.id))).order_by(User.name)).all()
-    return render("therapist/home.html", clients=clients)
+    """Rank the active recoveries of the therapist's clients, with what changed since yesterday."""
+    now = utcnow()
+    filters = triage.Filters.from_args(request.args)
+    ranked = triage.triage(current_user.id, now, filters)
+    if wants_fragment():
+        return render("therapist/_triage.html", triage=ranked, filters=filters)
+    return render("therapist/home.html", triage=ranked, filters=filters, now=now,
+                  since=triage.since_yesterday(current_user.id, now),
+                  has_clients=ranked.total > 0 or has_clients(current_user.id))
+
+
+def has_clients(therapist_id: int) -> bool:
+    """Tell whether the therapist has any linked client (to tell an empty practice apart)."""
+    return db.session.scalar(sa.select(sa.exists(linked_client_ids(therapist_id)))) or False
+
+
+def review(person: User, note_form: NoteForm | None = None) -> dict:
+    """Gather a client's review page: timelines, flag history, and the therapist's own notes."""
+    now = utcnow()
+    treatments = db.session.scalars(sa.select(Treatment).where(
+        Treatment.client_id == person.id).order_by(Treatment.treated_at.desc())).all()
+    timelines = [timeline.build(r, now) for r in recoveries(treatments)]
+    flags = db.session.scalars(sa.select(Flag).where(
+        Flag.treatment_id.in_([t.id for t in treatments]))
+        .order_by(Flag.acknowledged_at.is_not(None), Flag.raised_at.desc(), Flag.id.desc())).all()
+    return {"client": person, "timelines": timelines, "flags": flags,
+            "names": acknowledger_names(flags), "notes": own_notes(person.id),
+            "note_form": note_form or NoteForm(formdata=None), "now": now}
+
+
+def acknowledger_names(flags) -> dict[int, str]:
+    """Return the names of the therapists who acknowledged the flags, in one query."""
+    ids = {f.acknowledged_by_id for f in flags if f.acknowledged_by_id}
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
+def own_notes(client_id: int) -> list[Note]:
+    """Return the signed-in therapist's notes about the client, newest first."""
+    return db.session.scalars(sa.select(Note).where(
+        Note.therapist_id == current_user.id, Note.client_id == client_id)
+        .order_by(Note.created_at.desc(), Note.id.desc())).all()
 
 
 @bp.route("/clients/<int:client_id>")
 @role_required("therapist")
 def client(client_id: int):
-    """Show a linked client's treatments; the view is recorded in the audit log."""
+    """Show a linked client's treatments with their timelines, flags and notes (audited)."""
     person = get_linked_client_or_404(client_id)
-    treatments = db.session.scalars(sa.select(Treatment).where(
-        Treatment.client_id == person.id).order_by(Treatment.treated_at.desc())).all()
+    context = review(person)
     audit.record("view_client", current_user, subject=person, obj=person)
     db.session.commit()
-    return render("therapist/client.html", client=person, treatments=treatments)
+    return render("therapist/client.html", **context)
+
+
+@bp.route("/clients/<int:client_id>/notes", methods=("POST",))
+@role_required("therapist")
+def add_note(client_id: int):
+    """Add a private note about a linked client; htmx gets the notes section back."""
+    person = get_linked_client_or_404(client_id)
+    form = NoteForm()
+    if not form.validate():
+        if wants_fragment():
+            return render("therapist/_notes.html", status=422, client=person,
+                          notes=own_notes(person.id), note_form=form)
+        return render("therapist/client.html", status=422, **review(person, form))
+    note = Note(therapist_id=current_user.id, client_id=person.id, body=form.body.data)
+    db.session.add(note)
+    db.session.flush()
+    audit.record("add_note", current_user, subject=person, obj=note)
+    db.session.commit()
+    if wants_fragment():
+        return render("therapist/_notes.html", client=person, notes=own_notes(person.id),
+                      note_form=NoteForm(formdata=None))
+    flash(_("Note saved."))
+    return redirect(url_for("therapist.client", client_id=person.id, _anchor="notes"))
+
+
+def get_flag_or_404(flag_id: int) -> Flag:
+    """Return a flag on a treatment of a client linked to the signed-in therapist, or 404."""
+    flag = db.session.get(Flag, flag_id)
+    if flag is None or not is_linked(current_user.id, flag.treatment.client_id):
+        abort(404)
+    return flag
+
+
+@bp.route("/flags/<int:flag_id>")
+@role_required("therapist")
+def flag(flag_id: int):
+    """Show one flag with its reason, and the form to acknowledge it (audited)."""
+    found = get_flag_or_404(flag_id)
+    audit.record("view_flag", current_user, subject=found.treatment.client_id, obj=found)
+    db.session.commit()
+    return render("therapist/flag.html", flag=found, form=AcknowledgeForm(formdata=None),
+                  names=acknowledger_names([found]))
+
+
+@bp.route("/flags/<int:flag_id>/acknowledge", methods=("POST",))
+@role_required("therapist")
+def acknowledge(flag_id: int):
+    """Acknowledge a flag with a note, recording who and when; it stays in the history."""
+    found = get_flag_or_404(flag_id)
+    form = AcknowledgeForm()
+    message = None
+    if found.acknowledged_at is not None:
+        # someone (or the sweep) was first: show the flag as it is, change nothing
+        message = _("This flag was already acknowledged; nothing was changed.")
+        status = 200
+    elif not form.validate():
+        status = 422
+    else:
+        found.acknowledged_at = utcnow()
+        found.acknowledged_by_id = current_user.id
+        found.note = form.note.data
+        audit.record("acknowledge_flag", current_user, subject=found.treatment.client_id,
+                     obj=found)
+        db.session.commit()
+        if not wants_fragment():
+            flash(_("Flag acknowledged."))
+            return redirect(url_for("therapist.client", client_id=found.treatment.client_id,
+                                    _anchor="flags"))
+        status = 200
+    return render("therapist/flag.html", "therapist/_flag.html", status=status, flag=found,
+                  form=form, names=acknowledger_names([found]), message=message)

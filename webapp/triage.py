@@ -1,0 +1,240 @@
+"""The therapist's triage list: every active recovery, most urgent first, and what changed today.
+
+The ranking runs in the database over each treatment's :class:`RecoverySummary` (kept by
+``webapp.flags``), so a page costs the same few queries and reads no check-ins however many
+clients a practice follows. Urgency, most urgent first:
+
+1. ``red_flag``: the latest check-in reported blisters or fever, or such a flag is still open;
+2. ``worsening``;
+3. ``slow``, furthest above the expected ceiling first; then ``pigmentation`` (behind the
+   curve, but not getting worse);
+4. ``missed``: no check-in for 36 h (only recoveries that are otherwise on track or still
+   waiting for data: a slow one stays slow);
+5. ``on_track``; then ``waiting`` (insufficient data: fewer than two usable photos so far);
+6. ``resolved``.
+"""
+import datetime as dt
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from webapp import clock
+from webapp.access import linked_client_ids
+from webapp.extensions import db
+from webapp.flags import ACTIVE_DAYS, MISSED_AFTER
+from webapp.models import CheckIn, Flag, Reading, RecoverySummary, Treatment, User
+from webapp.treatments import MAX_AGE_DAYS
+
+STATUSES = ("red_flag", "worsening", "slow", "pigmentation", "missed", "on_track", "waiting",
+            "resolved")
+# the statuses a therapist should look at today
+ATTENTION = STATUSES[:5]
+# rows per page: the top of the list is what matters; "show more" extends it
+PAGE_SIZE = 30
+MAX_PAGE = 1000
+DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the therapist asked the list for: a name to search, a status, how many rows."""
+
+    query: str = ""
+    status: str = ""
+    limit: int = PAGE_SIZE
+
+    @classmethod
+    def from_args(cls, args) -> "Filters":
+        """Read the filters from query arguments, ignoring values that mean nothing."""
+        query = " ".join(args.get("q", "").split())[:120]
+        status = args.get("status", "")
+        if status not in STATUSES and status != "attention":
+            status = ""
+        try:
+            limit = min(max(int(args.get("limit", PAGE_SIZE)), PAGE_SIZE), MAX_PAGE)
+        except ValueError:
+            limit = PAGE_SIZE
+        return cls(query=query, status=status, limit=limit)
+
+
+@dataclass(frozen=True)
+class TriageRow:
+    """One active recovery as the triage list shows it."""
+
+    treatment: Treatment
+    client: User
+    summary: RecoverySummary | None
+    reading: Reading | None
+    status: str
+    now: dt.datetime
+    flags: list[Flag] = field(default_factory=list)
+
+    @property
+    def day(self) -> int:
+        """Return today's day number since the treatment."""
+        return clock.day_number(self.treatment.treated_at, self.now)
+
+    @property
+    def verdict(self) -> str:
+        """Return the course verdict (insufficient data before any assessment)."""
+        return self.summary.verdict if self.summary else "insufficient_data"
+
+    @property
+    def reason(self) -> str:
+        """Return the plain-language reason of the verdict, if assessed."""
+        return self.summary.reason if self.summary else ""
+
+    @property
+    def last_checkin_at(self) -> dt.datetime | None:
+        """Return when the latest photo was taken, if any."""
+        return self.summary.last_checkin_at if self.summary else None
+
+    @property
+    def since_last_checkin(self) -> dt.timedelta | None:
+        """Return how long ago the latest photo was taken, if any."""
+        return self.now - self.last_checkin_at if self.last_checkin_at else None
+
+
+@dataclass(frozen=True)
+class Triage:
+    """One page of the triage list, with how many recoveries are in each status."""
+
+    rows: list[TriageRow]
+    counts: dict[str, int]
+    filters: Filters
+
+    @property
+    def total(self) -> int:
+        """Return how many recoveries match the name search, whatever their status."""
+        return sum(self.counts.values())
+
+    @property
+    def attention(self) -> int:
+        """Return how many recoveries matching the search a therapist should look at."""
+        return sum(self.counts.get(s, 0) for s in ATTENTION)
+
+    @property
+    def matching(self) -> int:
+        """Return how many recoveries match both the search and the status filter."""
+        if self.filters.status == "attention":
+            return self.attention
+        if self.filters.status:
+            return self.counts.get(self.filters.status, 0)
+        return self.total
+
+    @property
+    def more(self) -> int:
+        """Return how many matching recoveries lie past this page."""
+        return max(self.matching - len(self.rows), 0)
+
+
+def rank_expression(now: dt.datetime) -> sa.ColumnElement[int]:
+    """Return the SQL expression of a recovery's urgency: 0 (most urgent) to 7."""
+    verdict = sa.func.coalesce(RecoverySummary.verdict, "insufficient_data")
+    activity = sa.func.coalesce(RecoverySummary.last_checkin_at, Treatment.treated_at)
+    open_red_flag = sa.exists().where(Flag.treatment_id == Treatment.id,
+                                      Flag.kind == "red_flag_symptom",
+                                      Flag.acknowledged_at.is_(None))
+    return sa.case(
+        (sa.or_(RecoverySummary.red_flag.is_(True), open_red_flag), STATUSES.index("red_flag")),
+        (verdict == "worsening", STATUSES.index("worsening")),
+        (verdict == "slow", STATUSES.index("slow")),
+        (verdict == "pigmentation", STATUSES.index("pigmentation")),
+        (verdict == "resolved", STATUSES.index("resolved")),
+        (activity < now - MISSED_AFTER, STATUSES.index("missed")),
+        (verdict == "on_track", STATUSES.index("on_track")),
+        else_=STATUSES.index("waiting"))
+
+
+def active_recoveries(therapist_id: int, now: dt.datetime, query: str = "") -> sa.Select:
+    """Select the therapist's active recoveries (optionally by client name) with their summary."""
+    stmt = (sa.select(Treatment, User, RecoverySummary, Reading)
+            .join(User, User.id == Treatment.client_id)
+            .outerjoin(RecoverySummary, RecoverySummary.treatment_id == Treatment.id)
+            .outerjoin(Reading, Reading.checkin_id == RecoverySummary.checkin_id)
+            .where(Treatment.client_id.in_(linked_client_ids(therapist_id)),
+                   Treatment.treated_at >= now - dt.timedelta(days=MAX_AGE_DAYS),
+                   sa.or_(Treatment.treated_at >= now - dt.timedelta(days=ACTIVE_DAYS),
+                          RecoverySummary.verdict.is_(None),
+                          RecoverySummary.verdict != "resolved")))
+    if query:
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(User.name.ilike(f"%{escaped}%", escape="\\"))
+    return stmt
+
+
+def triage(therapist_id: int, now: dt.datetime, filters: Filters) -> Triage:
+    """Rank the therapist's active recoveries and return the page the filters ask for."""
+    rank = rank_expression(now)
+    base = active_recoveries(therapist_id, now, filters.query)
+    counted = base.with_only_columns(rank.label("rank"), sa.func.count()).group_by(rank)
+    counts = {STATUSES[r]: n for r, n in db.session.execute(counted)}
+    stmt = base.add_columns(rank.label("rank"))
+    if filters.status == "attention":
+        stmt = stmt.where(rank <= STATUSES.index(ATTENTION[-1]))
+    elif filters.status:
+        stmt = stmt.where(rank == STATUSES.index(filters.status))
+    missed_since = sa.case((rank == STATUSES.index("missed"), sa.func.coalesce(
+        RecoverySummary.last_checkin_at, Treatment.treated_at)))
+    stmt = stmt.order_by(
+        rank,
+        missed_since.asc().nulls_last(),  # the longest silence first
+        RecoverySummary.ceiling_ratio.desc().nulls_last(),  # furthest behind the curve first
+        User.name, Treatment.id).limit(filters.limit)
+    rows = [TriageRow(treatment=t, client=c, summary=s, reading=r, status=STATUSES[k], now=now)
+            for t, c, s, r, k in db.session.execute(stmt)]
+    by_treatment = {row.treatment.id: row for row in rows}
+    if rows:
+        for flag in db.session.scalars(sa.select(Flag).where(
+                Flag.treatment_id.in_(by_treatment), Flag.acknowledged_at.is_(None))
+                .order_by(Flag.raised_at)):
+            by_treatment[flag.treatment_id].flags.append(flag)
+    return Triage(rows=rows, counts=counts, filters=filters)
+
+
+@dataclass(frozen=True)
+class SinceYesterday:
+    """What happened in the therapist's practice in the last 24 hours."""
+
+    checkins: int
+    clients_checked_in: int
+    new_flags: list[tuple[Flag, User]]
+    new_flag_count: int
+    resolved: list[tuple[Treatment, User]]
+    resolved_count: int
+
+    @property
+    def empty(self) -> bool:
+        """Tell whether nothing happened."""
+        return not (self.checkins or self.new_flag_count or self.resolved_count)
+
+
+# how many new flags and resolved recoveries the panel names; the rest are counted
+PANEL_ITEMS = 5
+
+
+def since_yesterday(therapist_id: int, now: dt.datetime) -> SinceYesterday:
+    """Count the check-ins, new flags and newly resolved recoveries of the last 24 hours."""
+    since = now - DAY
+    linked = linked_client_ids(therapist_id)
+    checkins, clients = db.session.execute(
+        sa.select(sa.func.count(CheckIn.id), sa.func.count(sa.distinct(CheckIn.client_id)))
+        .where(CheckIn.client_id.in_(linked), CheckIn.created_at >= since)).one()
+    total = sa.func.count().over().label("total")
+    flag_rows = db.session.execute(
+        sa.select(Flag, User, total).join(Treatment, Treatment.id == Flag.treatment_id)
+        .join(User, User.id == Treatment.client_id)
+        .where(Treatment.client_id.in_(linked), Flag.raised_at >= since)
+        .order_by(Flag.raised_at.desc(), Flag.id.desc()).limit(PANEL_ITEMS)).all()
+    resolved_rows = db.session.execute(
+        sa.select(Treatment, User, total)
+        .join(RecoverySummary, RecoverySummary.treatment_id == Treatment.id)
+        .join(User, User.id == Treatment.client_id)
+        .where(Treatment.client_id.in_(linked), RecoverySummary.resolved_at >= since)
+        .order_by(RecoverySummary.resolved_at.desc(), Treatment.id).limit(PANEL_ITEMS)).all()
+    return SinceYesterday(
+        checkins=checkins, clients_checked_in=clients,
+        new_flags=[(f, u) for f, u, _ in flag_rows],
+        new_flag_count=flag_rows[0].total if flag_rows else 0,
+        resolved=[(t, u) for t, u, _ in resolved_rows],
+        resolved_count=resolved_rows[0].total if resolved_rows else 0)
