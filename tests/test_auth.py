@@ -135,3 +135,11 @@ def test_htmx_login_error_returns_only_the_form(client, make_user):
     assert response.status_code == 422
     assert response.data.lstrip().startswith(b"<form")
     assert "HX-Request" in response.headers["Vary"]
+
+
+def test_htmx_login_success_redirects_the_whole_page(client, make_user):
+    make_user("ada@example.org")
+    response = client.post("/auth/login", data={"email": "ada@example.org", "password": PASSWORD},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"] == "/"

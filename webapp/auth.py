@@ -13,7 +13,7 @@ from wtforms.validators import Email, InputRequired, Length, ValidationError
 from webapp import audit, links
 from webapp.extensions import db, htmx, login_manager
 from webapp.models import User
-from webapp.pages import render, safe_next
+from webapp.pages import redirect_to, render, safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -123,7 +123,7 @@ def register():
         db.session.commit()
         if invite:
             flash(_("You are now linked with %(name)s.", name=invite.therapist.name))
-        return redirect(url_for("index"))
+        return redirect_to(url_for("index"))
     status = 422 if form.is_submitted() else 200
     return render("auth/register.html", "auth/_register_form.html", status=status,
                   form=form, invite=invite)
@@ -140,7 +140,7 @@ def login():
         if user is not None and user.check_password(form.password.data):
             start_session(user)
             db.session.commit()
-            return redirect(next_url or url_for("index"))
+            return redirect_to(next_url or url_for("index"))
         # never say which of the two was wrong: that would tell who has an account
         error = _("That email and password do not match an account.")
     status = 422 if form.is_submitted() else 200
