@@ -37,13 +37,6 @@ def redirect_to(url: str):
     return redirect(url)
 
 
-def redirect_to(url: str):
-    """Redirect, also from an htmx request (htmx cannot act on a 3xx, only on HX-Redirect)."""
-    if htmx and not htmx.boosted:
-        return "", 200, {"HX-Redirect": url}
-    return redirect(url)
-
-
 def safe_next(target: str | None) -> str | None:
     """Return a redirect target only if it is a path on this site (no open redirects)."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
