@@ -4,9 +4,11 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from webapp import clock
+from tests.recovery_rows import (FADING, add_checkin, add_course, make_treatment,
+                                 photo_routes)  # noqa: F401 (an autouse fixture)
+from webapp import chart, clock
 from webapp.extensions import db
-from webapp.models import Treatment, utcnow
+from webapp.models import AuditEvent, Treatment, utcnow
 
 
 def treatment_form(**fields):
@@ -89,3 +91,179 @@ def test_treated_at_is_read_in_the_users_time_zone(app, client, auth, make_user)
     [treatment] = treatments(app)
     assert treatment.treated_at == clock.local_to_utc(local.replace(second=0, microsecond=0),
                                                       "Asia/Tokyo")
+
+
+
+# the recovery timeline ------------------------------------------------------------------
+
+@pytest.mark.parametrize("count", [0, 1, 10])
+def test_timeline_renders_with_0_1_and_10_checkins(app, client, auth, people, count):
+    treatment_id = make_treatment(app, people["c1"], days_ago=10.5)
+    add_course(app, treatment_id, count=count)
+    auth.login(people["c1"])
+    response = client.get(f"/treatments/{treatment_id}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<html" in html and 'id="timeline"' in html
+    assert "Day 10 of 7" in html
+    assert html.count('class="day-row') == 11  # one row per day since the treatment
+    # thumbnail and its full photo per day, and the two days compared
+    assert html.count("/photos/") == count * 2 + (4 if count >= 2 else 0)
+    assert ("<svg viewBox" in html) == (count > 0)
+    assert ('name="first"' in html) == (count >= 2)
+    assert "not medical advice" in html
+
+
+def test_timeline_rows_show_stage_colour_numbers_and_symptoms(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=3.5)
+    add_checkin(app, treatment_id, 0.4, 12.0, "violet")
+    add_checkin(app, treatment_id, 2.4, 8.0, "green", pain=4, note="itchy today")
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert "Turning" in html and "Fresh" in html
+    assert 'fill="#8a4a5c"' in html  # the measured swatch
+    assert "ΔE</abbr> 8.0 · 33% faded" in html
+    assert "Pain 4/10" in html and "itchy today" in html
+    assert "No photo" in html  # day 1 has none
+
+
+def test_timeline_shows_verdict_projection_and_todays_button(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=4.5)
+    add_course(app, treatment_id, count=4)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert "Fading as expected" in html
+    assert "Likely to fade around day" in html
+    assert "Take today's photo" in html and "/treatments/%d/checkin" % treatment_id in html
+    add_checkin(app, treatment_id, 4.4, 6.0, "yellow")
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert "Today's photo is done" in html and "Take today's photo" not in html
+
+
+def test_reported_symptom_highlights_the_red_flags(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=2.5)
+    add_checkin(app, treatment_id, 1.4, 12.0)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert "Blisters or broken skin." in html and 'role="alert"' not in html
+    add_checkin(app, treatment_id, 2.4, 11.0, blisters=True, fever=True, note="b")
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert 'class="red-flags alarm"' in html and 'role="alert"' in html
+    assert html.count('<li class="active">') == 2
+    # the alarm comes before the chart, where it is seen first
+    assert html.index("red-flags alarm") < html.index("fade-chart")
+
+
+def test_another_client_and_another_therapist_get_404(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"])
+    add_course(app, treatment_id, count=3)
+    for outsider in ("c2", "t2"):
+        auth.login(people[outsider])
+        assert client.get(f"/treatments/{treatment_id}").status_code == 404
+        auth.logout()
+    with app.app_context():
+        assert db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.action == "view_treatment")).all() == []
+
+
+def test_linked_therapist_sees_the_timeline_and_it_is_audited(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"])
+    add_course(app, treatment_id, count=3)
+    auth.login(people["t1"])
+    response = client.get(f"/treatments/{treatment_id}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Cleo One" in html and "Take today" not in html  # only the client takes photos
+    with app.app_context():
+        [event] = db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.action == "view_treatment")).all()
+        assert (event.actor_id, event.subject_id, event.object_id) == (
+            people["t1"].id, people["c1"].id, treatment_id)
+
+
+@pytest.mark.parametrize(("headers", "starts", "absent"), [
+    ({}, "<!doctype html>", None),
+    ({"HX-Request": "true", "HX-Boosted": "true"}, "<!doctype html>", None),
+    ({"HX-Request": "true"}, "<!doctype html>", None),  # aimed at no slice: the page
+    ({"HX-Request": "true", "HX-Target": "timeline"}, '<section id="timeline"', "<html"),
+    ({"HX-Request": "true", "HX-Target": "compare"}, '<section id="compare"', 'id="timeline"'),
+])
+def test_same_url_gives_page_or_slice(app, client, auth, people, headers, starts, absent):
+    treatment_id = make_treatment(app, people["c1"])
+    add_course(app, treatment_id, count=4)
+    auth.login(people["c1"])
+    response = client.get(f"/treatments/{treatment_id}", headers=headers)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True).lstrip()
+    assert html.startswith(starts), html[:80]
+    if absent:
+        assert absent not in html
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_compare_defaults_to_first_and_latest_and_follows_the_choice(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=6.5)
+    ids = [add_checkin(app, treatment_id, t, e, c) for t, e, c in FADING[:6]]
+    auth.login(people["c1"])
+    hx = {"HX-Request": "true", "HX-Target": "compare"}
+
+    def shown(query=""):
+        html = client.get(f"/treatments/{treatment_id}{query}", headers=hx).get_data(as_text=True)
+        return [i for i in ids if f'<img src="/photos/{i}/full' in html]
+
+    assert shown() == [ids[0], ids[5]]
+    assert shown("?first=2&second=4") == [ids[2], ids[4]]
+    # a day without a photo, or nonsense, falls back to the default
+    assert shown("?first=99&second=abc") == [ids[0], ids[5]]
+
+
+def count_queries(app, client, url) -> int:
+    """Return how many SQL statements one GET of the url runs."""
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_timeline_queries_do_not_grow_with_checkins(app, client, auth, people, make_user):
+    few = make_treatment(app, people["c1"], days_ago=14.5)
+    many = make_treatment(app, people["c1"], days_ago=14.5)
+    add_course(app, few, count=2)
+    course = [(t + 0.1, max(14.0 - t, 1.0), "violet") for t in range(14)]
+    add_course(app, many, course)
+    auth.login(people["c1"])
+    assert count_queries(app, client, f"/treatments/{few}") == count_queries(
+        app, client, f"/treatments/{many}")
+
+
+# the chart ------------------------------------------------------------------------------
+
+def test_chart_places_points_ceiling_and_resolved_line():
+    readings = [chart.ChartInput(0.5, 12.0, "fresh", "#803040"),
+                chart.ChartInput(3.5, 6.0, "turning", "#a09050")]
+    c = chart.build(readings, expected_days=7, last_day=4, projected_day=6.2)
+    assert [p.day for p in c.points] == [0, 3]
+    # the axis spans at least to the expected day, and higher ΔE is higher up (smaller y)
+    assert c.x_ticks[-1].label == "8" and c.points[0].y < c.points[1].y
+    assert c.top < c.resolved_y < c.bottom
+    first, *_, last = c.ceiling.split()
+    # the ceiling starts at the peak and ends under the resolved line (past day 7)
+    assert float(first.split(",")[1]) == c.points[0].y
+    assert float(last.split(",")[1]) > c.resolved_y
+    assert c.left < c.projected_x < c.right
+    assert [t.label for t in c.y_ticks] == ["0", "5", "10", "15"]
+
+
+def test_chart_without_readings_is_empty_but_valid():
+    c = chart.build([], expected_days=10, last_day=0)
+    assert c.points == [] and c.ceiling == "" and c.line == ""
+    assert c.x_ticks[-1].label == "11"  # a day past the expected one

@@ -11,12 +11,13 @@ from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultip
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
-from webapp import audit, clock
+from webapp import audit, clock, timeline
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
-from webapp.extensions import db
+from webapp.extensions import db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
-                           Treatment, User, utcnow)
+                           CareLink, Treatment, User, utcnow)
 from webapp.pages import render
+from webapp.recovery import recoveries
 
 bp = Blueprint("treatments", __name__, url_prefix="/treatments")
 
@@ -38,8 +39,22 @@ RISK_LABELS = {
     "blood_thinners": _l("Takes blood thinners"), "steroids": _l("Steroid treatment"),
     "bruises_easily": _l("Bruises easily"), "over_65": _l("Over 65"),
 }
+STAGE_LABELS = {
+    "fresh": _l("Fresh"), "turning": _l("Turning"), "faint": _l("Faint"),
+    "resolved": _l("Faded"), "none": _l("Not measured"),
+}
+# the verdict in the client's words; "slow" adds that the therapist sees it when one is linked
+VERDICT_LABELS = {
+    "on_track": _l("Fading as expected"),
+    "slow": _l("Fading slower than usual"),
+    "worsening": _l("Darker or bigger again: please contact your therapist"),
+    "resolved": _l("Faded: the marks have cleared"),
+    "pigmentation": _l("A darker patch remains: worth showing your therapist"),
+    "insufficient_data": _l("Too early to tell: take a photo each day"),
+}
 LABELS = {"body_area": BODY_AREA_LABELS, "technique": TECHNIQUE_LABELS,
-          "cup_material": MATERIAL_LABELS, "suction": SUCTION_LABELS, "risk": RISK_LABELS}
+          "cup_material": MATERIAL_LABELS, "suction": SUCTION_LABELS, "risk": RISK_LABELS,
+          "stage": STAGE_LABELS, "verdict": VERDICT_LABELS}
 # a session older than this is history, not a recovery to follow
 MAX_AGE_DAYS = 60
 
@@ -138,12 +153,25 @@ def new():
     return render("treatments/new.html", status=status, form=form)
 
 
+def has_therapist(client_id: int) -> bool:
+    """Tell whether any therapist is linked to the client (and so sees their recoveries)."""
+    return db.session.scalar(sa.select(CareLink.id).where(
+        CareLink.client_id == client_id).limit(1)) is not None
+
+
 @bp.route("/<int:treatment_id>")
 @login_required
 def show(treatment_id: int):
-    """Show one treatment and its recovery."""
+    """Show one treatment's recovery timeline; htmx asks for the timeline or the comparison."""
     treatment = get_treatment_or_404(treatment_id)
+    recovery = recoveries([treatment])[0]
+    view = timeline.build(recovery, utcnow(), request.args.get("first", type=int),
+                          request.args.get("second", type=int))
     if current_user.id != treatment.client_id:
         audit.record("view_treatment", current_user, subject=treatment.client_id, obj=treatment)
         db.session.commit()
-    return render("treatments/show.html", treatment=treatment)
+    # only a request aimed at a slice gets the slice: any other htmx request wants the page
+    partial = {"timeline": "treatments/_timeline.html",
+               "compare": "treatments/_compare.html"}.get(htmx.target or "")
+    return render("treatments/show.html", partial, treatment=treatment, timeline=view,
+                  has_therapist=has_therapist(treatment.client_id))

@@ -1,0 +1,108 @@
+"""The fade chart as numbers: SVG coordinates of ΔE per day against the expected ceiling.
+
+Pure: no Flask, no database. ``templates/treatments/_chart.html`` draws what ``build`` returns.
+"""
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from webapp.analysis import expected_ceiling
+from webapp.analysis.colour import RESOLVED_BELOW
+
+# viewBox size: about the content width of a 390 px phone, so 15 units read as ~16 px text
+WIDTH = 340
+HEIGHT = 230
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 34, 12, 12, 40
+# the ceiling is drawn as a polyline sampled this often (days)
+CURVE_STEP = 0.25
+
+
+@dataclass(frozen=True)
+class ChartInput:
+    """One measured day: time since treatment in days, ΔE00, stage and measured colour."""
+
+    t_days: float
+    delta_e: float
+    stage: str | None = None
+    mark_hex: str | None = None
+
+
+@dataclass(frozen=True)
+class Point:
+    """A measured reading placed on the chart."""
+
+    x: float
+    y: float
+    day: int
+    delta_e: float
+    stage: str | None
+    mark_hex: str | None
+
+
+@dataclass(frozen=True)
+class Tick:
+    """An axis tick: its position along the axis and its label."""
+
+    pos: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Everything the SVG needs, in viewBox units."""
+
+    width: int
+    height: int
+    left: float
+    top: float
+    right: float
+    bottom: float
+    points: list[Point]
+    line: str  # polyline "x,y x,y" through the readings
+    ceiling: str  # polyline of the expected ceiling curve
+    resolved_y: float
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    expected_days: int
+    projected_x: float | None
+
+
+def nice_top(value: float) -> float:
+    """Round the top of the ΔE axis up to a multiple of 5 (at least 10)."""
+    return max(10.0, math.ceil(value / 5.0) * 5.0)
+
+
+def build(readings: Sequence[ChartInput], expected_days: int, last_day: int,
+          projected_day: float | None = None) -> Chart:
+    """Place the readings, the ceiling curve from their peak and the resolved line at 3."""
+    span = max(float(last_day) + 1, float(expected_days) + 1,
+               max((r.t_days for r in readings), default=0.0) + 0.5)
+    peak = max((r.delta_e for r in readings), default=0.0)
+    top_value = nice_top(peak * 1.05)
+    left, top = MARGIN_LEFT, MARGIN_TOP
+    right, bottom = WIDTH - MARGIN_RIGHT, HEIGHT - MARGIN_BOTTOM
+
+    def x(t: float) -> float:
+        """Map days since treatment to a horizontal position."""
+        return round(left + (right - left) * min(max(t, 0.0), span) / span, 1)
+
+    def y(e: float) -> float:
+        """Map a colour difference to a vertical position."""
+        return round(bottom - (bottom - top) * min(max(e, 0.0), top_value) / top_value, 1)
+
+    points = [Point(x(r.t_days), y(r.delta_e), int(r.t_days), round(r.delta_e, 1), r.stage,
+                    r.mark_hex) for r in sorted(readings, key=lambda r: r.t_days)]
+    ceiling = ""
+    if peak > 0:
+        steps = int(span / CURVE_STEP) + 1
+        ceiling = " ".join(f"{x(i * CURVE_STEP)},{y(expected_ceiling(i * CURVE_STEP, peak, expected_days))}"
+                           for i in range(steps))
+    day_step = 1 if span <= 11 else 2 if span <= 22 else 5
+    x_ticks = [Tick(x(d), str(d)) for d in range(0, int(span) + 1, day_step)]
+    value_step = 5 if top_value <= 30 else 10
+    y_ticks = [Tick(y(v), str(v)) for v in range(0, int(top_value) + 1, value_step)]
+    projected_x = x(projected_day) if projected_day is not None and projected_day <= span else None
+    return Chart(width=WIDTH, height=HEIGHT, left=left, top=top, right=right, bottom=bottom,
+                 points=points, line=" ".join(f"{p.x},{p.y}" for p in points), ceiling=ceiling,
+                 resolved_y=y(RESOLVED_BELOW), x_ticks=x_ticks, y_ticks=y_ticks,
+                 expected_days=expected_days, projected_x=projected_x)

@@ -1,0 +1,102 @@
+"""A recovery laid out for the timeline page: one row per day, the chart, tips and a comparison.
+
+Pure over an already loaded :class:`webapp.recovery.Recovery`: building a timeline runs no
+query, so a page costs the same number of queries whatever the number of check-ins.
+The therapist's client review builds the same object and includes the same partials.
+"""
+import datetime as dt
+from dataclasses import dataclass
+
+from webapp import chart, clock, tips
+from webapp.models import CheckIn, Reading
+from webapp.recovery import Recovery
+
+# empty days past a month after the last photo tell nothing: the rows stop there
+ROW_LIMIT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """One day since the treatment: its latest check-in (or none) and how faded it was."""
+
+    day: int
+    starts_at: dt.datetime
+    checkin: CheckIn | None
+    fade: float | None  # 1 − ΔE/peak, 0..1
+
+    @property
+    def reading(self) -> Reading | None:
+        """Return the day's reading when it was measured."""
+        return self.checkin.reading if self.checkin is not None else None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Everything the timeline partials show about one recovery."""
+
+    recovery: Recovery
+    today: int
+    rows: list[DayRow]  # newest day first
+    chart: chart.Chart
+    aftercare: tips.Aftercare
+    compare: tuple[DayRow, DayRow] | None
+    photo_rows: list[DayRow]  # days with a photo, oldest first: the comparison's choices
+    projected_on: dt.datetime | None
+
+    @property
+    def today_done(self) -> bool:
+        """Tell whether today's photo has been taken."""
+        return bool(self.rows) and self.rows[0].day == self.today and self.rows[0].checkin is not None
+
+    @property
+    def latest_reading(self) -> Reading | None:
+        """Return the reading of the most recent check-in."""
+        latest = self.recovery.latest
+        return latest.reading if latest is not None else None
+
+
+def usable(reading: Reading | None) -> bool:
+    """Tell whether a reading has a measured colour difference to plot."""
+    return reading is not None and reading.ok and reading.delta_e is not None
+
+
+def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
+          second: int | None = None) -> Timeline:
+    """Lay out the recovery as of now; compare days first and second (default: oldest, latest)."""
+    treatment = recovery.treatment
+    today = max(clock.day_number(treatment.treated_at, now), 0)
+    by_day = {clock.day_number(treatment.treated_at, c.taken_at): c for c in recovery.days}
+    peak = recovery.assessment.peak or max(
+        (c.reading.delta_e for c in recovery.days if usable(c.reading)), default=None)
+    last = max(by_day, default=0)
+    rows = []
+    for day in range(max(last, min(today, last + ROW_LIMIT_DAYS)), -1, -1):
+        checkin = by_day.get(day)
+        fade = None
+        if checkin is not None and usable(checkin.reading) and peak:
+            fade = max(0.0, min(1.0, 1 - checkin.reading.delta_e / peak))
+        rows.append(DayRow(day, treatment.treated_at + day * clock.DAY, checkin, fade))
+    photo_rows = [row for row in reversed(rows) if row.checkin is not None]
+    readings = [chart.ChartInput(clock.days_since(treatment.treated_at, c.taken_at),
+                                 c.reading.delta_e, c.reading.stage, c.reading.mark_hex)
+                for c in recovery.days if usable(c.reading)]
+    projected = recovery.assessment.projected_resolution_day
+    latest = recovery.latest
+    stage = latest.reading.stage if latest is not None and latest.reading is not None else None
+    signs = tips.signs_shown(recovery.days, recovery.assessment.verdict, today)
+    return Timeline(
+        recovery=recovery, today=today, rows=rows,
+        chart=chart.build(readings, treatment.expected_days, max(today, last), projected),
+        aftercare=tips.aftercare(today, stage, signs),
+        compare=pick_pair(photo_rows, first, second), photo_rows=photo_rows,
+        projected_on=(treatment.treated_at + projected * clock.DAY
+                      if projected is not None else None))
+
+
+def pick_pair(photo_rows: list[DayRow], first: int | None,
+              second: int | None) -> tuple[DayRow, DayRow] | None:
+    """Choose the two days to compare, falling back to the oldest and the latest photo."""
+    if len(photo_rows) < 2:
+        return None
+    by_day = {row.day: row for row in photo_rows}
+    return by_day.get(first, photo_rows[0]), by_day.get(second, photo_rows[-1])
