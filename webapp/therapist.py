@@ -66,7 +66,7 @@ def workspace_words():
     """Give the workspace templates its labels and a "how long ago" helper."""
     def ago(delta: dt.timedelta | None) -> str:
         """Say how long ago something happened, e.g. "3 hours ago"."""
-        return format_timedelta(delta, add_direction=True) if delta is not None else ""
+        return format_timedelta(-delta, add_direction=True) if delta is not None else ""
     return {"flag_labels": FLAG_LABELS, "status_labels": STATUS_LABELS,
             "verdict_labels": VERDICT_LABELS, "statuses": triage.STATUSES, "ago": ago,
             "page_size": triage.PAGE_SIZE}
