@@ -47,4 +47,7 @@ def defaults(instance_path: str) -> dict:
         "PHOTO_STORE": os.environ.get("CUPMARK_PHOTO_STORE", "local"),
         "S3_BUCKET": os.environ.get("CUPMARK_S3_BUCKET"),
         "S3_ENDPOINT_URL": os.environ.get("CUPMARK_S3_ENDPOINT_URL"),
+        "PHOTO_ROOT": os.environ.get("CUPMARK_PHOTO_ROOT") or str(Path(instance_path) / "photos"),
+        # bytes younger than this may belong to an upload still in flight: cleanup spares them
+        "PHOTO_CLEANUP_GRACE_SECONDS": 3600,
     }

@@ -1,0 +1,314 @@
+"""The daily check-in: a client sends today's photo of a treatment's marks and three answers.
+
+``record_checkin`` is the service (the views, the demo data and the tests call it); the views
+below only read the request, call it and answer with a page, a redirect or JSON for the
+offline queue.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+
+import sqlalchemy as sa
+from flask import (Blueprint, abort, current_app, flash, has_request_context, jsonify, redirect,
+                   request, url_for)
+from flask_babel import force_locale, gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange
+
+from webapp import audit, clock, flags, intake
+from webapp.access import role_required
+from webapp.analysis import PhotoRefused
+from webapp.consent import current_consent
+from webapp.extensions import db, htmx
+from webapp.models import CheckIn, Reading, Treatment, User, utcnow
+from webapp.pages import render
+from webapp.storage import discard, get_store, new_key
+
+bp = Blueprint("checkins", __name__)
+
+# what a client may send as an idempotency key: a uuid, or any similar opaque token
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+# a phone's clock may run a little ahead of the server's
+CLOCK_SKEW = dt.timedelta(minutes=2)
+NOTE_MAX = 2000
+# refusal codes whose http status is not the default 422
+STATUS = {"too_large": 413, "over_quota": 429, "no_consent": 403, "not_found": 404}
+
+
+class CheckInRefused(Exception):
+    """A check-in that was not stored, with a code, a friendly message and an HTTP status."""
+
+    def __init__(self, code: str, message: str):
+        """Keep the code, the message and the status the code calls for."""
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = STATUS.get(code, 422)
+
+
+def refusal(code: str) -> CheckInRefused:
+    """Build the refusal for a code, with its message in the user's language."""
+    if not has_request_context():
+        # a cli command (demo data) has no browser to pick a language from
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+            return build_refusal(code)
+    return build_refusal(code)
+
+
+def build_refusal(code: str) -> CheckInRefused:
+    """Build the refusal for a code in the current language."""
+    config = current_app.config
+    messages = {
+        "empty": _("The file is empty. Please choose the photo again."),
+        "not_an_image": _("This file is not a photo we can read. "
+                          "Please send a JPEG, PNG, WebP or HEIC photo."),
+        "unsupported_format": _("Only JPEG, PNG, WebP and HEIC photos are accepted, "
+                                "and this file is another format."),
+        "too_large": _("That file is too large. Photos up to %(mb)d MB are accepted.",
+                       mb=config["MAX_CONTENT_LENGTH"] // (1024 * 1024)),
+        "too_many_pixels": _("This picture has too many pixels to process (the limit is "
+                             "%(mp)d megapixels). Please send an ordinary phone photo.",
+                             mp=config["PHOTO_MAX_PIXELS"] // 1_000_000),
+        "truncated": _("The photo seems damaged or incomplete. Please take or send it again."),
+        "no_skin": _("We could not find skin in this photo. Take it closer to the marks, "
+                     "in good light, with the marks in the middle."),
+        "no_consent": _("Please give your consent to storing photos before you upload one."),
+        "over_quota": _("You have reached today's limit of %(n)d uploads. "
+                        "Please try again tomorrow.", n=config["UPLOADS_PER_DAY"]),
+        "key_reused": _("This upload was already sent with a different photo. "
+                        "Please reload the form and send it again."),
+        "bad_key": _("This form is missing its upload key. Please reload it and send it again."),
+        "future": _("The time the photo was taken cannot be in the future."),
+        "before_treatment": _("The photo cannot be taken before the treatment."),
+        "invalid": _("Please check the answers marked below."),
+        "not_found": _("There is nothing here, or it is not yours to see."),
+    }
+    return CheckInRefused(code, messages[code])
+
+
+def replay(client_id: int, idempotency_key: str, upload_sha256: str) -> CheckIn | None:
+    """Return the check-in already stored under this key, refusing it for different bytes."""
+    existing = db.session.scalar(sa.select(CheckIn).where(
+        CheckIn.client_id == client_id, CheckIn.idempotency_key == idempotency_key))
+    if existing is not None and existing.upload_sha256 != upload_sha256:
+        raise refusal("key_reused")
+    return existing
+
+
+def uploads_today(client: User) -> int:
+    """Count the client's uploads since midnight in their own time zone."""
+    today = clock.utc_to_local(utcnow(), client.timezone).date()
+    midnight = clock.local_to_utc(dt.datetime.combine(today, dt.time()), client.timezone)
+    return db.session.scalar(sa.select(sa.func.count(CheckIn.id)).where(
+        CheckIn.client_id == client.id, CheckIn.created_at >= midnight))
+
+
+def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempotency_key: str,
+                   taken_at: dt.datetime, pain: int = 0, blisters: bool = False,
+                   fever: bool = False, note: str = "") -> tuple[CheckIn, bool]:
+    """Store one check-in and commit; return it and whether it is new (False: a replay).
+
+    Bytes are written first, under fresh keys; then the rows, the flags and one commit. If
+    anything fails the written bytes are deleted best-effort (``flask photos cleanup`` catches
+    what a crash leaves), so no row ever names missing bytes. Raises CheckInRefused.
+    """
+    if treatment.client_id != client.id:
+        raise refusal("not_found")
+    if not idempotency_key or not KEY_PATTERN.match(idempotency_key):
+        raise refusal("bad_key")
+    if taken_at.tzinfo is None:
+        raise ValueError("taken_at must be an aware datetime")
+    if taken_at > utcnow() + CLOCK_SKEW:
+        raise refusal("future")
+    if taken_at < treatment.treated_at:
+        raise refusal("before_treatment")
+    if not 0 <= pain <= 10 or len(note) > NOTE_MAX:
+        raise refusal("invalid")
+    sha = intake.upload_hash(data)
+    # a retry must find its check-in even after consent or quota changed
+    existing = replay(client.id, idempotency_key, sha)
+    if existing is not None:
+        return existing, False
+    if current_consent(client) is None:
+        raise refusal("no_consent")
+    config = current_app.config
+    if uploads_today(client) >= config["UPLOADS_PER_DAY"]:
+        raise refusal("over_quota")
+    try:
+        result = intake.process(data, max_pixels=config["PHOTO_MAX_PIXELS"],
+                                max_bytes=config["MAX_CONTENT_LENGTH"])
+    except PhotoRefused as refused:
+        raise refusal(refused.code) from refused
+
+    store = get_store()
+    keys = []
+    try:
+        for blob in (result.photo, result.thumb):
+            key = new_key()
+            # remembered before the write: a half-done write is cleaned up as well
+            keys.append(key)
+            store.put(key, blob)
+        checkin = CheckIn(
+            treatment_id=treatment.id, client_id=client.id, idempotency_key=idempotency_key,
+            upload_sha256=sha, taken_at=taken_at, pain=pain, blisters=blisters, fever=fever,
+            note=note, photo_key=keys[0], thumb_key=keys[1],
+            photo_width=result.width, photo_height=result.height)
+        reading = result.reading
+        checkin.reading = Reading(
+            analyzer_version=reading.analyzer_version, ok=reading.ok, stage=reading.stage,
+            colour=reading.colour, delta_e=reading.delta_e, mark_hex=reading.mark_hex,
+            data=reading.to_dict())
+        db.session.add(checkin)
+        db.session.flush()
+        flags.refresh(treatment)
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        discard(store, keys)
+        # a parallel duplicate committed first: answer with its check-in
+        winner = replay(client.id, idempotency_key, sha)
+        if winner is None:
+            raise
+        return winner, False
+    except BaseException:
+        db.session.rollback()
+        discard(store, keys)
+        raise
+    return checkin, True
+
+
+def record_checkin(client: User, treatment: Treatment, data: bytes, *, idempotency_key: str,
+                   taken_at: dt.datetime, pain: int = 0, blisters: bool = False,
+                   fever: bool = False, note: str = "") -> CheckIn:
+    """Store one check-in (or return the one stored under the same key) and commit."""
+    return submit_checkin(client, treatment, data, idempotency_key=idempotency_key,
+                          taken_at=taken_at, pain=pain, blisters=blisters, fever=fever,
+                          note=note)[0]
+
+
+def delete_checkin(checkin: CheckIn, actor: User) -> None:
+    """Delete a check-in: the row is committed away first, then its bytes are removed."""
+    keys = (checkin.photo_key, checkin.thumb_key)
+    treatment = checkin.treatment
+    audit.record("delete_checkin", actor, subject=checkin.client_id, obj=checkin)
+    db.session.delete(checkin)
+    db.session.flush()
+    flags.refresh(treatment)
+    db.session.commit()
+    discard(get_store(), keys)
+
+
+class CheckInForm(FlaskForm):
+    """Today's photo, three quick questions, an optional note and when the photo was taken."""
+
+    photo = FileField(_l("Photo of your marks"),
+                      validators=[FileRequired(_l("Please take or choose a photo."))])
+    pain = IntegerField(_l("Pain right now, from 0 (none) to 10 (worst)"), default=0,
+                        validators=[InputRequired(_l("Please give a number from 0 to 10.")),
+                                    NumberRange(0, 10, _l("Please give a number from 0 to 10."))])
+    blisters = BooleanField(_l("Blisters or broken skin"))
+    fever = BooleanField(_l("Fever, or feeling unwell"))
+    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=NOTE_MAX)])
+    taken_at = DateTimeLocalField(_l("Photo taken at"),
+                                  validators=[InputRequired(_l("Please give a time."))])
+    idempotency_key = HiddenField()
+
+
+def wants_json() -> bool:
+    """Tell whether the caller (the offline queue) asked for JSON rather than a page."""
+    return request.accept_mimetypes.best_match(
+        ("text/html", "application/json")) == "application/json"
+
+
+def fresh_form() -> CheckInForm:
+    """Return an empty form: taken now, and a new upload key."""
+    form = CheckInForm(formdata=None)
+    form.taken_at.data = clock.utc_to_local(utcnow(), current_user.timezone).replace(
+        second=0, microsecond=0)
+    form.idempotency_key.data = str(uuid.uuid4())
+    return form
+
+
+def show_form(treatment: Treatment, form: CheckInForm, refused: CheckInRefused | None = None):
+    """Render the check-in page (or its form alone for htmx), with the refusal if any."""
+    now = clock.utc_to_local(utcnow(), current_user.timezone)
+    if refused is None:
+        status = 200
+    else:
+        # htmx swaps only 413 and 422 error answers into the page
+        status = 413 if refused.status == 413 else 422
+    return render("checkins/new.html", "checkins/_form.html", status=status, form=form,
+                  treatment=treatment, refused=refused,
+                  consent=current_consent(current_user),
+                  earliest=now.replace(hour=0, minute=0, second=0, microsecond=0),
+                  latest=now.replace(second=0, microsecond=0))
+
+
+def refuse(treatment: Treatment, form: CheckInForm, refused: CheckInRefused):
+    """Answer a refusal: JSON for the offline queue, else the form with the message."""
+    if wants_json():
+        body = {"ok": False, "error": refused.code, "message": refused.message}
+        if form.errors:
+            body["fields"] = {name: [str(e) for e in errors]
+                              for name, errors in form.errors.items()}
+        return jsonify(body), refused.status
+    return show_form(treatment, form, refused)
+
+
+@bp.route("/treatments/<int:treatment_id>/checkin", methods=("GET", "POST"))
+@role_required("client")
+def new(treatment_id: int):
+    """Show the check-in form for your treatment; a POST stores the check-in."""
+    treatment = db.session.get(Treatment, treatment_id)
+    if treatment is None or treatment.client_id != current_user.id:
+        abort(404)
+    if request.method == "GET":
+        return show_form(treatment, fresh_form())
+    try:
+        form = CheckInForm()
+    except RequestEntityTooLarge:
+        # the body was refused before it was read: show the form again with the size message
+        return refuse(treatment, fresh_form(), refusal("too_large"))
+    if not form.validate():
+        return refuse(treatment, form, refusal("invalid"))
+    key = request.headers.get("Idempotency-Key") or form.idempotency_key.data or ""
+    try:
+        checkin, created = submit_checkin(
+            current_user, treatment, form.photo.data.read(), idempotency_key=key,
+            taken_at=clock.local_to_utc(form.taken_at.data, current_user.timezone),
+            pain=form.pain.data, blisters=form.blisters.data, fever=form.fever.data,
+            note=form.note.data or "")
+    except CheckInRefused as refused:
+        return refuse(treatment, form, refused)
+    url = url_for("treatments.show", treatment_id=treatment.id)
+    if wants_json():
+        return jsonify(ok=True, checkin_id=checkin.id, url=url), 201 if created else 200
+    flash(_("Check-in saved. Thank you!") if created else _("This check-in was already saved."))
+    if htmx and not htmx.boosted:
+        # htmx cannot read a 3xx: tell it where to go instead
+        return "", 200, {"HX-Location": url}
+    return redirect(url, 303)
+
+
+@bp.route("/checkins/<int:checkin_id>/delete", methods=("POST",))
+@role_required("client")
+def delete(checkin_id: int):
+    """Delete one of your check-ins and its photos."""
+    checkin = db.session.get(CheckIn, checkin_id)
+    if checkin is None or checkin.client_id != current_user.id:
+        abort(404)
+    treatment_id = checkin.treatment_id
+    delete_checkin(checkin, current_user)
+    url = url_for("treatments.show", treatment_id=treatment_id)
+    if wants_json():
+        return jsonify(ok=True, url=url)
+    flash(_("Check-in deleted, with its photos."))
+    if htmx and not htmx.boosted:
+        return "", 200, {"HX-Location": url}
+    return redirect(url, 303)

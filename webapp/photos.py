@@ -1,0 +1,82 @@
+"""Photos: served only through an access check, never from static/; and the cleanup command."""
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, request
+from flask_login import current_user
+
+from webapp import audit
+from webapp.access import can_see_client
+from webapp.extensions import db
+from webapp.models import CheckIn, utcnow
+from webapp.storage import PhotoMissing, PhotoStore, get_store
+
+bp = Blueprint("photos", __name__, url_prefix="/photos")
+
+# which stored copy each URL size names
+KEY_COLUMNS = {"full": CheckIn.photo_key, "thumb": CheckIn.thumb_key}
+# health data: the browser may keep a copy but must ask again each time, so a removed care
+# link or a deleted check-in takes effect at once (a 304 answer keeps that cheap)
+CACHE_CONTROL = "private, no-cache"
+# keys are looked up in the database in batches of this many
+LOOKUP_BATCH = 500
+
+
+@bp.route("/<int:checkin_id>/<size>.jpg")
+def show(checkin_id: int, size: str):
+    """Send a check-in's photo or thumbnail to its owner or a linked therapist; 404 otherwise."""
+    # not login_required: a photo is embedded in a page, a redirect to the login form helps no one
+    if size not in KEY_COLUMNS or not current_user.is_authenticated:
+        abort(404)
+    checkin = db.session.get(CheckIn, checkin_id)
+    if checkin is None or not can_see_client(current_user, checkin.client_id):
+        abort(404)
+    if current_user.id != checkin.client_id:
+        audit.record("view_photo", current_user, subject=checkin.client_id, obj=checkin)
+        db.session.commit()
+    key = getattr(checkin, KEY_COLUMNS[size].key)
+    # the bytes under a key never change, so the key's random part is a strong etag
+    etag = key.rsplit("/", 1)[-1].removesuffix(".jpg")
+    headers = {"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
+    if etag in request.if_none_match:
+        response = Response(status=304, headers=headers)
+    else:
+        try:
+            data = get_store().get(key)
+        except PhotoMissing:
+            # never expected (rows are committed after their bytes), but say so in the log
+            current_app.logger.error("check-in %s has no bytes under %s", checkin.id, key)
+            abort(404)
+        response = Response(data, mimetype="image/jpeg", headers=headers)
+    response.set_etag(etag)
+    return response
+
+
+def cleanup(store: PhotoStore, grace: dt.timedelta) -> list[str]:
+    """Delete stored bytes that no check-in names and that are older than grace; return keys."""
+    cutoff = utcnow() - grace
+    # younger bytes may belong to an upload whose row is not committed yet
+    candidates = [obj.key for obj in store.list() if obj.modified_at <= cutoff]
+    named = set()
+    for start in range(0, len(candidates), LOOKUP_BATCH):
+        batch = candidates[start:start + LOOKUP_BATCH]
+        for column in KEY_COLUMNS.values():
+            named.update(db.session.scalars(sa.select(column).where(column.in_(batch))))
+    orphans = [key for key in candidates if key not in named]
+    for key in orphans:
+        store.delete(key)
+    return orphans
+
+
+@bp.cli.command("cleanup")
+@click.option("--grace", type=int, default=None,
+              help="Spare bytes younger than this many seconds "
+                   "(default: PHOTO_CLEANUP_GRACE_SECONDS).")
+def cleanup_command(grace: int | None) -> None:
+    """Remove photo bytes that no check-in names (left by a crash or a failed delete)."""
+    seconds = current_app.config["PHOTO_CLEANUP_GRACE_SECONDS"] if grace is None else grace
+    removed = cleanup(get_store(), dt.timedelta(seconds=seconds))
+    click.echo(f"removed {len(removed)} orphaned photo file(s)")
