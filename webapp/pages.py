@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 
 from webapp import pwa
 from webapp.extensions import csrf, htmx
+from webapp.recovery import checkins_by_treatment
 
 bp = Blueprint("pages", __name__)
 
@@ -94,6 +95,12 @@ def install(app: Flask) -> None:
         return format_datetime(value, "medium") if value else ""
 
     app.jinja_env.globals["get_locale"] = get_locale
+
+    @app.template_global()
+    def ghost_photo_url(treatment) -> str | None:
+        """Return the treatment's latest photo: guided capture lays it over the camera."""
+        checkins = checkins_by_treatment([treatment.id])[treatment.id]
+        return url_for("photos.show", checkin_id=checkins[-1].id, size="full") if checkins else None
 
 
 def no_store(response):

@@ -128,15 +128,23 @@ def watch():
     return Watch()
 
 
-@pytest.fixture
-def context(browser, base_url, watch):
-    """A fresh phone-sized browser context that fails the test on errors or CSP violations."""
+def phone(browser, base_url: str, watch: Watch):
+    """Open a fresh phone-sized browser context that reports errors and CSP violations."""
     context = browser.new_context(base_url=base_url, viewport=PHONE, device_scale_factor=1,
                                   service_workers="allow")
+    # a step that never happens should fail in seconds, not after Playwright's 30
+    context.set_default_timeout(10_000)
     context.expose_function("cupmarkCsp", lambda violation: watch.csp.append(violation))
     context.add_init_script(WATCH_CSP)
     context.on("console", watch.console)
     context.on("weberror", lambda error: watch.errors.append(f"page error: {error.error}"))
+    return context
+
+
+@pytest.fixture
+def context(browser, base_url, watch):
+    """A fresh phone for the test, which fails on errors or CSP violations it did not expect."""
+    context = phone(browser, base_url, watch)
     yield context
     context.close()
     assert watch.unexpected() == []
@@ -186,7 +194,7 @@ def register(page, name: str, email: str, role: str | None = "client",
     """Create an account through the sign-up form (from an invite link if given)."""
     page.goto(invite_url or "/auth/register")
     if invite_url:
-        page.get_by_role("link", name="Create an account").first.click()
+        page.click("a:has-text('Create an account')")
     page.fill("#name", name)
     page.fill("#email", email)
     page.fill("#password", PASSWORD)

@@ -55,7 +55,7 @@ def test_activation_deletes_older_caches(page):
     page.evaluate("caches.open('cupmark-shell-000000000000').then((c) => c.put('/x', new Response('old')))")
     page.goto("/auth/login")
     page.evaluate(SW_ACTIVE)
-    page.wait_for_function("caches.keys().then((names) => names.length === 1)")
+    page.wait_for_function("() => caches.keys().then((names) => names.length === 1)")
     names = page.evaluate("caches.keys()")
     assert names != ["cupmark-shell-000000000000"] and len(names) == 1
 
