@@ -33,6 +33,7 @@ static/icons/.drawn: scripts/make_icons.py $(VENV)/.installed
 
 run: setup
 	$(FLASK) db upgrade
+	$(FLASK) demo --if-empty
 	$(FLASK) run --debug --host 127.0.0.1 --port 5000
 
 test: setup

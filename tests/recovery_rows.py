@@ -1,5 +1,6 @@
 """Treatments and check-ins written straight to the database, for the recovery views' tests."""
 import datetime as dt
+import uuid
 
 import pytest
 
@@ -53,7 +54,7 @@ def add_checkin(app, treatment_id: int, t_days: float, delta_e: float | None,
     with app.app_context():
         treatment = db.session.get(Treatment, treatment_id)
         checkin = CheckIn(treatment_id=treatment_id, client_id=treatment.client_id,
-                          idempotency_key=f"key-{t_days}-{fields.get('note', '')}",
+                          idempotency_key=uuid.uuid4().hex,
                           upload_sha256="0" * 64,
                           taken_at=treatment.treated_at + dt.timedelta(days=t_days),
                           photo_key="p", thumb_key="t", photo_width=640, photo_height=480,

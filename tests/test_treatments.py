@@ -104,7 +104,7 @@ def test_timeline_renders_with_0_1_and_10_checkins(app, client, auth, people, co
     response = client.get(f"/treatments/{treatment_id}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert "<html" in html and 'id="timeline"' in html
+    assert "<html" in html and f'id="timeline-{treatment_id}"' in html
     assert "Day 10 of 7" in html
     assert html.count('class="day-row') == 11  # one row per day since the treatment
     # thumbnail and its full photo per day, and the two days compared
@@ -185,17 +185,18 @@ def test_linked_therapist_sees_the_timeline_and_it_is_audited(app, client, auth,
     ({}, "<!doctype html>", None),
     ({"HX-Request": "true", "HX-Boosted": "true"}, "<!doctype html>", None),
     ({"HX-Request": "true"}, "<!doctype html>", None),  # aimed at no slice: the page
-    ({"HX-Request": "true", "HX-Target": "timeline"}, '<section id="timeline"', "<html"),
-    ({"HX-Request": "true", "HX-Target": "compare"}, '<section id="compare"', 'id="timeline"'),
+    ({"HX-Request": "true", "HX-Target": "timeline-{id}"}, '<section id="timeline-{id}"', "<html"),
+    ({"HX-Request": "true", "HX-Target": "compare-{id}"}, '<section id="compare-{id}"', "timeline-"),
 ])
 def test_same_url_gives_page_or_slice(app, client, auth, people, headers, starts, absent):
     treatment_id = make_treatment(app, people["c1"])
     add_course(app, treatment_id, count=4)
     auth.login(people["c1"])
+    headers = {name: value.format(id=treatment_id) for name, value in headers.items()}
     response = client.get(f"/treatments/{treatment_id}", headers=headers)
     assert response.status_code == 200
     html = response.get_data(as_text=True).lstrip()
-    assert html.startswith(starts), html[:80]
+    assert html.startswith(starts.format(id=treatment_id)), html[:80]
     if absent:
         assert absent not in html
     assert "HX-Request" in response.headers["Vary"]
@@ -205,7 +206,7 @@ def test_compare_defaults_to_first_and_latest_and_follows_the_choice(app, client
     treatment_id = make_treatment(app, people["c1"], days_ago=6.5)
     ids = [add_checkin(app, treatment_id, t, e, c) for t, e, c in FADING[:6]]
     auth.login(people["c1"])
-    hx = {"HX-Request": "true", "HX-Target": "compare"}
+    hx = {"HX-Request": "true", "HX-Target": f"compare-{treatment_id}"}
 
     def shown(query=""):
         html = client.get(f"/treatments/{treatment_id}{query}", headers=hx).get_data(as_text=True)

@@ -1,8 +1,8 @@
 """Aftercare tips and red flags for a day and a stage, read once from the tips.toml content file.
 
 The words live in tips.toml as English source text. Templates render every one of them through
-``_()`` (e.g. ``{{ _(tip.title) }}``), so they are translated like any other message; the
-catalogue extraction reads tips.toml for its msgids.
+``_()`` (e.g. ``{{ _(tip.title) }}``), so they are translated like any other message; babel.cfg
+hands tips.toml to :func:`extract_messages` so the catalogue has their msgids.
 """
 import functools
 import tomllib
@@ -75,6 +75,23 @@ def content() -> dict:
     return {"tips": tips, "red_flags": [(f["key"], f["text"]) for f in raw["red_flags"]],
             "disclaimer": raw["disclaimer"], "red_flags_title": raw["red_flags_title"],
             "red_flags_intro": raw["red_flags_intro"]}
+
+
+def messages(raw: dict) -> list[str]:
+    """Return every user-facing string of the content, in file order."""
+    found = [raw["disclaimer"], raw["red_flags_title"], raw["red_flags_intro"]]
+    for tip in raw["tips"]:
+        found += [tip["title"], *tip["items"]]
+    return found + [flag["text"] for flag in raw["red_flags"]]
+
+
+def extract_messages(fileobj, keywords, comment_tags, options):
+    """Babel extractor for tips.toml: yield (line, function, message, comments) per string."""
+    text = fileobj.read().decode("utf-8")
+    lines = text.splitlines()
+    for message in messages(tomllib.loads(text)):
+        line = next((n for n, row in enumerate(lines, 1) if f'"{message}"' in row), 0)
+        yield line, "_", message, []
 
 
 def tips_for(day: int, stage: str | None) -> list[Tip]:

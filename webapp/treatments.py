@@ -171,7 +171,7 @@ def show(treatment_id: int):
         audit.record("view_treatment", current_user, subject=treatment.client_id, obj=treatment)
         db.session.commit()
     # only a request aimed at a slice gets the slice: any other htmx request wants the page
-    partial = {"timeline": "treatments/_timeline.html",
-               "compare": "treatments/_compare.html"}.get(htmx.target or "")
+    partial = {f"timeline-{treatment.id}": "treatments/_timeline.html",
+               f"compare-{treatment.id}": "treatments/_compare.html"}.get(htmx.target or "")
     return render("treatments/show.html", partial, treatment=treatment, timeline=view,
                   has_therapist=has_therapist(treatment.client_id))

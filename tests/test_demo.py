@@ -1,0 +1,45 @@
+"""Demo data: a therapist and two clients with measured day-by-day photos."""
+import sqlalchemy as sa
+
+from webapp.demo import CLIENTS, DEMO_PASSWORD, THERAPIST_EMAIL
+from webapp.extensions import db
+from webapp.models import CareLink, CheckIn, Consent, Treatment, User
+from webapp.recovery import recoveries
+
+
+def test_demo_creates_people_links_consent_and_measured_photos(app, runner):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert THERAPIST_EMAIL in result.output and DEMO_PASSWORD in result.output
+    for spec in CLIENTS:
+        assert spec.email in result.output
+    with app.app_context():
+        therapist = db.session.scalar(sa.select(User).where(User.email == THERAPIST_EMAIL))
+        assert therapist.is_therapist and therapist.check_password(DEMO_PASSWORD)
+        clients = db.session.scalars(sa.select(User).where(User.role == "client")
+                                     .order_by(User.email)).all()
+        assert [c.email for c in clients] == sorted(spec.email for spec in CLIENTS)
+        assert db.session.scalar(sa.select(sa.func.count(CareLink.id))) == 2
+        assert db.session.scalar(sa.select(sa.func.count(Consent.id))) == 2
+        treatments = db.session.scalars(sa.select(Treatment).order_by(Treatment.id)).all()
+        checkins = db.session.scalars(sa.select(CheckIn)).all()
+        assert len(checkins) == sum(len(spec.photo_days) for spec in CLIENTS)
+        assert all(c.reading is not None and c.reading.ok for c in checkins)
+        verdicts = [r.assessment.verdict for r in recoveries(treatments)]
+    # one heals as expected, the other slowly: what the therapist's triage should show
+    assert verdicts == ["on_track", "slow"]
+
+
+def test_demo_if_empty_leaves_an_existing_database_alone(app, runner, make_user):
+    make_user("someone@example.org")
+    result = runner.invoke(args=["demo", "--if-empty"])
+    assert result.exit_code == 0
+    assert "no demo data" in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
+
+
+def test_demo_twice_is_refused(app, runner):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code != 0 and "exists already" in result.output

@@ -1,0 +1,126 @@
+"""Demo data: a therapist and two clients whose marks heal day by day, for a first look.
+
+``flask --app webapp demo`` creates them; ``--if-empty`` does nothing once anyone has an
+account (``make run`` calls it that way). Photos are painted by webapp.analysis.synthetic
+and go through the same check-in service as a real upload, so every number is measured.
+"""
+import datetime as dt
+from dataclasses import dataclass
+
+import click
+import sqlalchemy as sa
+from flask import Blueprint, current_app
+
+from webapp import audit
+from webapp.analysis import synthetic
+from webapp.checkins import record_checkin
+from webapp.extensions import db
+from webapp.models import CareLink, Consent, Treatment, User, utcnow
+
+bp = Blueprint("demo", __name__, cli_group=None)
+
+# shown on the terminal: a demo account is only as secret as this source file
+DEMO_PASSWORD = "cupmark-demo"
+THERAPIST_EMAIL = "therapist@demo.cupmark.example"
+# where the marks sit in every photo (fractions of width and height) and their sizes
+MARK_LAYOUT = (((0.30, 0.35), 0.10, 1.0), ((0.62, 0.33), 0.09, 0.85),
+               ((0.46, 0.62), 0.08, 0.7))
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    """One demo client: who they are, how their marks heal, and what they report each day."""
+
+    email: str
+    name: str
+    kind: str  # a synthetic.recovery_series kind
+    ita: float  # skin tone as an ITA angle
+    days_ago: float  # how long ago the session was
+    photo_days: tuple[float, ...]  # when the photos were taken, days after the session
+    pain: tuple[int, ...]
+    notes: dict[int, str]
+    technique: str
+    suction: str
+
+
+CLIENTS = (
+    DemoClient("ana@demo.cupmark.example", "Ana Demo", "normal", ita=45.0, days_ago=5.6,
+               photo_days=(0.3, 1.4, 2.4, 3.5, 4.4), pain=(3, 2, 1, 1, 0),
+               notes={0: "A bit sore, kept it warm.", 3: "Turning yellow at the edges."},
+               technique="static", suction="medium"),
+    DemoClient("ben@demo.cupmark.example", "Ben Demo", "slow", ita=20.0, days_ago=8.6,
+               photo_days=(0.3, 1.4, 2.4, 3.4, 4.5, 5.4, 6.4, 7.4, 8.4),
+               pain=(4, 4, 3, 3, 2, 2, 2, 1, 1),
+               notes={2: "Still quite dark.", 6: "Slowly going greenish."},
+               technique="dynamic", suction="strong"),
+)
+
+
+def photo_of(skin_lab, day: synthetic.SeriesDay, seed: int) -> bytes:
+    """Paint one day's photo of the marks on this skin and return it as JPEG bytes."""
+    marks = [synthetic.MarkSpec(delta_lab=tuple(v * scale for v in day.delta_lab), centre=centre,
+                                radius=radius * day.radius_scale)
+             for centre, radius, scale in MARK_LAYOUT]
+    photo = synthetic.render_scene(skin_lab, marks, size=(800, 600), edge="towel", seed=seed,
+                                   lighting=synthetic.Lighting(red_gain=1.03, shading=0.05))
+    return synthetic.save_jpeg(photo.image, quality=90)
+
+
+def add_user(email: str, name: str, role: str, password_hash: str, **fields) -> User:
+    """Add a demo account to the session."""
+    user = User(email=email, name=name, role=role, password_hash=password_hash,
+                timezone="Europe/Berlin", **fields)
+    db.session.add(user)
+    return user
+
+
+def create_demo(now: dt.datetime) -> list[tuple[str, str]]:
+    """Create the demo therapist, clients, treatments and check-ins; return (role, email) pairs."""
+    therapist = add_user(THERAPIST_EMAIL, "Mira Demo", "therapist", "",
+                         practice_name="Demo Cupping Studio")
+    therapist.set_password(DEMO_PASSWORD)
+    db.session.flush()
+    logins = [("therapist", THERAPIST_EMAIL)]
+    for spec in CLIENTS:
+        # one hash for every demo account: the same password, and scrypt is slow on purpose
+        client = add_user(spec.email, spec.name, "client", therapist.password_hash)
+        db.session.flush()
+        db.session.add(CareLink(therapist_id=therapist.id, client_id=client.id))
+        consent = Consent(user_id=client.id, version=current_app.config["CONSENT_VERSION"])
+        db.session.add(consent)
+        db.session.flush()
+        audit.record("consent_given", client, subject=client, obj=consent)
+        treatment = Treatment(
+            client_id=client.id, therapist_id=therapist.id, recorded_by_id=therapist.id,
+            treated_at=now - dt.timedelta(days=spec.days_ago), body_area="upper_back",
+            technique=spec.technique, cup_count=6, cup_material="glass", suction=spec.suction,
+            risk_factors=[], expected_days=Treatment.expected_days_for([]),
+            notes="Demo session.")
+        db.session.add(treatment)
+        db.session.commit()
+        skin = synthetic.skin_lab_for_ita(spec.ita)
+        series = synthetic.recovery_series(spec.kind, skin_lab=skin, days=spec.photo_days,
+                                           expected_days=treatment.expected_days)
+        for i, day in enumerate(series):
+            record_checkin(client, treatment, photo_of(skin, day, seed=client.id * 100 + i),
+                           idempotency_key=f"demo-{client.id}-{i:02d}",
+                           taken_at=treatment.treated_at + dt.timedelta(days=day.t_days),
+                           pain=spec.pain[i], note=spec.notes.get(i, ""))
+        logins.append(("client", spec.email))
+    return logins
+
+
+@bp.cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing if any account exists already.")
+def demo_command(if_empty: bool) -> None:
+    """Create a demo therapist and two demo clients with a week of photos, and print the logins."""
+    if db.session.scalar(sa.select(User.id).limit(1)) is not None:
+        if if_empty:
+            click.echo("Accounts exist already: no demo data added.")
+            return
+        if db.session.scalar(sa.select(User.id).where(User.email == THERAPIST_EMAIL)):
+            raise click.ClickException("The demo data exists already.")
+    logins = create_demo(utcnow())
+    click.echo("Demo data created. Log in with any of these, password: " + DEMO_PASSWORD)
+    for role, email in logins:
+        click.echo(f"  {role:<10} {email}")
