@@ -19,6 +19,12 @@ SMOOTH_SIGMA = 1.2
 # a pixel is a mark candidate when its ΔE00 to the fitted skin baseline exceeds this; below the
 # resolved threshold so a blob's extent reaches into its soft edge
 DETECT_DELTA_E = 2.0
+# fraction of a blob's peak ΔE00 where its outline is drawn (about half-way down its soft edge)
+PEAK_FRACTION = 0.45
+# pixels kept clear of the skin outline when looking for marks
+ROI_MARGIN = 6
+# a blob touching the photo's edge must be this many times the smallest mark
+BORDER_AREA_FACTOR = 4.0
 # smallest mark kept, as an equivalent-circle diameter relative to the short side (the issue
 # asks for marks down to about 3%)
 MIN_MARK_DIAMETER = 0.018
@@ -32,7 +38,7 @@ MAX_LIGHTER = 2.0
 # quality thresholds
 GLARE_CODE = 250  # all three channels at least this: specular reflection
 OVEREXPOSED_FRACTION = 0.10
-GLARE_FRACTION = 0.003
+GLARE_FRACTION = 0.0003
 TOO_DARK_L = 14.0
 BLUR_LAPLACIAN_STD = 0.35
 LITTLE_SKIN_RING = 0.5
@@ -56,35 +62,57 @@ def analysis_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
+def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Erode a mask with a square of the given radius (separable, so fast at any radius)."""
+    return ndimage.minimum_filter(mask.view(np.uint8), size=2 * radius + 1, mode="nearest").view(bool)
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Dilate a mask with a square of the given radius."""
+    return ndimage.maximum_filter(mask.view(np.uint8), size=2 * radius + 1, mode="constant").view(bool)
+
+
+def _open(mask: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Remove specks smaller than the square of the given radius from a mask."""
+    return _dilate(_erode(mask, radius), radius)
+
+
 def _skin_mask(lab_s: np.ndarray, usable: np.ndarray):
     """Return (skin mask, dominant skin Lab) or (None, None) when there is too little skin."""
-    lightness, a, b = lab_s[..., 0], lab_s[..., 1], lab_s[..., 2]
-    chroma = np.hypot(a, b)
-    hue = np.degrees(np.arctan2(b, a))
-    # every skin tone under ordinary light sits in this warm, chromatic wedge
-    coarse = usable & (lightness > 6) & (lightness < 97) & (chroma >= 5) & (hue >= 0) & (hue <= 100)
-    if coarse.mean() < 0.03:
-        return None, None
-    skin_lab = np.median(lab_s[coarse][::3], axis=0)
-    mask = coarse
-    for _ in range(3):
+
+    def mask_for(lab, ok, skin_lab=None):
+        """Skin-like pixels: the warm chromatic wedge, or near a known skin colour."""
+        lightness, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+        if skin_lab is None:
+            # every skin tone under ordinary light sits in this warm, chromatic wedge
+            hue = np.degrees(np.arctan2(b, a))
+            return ok & (lightness > 6) & (lightness < 97) & (np.hypot(a, b) >= 5) & (hue >= 0) & (hue <= 100)
         l0, a0, b0 = skin_lab
         tolerance = max(SKIN_CHROMA_FLOOR, SKIN_CHROMA_TOLERANCE * float(np.hypot(a0, b0)))
-        mask = (
-            usable
+        return (
+            ok
             & (np.hypot(a - a0, b - b0) <= tolerance)
             & (lightness <= l0 + SKIN_LIGHTER_BY)
             & (lightness >= max(3.0, l0 - SKIN_DARKER_BY))
         )
+
+    # the dominant colour is estimated on a sparse grid; only the final mask is full size
+    sparse, sparse_ok = lab_s[::3, ::3], usable[::3, ::3]
+    mask = mask_for(sparse, sparse_ok)
+    if mask.mean() < 0.03:
+        return None, None
+    skin_lab = np.median(sparse[mask], axis=0)
+    for _ in range(3):
+        mask = mask_for(sparse, sparse_ok, skin_lab)
         if mask.mean() < 0.03:
             return None, None
-        skin_lab = np.median(lab_s[mask][::2], axis=0)
-    return mask, skin_lab
+        skin_lab = np.median(sparse[mask], axis=0)
+    return mask_for(lab_s, usable, skin_lab), skin_lab
 
 
 def _region_of_interest(skin: np.ndarray) -> np.ndarray:
     """Return the skin area with marks inside it: cleaned skin with its holes filled."""
-    clean = ndimage.binary_opening(skin, iterations=2)
+    clean = _open(skin, 2)
     labels, count = ndimage.label(clean)
     if count == 0:
         return clean
@@ -98,17 +126,14 @@ def _region_of_interest(skin: np.ndarray) -> np.ndarray:
 def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray) -> np.ndarray:
     """Fit a smooth quadratic skin colour field over the photo, robust to marks and texture."""
     height, width = skin.shape
-    ys, xs = np.nonzero(skin[::2, ::2])
-    ys, xs = ys * 2, xs * 2
+    step = 4
+    u_axis = (np.arange(width, dtype=np.float64) / max(width - 1, 1) * 2 - 1)
+    v_axis = (np.arange(height, dtype=np.float64) / max(height - 1, 1) * 2 - 1)
+    ys, xs = np.nonzero(skin[::step, ::step])
+    ys, xs = ys * step, xs * step
     values = lab_s[ys, xs].astype(np.float64)
-
-    def design(x, y):
-        """Quadratic terms in coordinates normalised to [−1, 1]."""
-        u = x / max(width - 1, 1) * 2 - 1
-        v = y / max(height - 1, 1) * 2 - 1
-        return np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=-1)
-
-    terms = design(xs.astype(np.float64), ys.astype(np.float64))
+    u, v = u_axis[xs], v_axis[ys]
+    terms = np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=-1)
     use = np.ones(len(values), dtype=bool)
     coef = None
     for _ in range(4):
@@ -116,12 +141,15 @@ def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray) -> np.ndarray:
             break
         coef, *_ = np.linalg.lstsq(terms[use], values[use], rcond=None)
         residual = np.linalg.norm(values - terms @ coef, axis=1)
-        limit = max(3.5, 2.5 * float(np.median(residual)))
-        use = residual < limit
+        # marks and odd patches drop out of the next fit
+        use = residual < max(3.5, 2.5 * float(np.median(residual)))
     if coef is None:
-        return np.broadcast_to(np.median(values, axis=0), lab_s.shape).astype(np.float32)
-    grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32)
-    return (design(grid_x, grid_y).astype(np.float32) @ coef.astype(np.float32)).astype(np.float32)
+        return np.broadcast_to(np.median(lab_s[skin], axis=0), lab_s.shape).astype(np.float32)
+    c = coef.astype(np.float32)
+    u_row = u_axis.astype(np.float32)[None, :, None]
+    v_col = v_axis.astype(np.float32)[:, None, None]
+    # the quadratic evaluated by broadcasting rows and columns, not a full design matrix
+    return c[0] + c[1] * u_row + c[2] * v_col + c[3] * u_row**2 + c[4] * u_row * v_col + c[5] * v_col**2
 
 
 def _measure_blobs(lab, lab_s, labels, count, skin, glare_near, short_side):
@@ -147,14 +175,15 @@ def _measure_blobs(lab, lab_s, labels, count, skin, glare_near, short_side):
             continue
         depth = ndimage.distance_transform_edt(blob)
         core = depth >= max(1.0, 0.5 * depth.max())
-        distance = ndimage.distance_transform_edt(~blob)
+        # the ring is drawn on a canvas padded past the photo's edges, so a mark cut by the edge
+        # counts the missing side as missing skin
+        padding = ((y0 - box[0].start + pad, box[0].stop + pad - y1), (x0 - box[1].start + pad, box[1].stop + pad - x1))
+        distance = ndimage.distance_transform_edt(~np.pad(blob, padding))
         ring_all = (distance > inner) & (distance <= outer)
-        ring = ring_all & skin[window] & ~any_blob[window] & ~glare_near[window]
-        ring_total = int(ring_all.sum())
+        inside = (slice(padding[0][0], padding[0][0] + blob.shape[0]), slice(padding[1][0], padding[1][0] + blob.shape[1]))
+        ring = ring_all[inside] & skin[window] & ~any_blob[window] & ~glare_near[window]
         ring_count = int(ring.sum())
-        # the ring also counts the parts that fall outside the photo as missing skin
-        full_ring = np.pi * (outer**2 - inner**2)
-        ring_fraction = ring_count / max(full_ring, ring_total, 1.0)
+        ring_fraction = ring_count / max(int(ring_all.sum()), 1)
         if ring_count < 15:
             results.append({"delta_e": 0.0, "measured": False, "ring_fraction": ring_fraction})
             continue
@@ -195,7 +224,7 @@ def analyze_image(image: Image.Image) -> PhotoReading:
     lab_s = ndimage.gaussian_filter(lab, sigma=(SMOOTH_SIGMA, SMOOTH_SIGMA, 0), truncate=3.0)
 
     glare = rgb8.min(axis=2) >= GLARE_CODE
-    glare_near = ndimage.binary_dilation(glare, iterations=4) if glare.any() else glare
+    glare_near = _dilate(glare, 4) if glare.any() else glare
     quality: list[str] = []
 
     skin, skin_lab = _skin_mask(lab_s, ~glare_near)
@@ -218,19 +247,31 @@ def analyze_image(image: Image.Image) -> PhotoReading:
         quality.append("glare")
     if skin_lab[0] < TOO_DARK_L:
         quality.append("too_dark")
-    if _sharpness(lab[..., 0], ndimage.binary_erosion(roi, iterations=3)) < BLUR_LAPLACIAN_STD:
+    # stay clear of the skin's outline, where smoothing and jpeg mix in towel or sheet colour
+    inner_roi = _erode(roi, ROI_MARGIN) & ~glare_near
+    if _sharpness(lab[..., 0], inner_roi) < BLUR_LAPLACIAN_STD:
         quality.append("blurred")
 
     baseline = _fit_baseline(lab_s, skin)
-    inner_roi = ndimage.binary_erosion(roi, iterations=3) & ~glare_near
-    candidates = np.zeros(roi.shape, dtype=bool)
-    candidates[inner_roi] = colour.ciede2000(lab_s[inner_roi], baseline[inner_roi]) > DETECT_DELTA_E
-    candidates = ndimage.binary_opening(candidates)
+    strength = np.zeros(roi.shape, dtype=np.float32)
+    strength[inner_roi] = colour.ciede2000(lab_s[inner_roi], baseline[inner_roi])
+    candidates = _open(strength > DETECT_DELTA_E)
     labels, count = ndimage.label(candidates)
+    if count:
+        # cut each blob at a fraction of its own peak: its outline then sits at the same place in
+        # the soft edge whatever its strength, and skin mottling next to it stays out
+        peaks = np.zeros(count + 1, dtype=np.float32)
+        np.maximum.at(peaks, labels[candidates], strength[candidates])
+        candidates &= strength >= PEAK_FRACTION * peaks[labels]
+        labels, count = ndimage.label(_open(candidates))
     if count:
         sizes = np.bincount(labels.ravel())
         min_area = np.pi * (MIN_MARK_DIAMETER * short_side / 2) ** 2
         keep = sizes >= min_area
+        # a blob cut by the photo's edge must be larger: the edge is where the skin baseline
+        # is least sure, and a partial mark is measured against half a ring
+        border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        keep[border] &= sizes[border] >= BORDER_AREA_FACTOR * min_area
         keep[0] = False
         labels, count = ndimage.label(keep[labels])
 
