@@ -105,7 +105,7 @@ def test_timeline_renders_with_0_1_and_10_checkins(app, client, auth, people, co
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<html" in html and f'id="timeline-{treatment_id}"' in html
-    assert "Day 10 of 7" in html
+    assert "Day 10, past the usual 7" in html
     assert html.count('class="day-row') == 11  # one row per day since the treatment
     # thumbnail and its full photo per day, and the two days compared
     assert html.count("/photos/") == count * 2 + (4 if count >= 2 else 0)
@@ -125,6 +125,15 @@ def test_timeline_rows_show_stage_colour_numbers_and_symptoms(app, client, auth,
     assert "ΔE</abbr> 8.0 · 33% faded" in html
     assert "Pain 4/10" in html and "itchy today" in html
     assert "No photo" in html  # day 1 has none
+
+
+def test_fade_is_counted_from_the_peak_not_while_darkening(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=2.5)
+    add_course(app, treatment_id, count=3)  # 12 on day 0, peak 14 on day 1, 11 on day 2
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert "ΔE</abbr> 12.0</p>" in html
+    assert "ΔE</abbr> 14.0 · 0% faded" in html and "ΔE</abbr> 11.0 · 21% faded" in html
 
 
 def test_timeline_shows_verdict_projection_and_todays_button(app, client, auth, people):

@@ -66,15 +66,17 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
     treatment = recovery.treatment
     today = max(clock.day_number(treatment.treated_at, now), 0)
     by_day = {clock.day_number(treatment.treated_at, c.taken_at): c for c in recovery.days}
-    peak = recovery.assessment.peak or max(
-        (c.reading.delta_e for c in recovery.days if usable(c.reading)), default=None)
+    measured = {day: c.reading.delta_e for day, c in by_day.items() if usable(c.reading)}
+    peak = max(measured.values(), default=None)
+    # before the peak the mark is still darkening: "faded" would read as a false promise
+    peak_day = min((day for day, e in measured.items() if e == peak), default=0)
     last = max(by_day, default=0)
     rows = []
     for day in range(max(last, min(today, last + ROW_LIMIT_DAYS)), -1, -1):
         checkin = by_day.get(day)
         fade = None
-        if checkin is not None and usable(checkin.reading) and peak:
-            fade = max(0.0, min(1.0, 1 - checkin.reading.delta_e / peak))
+        if day >= peak_day and day in measured and peak:
+            fade = max(0.0, min(1.0, 1 - measured[day] / peak))
         rows.append(DayRow(day, treatment.treated_at + day * clock.DAY, checkin, fade))
     photo_rows = [row for row in reversed(rows) if row.checkin is not None]
     readings = [chart.ChartInput(clock.days_since(treatment.treated_at, c.taken_at),
