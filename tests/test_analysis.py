@@ -280,7 +280,7 @@ def test_accuracy_sweep_across_skin_lighting_jpeg_and_orientation():
             shading_angle=rng.uniform(0, 360),
             noise=rng.uniform(1.0, 3.0),
         )
-        photo = syn.render_scene(skin, marks, size=(560, 420), edge=edge, edge_side=side, lighting=lighting, seed=i)
+        photo = syn.render_scene(skin, marks, size=(480, 360), edge=edge, edge_side=side, lighting=lighting, seed=i)
         data = syn.save_jpeg(
             photo.image, quality=int(rng.integers(80, 96)), orientation=int(rng.choice([1, 3, 6, 8]))
         )
