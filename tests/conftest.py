@@ -5,6 +5,7 @@ from functools import cache
 import pytest
 from werkzeug.security import generate_password_hash
 
+from browser.chromium import header as browser_header
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import PASSWORD_METHOD, CareLink, User
@@ -15,11 +16,13 @@ PASSWORD = "correct horse battery"
 
 
 def pytest_report_header(config):
-    """Say which database this run uses, so a skipped PostgreSQL run is never silent."""
+    """Say which database this run uses and if the browser tests run: no skip is silent."""
     if TEST_DATABASE_URL:
-        return "database: PostgreSQL (TEST_DATABASE_URL is set)"
-    return ("database: SQLite only; the PostgreSQL run is SKIPPED "
-            "(set TEST_DATABASE_URL to run the suite on PostgreSQL)")
+        database = "database: PostgreSQL (TEST_DATABASE_URL is set)"
+    else:
+        database = ("database: SQLite only; the PostgreSQL run is SKIPPED "
+                    "(set TEST_DATABASE_URL to run the suite on PostgreSQL)")
+    return [database, browser_header()]
 
 
 @cache

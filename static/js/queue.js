@@ -20,6 +20,7 @@
   const MAX_SERVER_ERRORS = 5;
   const FIRST_PAUSE_MS = 15 * 1000;
   const LONGEST_PAUSE_MS = 10 * 60 * 1000;
+  const CLEAR_WAIT_MS = 3000;
   const channel = "BroadcastChannel" in global ? new BroadcastChannel(DB_NAME) : null;
 
   function openDb() {
@@ -56,9 +57,20 @@
     if (global.document) global.document.dispatchEvent(new CustomEvent("cupmark:queue"));
   }
 
-  async function clear() {
+  async function clearStores() {
     await inStore("uploads", "readwrite", (store) => store.clear());
     await inStore("notices", "readwrite", (store) => store.clear());
+  }
+
+  async function clear() {
+    // at once, then again once a replay that is under way has finished (waiting a few
+    // seconds at most): its answer must not leave a notice behind for the next person
+    await clearStores();
+    const locks = global.navigator && global.navigator.locks;
+    if (locks) {
+      const pause = new Promise((resolve) => setTimeout(resolve, CLEAR_WAIT_MS));
+      await Promise.race([locks.request(LOCK_NAME, clearStores), pause]);
+    }
     announce();
   }
 
@@ -131,6 +143,9 @@
   async function settle(item, result) {
     // record what one answer means for the item; returns "done", "kept" or "stop"
     if (result.signedOut || result.status === 401) return "stop";
+    const stillQueued = await inStore("uploads", "readonly", (store) => store.count(item.key));
+    // cleared meanwhile (a logout): nothing about it may be written back
+    if (!stillQueued) return "done";
     if (result.status >= 200 && result.status < 300) {
       await remove("uploads", item.key);
       await save("notices", { kind: "uploaded", url: result.data.url || null, at: Date.now() });

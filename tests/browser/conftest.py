@@ -1,7 +1,7 @@
 """Browser tests in real headless Chromium (Debian's package) driven by Playwright.
 
 One live server for the whole browser suite: the real app (CSRF on, as in production) on a
-temporary SQLite file, served by werkzeug in a thread on 127.0.0.1 at a free port. Each test
+temporary SQLite file (on TEST_DATABASE_URL in the PostgreSQL run), served by werkzeug in a thread on 127.0.0.1 at a free port. Each test
 gets a fresh browser context (no cookies, no service worker, no IndexedDB) at 390×844 that
 records console errors, page errors and Content-Security-Policy violations; a test fails if
 any were seen that it did not expect. Without /usr/bin/chromium every test here is skipped
@@ -18,10 +18,8 @@ from werkzeug.serving import make_server
 from webapp import create_app
 from webapp.extensions import db
 
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = os.path.exists(CHROMIUM)
-SKIP_REASON = (f"browser tests SKIPPED: no Chromium at {CHROMIUM} "
-               "(apt-get install chromium chromium-driver; .ci/run does)")
+from .chromium import CHROMIUM, HAVE_CHROMIUM, REQUIRED, SKIP_REASON
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -39,15 +37,12 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
-def pytest_report_header(config):
-    """Say whether the browser suite runs, so a skipped one is never silent."""
-    return f"browser: {CHROMIUM}" if HAVE_CHROMIUM else SKIP_REASON
-
-
 def pytest_collection_modifyitems(config, items):
-    """Skip every browser test, visibly, when there is no Chromium."""
+    """Skip every browser test, visibly, when there is no Chromium (fail where it is required)."""
     if HAVE_CHROMIUM:
         return
+    if REQUIRED:
+        raise pytest.UsageError(f"CUPMARK_REQUIRE_BROWSER=1 but {SKIP_REASON}")
     for item in items:
         if "tests/browser/" in item.nodeid:
             item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
@@ -57,13 +52,16 @@ def pytest_collection_modifyitems(config, items):
 def live_server(tmp_path_factory):
     """Serve the real app (CSRF on) on a free local port; yields (app, base_url)."""
     folder = tmp_path_factory.mktemp("live")
+    # the PostgreSQL run of the suite drives the browser journeys on PostgreSQL as well
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{folder / 'live.sqlite'}"
     app = create_app({
         "SECRET_KEY": "browser test secret",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'live.sqlite'}",
+        "SQLALCHEMY_DATABASE_URI": url,
         "SESSION_COOKIE_SECURE": False,
         "PHOTO_ROOT": str(folder / "photos"),
     })
     with app.app_context():
+        db.drop_all()
         db.create_all()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -74,6 +72,7 @@ def live_server(tmp_path_factory):
     server.server_close()
     with app.app_context():
         db.session.remove()
+        db.drop_all()
         db.engine.dispose()
 
 
