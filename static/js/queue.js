@@ -203,6 +203,7 @@
 
   global.CupmarkQueue = {
     SYNC_TAG, all, clear, enqueue, itemFrom, replay, retry, send, settle,
+    save: (item) => save("uploads", item),
     discard: async (key) => { await remove("uploads", key); announce(); },
     dismiss: async (id) => { await remove("notices", id); announce(); },
     channel,

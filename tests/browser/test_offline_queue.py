@@ -163,3 +163,35 @@ def test_logging_out_clears_the_queue(page, context, watch, client_with_treatmen
     page.wait_for_url("**/auth/login")
     assert page.evaluate(QUEUE_COUNT) == 0
     assert page.evaluate("CupmarkQueue.all('notices').then((n) => n.length)") == 0
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(page, context, watch, live_app,
+                                                             client_with_treatment):
+    email, treatment_id = client_with_treatment
+    login(page, email)
+    fill_checkin(page, treatment_id, seed=5)
+    watch.allow("status of 503")
+    posts = []
+    # the server fails every upload (pages and the service worker alike) until it is fixed
+    context.route("**/checkin", lambda route: (posts.append(1), route.fulfill(status=503))
+                  if route.request.method == "POST" else route.continue_())
+    page.click("#checkin-form button[type=submit]")
+    page.wait_for_selector("#upload-queue .queue-waiting")
+    # each pause is skipped, so the retries come at once
+    for _ in range(8):
+        page.evaluate("""async () => {
+            for (const item of await CupmarkQueue.all('uploads')) {
+                if (item.state === 'waiting') { item.nextAt = 0; await CupmarkQueue.save(item); }
+            }
+            await CupmarkQueue.replay();
+        }""")
+    page.wait_for_selector("#upload-queue .queue-failed [role=alert]")
+    tries = len(posts)
+    assert 5 <= tries <= 7  # the first send, then MAX_SERVER_ERRORS replays (and a sync)
+    page.evaluate("CupmarkQueue.replay()")
+    assert len(posts) == tries  # a failed item is no longer retried by itself
+    shot(page, "checkin-failed-after-server-errors")
+    context.unroute("**/checkin")
+    page.click("#upload-queue .queue-failed button:has-text('Try again')")
+    page.wait_for_selector("#upload-queue .queue-uploaded")
+    assert checkins(live_app, treatment_id) == 1
