@@ -1,0 +1,125 @@
+"""Benchmark: one 12-megapixel JPEG check-in, end to end through the Flask test client.
+
+Prints the median server time of a check-in (request parsing, safe decode, display copy,
+thumbnail, analysis, storage, rows, commit) and its ratio to a bare full Pillow decode of the
+same file, measured in the same run. Goal: at most 2.0x. A script, not a test:
+
+    .venv/bin/python benchmarks/bench_checkin.py [--runs 7]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from webapp import create_app, intake  # noqa: E402
+from webapp.analysis import analyze_image, open_photo, synthetic  # noqa: E402
+from webapp.extensions import db  # noqa: E402
+from webapp.models import Consent, Treatment, User, utcnow  # noqa: E402
+
+
+def twelve_megapixel_jpeg() -> bytes:
+    """Render a 4032 x 3024 phone-like photo of skin with marks (rotated, EXIF orientation 6)."""
+    skin = synthetic.skin_lab_for_ita(30)
+    marks = [synthetic.MarkSpec(delta_lab=synthetic.mark_delta(skin, e, c), centre=xy, radius=0.08)
+             for e, c, xy in ((14, "violet", (0.3, 0.4)), (9, "red", (0.6, 0.5)),
+                              (6, "yellow", (0.75, 0.3)))]
+    photo = synthetic.render_scene(skin, marks, size=(4032, 3024), seed=7)
+    return synthetic.save_jpeg(photo.image, quality=92, orientation=6)
+
+
+def full_decode(data: bytes) -> None:
+    """Decode every pixel of the JPEG with Pillow, nothing else."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+
+
+def timed(action) -> float:
+    """Return the wall time of one call, in seconds."""
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Run the decodes and the check-ins interleaved, then print the medians and the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    print("rendering a 12 MP test photo...", flush=True)
+    data = twelve_megapixel_jpeg()
+    with Image.open(io.BytesIO(data)) as probe:
+        print(f"photo: {probe.size[0]}x{probe.size[1]} JPEG, {len(data) / 1e6:.1f} MB")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
+                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
+                          "PHOTO_ROOT": f"{tmp}/photos", "UPLOADS_PER_DAY": 10_000})
+        with app.app_context():
+            db.create_all()
+            user = User(email="bench@example.org", name="Bench", role="client",
+                        password_hash="-")
+            db.session.add(user)
+            db.session.flush()
+            db.session.add(Consent(user_id=user.id, version=app.config["CONSENT_VERSION"]))
+            treatment = Treatment(client_id=user.id, treated_at=utcnow() - dt.timedelta(days=1),
+                                  body_area="upper_back", technique="static", cup_count=6,
+                                  cup_material="glass", suction="medium")
+            db.session.add(treatment)
+            db.session.commit()
+            user_id, session_id, treatment_id = user.id, user.get_id(), treatment.id
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["_user_id"] = session_id
+            session["_fresh"] = True
+
+        def checkin(n: int) -> None:
+            """Post one check-in with a fresh key and insist that it was stored."""
+            response = client.post(
+                f"/treatments/{treatment_id}/checkin", content_type="multipart/form-data",
+                headers={"Accept": "application/json"},
+                data={"photo": (io.BytesIO(data), "IMG_0001.JPG"), "pain": "2",
+                      "taken_at": utcnow().strftime("%Y-%m-%dT%H:%M"),
+                      "idempotency_key": f"bench-{n:04d}-key"})
+            if response.status_code != 201:
+                raise SystemExit(f"check-in failed: {response.status_code} {response.data!r}")
+
+        # warm up imports, caches and the database file once, unmeasured
+        full_decode(data)
+        checkin(0)
+        display = intake.fit(open_photo(data, min_size=(intake.DECODE_MIN_SIDE,) * 2),
+                             intake.DISPLAY_LONG_SIDE)
+        decodes, checkins, analyses = [], [], []
+        for n in range(1, args.runs + 1):
+            # interleaved, so a noisy neighbour slows every side alike
+            decodes.append(timed(lambda: full_decode(data)))
+            checkins.append(timed(lambda: checkin(n)))
+            analyses.append(timed(lambda: analyze_image(display)))
+        with app.app_context():
+            db.engine.dispose()
+    decode_ms = statistics.median(decodes) * 1000
+    checkin_ms = statistics.median(checkins) * 1000
+    print(f"runs: {args.runs} (user {user_id})")
+    print(f"bare full Pillow decode: median {decode_ms:.0f} ms "
+          f"(min {min(decodes) * 1000:.0f}, max {max(decodes) * 1000:.0f})")
+    print(f"check-in end to end:     median {checkin_ms:.0f} ms "
+          f"(min {min(checkins) * 1000:.0f}, max {max(checkins) * 1000:.0f})")
+    print(f"ratio: {checkin_ms / decode_ms:.2f}x (goal <= 2.0x)")
+    # the colour analysis is a fixed cost per photo (it works at 640 px): shown apart
+    analysis_ms = statistics.median(analyses) * 1000
+    print(f"of which colour analysis: median {analysis_ms:.0f} ms "
+          f"({analysis_ms / decode_ms:.2f}x a decode); the rest of the check-in: "
+          f"{(checkin_ms - analysis_ms) / decode_ms:.2f}x a decode")
+
+
+if __name__ == "__main__":
+    main()
