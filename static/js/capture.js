@@ -47,6 +47,8 @@
     const img = section.querySelector("[data-capture-preview]");
     if (!img) return;
     if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+    // a photo this browser cannot show (e.g. HEIC) still goes to the server, unpreviewed
+    img.addEventListener("error", () => { img.hidden = true; }, { once: true });
     img.src = URL.createObjectURL(file);
     img.hidden = false;
   }

@@ -317,7 +317,9 @@ if (self.document) {
         } else if (result && result.status >= 200 && result.status < 300) {
           location.assign(result.data.url || location.href);
         } else if (result && result.status < 500) {
-          status(form, result.data.message || t.refused, "alert");
+          // the form stays as it is, with the server's words and those of each field
+          const fields = Object.values(result.data.fields || {}).flat();
+          status(form, [result.data.message || t.refused, ...fields].join(" "), "alert");
         } else {
           // no network, or the server failed: keep it and say so
           await Q.enqueue(item);
@@ -355,6 +357,14 @@ if (self.document) {
       if (event.detail.elt.querySelector && event.detail.elt.querySelector("#upload-queue")) render();
     });
     window.addEventListener("online", () => Q.replay());
+    // a boosted link tapped offline would do nothing: load it as a whole page instead, which
+    // the service worker answers with the offline page
+    document.addEventListener("htmx:sendError", (event) => {
+      const detail = event.detail;
+      if (detail.boosted && detail.requestConfig.verb === "get") {
+        location.assign(detail.pathInfo.finalRequestPath);
+      }
+    });
     document.addEventListener("DOMContentLoaded", () => {
       render();
       if (navigator.onLine) Q.replay();

@@ -72,4 +72,12 @@ def test_offline_navigation_shows_the_offline_page(page, context, watch):
     assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
     assert axe_violations(page) == []
     shot(page, "offline-page")
+    # a boosted (htmx) link tapped offline ends on the same page, not on nothing
+    context.set_offline(False)
+    page.goto("/auth/login")
+    context.set_offline(True)
+    watch.allow("htmx:sendError")  # htmx logs the failed request it hands over
+    watch.allow("htmx:afterRequest")
+    page.click("main a:has-text('Create an account')")
+    page.wait_for_selector("h1:has-text('You are offline')")
     context.set_offline(False)

@@ -195,3 +195,18 @@ def test_server_errors_are_retried_a_bounded_number_of_times(page, context, watc
     page.click("#upload-queue .queue-failed button:has-text('Try again')")
     page.wait_for_selector("#upload-queue .queue-uploaded")
     assert checkins(live_app, treatment_id) == 1
+
+
+def test_an_online_refusal_is_shown_in_the_form_and_nothing_is_queued(page, watch, live_app,
+                                                                      client_with_treatment):
+    email, treatment_id = client_with_treatment
+    login(page, email)
+    page.goto(f"/treatments/{treatment_id}/checkin")
+    page.set_input_files("#photo", files=[{"name": "marks.jpg", "mimeType": "image/jpeg",
+                                           "buffer": b"these bytes are not a photo"}])
+    watch.allow("status of 422")
+    page.click("#checkin-form button[type=submit]")
+    alert = page.wait_for_selector("[data-queue-status][role=alert]:not(:empty)")
+    assert "not a photo we can read" in alert.inner_text()
+    assert page.evaluate(QUEUE_COUNT) == 0
+    assert checkins(live_app, treatment_id) == 0
