@@ -68,9 +68,3 @@ self.addEventListener("sync", (event) => {
     }));
   }
 });
-
-self.addEventListener("message", (event) => {
-  if (event.data && event.data.type === "clear-queue") {
-    event.waitUntil(CupmarkQueue.clear());
-  }
-});

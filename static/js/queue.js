@@ -202,7 +202,7 @@
   }
 
   global.CupmarkQueue = {
-    SYNC_TAG, all, clear, enqueue, itemFrom, replay, retry, send, settle,
+    SYNC_TAG, all, clear, enqueue, itemFrom, replay, retry, send,
     save: (item) => save("uploads", item),
     discard: async (key) => { await remove("uploads", key); announce(); },
     dismiss: async (id) => { await remove("notices", id); announce(); },
@@ -319,7 +319,7 @@ if (self.document) {
         } else if (result && result.status < 500) {
           // the form stays as it is, with the server's words and those of each field
           const fields = Object.values(result.data.fields || {}).flat();
-          status(form, [result.data.message || t.refused, ...fields].join(" "), "alert");
+          status(form, [result.data.message || t.notAccepted, ...fields].join(" "), "alert");
         } else {
           // no network, or the server failed: keep it and say so
           await Q.enqueue(item);

@@ -210,3 +210,25 @@ def test_an_online_refusal_is_shown_in_the_form_and_nothing_is_queued(page, watc
     assert "not a photo we can read" in alert.inner_text()
     assert page.evaluate(QUEUE_COUNT) == 0
     assert checkins(live_app, treatment_id) == 0
+
+
+def test_background_sync_uploads_with_no_page_left_to_do_it(page, context, watch, live_app,
+                                                            client_with_treatment):
+    email, treatment_id = client_with_treatment
+    login(page, email)
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    fill_checkin(page, treatment_id, seed=6)
+    go_offline_and_send(page, context, watch)
+    assert page.evaluate("() => navigator.serviceWorker.ready.then((r) => r.sync.getTags())") \
+        == ["cupmark-upload"]
+    # only a page without our scripts stays open: the upload must come from the worker
+    bare = context.new_page()
+    bare.goto("/manifest.webmanifest")
+    page.close()
+    context.set_offline(False)
+    bare.wait_for_timeout(200)
+    for _ in range(50):
+        if checkins(live_app, treatment_id):
+            break
+        bare.wait_for_timeout(200)
+    assert checkins(live_app, treatment_id) == 1
