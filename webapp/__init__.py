@@ -2,7 +2,7 @@
 import os
 
 import sqlalchemy as sa
-from flask import Flask, redirect, request, url_for
+from flask import Flask, current_app, has_request_context, redirect, request, url_for
 from flask_login import current_user
 
 from webapp import config
@@ -66,8 +66,9 @@ def configure_sqlite(dbapi_connection, connection_record) -> None:
 
 
 def select_locale() -> str | None:
-    """Pick the best language the browser asks for among those we ship."""
-    from flask import current_app
+    """Pick the browser's best language among those we ship; the default outside a request."""
+    if not has_request_context():
+        return None
     return request.accept_languages.best_match(current_app.config["LANGUAGES"])
 
 
