@@ -75,10 +75,13 @@ def test_therapist_invites_client_who_checks_in_and_shows_up_in_triage(browser, 
     assert client.get_by_role("heading", name="Aftercare for today").is_visible()
     assert client.locator(".tips li").count() > 0
     check_page(client, "journey-04-timeline")
+    client.goto("/client/")
+    assert client.locator("a.take-photo").count() == 0 or client.is_visible(".today-done")
+    check_page(client, "journey-05-client-home-after-checkin")
     client_phone.close()
 
     # the therapist sees the new client on the triage list
     page.goto("/therapist/")
     row = page.locator(".triage-row", has_text="Cleo Client")
     assert row.is_visible()
-    check_page(page, "journey-05-triage")
+    check_page(page, "journey-06-triage")
