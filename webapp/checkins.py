@@ -11,9 +11,8 @@ import re
 import uuid
 
 import sqlalchemy as sa
-from flask import (Blueprint, abort, current_app, flash, has_request_context, jsonify, redirect,
-                   request, url_for)
-from flask_babel import force_locale, gettext as _, lazy_gettext as _l
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -54,15 +53,6 @@ class CheckInRefused(Exception):
 
 def refusal(code: str) -> CheckInRefused:
     """Build the refusal for a code, with its message in the user's language."""
-    if not has_request_context():
-        # a cli command (demo data) has no browser to pick a language from
-        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-            return build_refusal(code)
-    return build_refusal(code)
-
-
-def build_refusal(code: str) -> CheckInRefused:
-    """Build the refusal for a code in the current language."""
     config = current_app.config
     messages = {
         "empty": _("The file is empty. Please choose the photo again."),
