@@ -62,14 +62,48 @@ def analysis_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
+def _window_reduce(mask: np.ndarray, radius: int, axis: int, op, neutral: bool) -> np.ndarray:
+    """Reduce every window [i − radius, i + radius] along an axis with a logical op.
+
+    Windows are clipped at the photo's edge (the neutral padding does that), which equals
+    SciPy's minimum filter with mode "nearest" for erosion and maximum filter with cval 0 for
+    dilation. Windows double in width each step, so any radius costs a few array operations.
+    """
+    width = 2 * radius + 1
+    length = mask.shape[axis]
+    pad = [(0, 0)] * mask.ndim
+    pad[axis] = (radius, radius)
+    acc = np.pad(mask, pad, constant_values=neutral)
+
+    def part(array, start, stop):
+        index = [slice(None)] * array.ndim
+        index[axis] = slice(start, stop)
+        return array[tuple(index)]
+
+    span = 1
+    while span * 2 <= width:
+        size = acc.shape[axis]
+        acc = op(part(acc, 0, size - span), part(acc, span, size))
+        span *= 2
+    if span < width:
+        return op(part(acc, 0, length), part(acc, width - span, width - span + length))
+    return part(acc, 0, length)
+
+
 def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
     """Erode a mask with a square of the given radius (separable, so fast at any radius)."""
-    return ndimage.minimum_filter(mask.view(np.uint8), size=2 * radius + 1, mode="nearest").view(bool)
+    if radius <= 0:
+        return mask
+    rows = _window_reduce(mask, radius, 0, np.logical_and, True)
+    return _window_reduce(rows, radius, 1, np.logical_and, True)
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     """Dilate a mask with a square of the given radius."""
-    return ndimage.maximum_filter(mask.view(np.uint8), size=2 * radius + 1, mode="constant").view(bool)
+    if radius <= 0:
+        return mask
+    rows = _window_reduce(mask, radius, 0, np.logical_or, False)
+    return _window_reduce(rows, radius, 1, np.logical_or, False)
 
 
 def _open(mask: np.ndarray, radius: int = 1) -> np.ndarray:
@@ -77,36 +111,66 @@ def _open(mask: np.ndarray, radius: int = 1) -> np.ndarray:
     return _dilate(_erode(mask, radius), radius)
 
 
+def _edge_labels(labels: np.ndarray) -> np.ndarray:
+    """Return the labels found on the photo's outer rows and columns."""
+    return np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill the holes of a mask: background not 4-connected to the photo's edge.
+
+    The same result as ``ndimage.binary_fill_holes`` (which floods the background from the
+    edge one step at a time), from one labelling of the background.
+    """
+    background, count = ndimage.label(~mask)
+    if count == 0:
+        return mask
+    hole = np.ones(count + 1, dtype=bool)
+    hole[0] = False
+    hole[_edge_labels(background)] = False
+    return mask | hole[background]
+
+
 def _skin_mask(lab_s: np.ndarray, usable: np.ndarray):
-    """Return (skin mask, dominant skin Lab) or (None, None) when there is too little skin."""
+    """Return (skin mask, dominant skin Lab) or (None, None) when there is too little skin.
+
+    ``lab_s`` is smoothed CIELAB as planes (3, H, W).
+    """
 
     def mask_for(lab, ok, skin_lab=None):
         """Skin-like pixels: the warm chromatic wedge, or near a known skin colour."""
-        lightness, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+        lightness, a, b = lab[0], lab[1], lab[2]
         if skin_lab is None:
             # every skin tone under ordinary light sits in this warm, chromatic wedge
             hue = np.degrees(np.arctan2(b, a))
             return ok & (lightness > 6) & (lightness < 97) & (np.hypot(a, b) >= 5) & (hue >= 0) & (hue <= 100)
-        l0, a0, b0 = skin_lab
+        l0, a0, b0 = (float(v) for v in skin_lab)
         tolerance = max(SKIN_CHROMA_FLOOR, SKIN_CHROMA_TOLERANCE * float(np.hypot(a0, b0)))
-        return (
-            ok
-            & (np.hypot(a - a0, b - b0) <= tolerance)
-            & (lightness <= l0 + SKIN_LIGHTER_BY)
-            & (lightness >= max(3.0, l0 - SKIN_DARKER_BY))
-        )
+        mask = ok & (lightness <= l0 + SKIN_LIGHTER_BY)
+        mask &= lightness >= max(3.0, l0 - SKIN_DARKER_BY)
+        da = a - np.float32(a0)
+        db = b - np.float32(b0)
+        da *= da
+        db *= db
+        da += db
+        mask &= np.sqrt(da, out=da) <= tolerance
+        return mask
+
+    def median_of(lab, mask):
+        """Per-channel median of the masked pixels."""
+        return np.array([np.median(plane[mask]) for plane in lab])
 
     # the dominant colour is estimated on a sparse grid; only the final mask is full size
-    sparse, sparse_ok = lab_s[::3, ::3], usable[::3, ::3]
+    sparse, sparse_ok = lab_s[:, ::3, ::3], usable[::3, ::3]
     mask = mask_for(sparse, sparse_ok)
     if mask.mean() < 0.03:
         return None, None
-    skin_lab = np.median(sparse[mask], axis=0)
+    skin_lab = median_of(sparse, mask)
     for _ in range(3):
         mask = mask_for(sparse, sparse_ok, skin_lab)
         if mask.mean() < 0.03:
             return None, None
-        skin_lab = np.median(sparse[mask], axis=0)
+        skin_lab = median_of(sparse, mask)
     return mask_for(lab_s, usable, skin_lab), skin_lab
 
 
@@ -120,18 +184,22 @@ def _region_of_interest(skin: np.ndarray) -> np.ndarray:
     sizes[0] = 0
     # keep the body, not stray skin-coloured bits of towel or background
     keep = sizes >= max(0.02 * skin.size, 0.25 * sizes.max())
-    return ndimage.binary_fill_holes(keep[labels])
+    return _fill_holes(keep[labels])
 
 
-def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """Fit a smooth quadratic skin colour field over the photo, robust to marks and texture."""
+def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray):
+    """Fit a smooth quadratic skin colour field over the photo, robust to marks and texture.
+
+    Returns the fit as (u axis, v axis, coefficients (6, 3)) for :func:`_baseline_difference`,
+    or a constant colour (3,) when there is too little skin to fit.
+    """
     height, width = skin.shape
     step = 4
     u_axis = (np.arange(width, dtype=np.float64) / max(width - 1, 1) * 2 - 1)
     v_axis = (np.arange(height, dtype=np.float64) / max(height - 1, 1) * 2 - 1)
     ys, xs = np.nonzero(skin[::step, ::step])
     ys, xs = ys * step, xs * step
-    values = lab_s[ys, xs].astype(np.float64)
+    values = lab_s[:, ys, xs].T.astype(np.float64)
     u, v = u_axis[xs], v_axis[ys]
     terms = np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=-1)
     use = np.ones(len(values), dtype=bool)
@@ -139,41 +207,91 @@ def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray) -> np.ndarray:
     for _ in range(4):
         if use.sum() < 12:
             break
-        # normal equations: a 6×6 solve, far cheaper than a full least-squares decomposition
+        # normal equations: a 6×6 solve, far cheaper than a full least-squares decomposition;
+        # einsum, not matmul, so no BLAS thread pool wakes up for these small products
         chosen = terms[use]
-        coef = np.linalg.solve(chosen.T @ chosen + 1e-9 * np.eye(6), chosen.T @ values[use])
-        residual = np.linalg.norm(values - terms @ coef, axis=1)
+        gram = np.einsum("ni,nj->ij", chosen, chosen)
+        coef = _solve_small(gram + 1e-9 * np.eye(6), np.einsum("ni,nc->ic", chosen, values[use]))
+        residual = np.sqrt(np.square(values - np.einsum("ni,ic->nc", terms, coef)).sum(axis=1))
         # marks and odd patches drop out of the next fit
         use = residual < max(3.5, 2.5 * float(np.median(residual)))
     if coef is None:
-        return np.broadcast_to(np.median(lab_s[skin], axis=0), lab_s.shape).astype(np.float32)
-    c = coef.astype(np.float32)
-    u_row = u_axis.astype(np.float32)[None, :, None]
-    v_col = v_axis.astype(np.float32)[:, None, None]
-    # the quadratic evaluated by broadcasting rows and columns, not a full design matrix
-    return c[0] + c[1] * u_row + c[2] * v_col + c[3] * u_row**2 + c[4] * u_row * v_col + c[5] * v_col**2
+        return np.array([np.median(plane[skin]) for plane in lab_s])
+    return u_axis.astype(np.float32), v_axis.astype(np.float32), coef.astype(np.float32)
 
 
-def _detection_distance(lab: np.ndarray, base: np.ndarray, skin_lab) -> np.ndarray:
+def _solve_small(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve a small symmetric positive definite system by Gaussian elimination with pivoting.
+
+    For the 6×6 normal equations this is a few microseconds of NumPy, where LAPACK's solver
+    wakes BLAS's thread pool and can cost milliseconds on a busy server.
+    """
+    a = np.array(matrix, dtype=np.float64)
+    b = np.array(rhs, dtype=np.float64)
+    n = len(a)
+    for k in range(n):
+        pivot = k + int(np.argmax(np.abs(a[k:, k])))
+        if pivot != k:
+            a[[k, pivot]] = a[[pivot, k]]
+            b[[k, pivot]] = b[[pivot, k]]
+        if a[k, k] == 0:
+            raise np.linalg.LinAlgError("singular matrix")
+        factors = a[k + 1 :, k] / a[k, k]
+        a[k + 1 :, k:] -= factors[:, None] * a[k, k:]
+        b[k + 1 :] -= factors[:, None] * b[k]
+    x = np.empty_like(b)
+    for k in range(n - 1, -1, -1):
+        x[k] = (b[k] - (a[k, k + 1 :, None] * x[k + 1 :]).sum(axis=0)) / a[k, k]
+    return x
+
+
+def _baseline_difference(plane: np.ndarray, fit, channel: int) -> np.ndarray:
+    """Return one smoothed Lab plane minus its fitted baseline (a new float32 array)."""
+    if not isinstance(fit, tuple):
+        return plane - np.float32(fit[channel])
+    u, v, coef = fit
+    c = coef[:, channel]
+    # c0 + c1·u + c2·v + c3·u² + c4·u·v + c5·v², as a row part, a column part and the cross term
+    row = c[0] + c[1] * u + c[3] * u * u
+    column = c[2] * v + c[5] * v * v
+    diff = plane - row[None, :]
+    diff -= column[:, None]
+    diff -= (c[4] * v)[:, None] * u[None, :]
+    return diff
+
+
+def _detection_strength(lab_s: np.ndarray, fit, skin_lab, region: np.ndarray) -> np.ndarray:
     """Approximate ΔE00 to the baseline with CIEDE2000's weights frozen at the skin colour.
 
     Only used to find blobs (each is then measured with true CIEDE2000); it costs a few
-    multiplications per pixel instead of CIEDE2000's trigonometry.
+    multiplications per pixel instead of CIEDE2000's trigonometry. Zero outside ``region``.
     """
     lightness, chroma = float(skin_lab[0]), float(np.hypot(skin_lab[1], skin_lab[2]))
     s_l = 1 + 0.015 * (lightness - 50) ** 2 / np.sqrt(20 + (lightness - 50) ** 2)
     # between CIEDE2000's chroma (1 + 0.045·C) and hue (≈ 1 + 0.015·C) weights
     s_ab = 1 + 0.03 * chroma
-    diff = lab - base
-    return np.sqrt((diff[..., 0] / s_l) ** 2 + (diff[..., 1] ** 2 + diff[..., 2] ** 2) / s_ab**2)
+    total = _baseline_difference(lab_s[0], fit, 0)
+    total *= np.float32(1 / s_l)
+    np.square(total, out=total)
+    weight = np.float32(1 / s_ab**2)
+    for channel in (1, 2):
+        diff = _baseline_difference(lab_s[channel], fit, channel)
+        np.square(diff, out=diff)
+        diff *= weight
+        total += diff
+    np.sqrt(total, out=total)
+    total[~region] = 0
+    return total
 
 
-def _measure_blobs(lab, lab_s, labels, count, skin, glare_near, short_side):
-    """Measure every candidate blob's core against its ring of skin; return a list of dicts."""
+def _measure_blobs(lab, labels, count, skin, glare_near, short_side):
+    """Measure every candidate blob's core against its ring of skin; return a list of dicts.
+
+    ``lab`` is CIELAB as planes (3, H, W).
+    """
     results = []
     height, width = skin.shape
     total = float(height * width)
-    any_blob = labels > 0
     objects = ndimage.find_objects(labels)
     for index, box in enumerate(objects, start=1):
         if box is None:
@@ -186,8 +304,10 @@ def _measure_blobs(lab, lab_s, labels, count, skin, glare_near, short_side):
         y0, y1 = max(0, box[0].start - pad), min(height, box[0].stop + pad)
         x0, x1 = max(0, box[1].start - pad), min(width, box[1].stop + pad)
         window = (slice(y0, y1), slice(x0, x1))
-        blob = labels[window] == index
-        if (glare_near[window] & blob).any():
+        window_labels = labels[window]
+        blob = window_labels == index
+        glare_window = glare_near[window]
+        if (glare_window & blob).any():
             continue
         depth = ndimage.distance_transform_edt(blob)
         core = depth >= max(1.0, 0.5 * depth.max())
@@ -197,15 +317,15 @@ def _measure_blobs(lab, lab_s, labels, count, skin, glare_near, short_side):
         distance = ndimage.distance_transform_edt(~np.pad(blob, padding))
         ring_all = (distance > inner) & (distance <= outer)
         inside = (slice(padding[0][0], padding[0][0] + blob.shape[0]), slice(padding[1][0], padding[1][0] + blob.shape[1]))
-        ring = ring_all[inside] & skin[window] & ~any_blob[window] & ~glare_near[window]
+        ring = ring_all[inside] & skin[window] & (window_labels == 0) & ~glare_window
         ring_count = int(ring.sum())
         ring_fraction = ring_count / max(int(ring_all.sum()), 1)
         if ring_count < 15:
             results.append({"delta_e": 0.0, "measured": False, "ring_fraction": ring_fraction})
             continue
-        region = lab[window]
-        mark_lab = region[core].astype(np.float64).mean(axis=0)
-        skin_lab = np.median(region[ring].astype(np.float64), axis=0)
+        region = lab[(slice(None), *window)]
+        mark_lab = np.array([plane[core].mean(dtype=np.float64) for plane in region])
+        skin_lab = np.array([np.median(plane[ring].astype(np.float64)) for plane in region])
         delta_e = float(colour.ciede2000(skin_lab, mark_lab))
         ys, xs = np.nonzero(blob)
         results.append(
@@ -235,18 +355,19 @@ def analyze_image(image: Image.Image) -> PhotoReading:
     rgb8 = analysis_array(image)
     height, width = rgb8.shape[:2]
     short_side = min(height, width)
-    linear = colour.srgb8_to_linear(rgb8)
-    lab = colour.linear_to_lab(linear)
-    lab_s = ndimage.gaussian_filter(lab, sigma=(SMOOTH_SIGMA, SMOOTH_SIGMA, 0), truncate=3.0)
+    # cielab as planes (3, H, W): every per-channel step below reads contiguous memory
+    lab = colour.srgb8_to_lab_planes(rgb8)
+    lab_s = ndimage.gaussian_filter(lab, sigma=(0, SMOOTH_SIGMA, SMOOTH_SIGMA), truncate=3.0)
 
-    glare = rgb8.min(axis=2) >= GLARE_CODE
+    red, green, blue = rgb8[..., 0], rgb8[..., 1], rgb8[..., 2]
+    glare = np.minimum(np.minimum(red, green), blue) >= GLARE_CODE
     glare_near = _dilate(glare, 4) if glare.any() else glare
     quality: list[str] = []
 
     skin, skin_lab = _skin_mask(lab_s, ~glare_near)
     roi = _region_of_interest(skin) if skin is not None else None
     if roi is None or roi.mean() < 0.03:
-        if float(lab[..., 0].mean()) < TOO_DARK_L:
+        if float(lab[0].mean()) < TOO_DARK_L:
             quality.append("too_dark")
         quality.append("no_skin")
         return PhotoReading(
@@ -256,7 +377,7 @@ def analyze_image(image: Image.Image) -> PhotoReading:
 
     roi_fraction_glare = float(glare[roi].mean())
     if roi_fraction_glare > OVEREXPOSED_FRACTION or float(
-        (rgb8[skin].max(axis=1) >= 254).mean()
+        (np.maximum(np.maximum(red, green), blue)[skin] >= 254).mean()
     ) > 0.25:
         quality.append("overexposed")
     elif roi_fraction_glare > GLARE_FRACTION:
@@ -265,12 +386,11 @@ def analyze_image(image: Image.Image) -> PhotoReading:
         quality.append("too_dark")
     # stay clear of the skin's outline, where smoothing and jpeg mix in towel or sheet colour
     inner_roi = _erode(roi, ROI_MARGIN) & ~glare_near
-    if _sharpness(lab[..., 0], inner_roi) < BLUR_LAPLACIAN_STD:
+    if _sharpness(lab[0], inner_roi) < BLUR_LAPLACIAN_STD:
         quality.append("blurred")
 
-    baseline = _fit_baseline(lab_s, skin)
-    strength = np.zeros(roi.shape, dtype=np.float32)
-    strength[inner_roi] = _detection_distance(lab_s[inner_roi], baseline[inner_roi], skin_lab)
+    fit = _fit_baseline(lab_s, skin)
+    strength = _detection_strength(lab_s, fit, skin_lab, inner_roi)
     candidates = _open(strength > DETECT_DELTA_E)
     labels, count = ndimage.label(candidates)
     if count:
@@ -286,12 +406,15 @@ def analyze_image(image: Image.Image) -> PhotoReading:
         keep = sizes >= min_area
         # a blob cut by the photo's edge must be larger: the edge is where the skin baseline
         # is least sure, and a partial mark is measured against half a ring
-        border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        border = _edge_labels(labels)
         keep[border] &= sizes[border] >= BORDER_AREA_FACTOR * min_area
         keep[0] = False
-        labels, count = ndimage.label(keep[labels])
+        # renumber the kept blobs in order (kept blobs never touch, so this is a relabelling)
+        renumber = np.cumsum(keep).astype(labels.dtype)
+        renumber[~keep] = 0
+        labels, count = renumber[labels], int(keep.sum())
 
-    blobs = _measure_blobs(lab, lab_s, labels, count, skin, glare_near, short_side)
+    blobs = _measure_blobs(lab, labels, count, skin, glare_near, short_side)
     marks = []
     sub_threshold = 0.0
     for blob in blobs:

@@ -208,3 +208,41 @@ def erythema_index(linear_rgb) -> float:
     """
     red, green = max(float(linear_rgb[0]), 1e-6), max(float(linear_rgb[1]), 1e-6)
     return 100.0 * (np.log10(red) - np.log10(green))
+
+
+def srgb8_to_lab_planes(rgb8: np.ndarray) -> np.ndarray:
+    """Convert an 8-bit sRGB image (H, W, 3) to CIELAB planes (3, H, W), float32.
+
+    The same conversion as :func:`srgb8_to_lab`, laid out channel by channel so that every
+    later per-channel step reads contiguous memory.
+    """
+    rgb8 = np.asarray(rgb8, dtype=np.uint8)
+    height, width = rgb8.shape[:2]
+    planes = np.ascontiguousarray(np.moveaxis(rgb8, -1, 0)).reshape(3, -1)
+    linear = np.take(_SRGB_LUT, planes)
+    # the 3×3 matrix as nine multiply-adds: a matmul here would wake BLAS's thread pool, whose
+    # start-up costs more than the product itself on a busy server
+    xyz = np.empty_like(linear)
+    for row in range(3):
+        m0, m1, m2 = _LAB_MATRIX32[row]
+        np.multiply(linear[0], m0, out=xyz[row])
+        xyz[row] += m1 * linear[1]
+        xyz[row] += m2 * linear[2]
+    # f(t) = cbrt(t) above the cie epsilon, a straight line below it (only very dark pixels)
+    f = np.cbrt(xyz)
+    low = xyz <= _LAB_EPS
+    if low.any():
+        f[low] = (_LAB_KAPPA * xyz[low] + 16) / 116
+    lab = np.empty_like(f)
+    np.multiply(f[1], 116, out=lab[0])
+    lab[0] -= 16
+    np.subtract(f[0], f[1], out=lab[1])
+    lab[1] *= 500
+    np.subtract(f[1], f[2], out=lab[2])
+    lab[2] *= 200
+    return lab.reshape(3, height, width)
+
+
+_LAB_MATRIX32 = (SRGB_TO_XYZ / D65_WHITE[:, None]).astype(np.float32)
+_LAB_EPS = np.float32(216 / 24389)
+_LAB_KAPPA = np.float32(24389 / 27)
