@@ -64,14 +64,16 @@ def median_ms(samples: list[float]) -> float:
 def main() -> None:
     """Time the two routes alternately, so both see the same machine load."""
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
+        app = create_app({"SECRET_KEY": "bench",
+                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
                           "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False,
                           "PHOTO_ROOT": f"{tmp}/photos"})
         with app.app_context():
             db.create_all()
             treatment_id = seed()
         client = app.test_client()
-        response = client.post("/auth/login", data={"email": "bench@example.org", "password": PASSWORD})
+        response = client.post("/auth/login",
+                               data={"email": "bench@example.org", "password": PASSWORD})
         assert response.status_code in (302, 303), response.status_code
         timeline_url = f"/treatments/{treatment_id}"
         page = client.get(timeline_url)
@@ -87,7 +89,8 @@ def main() -> None:
                     samples.append(elapsed)
         base, measured = median_ms(trivial), median_ms(timeline)
         print(f"trivial route (GET /auth/login, signed in): median {base:.2f} ms over {RUNS} runs")
-        print(f"timeline ({DAYS} check-ins, {len(page.data) // 1024} KiB): median {measured:.2f} ms")
+        size = len(page.data) // 1024
+        print(f"timeline ({DAYS} check-ins, {size} KiB): median {measured:.2f} ms")
         print(f"ratio {measured / base:.2f} (goal <= 2)")
 
 

@@ -38,7 +38,8 @@ def make_treatment(app, client, therapist=None, days_ago: float = 5.5,
                    expected_days: int = 7) -> int:
     """Store a treatment of the client's, that many days ago; return its id."""
     with app.app_context():
-        treatment = Treatment(client_id=client.id, therapist_id=therapist.id if therapist else None,
+        treatment = Treatment(client_id=client.id,
+                              therapist_id=therapist.id if therapist else None,
                               treated_at=utcnow() - dt.timedelta(days=days_ago),
                               body_area="upper_back", technique="static", cup_count=6,
                               cup_material="glass", suction="medium", risk_factors=[],

@@ -149,6 +149,18 @@ def test_timeline_shows_verdict_projection_and_todays_button(app, client, auth, 
     assert "Today's photo is done" in html and "Take today's photo" not in html
 
 
+def test_slow_course_names_the_therapist_to_the_client_only(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=4.5)
+    add_course(app, treatment_id, [(0.4, 14.0, "violet"), (1.4, 16.0, "violet"),
+                                   (3.4, 15.0, "violet"), (4.4, 14.5, "violet")])
+    for viewer, told in (("c1", True), ("t1", False)):
+        auth.login(people[viewer])
+        html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+        assert "Fading slower than usual" in html
+        assert ("your therapist can see this" in html) == told
+        auth.logout()
+
+
 def test_reported_symptom_highlights_the_red_flags(app, client, auth, people):
     treatment_id = make_treatment(app, people["c1"], days_ago=2.5)
     add_checkin(app, treatment_id, 1.4, 12.0)
@@ -194,8 +206,10 @@ def test_linked_therapist_sees_the_timeline_and_it_is_audited(app, client, auth,
     ({}, "<!doctype html>", None),
     ({"HX-Request": "true", "HX-Boosted": "true"}, "<!doctype html>", None),
     ({"HX-Request": "true"}, "<!doctype html>", None),  # aimed at no slice: the page
-    ({"HX-Request": "true", "HX-Target": "timeline-{id}"}, '<section id="timeline-{id}"', "<html"),
-    ({"HX-Request": "true", "HX-Target": "compare-{id}"}, '<section id="compare-{id}"', "timeline-"),
+    ({"HX-Request": "true", "HX-Target": "timeline-{id}"}, '<section id="timeline-{id}"',
+     "<html"),
+    ({"HX-Request": "true", "HX-Target": "compare-{id}"}, '<section id="compare-{id}"',
+     "timeline-"),
 ])
 def test_same_url_gives_page_or_slice(app, client, auth, people, headers, starts, absent):
     treatment_id = make_treatment(app, people["c1"])

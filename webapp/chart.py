@@ -94,9 +94,8 @@ def build(readings: Sequence[ChartInput], expected_days: int, last_day: int,
                     r.mark_hex) for r in sorted(readings, key=lambda r: r.t_days)]
     ceiling = ""
     if peak > 0:
-        steps = int(span / CURVE_STEP) + 1
-        ceiling = " ".join(f"{x(i * CURVE_STEP)},{y(expected_ceiling(i * CURVE_STEP, peak, expected_days))}"
-                           for i in range(steps))
+        days = [i * CURVE_STEP for i in range(int(span / CURVE_STEP) + 1)]
+        ceiling = " ".join(f"{x(t)},{y(expected_ceiling(t, peak, expected_days))}" for t in days)
     day_step = 1 if span <= 11 else 2 if span <= 22 else 5
     x_ticks = [Tick(x(d), str(d)) for d in range(0, int(span) + 1, day_step)]
     value_step = 5 if top_value <= 30 else 10

@@ -46,7 +46,8 @@ class Timeline:
     @property
     def today_done(self) -> bool:
         """Tell whether today's photo has been taken."""
-        return bool(self.rows) and self.rows[0].day == self.today and self.rows[0].checkin is not None
+        newest = self.rows[0] if self.rows else None
+        return newest is not None and newest.day == self.today and newest.checkin is not None
 
     @property
     def latest_reading(self) -> Reading | None:

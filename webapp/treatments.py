@@ -173,7 +173,7 @@ def show(treatment_id: int):
     # only a request aimed at a slice gets the slice: any other htmx request wants the page
     partial = {f"timeline-{treatment.id}": "treatments/_timeline.html",
                f"compare-{treatment.id}": "treatments/_compare.html"}.get(htmx.target or "")
-    # only a slow course's wording names the therapist: skip the query otherwise
+    # only a slow course tells the client their therapist sees it: no query otherwise
+    tell_client = current_user.id == treatment.client_id and recovery.assessment.verdict == "slow"
     return render("treatments/show.html", partial, treatment=treatment, timeline=view,
-                  has_therapist=(recovery.assessment.verdict == "slow"
-                                 and has_therapist(treatment.client_id)))
+                  has_therapist=tell_client and has_therapist(treatment.client_id))
