@@ -164,12 +164,13 @@ def has_therapist(client_id: int) -> bool:
 def show(treatment_id: int):
     """Show one treatment's recovery timeline; htmx asks for the timeline or the comparison."""
     treatment = get_treatment_or_404(treatment_id)
+    if current_user.id != treatment.client_id:
+        audit.record("view_treatment", current_user, subject=treatment.client_id, obj=treatment)
+        # committed before the check-ins load: a commit expires them, and each would reload
+        db.session.commit()
     recovery = recoveries([treatment])[0]
     view = timeline.build(recovery, utcnow(), request.args.get("first", type=int),
                           request.args.get("second", type=int))
-    if current_user.id != treatment.client_id:
-        audit.record("view_treatment", current_user, subject=treatment.client_id, obj=treatment)
-        db.session.commit()
     # only a request aimed at a slice gets the slice: any other htmx request wants the page
     partial = {f"timeline-{treatment.id}": "treatments/_timeline.html",
                f"compare-{treatment.id}": "treatments/_compare.html"}.get(htmx.target or "")
