@@ -175,6 +175,22 @@ def test_reported_symptom_highlights_the_red_flags(app, client, auth, people):
     assert html.index("red-flags alarm") < html.index("fade-chart")
 
 
+def test_client_can_delete_a_days_photo_from_the_timeline(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], people["t1"], days_ago=2.5)
+    keep = add_checkin(app, treatment_id, 0.4, 12.0)
+    gone = add_checkin(app, treatment_id, 1.4, 13.0)
+    auth.login(people["t1"])
+    assert "/delete" not in client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    auth.logout()
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert f'action="/checkins/{keep}/delete"' in html and f'action="/checkins/{gone}/delete"' in html
+    response = client.post(f"/checkins/{gone}/delete", follow_redirects=True)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f"/checkins/{gone}/delete" not in html and f"/checkins/{keep}/delete" in html
+
+
 def test_another_client_and_another_therapist_get_404(app, client, auth, people):
     treatment_id = make_treatment(app, people["c1"])
     add_course(app, treatment_id, count=3)
