@@ -10,8 +10,11 @@ from . import colour
 from .photo import PhotoRefused, open_photo
 from .reading import MarkDetail, PhotoReading, quality_item
 
-# long side of the image the analysis runs on: marks of 3% of the short side are still ~11 px
-ANALYSIS_LONG_SIDE = 512
+# long side of the image the analysis runs on: marks of 3% of the short side are still ~9 px
+ANALYSIS_LONG_SIDE = 400
+# long side of the image the blur check runs on: blur is a matter of fine detail, so it is
+# judged on the sharper, larger image (the JPEG draft is about this size anyway)
+SHARPNESS_LONG_SIDE = 512
 # jpeg draft request: dct scaling keeps at least this many pixels on each side
 DRAFT_MIN_SIDE = 360
 # light smoothing (px at analysis size) that takes sensor noise and skin grain off the pixels
@@ -50,16 +53,21 @@ LOW_CONFIDENCE_CODES = frozenset(
 )
 
 
-def analysis_array(image: Image.Image) -> np.ndarray:
-    """Reduce an upright RGB image to the analysis size and return it as uint8 (H, W, 3)."""
+def _reduced(image: Image.Image, long_side: int) -> Image.Image:
+    """Reduce an upright RGB image so its long side is at most ``long_side``."""
     if image.mode != "RGB":
         image = image.convert("RGB")
     width, height = image.size
-    scale = ANALYSIS_LONG_SIDE / max(width, height)
+    scale = long_side / max(width, height)
     if scale < 1:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         image = image.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
-    return np.asarray(image)
+    return image
+
+
+def analysis_array(image: Image.Image, long_side: int | None = None) -> np.ndarray:
+    """Reduce an upright RGB image to the analysis size and return it as uint8 (H, W, 3)."""
+    return np.asarray(_reduced(image, long_side or ANALYSIS_LONG_SIDE))
 
 
 def _window_reduce(mask: np.ndarray, radius: int, axis: int, op, neutral: bool) -> np.ndarray:
@@ -199,20 +207,23 @@ def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray):
     v_axis = (np.arange(height, dtype=np.float64) / max(height - 1, 1) * 2 - 1)
     ys, xs = np.nonzero(skin[::step, ::step])
     ys, xs = ys * step, xs * step
-    values = lab_s[:, ys, xs].T.astype(np.float64)
+    # samples as rows of planes, (terms, N) and (channels, N): contiguous for einsum
+    values = lab_s[:, ys, xs].astype(np.float64)
     u, v = u_axis[xs], v_axis[ys]
-    terms = np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=-1)
-    use = np.ones(len(values), dtype=bool)
+    terms = np.stack([np.ones_like(u), u, v, u * u, u * v, v * v])
+    # terms and values together: one product gives the normal matrix and the right-hand side
+    stacked = np.concatenate([terms, values])
+    use = np.ones(values.shape[1], dtype=bool)
     coef = None
     for _ in range(4):
         if use.sum() < 12:
             break
         # normal equations: a 6×6 solve, far cheaper than a full least-squares decomposition;
         # einsum, not matmul, so no BLAS thread pool wakes up for these small products
-        chosen = terms[use]
-        gram = np.einsum("ni,nj->ij", chosen, chosen)
-        coef = _solve_small(gram + 1e-9 * np.eye(6), np.einsum("ni,nc->ic", chosen, values[use]))
-        residual = np.sqrt(np.square(values - np.einsum("ni,ic->nc", terms, coef)).sum(axis=1))
+        chosen = stacked[:, use]
+        products = np.einsum("in,jn->ij", chosen[:6], chosen)
+        coef = _solve_small(products[:, :6] + 1e-9 * np.eye(6), products[:, 6:])
+        residual = np.sqrt(np.square(values - np.einsum("ic,in->cn", coef, terms)).sum(axis=0))
         # marks and odd patches drop out of the next fit
         use = residual < max(3.5, 2.5 * float(np.median(residual)))
     if coef is None:
@@ -309,8 +320,13 @@ def _measure_blobs(lab, labels, count, skin, glare_near, short_side):
         glare_window = glare_near[window]
         if (glare_window & blob).any():
             continue
-        depth = ndimage.distance_transform_edt(blob)
-        core = depth >= max(1.0, 0.5 * depth.max())
+        # depth inside the blob, on its box with a one-pixel margin of background (the nearest
+        # background pixel is never farther than that margin, so distances are unchanged)
+        box_blob = np.pad(labels[box] == index, 1)
+        depth = ndimage.distance_transform_edt(box_blob)
+        core_box = depth >= max(1.0, 0.5 * depth.max())
+        core = np.zeros_like(blob)
+        core[box[0].start - y0 : box[0].stop - y0, box[1].start - x0 : box[1].stop - x0] = core_box[1:-1, 1:-1]
         # the ring is drawn on a canvas padded past the photo's edges, so a mark cut by the edge
         # counts the missing side as missing skin
         padding = ((y0 - box[0].start + pad, box[0].stop + pad - y1), (x0 - box[1].start + pad, box[1].stop + pad - x1))
@@ -344,7 +360,15 @@ def _measure_blobs(lab, labels, count, skin, glare_near, short_side):
 
 
 def _sharpness(lightness: np.ndarray, region: np.ndarray) -> float:
-    """Return the spread of the Laplacian of L* over a region: low means blurred."""
+    """Return the spread of the Laplacian of L* over a region: low means blurred.
+
+    ``region`` may be smaller than ``lightness`` (the analysis grid): it is enlarged to it by
+    nearest neighbour.
+    """
+    if region.shape != lightness.shape:
+        rows = ((np.arange(lightness.shape[0]) + 0.5) * region.shape[0] / lightness.shape[0]).astype(np.intp)
+        cols = ((np.arange(lightness.shape[1]) + 0.5) * region.shape[1] / lightness.shape[1]).astype(np.intp)
+        region = region[np.ix_(rows, cols)]
     lap = ndimage.laplace(lightness)
     values = lap[region]
     return float(values.std()) if values.size else 0.0
@@ -352,7 +376,8 @@ def _sharpness(lightness: np.ndarray, region: np.ndarray) -> float:
 
 def analyze_image(image: Image.Image) -> PhotoReading:
     """Analyse an already opened, upright RGB image and return its reading."""
-    rgb8 = analysis_array(image)
+    sharp_image = _reduced(image, SHARPNESS_LONG_SIDE)
+    rgb8 = analysis_array(sharp_image)
     height, width = rgb8.shape[:2]
     short_side = min(height, width)
     # cielab as planes (3, H, W): every per-channel step below reads contiguous memory
@@ -386,7 +411,9 @@ def analyze_image(image: Image.Image) -> PhotoReading:
         quality.append("too_dark")
     # stay clear of the skin's outline, where smoothing and jpeg mix in towel or sheet colour
     inner_roi = _erode(roi, ROI_MARGIN) & ~glare_near
-    if _sharpness(lab[0], inner_roi) < BLUR_LAPLACIAN_STD:
+    sharp_rgb8 = np.asarray(sharp_image)
+    sharp_lightness = lab[0] if sharp_rgb8.shape == rgb8.shape else colour.srgb8_to_lightness(sharp_rgb8)
+    if _sharpness(sharp_lightness, inner_roi) < BLUR_LAPLACIAN_STD:
         quality.append("blurred")
 
     fit = _fit_baseline(lab_s, skin)

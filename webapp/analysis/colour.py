@@ -243,6 +243,22 @@ def srgb8_to_lab_planes(rgb8: np.ndarray) -> np.ndarray:
     return lab.reshape(3, height, width)
 
 
+def srgb8_to_lightness(rgb8: np.ndarray) -> np.ndarray:
+    """Return CIE L* (H, W) float32 of an 8-bit sRGB image (H, W, 3): L* alone, cheaply."""
+    rgb8 = np.asarray(rgb8, dtype=np.uint8)
+    m0, m1, m2 = _LAB_MATRIX32[1]
+    y = np.take(_SRGB_LUT, rgb8[..., 0]) * m0
+    y += np.take(_SRGB_LUT, rgb8[..., 1]) * m1
+    y += np.take(_SRGB_LUT, rgb8[..., 2]) * m2
+    f = np.cbrt(y)
+    low = y <= _LAB_EPS
+    if low.any():
+        f[low] = (_LAB_KAPPA * y[low] + 16) / 116
+    f *= 116
+    f -= 16
+    return f
+
+
 _LAB_MATRIX32 = (SRGB_TO_XYZ / D65_WHITE[:, None]).astype(np.float32)
 _LAB_EPS = np.float32(216 / 24389)
 _LAB_KAPPA = np.float32(24389 / 27)
