@@ -495,3 +495,32 @@ def test_cli_prints_one_json_line_per_photo_and_exits_2_on_refusal(tmp_path):
     assert course.returncode == 0, course.stderr
     assessment = json.loads(course.stdout.strip().splitlines()[-1])
     assert assessment["verdict"] == "on_track" and assessment["expected_days"] == 6
+
+
+# --- fast paths match their reference implementations ----------------------------------------
+
+def test_fast_morphology_and_colour_planes_match_reference():
+    from scipy import ndimage
+
+    from webapp.analysis import analyze
+
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        height, width = (int(v) for v in rng.integers(5, 60, 2))
+        mask = ndimage.gaussian_filter(rng.random((height, width)), rng.uniform(0.5, 3)) > rng.uniform(0.3, 0.7)
+        for radius in range(7):
+            size = 2 * radius + 1
+            eroded = ndimage.minimum_filter(mask.view(np.uint8), size=size, mode="nearest").view(bool)
+            dilated = ndimage.maximum_filter(mask.view(np.uint8), size=size, mode="constant").view(bool)
+            assert (analyze._erode(mask, radius) == eroded).all()
+            assert (analyze._dilate(mask, radius) == dilated).all()
+        assert (analyze._fill_holes(mask) == ndimage.binary_fill_holes(mask)).all()
+    rgb8 = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)
+    rgb8[:4] = 3  # very dark pixels take the linear branch of f(t)
+    planes = colour.srgb8_to_lab_planes(rgb8)
+    np.testing.assert_allclose(np.moveaxis(planes, 0, -1), colour.srgb8_to_lab(rgb8), atol=1e-4)
+    np.testing.assert_allclose(colour.srgb8_to_lightness(rgb8), planes[0], atol=1e-4)
+    gram = rng.random((40, 6))
+    gram = gram.T @ gram + np.eye(6)
+    rhs = rng.random((6, 3))
+    np.testing.assert_allclose(analyze._solve_small(gram, rhs), np.linalg.solve(gram, rhs), rtol=1e-9)

@@ -219,7 +219,7 @@ def srgb8_to_lab_planes(rgb8: np.ndarray) -> np.ndarray:
     rgb8 = np.asarray(rgb8, dtype=np.uint8)
     height, width = rgb8.shape[:2]
     planes = np.ascontiguousarray(np.moveaxis(rgb8, -1, 0)).reshape(3, -1)
-    linear = np.take(_SRGB_LUT, planes)
+    linear = _SRGB_LUT[planes]
     # the 3×3 matrix as nine multiply-adds: a matmul here would wake BLAS's thread pool, whose
     # start-up costs more than the product itself on a busy server
     xyz = np.empty_like(linear)
