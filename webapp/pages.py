@@ -25,10 +25,15 @@ THEME_COLOUR = "#0b4f6c"
 BACKGROUND_COLOUR = "#ffffff"
 
 
+def wants_fragment() -> bool:
+    """Tell whether htmx asks for a slice (boosted links and history restores want the page)."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
 def render(template: str, partial: str | None = None, status: int = 200, **context):
     """Render the full page, or just its included partial when htmx asks for a fragment."""
-    wants_fragment = partial is not None and bool(htmx) and not htmx.boosted
-    return render_template(partial if wants_fragment else template, **context), status
+    name = partial if partial is not None and wants_fragment() else template
+    return render_template(name, **context), status
 
 
 def redirect_to(url: str):

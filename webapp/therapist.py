@@ -12,9 +12,9 @@ from wtforms.validators import DataRequired, Length
 from webapp import audit, timeline, triage
 from webapp.access import (get_linked_client_or_404, is_linked, linked_client_ids,
                            role_required)
-from webapp.extensions import db, htmx
+from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
-from webapp.pages import render
+from webapp.pages import render, wants_fragment
 from webapp.recovery import recoveries
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
@@ -72,11 +72,6 @@ def workspace_words():
             "page_size": triage.PAGE_SIZE}
 
 
-def wants_fragment() -> bool:
-    """Tell whether htmx asks for a slice (a history restore needs the whole page)."""
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
 @bp.route("/")
 @role_required("therapist")
 def home():
@@ -130,10 +125,10 @@ def own_notes(client_id: int) -> list[Note]:
 def client(client_id: int):
     """Show a linked client's treatments with their timelines, flags and notes (audited)."""
     person = get_linked_client_or_404(client_id)
-    context = review(person)
+    # commit the audit first: a commit expires loaded objects, and reloading each costs a query
     audit.record("view_client", current_user, subject=person, obj=person)
     db.session.commit()
-    return render("therapist/client.html", **context)
+    return render("therapist/client.html", **review(person))
 
 
 @bp.route("/clients/<int:client_id>/notes", methods=("POST",))
