@@ -297,6 +297,17 @@ if (self.document) {
       target.textContent = text;
     }
 
+    function navigate(url) {
+      // a boosted link: htmx swaps the timeline in and pushes its URL, with no full reload
+      if (!self.htmx) { location.assign(url); return; }
+      const link = document.createElement("a");
+      link.href = url;
+      link.hidden = true;
+      document.body.appendChild(link);
+      htmx.process(link);
+      link.click();
+    }
+
     async function submitCheckin(form) {
       const t = strings();
       const submit = form.querySelector("[type=submit]");
@@ -315,7 +326,7 @@ if (self.document) {
           // the session is over: the server's own answer (the login page) says what to do
           HTMLFormElement.prototype.submit.call(form);
         } else if (result && result.status >= 200 && result.status < 300) {
-          location.assign(result.data.url || location.href);
+          navigate(result.data.url || location.href);
         } else if (result && result.status < 500) {
           // the form stays as it is, with the server's words and those of each field
           const fields = Object.values(result.data.fields || {}).flat();

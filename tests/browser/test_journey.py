@@ -62,8 +62,12 @@ def test_therapist_invites_client_who_checks_in_and_shows_up_in_triage(browser, 
     client.wait_for_selector("[data-capture-preview]:not([hidden])")
     client.fill("#pain", "1")
     check_page(client, "journey-03-checkin")
+    client.evaluate("window.sameDocument = true")
     client.click("#checkin-form button[type=submit]")
     client.wait_for_url(timeline_url)
+    client.wait_for_selector(".stage-chip")
+    # the timeline came in by htmx: the page was never reloaded
+    assert client.evaluate("window.sameDocument") is True
     with live_app.app_context():
         stored = db.session.scalars(sa.select(CheckIn).join(User, CheckIn.client_id == User.id)
                                     .where(User.email == client_email)).all()
