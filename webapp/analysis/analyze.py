@@ -10,8 +10,8 @@ from . import colour
 from .photo import PhotoRefused, open_photo
 from .reading import MarkDetail, PhotoReading, quality_item
 
-# long side of the image the analysis runs on: marks of 3% of the short side are still ~9 px
-ANALYSIS_LONG_SIDE = 400
+# long side of the image the analysis runs on: marks of 3% of the short side are still ~8 px
+ANALYSIS_LONG_SIDE = 352
 # long side of the image the blur check runs on: blur is a matter of fine detail, so it is
 # judged on the sharper, larger image (the JPEG draft is about this size anyway)
 SHARPNESS_LONG_SIDE = 512
@@ -169,7 +169,7 @@ def _skin_mask(lab_s: np.ndarray, usable: np.ndarray):
         return np.array([np.median(plane[mask]) for plane in lab])
 
     # the dominant colour is estimated on a sparse grid; only the final mask is full size
-    sparse, sparse_ok = lab_s[:, ::3, ::3], usable[::3, ::3]
+    sparse, sparse_ok = lab_s[:, ::4, ::4], usable[::4, ::4]
     mask = mask_for(sparse, sparse_ok)
     if mask.mean() < 0.03:
         return None, None
@@ -202,7 +202,7 @@ def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray):
     or a constant colour (3,) when there is too little skin to fit.
     """
     height, width = skin.shape
-    step = 4
+    step = 5
     u_axis = (np.arange(width, dtype=np.float64) / max(width - 1, 1) * 2 - 1)
     v_axis = (np.arange(height, dtype=np.float64) / max(height - 1, 1) * 2 - 1)
     ys, xs = np.nonzero(skin[::step, ::step])
@@ -232,28 +232,33 @@ def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray):
 
 
 def _solve_small(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve a small symmetric positive definite system by Gaussian elimination with pivoting.
+    """Solve a small linear system by Gaussian elimination with partial pivoting.
 
-    For the 6×6 normal equations this is a few microseconds of NumPy, where LAPACK's solver
-    wakes BLAS's thread pool and can cost milliseconds on a busy server.
+    For the 6×6 normal equations this is tens of microseconds of plain Python, where LAPACK's
+    solver wakes BLAS's thread pool and can cost milliseconds on a busy server.
     """
-    a = np.array(matrix, dtype=np.float64)
-    b = np.array(rhs, dtype=np.float64)
+    a = [list(map(float, row)) for row in np.asarray(matrix, dtype=np.float64)]
+    b = [list(map(float, row)) for row in np.asarray(rhs, dtype=np.float64).reshape(len(a), -1)]
     n = len(a)
     for k in range(n):
-        pivot = k + int(np.argmax(np.abs(a[k:, k])))
-        if pivot != k:
-            a[[k, pivot]] = a[[pivot, k]]
-            b[[k, pivot]] = b[[pivot, k]]
-        if a[k, k] == 0:
+        pivot = max(range(k, n), key=lambda i: abs(a[i][k]))
+        a[k], a[pivot] = a[pivot], a[k]
+        b[k], b[pivot] = b[pivot], b[k]
+        head = a[k][k]
+        if head == 0:
             raise np.linalg.LinAlgError("singular matrix")
-        factors = a[k + 1 :, k] / a[k, k]
-        a[k + 1 :, k:] -= factors[:, None] * a[k, k:]
-        b[k + 1 :] -= factors[:, None] * b[k]
-    x = np.empty_like(b)
+        row_a, row_b = a[k], b[k]
+        for i in range(k + 1, n):
+            factor = a[i][k] / head
+            if factor:
+                a[i] = [x - factor * y for x, y in zip(a[i], row_a)]
+                b[i] = [x - factor * y for x, y in zip(b[i], row_b)]
+    x = [None] * n
     for k in range(n - 1, -1, -1):
-        x[k] = (b[k] - (a[k, k + 1 :, None] * x[k + 1 :]).sum(axis=0)) / a[k, k]
-    return x
+        x[k] = [
+            (b[k][c] - sum(a[k][j] * x[j][c] for j in range(k + 1, n))) / a[k][k] for c in range(len(b[k]))
+        ]
+    return np.array(x).reshape(np.shape(rhs))
 
 
 def _baseline_difference(plane: np.ndarray, fit, channel: int) -> np.ndarray:
@@ -341,7 +346,7 @@ def _measure_blobs(lab, labels, count, skin, glare_near, short_side):
             continue
         region = lab[(slice(None), *window)]
         mark_lab = np.array([plane[core].mean(dtype=np.float64) for plane in region])
-        skin_lab = np.array([np.median(plane[ring].astype(np.float64)) for plane in region])
+        skin_lab = np.median(region[:, ring], axis=1).astype(np.float64)
         delta_e = float(colour.ciede2000(skin_lab, mark_lab))
         ys, xs = np.nonzero(blob)
         results.append(
