@@ -18,7 +18,7 @@ SHARPNESS_LONG_SIDE = 512
 # jpeg draft request: dct scaling keeps at least this many pixels on each side
 DRAFT_MIN_SIDE = 360
 # light smoothing (px at analysis size) that takes sensor noise and skin grain off the pixels
-SMOOTH_SIGMA = 1.2
+SMOOTH_SIGMA = 1.2 * ANALYSIS_LONG_SIDE / 512  # 1.2 px of a 512-px image: the same smoothing at any grid
 # a pixel is a mark candidate when its ΔE00 to the fitted skin baseline exceeds this; below the
 # resolved threshold so a blob's extent reaches into its soft edge
 DETECT_DELTA_E = 2.0
@@ -300,10 +300,11 @@ def _detection_strength(lab_s: np.ndarray, fit, skin_lab, region: np.ndarray) ->
     return total
 
 
-def _measure_blobs(lab, labels, count, skin, glare_near, short_side):
+def _measure_blobs(rgb8, labels, count, skin, glare_near, short_side):
     """Measure every candidate blob's core against its ring of skin; return a list of dicts.
 
-    ``lab`` is CIELAB as planes (3, H, W).
+    ``rgb8`` is the 8-bit image the marks are measured on (H, W, 3), with ``labels``, ``skin``
+    and ``glare_near`` on the same grid; CIELAB is computed only in each blob's window.
     """
     results = []
     height, width = skin.shape
@@ -344,7 +345,7 @@ def _measure_blobs(lab, labels, count, skin, glare_near, short_side):
         if ring_count < 15:
             results.append({"delta_e": 0.0, "measured": False, "ring_fraction": ring_fraction})
             continue
-        region = lab[(slice(None), *window)]
+        region = colour.srgb8_to_lab_planes(rgb8[window])
         mark_lab = np.array([plane[core].mean(dtype=np.float64) for plane in region])
         skin_lab = np.median(region[:, ring], axis=1).astype(np.float64)
         delta_e = float(colour.ciede2000(skin_lab, mark_lab))
@@ -364,6 +365,13 @@ def _measure_blobs(lab, labels, count, skin, glare_near, short_side):
     return results
 
 
+def _nearest_index(large: tuple[int, int], small: tuple[int, int]):
+    """Index that enlarges an array of shape ``small`` to ``large`` by nearest neighbour."""
+    rows = ((np.arange(large[0]) + 0.5) * small[0] / large[0]).astype(np.intp)
+    cols = ((np.arange(large[1]) + 0.5) * small[1] / large[1]).astype(np.intp)
+    return np.ix_(rows, cols)
+
+
 def _sharpness(lightness: np.ndarray, region: np.ndarray) -> float:
     """Return the spread of the Laplacian of L* over a region: low means blurred.
 
@@ -371,9 +379,7 @@ def _sharpness(lightness: np.ndarray, region: np.ndarray) -> float:
     nearest neighbour.
     """
     if region.shape != lightness.shape:
-        rows = ((np.arange(lightness.shape[0]) + 0.5) * region.shape[0] / lightness.shape[0]).astype(np.intp)
-        cols = ((np.arange(lightness.shape[1]) + 0.5) * region.shape[1] / lightness.shape[1]).astype(np.intp)
-        region = region[np.ix_(rows, cols)]
+        region = region[_nearest_index(lightness.shape, region.shape)]
     lap = ndimage.laplace(lightness)
     values = lap[region]
     return float(values.std()) if values.size else 0.0
@@ -446,7 +452,15 @@ def analyze_image(image: Image.Image) -> PhotoReading:
         renumber[~keep] = 0
         labels, count = renumber[labels], int(keep.sum())
 
-    blobs = _measure_blobs(lab, labels, count, skin, glare_near, short_side)
+    # marks are found on the analysis grid and measured on the larger, sharper image: a small
+    # faint mark keeps more of its colour there (the blob masks are enlarged by nearest neighbour)
+    if sharp_rgb8.shape != rgb8.shape:
+        enlarge = _nearest_index(sharp_rgb8.shape[:2], rgb8.shape[:2])
+        blobs = _measure_blobs(
+            sharp_rgb8, labels[enlarge], count, skin[enlarge], glare_near[enlarge], min(sharp_rgb8.shape[:2])
+        )
+    else:
+        blobs = _measure_blobs(rgb8, labels, count, skin, glare_near, short_side)
     marks = []
     sub_threshold = 0.0
     for blob in blobs:
