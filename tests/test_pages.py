@@ -1,4 +1,12 @@
-"""Pages that belong to no one area: what's normal while marks fade."""
+"""Pages that belong to no one area: what's normal while marks fade; the shared translations."""
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from flask import render_template_string
+from flask_babel import force_locale, gettext, refresh
+
+from webapp import create_app
+from webapp.extensions import babel
 
 
 def test_whats_normal_explains_stages_timing_and_what_slows_it(client):
@@ -18,3 +26,43 @@ def test_whats_normal_is_linked_from_the_navigation(client, auth, people):
     auth.login(people["c1"])
     header = client.get("/client/").get_data(as_text=True).split("</header>")[0]
     assert 'href="/normal"' in header
+
+
+@pytest.fixture
+def russian(app, tmp_path):
+    """An app with a small Russian catalogue, like the one a translator will ship."""
+    catalog = Catalog(locale="ru")
+    for english, russian_words in (("Log in", "Войти"), ("Email", "Эл. почта"),
+                                   ("Password", "Пароль")):
+        catalog.add(english, russian_words)
+    (tmp_path / "translations" / "ru" / "LC_MESSAGES").mkdir(parents=True)
+    with open(tmp_path / "translations" / "ru" / "LC_MESSAGES" / "messages.mo", "wb") as f:
+        write_mo(f, catalog)
+    app = create_app({**app.config, "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path / "translations")})
+    # flask-babel keeps catalogues across apps by locale: forget those other tests loaded
+    with app.app_context():
+        babel.domain_instance.cache.clear()
+    yield app
+    with app.app_context():
+        babel.domain_instance.cache.clear()
+
+
+def test_a_translated_catalogue_is_used_by_templates_and_lazy_labels(russian):
+    html = russian.test_client().get(
+        "/auth/login", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "<h1>Войти</h1>" in html  # _() in a template
+    assert "Эл. почта" in html and "Пароль" in html  # lazy form labels
+    html = russian.test_client().get(
+        "/auth/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "<h1>Log in</h1>" in html and "Пароль" not in html
+
+
+def test_the_catalogue_kept_for_a_request_follows_force_locale_and_refresh(russian):
+    with russian.test_request_context(headers={"Accept-Language": "ru"}):
+        assert gettext("Log in") == "Войти"
+        with force_locale("en"):
+            assert gettext("Log in") == "Log in"
+            assert render_template_string("{{ _('Log in') }}") == "Log in"
+        assert gettext("Log in") == "Войти"
+        refresh()
+        assert render_template_string("{{ _('Log in') }}") == "Войти"

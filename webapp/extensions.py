@@ -1,15 +1,43 @@
 """Flask extensions, created unbound and bound to the app in create_app()."""
-from flask_babel import Babel
+import flask_babel
+from flask import g
 from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
+from werkzeug.utils import cached_property
 
 
 class Base(DeclarativeBase):
     """Declarative base shared by every model."""
+
+
+class RequestDomain(flask_babel.Domain):
+    """flask-babel's message domain, looking the catalogue up once per request, not per string."""
+
+    def get_translations(self):
+        """Return the current locale's catalogue, kept in flask-babel's state for the request."""
+        # flask-babel finds it anew for every string (a page has hundreds); its force_locale()
+        # and refresh() reset this slot of its per-request state, so a switched locale still
+        # gets its own catalogue (tests/test_pages.py proves both)
+        state = g.get("_flask_babel") if g else None
+        cached = getattr(state, "babel_translations", None)
+        if cached is None:
+            cached = super().get_translations()
+            if g:
+                g._flask_babel.babel_translations = cached
+        return cached
+
+
+class Babel(flask_babel.Babel):
+    """flask-babel, with the message domain that looks its catalogue up once per request."""
+
+    @cached_property
+    def domain_instance(self) -> RequestDomain:
+        """Return the domain every gettext goes through (flask-babel's, with the cache)."""
+        return RequestDomain(domain=self.domain)
 
 
 db = SQLAlchemy(model_class=Base)
