@@ -66,10 +66,8 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-@bp.app_context_processor
-def treatment_labels():
-    """Give every template the words for a treatment's coded fields."""
-    return {"labels": LABELS}
+# every template, and the macros they import without context, gets the words as a global
+bp.add_app_template_global(LABELS, "labels")
 
 
 def choices(keys, labels) -> list[SelectChoice]:
