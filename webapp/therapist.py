@@ -67,9 +67,15 @@ def workspace_words():
     def ago(delta: dt.timedelta | None) -> str:
         """Say how long ago something happened, e.g. "3 hours ago"."""
         return format_timedelta(-delta, add_direction=True) if delta is not None else ""
-    return {"flag_labels": FLAG_LABELS, "status_labels": STATUS_LABELS,
-            "verdict_labels": VERDICT_LABELS, "statuses": triage.STATUSES, "ago": ago,
-            "page_size": triage.PAGE_SIZE}
+    # translated once per page: the triage list shows these words on every row
+    return {"flag_labels": translated(FLAG_LABELS), "status_labels": translated(STATUS_LABELS),
+            "verdict_labels": translated(VERDICT_LABELS), "statuses": triage.STATUSES,
+            "ago": ago, "page_size": triage.PAGE_SIZE}
+
+
+def translated(labels: dict) -> dict[str, str]:
+    """Return the labels in the current language, as plain strings."""
+    return {key: str(words) for key, words in labels.items()}
 
 
 @bp.route("/")

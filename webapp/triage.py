@@ -17,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from webapp import clock
 from webapp.access import linked_client_ids
@@ -180,7 +181,13 @@ def triage(therapist_id: int, now: dt.datetime, filters: Filters) -> Triage:
         rank,
         missed_since.asc().nulls_last(),  # the longest silence first
         RecoverySummary.ceiling_ratio.desc().nulls_last(),  # furthest behind the curve first
-        User.name, Treatment.id).limit(filters.limit)
+        User.name, Treatment.id).limit(filters.limit).options(
+        # the row shows these: the rest (a reading's whole analysis, notes, JSON) stays unread
+        so.load_only(Treatment.client_id, Treatment.treated_at, Treatment.body_area,
+                     Treatment.expected_days),
+        so.load_only(User.name), so.load_only(Reading.ok, Reading.stage, Reading.mark_hex),
+        so.load_only(RecoverySummary.verdict, RecoverySummary.reason,
+                     RecoverySummary.last_checkin_at, RecoverySummary.ceiling_ratio))
     rows = [TriageRow(treatment=t, client=c, summary=s, reading=r, status=STATUSES[k], now=now)
             for t, c, s, r, k in db.session.execute(stmt)]
     by_treatment = {row.treatment.id: row for row in rows}
