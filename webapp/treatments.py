@@ -1,5 +1,6 @@
 """Treatments: a client, or their linked therapist, records a cupping session."""
 import datetime as dt
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
@@ -16,7 +17,7 @@ from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
 from webapp.extensions import db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
                            CareLink, Treatment, User, utcnow)
-from webapp.pages import render
+from webapp.pages import date_formatter, render, url_maker
 from webapp.recovery import recoveries
 
 bp = Blueprint("treatments", __name__, url_prefix="/treatments")
@@ -68,6 +69,21 @@ class CheckboxesField(SelectMultipleField):
 
 # every template, and the macros they import without context, gets the words as a global
 bp.add_app_template_global(LABELS, "labels")
+
+
+@bp.app_template_global()
+def day_row_kit() -> SimpleNamespace:
+    """Return the words, date format and links every day row of a timeline shares."""
+    # worked out once per timeline, not per row: a row's own values are %-formatted into the
+    # translated sentences, and its links are built from one url_for per route
+    return SimpleNamespace(
+        day=_("Day %(n)d"), faded=_("%(p)d%% faded"), pain=_("Pain %(n)d/10"),
+        no_photo=_("No photo"), blisters=_("Blisters or broken skin"), fever=_("Fever"),
+        delete=_("Delete this photo"), confirm=_("Yes, delete it and its reading"),
+        date=date_formatter("EEE d MMM"),
+        thumb_url=url_maker("photos.show", "checkin_id", size="thumb"),
+        photo_url=url_maker("photos.show", "checkin_id", size="full"),
+        delete_url=url_maker("checkins.delete", "checkin_id"))
 
 
 def choices(keys, labels) -> list[SelectChoice]:
