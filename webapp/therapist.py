@@ -1,7 +1,9 @@
 """The therapist's workspace: the triage list, a client's review page, flags and private notes."""
 import datetime as dt
+from types import SimpleNamespace
 
 import sqlalchemy as sa
+from babel.dates import TIMEDELTA_UNITS
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import format_timedelta, gettext as _, lazy_gettext as _l
 from flask_login import current_user
@@ -14,7 +16,7 @@ from webapp.access import (get_linked_client_or_404, is_linked, linked_client_id
                            role_required)
 from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
-from webapp.pages import render, wants_fragment
+from webapp.pages import render, url_maker, wants_fragment
 from webapp.recovery import recoveries
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
@@ -39,6 +41,8 @@ VERDICT_LABELS = {
     "insufficient_data": _l("too few photos to judge"),
 }
 NOTE_MAX = 2000
+# flask-babel's default: from 0.85 of a unit on, a time span is said in that unit
+AGO_THRESHOLD = 0.85
 
 
 def stripped(value: str | None) -> str | None:
@@ -64,13 +68,43 @@ class NoteForm(FlaskForm):
 @bp.context_processor
 def workspace_words():
     """Give the workspace templates its labels and a "how long ago" helper."""
-    def ago(delta: dt.timedelta | None) -> str:
-        """Say how long ago something happened, e.g. "3 hours ago"."""
-        return format_timedelta(-delta, add_direction=True) if delta is not None else ""
     # translated once per page: the triage list shows these words on every row
     return {"flag_labels": translated(FLAG_LABELS), "status_labels": translated(STATUS_LABELS),
             "verdict_labels": translated(VERDICT_LABELS), "statuses": triage.STATUSES,
-            "ago": ago, "page_size": triage.PAGE_SIZE}
+            "ago": ago_formatter(), "triage_kit": triage_kit, "page_size": triage.PAGE_SIZE}
+
+
+def ago_formatter():
+    """Return a function saying how long ago something happened, e.g. "3 hours ago"."""
+    # babel's words depend only on the direction, the unit and the rounded number (its own
+    # rule, repeated below): a list of rows asks babel once per distinct answer, not per row
+    said: dict[tuple, str] = {}
+
+    def ago(delta: dt.timedelta | None) -> str:
+        """Say how long ago a time span ending now began ("" when there is none)."""
+        if delta is None:
+            return ""
+        before = -delta
+        seconds = int(before.days * 86400 + before.seconds)
+        for unit, unit_seconds in TIMEDELTA_UNITS:
+            value = abs(seconds) / unit_seconds
+            if value >= AGO_THRESHOLD or unit == "second":
+                key = (seconds >= 0, unit, int(round(max(1, value) if value > 0 else value)))
+                break
+        if key not in said:
+            said[key] = format_timedelta(before, threshold=AGO_THRESHOLD, add_direction=True)
+        return said[key]
+    return ago
+
+
+def triage_kit() -> SimpleNamespace:
+    """Return the words and links every triage row shares, worked out once per list."""
+    # each row %-formats its numbers into the translated sentences; links come from one
+    # url_for per route
+    return SimpleNamespace(
+        day_of=_("Day %(n)d of %(d)d"), last_photo=_("Last photo %(ago)s"),
+        no_photo=_("No photo yet"), client_url=url_maker("therapist.client", "client_id"),
+        flag_url=url_maker("therapist.flag", "flag_id"))
 
 
 def translated(labels: dict) -> dict[str, str]:

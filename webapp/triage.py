@@ -30,8 +30,9 @@ STATUSES = ("red_flag", "worsening", "slow", "pigmentation", "missed", "on_track
             "resolved")
 # the statuses a therapist should look at today
 ATTENTION = STATUSES[:5]
-# rows per page: the top of the list is what matters; "show more" extends it
-PAGE_SIZE = 30
+# rows per page: the top of the list is what matters (20 fill a few phone screens); "show
+# more" extends it
+PAGE_SIZE = 20
 MAX_PAGE = 1000
 DAY = dt.timedelta(days=1)
 
