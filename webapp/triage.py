@@ -63,13 +63,14 @@ class Filters:
 class TriageRow:
     """One active recovery as the triage list shows it."""
 
-    treatment: Treatment
-    client: User
-    summary: RecoverySummary | None
-    reading: Reading | None
+    # plain rows of the columns the list shows (see ROW_COLUMNS), not ORM objects
+    treatment: sa.Row
+    client: sa.Row
+    summary: sa.Row | None
+    reading: sa.Row | None
     status: str
     now: dt.datetime
-    flags: list[Flag] = field(default_factory=list)
+    flags: list[sa.Row] = field(default_factory=list)
 
     @property
     def day(self) -> int:
@@ -148,9 +149,21 @@ def rank_expression(now: dt.datetime) -> sa.ColumnElement[int]:
         else_=STATUSES.index("waiting"))
 
 
+# what a row shows, as named bundles of columns: a page builds no ORM object per row (nor reads
+# a reading's whole analysis, the notes or the JSON columns)
+ROW_COLUMNS = (
+    so.Bundle("treatment", Treatment.id, Treatment.client_id, Treatment.treated_at,
+              Treatment.body_area, Treatment.expected_days),
+    so.Bundle("client", User.id, User.name),
+    so.Bundle("summary", RecoverySummary.treatment_id, RecoverySummary.verdict,
+              RecoverySummary.reason, RecoverySummary.last_checkin_at,
+              RecoverySummary.ceiling_ratio),
+    so.Bundle("reading", Reading.checkin_id, Reading.ok, Reading.stage, Reading.mark_hex))
+
+
 def active_recoveries(therapist_id: int, now: dt.datetime, query: str = "") -> sa.Select:
     """Select the therapist's active recoveries (optionally by client name) with their summary."""
-    stmt = (sa.select(Treatment, User, RecoverySummary, Reading)
+    stmt = (sa.select(*ROW_COLUMNS)
             .join(User, User.id == Treatment.client_id)
             .outerjoin(RecoverySummary, RecoverySummary.treatment_id == Treatment.id)
             .outerjoin(Reading, Reading.checkin_id == RecoverySummary.checkin_id)
@@ -182,19 +195,17 @@ def triage(therapist_id: int, now: dt.datetime, filters: Filters) -> Triage:
         rank,
         missed_since.asc().nulls_last(),  # the longest silence first
         RecoverySummary.ceiling_ratio.desc().nulls_last(),  # furthest behind the curve first
-        User.name, Treatment.id).limit(filters.limit).options(
-        # the row shows these: the rest (a reading's whole analysis, notes, JSON) stays unread
-        so.load_only(Treatment.client_id, Treatment.treated_at, Treatment.body_area,
-                     Treatment.expected_days),
-        so.load_only(User.name), so.load_only(Reading.ok, Reading.stage, Reading.mark_hex),
-        so.load_only(RecoverySummary.verdict, RecoverySummary.reason,
-                     RecoverySummary.last_checkin_at, RecoverySummary.ceiling_ratio))
-    rows = [TriageRow(treatment=t, client=c, summary=s, reading=r, status=STATUSES[k], now=now)
+        User.name, Treatment.id).limit(filters.limit)
+    # an outer join without a summary or reading gives a bundle of nulls: the row has none
+    rows = [TriageRow(treatment=t, client=c, summary=s if s.treatment_id is not None else None,
+                      reading=r if r.checkin_id is not None else None, status=STATUSES[k],
+                      now=now)
             for t, c, s, r, k in db.session.execute(stmt)]
     by_treatment = {row.treatment.id: row for row in rows}
     if rows:
-        for flag in db.session.scalars(sa.select(Flag).where(
-                Flag.treatment_id.in_(by_treatment), Flag.acknowledged_at.is_(None))
+        for flag in db.session.execute(
+                sa.select(Flag.id, Flag.treatment_id, Flag.kind, Flag.reason)
+                .where(Flag.treatment_id.in_(by_treatment), Flag.acknowledged_at.is_(None))
                 .order_by(Flag.raised_at)):
             by_treatment[flag.treatment_id].flags.append(flag)
     return Triage(rows=rows, counts=counts, filters=filters)
