@@ -217,9 +217,10 @@ class SinceYesterday:
 
     checkins: int
     clients_checked_in: int
-    new_flags: list[tuple[Flag, User]]
+    # (flag, person) and (treatment, person): named rows of the columns the panel shows
+    new_flags: list[tuple[sa.Row, sa.Row]]
     new_flag_count: int
-    resolved: list[tuple[Treatment, User]]
+    resolved: list[tuple[sa.Row, sa.Row]]
     resolved_count: int
 
     @property
@@ -230,6 +231,8 @@ class SinceYesterday:
 
 # how many new flags and resolved recoveries the panel names; the rest are counted
 PANEL_ITEMS = 5
+# who a panel item is about, as the panel shows them
+PERSON = so.Bundle("person", User.id, User.name)
 
 
 def since_yesterday(therapist_id: int, now: dt.datetime) -> SinceYesterday:
@@ -241,12 +244,12 @@ def since_yesterday(therapist_id: int, now: dt.datetime) -> SinceYesterday:
         .where(CheckIn.client_id.in_(linked), CheckIn.created_at >= since)).one()
     total = sa.func.count().over().label("total")
     flag_rows = db.session.execute(
-        sa.select(Flag, User, total).join(Treatment, Treatment.id == Flag.treatment_id)
+        sa.select(so.Bundle("flag", Flag.id, Flag.kind, Flag.raised_at), PERSON, total).join(Treatment, Treatment.id == Flag.treatment_id)
         .join(User, User.id == Treatment.client_id)
         .where(Treatment.client_id.in_(linked), Flag.raised_at >= since)
         .order_by(Flag.raised_at.desc(), Flag.id.desc()).limit(PANEL_ITEMS)).all()
     resolved_rows = db.session.execute(
-        sa.select(Treatment, User, total)
+        sa.select(so.Bundle("treatment", Treatment.id, Treatment.body_area), PERSON, total)
         .join(RecoverySummary, RecoverySummary.treatment_id == Treatment.id)
         .join(User, User.id == Treatment.client_id)
         .where(Treatment.client_id.in_(linked), RecoverySummary.resolved_at >= since)
