@@ -1,6 +1,8 @@
 """Flask extensions, created unbound and bound to the app in create_app()."""
 import flask_babel
 from flask import g
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -38,6 +40,28 @@ class Babel(flask_babel.Babel):
     def domain_instance(self) -> RequestDomain:
         """Return the domain every gettext goes through (flask-babel's, with the cache)."""
         return RequestDomain(domain=self.domain)
+
+    def init_app(self, app, *args, **kwargs) -> None:
+        """Bind flask-babel, then give templates a `_`/`gettext`/`ngettext` one call deep."""
+        super().init_app(app, *args, **kwargs)
+        # jinja's i18n wraps each of these in two context-passing calls and flask-babel then
+        # finds its domain through the request globals: ~17 µs a string, and a page shows
+        # ~100. these do the same (newstyle: %-format, escape the values in html) directly
+
+        @pass_eval_context
+        def gettext(eval_ctx, string: str, **variables) -> str:
+            """Translate a template's string and format its values into it."""
+            text = self.domain_instance.get_translations().ugettext(string)
+            return (Markup(text) if eval_ctx.autoescape else text) % variables
+
+        @pass_eval_context
+        def ngettext(eval_ctx, singular: str, plural: str, num: int, **variables) -> str:
+            """Translate a template's string in the plural form that num needs."""
+            variables.setdefault("num", num)
+            text = self.domain_instance.get_translations().ungettext(singular, plural, num)
+            return (Markup(text) if eval_ctx.autoescape else text) % variables
+
+        app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext)
 
 
 db = SQLAlchemy(model_class=Base)
