@@ -1,5 +1,6 @@
 """Treatments: a client, or their linked therapist, records a cupping session."""
 import datetime as dt
+import weakref
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, ValidationErr
 
 from webapp import audit, clock, timeline
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
-from webapp.extensions import db, htmx
+from webapp.extensions import babel, db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
                            CareLink, Treatment, User, utcnow)
 from webapp.pages import date_formatter, render, url_maker
@@ -67,8 +68,33 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
+class TranslatedLabels:
+    """The LABELS groups as plain strings in the current language, translated once per request."""
+
+    def __init__(self, groups: dict[str, dict]):
+        """Keep the groups of lazy labels to translate."""
+        self.groups = groups
+        self.translated: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __getattr__(self, group: str) -> dict[str, str]:
+        """Return one group (e.g. `labels.stage`) translated for the current catalogue."""
+        if group not in self.groups:
+            raise AttributeError(group)
+        # a lazy label translates each time it is shown, and lists show one or two per row;
+        # the words depend on the catalogue alone (flask-babel keeps one per language, and
+        # force_locale switches it), so they are kept beside it
+        catalogue = babel.domain_instance.get_translations()
+        kept = self.translated.get(catalogue)
+        if kept is None:
+            kept = self.translated[catalogue] = {}
+        words = kept.get(group)
+        if words is None:
+            words = kept[group] = {key: str(label) for key, label in self.groups[group].items()}
+        return words
+
+
 # every template, and the macros they import without context, gets the words as a global
-bp.add_app_template_global(LABELS, "labels")
+bp.add_app_template_global(TranslatedLabels(LABELS), "labels")
 
 
 @bp.app_template_global()
