@@ -14,6 +14,7 @@ clients a practice follows. Urgency, most urgent first:
 6. ``resolved``.
 """
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -23,7 +24,8 @@ from webapp import clock
 from webapp.access import linked_client_ids
 from webapp.extensions import db
 from webapp.flags import ACTIVE_DAYS, MISSED_AFTER
-from webapp.models import CheckIn, Flag, Reading, RecoverySummary, Treatment, User
+from webapp.models import (CheckIn, Flag, Reading, RecoverySummary, Treatment, User,
+                           UTCDateTime)
 from webapp.treatments import MAX_AGE_DAYS
 
 STATUSES = ("red_flag", "worsening", "slow", "pigmentation", "missed", "on_track", "waiting",
@@ -131,8 +133,8 @@ class Triage:
         return max(self.matching - len(self.rows), 0)
 
 
-def rank_expression(now: dt.datetime) -> sa.ColumnElement[int]:
-    """Return the SQL expression of a recovery's urgency: 0 (most urgent) to 7."""
+def rank_expression() -> sa.ColumnElement[int]:
+    """Return the SQL expression of a recovery's urgency: 0 (most urgent) to 7 (:missed_before)."""
     verdict = sa.func.coalesce(RecoverySummary.verdict, "insufficient_data")
     activity = sa.func.coalesce(RecoverySummary.last_checkin_at, Treatment.treated_at)
     open_red_flag = sa.exists().where(Flag.treatment_id == Treatment.id,
@@ -144,7 +146,7 @@ def rank_expression(now: dt.datetime) -> sa.ColumnElement[int]:
         (verdict == "slow", STATUSES.index("slow")),
         (verdict == "pigmentation", STATUSES.index("pigmentation")),
         (verdict == "resolved", STATUSES.index("resolved")),
-        (activity < now - MISSED_AFTER, STATUSES.index("missed")),
+        (activity < sa.bindparam("missed_before", type_=UTCDateTime), STATUSES.index("missed")),
         (verdict == "on_track", STATUSES.index("on_track")),
         else_=STATUSES.index("waiting"))
 
@@ -161,52 +163,78 @@ ROW_COLUMNS = (
     so.Bundle("reading", Reading.checkin_id, Reading.ok, Reading.stage, Reading.mark_hex))
 
 
-def active_recoveries(therapist_id: int, now: dt.datetime, query: str = "") -> sa.Select:
-    """Select the therapist's active recoveries (optionally by client name) with their summary."""
+def active_recoveries(searching: bool) -> sa.Select:
+    """Select a therapist's active recoveries (optionally by client name) with their summary.
+
+    Bound parameters: therapist_id, oldest (MAX_AGE_DAYS ago), active_since (ACTIVE_DAYS ago)
+    and, when searching, pattern (see :func:`name_pattern`).
+    """
     stmt = (sa.select(*ROW_COLUMNS)
             .join(User, User.id == Treatment.client_id)
             .outerjoin(RecoverySummary, RecoverySummary.treatment_id == Treatment.id)
             .outerjoin(Reading, Reading.checkin_id == RecoverySummary.checkin_id)
-            .where(Treatment.client_id.in_(linked_client_ids(therapist_id)),
-                   Treatment.treated_at >= now - dt.timedelta(days=MAX_AGE_DAYS),
-                   sa.or_(Treatment.treated_at >= now - dt.timedelta(days=ACTIVE_DAYS),
+            .where(Treatment.client_id.in_(linked_client_ids(sa.bindparam("therapist_id"))),
+                   Treatment.treated_at >= sa.bindparam("oldest", type_=UTCDateTime),
+                   sa.or_(Treatment.treated_at >= sa.bindparam("active_since", type_=UTCDateTime),
                           RecoverySummary.verdict.is_(None),
                           RecoverySummary.verdict != "resolved")))
-    if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(User.name.ilike(f"%{escaped}%", escape="\\"))
+    if searching:
+        stmt = stmt.where(User.name.ilike(sa.bindparam("pattern"), escape="\\"))
     return stmt
 
 
-def triage(therapist_id: int, now: dt.datetime, filters: Filters) -> Triage:
-    """Rank the therapist's active recoveries and return the page the filters ask for."""
-    rank = rank_expression(now)
-    base = active_recoveries(therapist_id, now, filters.query)
+def name_pattern(query: str) -> str:
+    """Return the LIKE pattern matching names that contain the query literally."""
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@functools.cache
+def triage_statements(searching: bool, status: str) -> tuple[sa.Select, sa.Select]:
+    """Return the statements counting each status and selecting one page (built once each)."""
+    # building these costs more than running them on a practice's few hundred rows: the
+    # values (who, when, the search, how many) are bound parameters, see triage()
+    rank = rank_expression()
+    base = active_recoveries(searching)
     counted = base.with_only_columns(rank.label("rank"), sa.func.count()).group_by(rank)
-    counts = {STATUSES[r]: n for r, n in db.session.execute(counted)}
     stmt = base.add_columns(rank.label("rank"))
-    if filters.status == "attention":
+    if status == "attention":
         stmt = stmt.where(rank <= STATUSES.index(ATTENTION[-1]))
-    elif filters.status:
-        stmt = stmt.where(rank == STATUSES.index(filters.status))
+    elif status:
+        stmt = stmt.where(rank == STATUSES.index(status))
     missed_since = sa.case((rank == STATUSES.index("missed"), sa.func.coalesce(
         RecoverySummary.last_checkin_at, Treatment.treated_at)))
     stmt = stmt.order_by(
         rank,
         missed_since.asc().nulls_last(),  # the longest silence first
         RecoverySummary.ceiling_ratio.desc().nulls_last(),  # furthest behind the curve first
-        User.name, Treatment.id).limit(filters.limit)
+        User.name, Treatment.id).limit(sa.bindparam("limit"))
+    return counted, stmt
+
+
+# the open flags of the listed treatments (:ids)
+OPEN_FLAGS = (sa.select(Flag.id, Flag.treatment_id, Flag.kind, Flag.reason)
+              .where(Flag.treatment_id.in_(sa.bindparam("ids", expanding=True)),
+                     Flag.acknowledged_at.is_(None))
+              .order_by(Flag.raised_at))
+
+
+def triage(therapist_id: int, now: dt.datetime, filters: Filters) -> Triage:
+    """Rank the therapist's active recoveries and return the page the filters ask for."""
+    counted, stmt = triage_statements(bool(filters.query), filters.status)
+    params = {"therapist_id": therapist_id, "missed_before": now - MISSED_AFTER,
+              "oldest": now - dt.timedelta(days=MAX_AGE_DAYS),
+              "active_since": now - dt.timedelta(days=ACTIVE_DAYS),
+              "pattern": name_pattern(filters.query), "limit": filters.limit}
+    counts = {STATUSES[r]: n for r, n in db.session.execute(counted, params)}
     # an outer join without a summary or reading gives a bundle of nulls: the row has none
     rows = [TriageRow(treatment=t, client=c, summary=s if s.treatment_id is not None else None,
                       reading=r if r.checkin_id is not None else None, status=STATUSES[k],
                       now=now)
-            for t, c, s, r, k in db.session.execute(stmt)]
+            for t, c, s, r, k in db.session.execute(stmt, params)]
     by_treatment = {row.treatment.id: row for row in rows}
     if rows:
-        for flag in db.session.execute(
-                sa.select(Flag.id, Flag.treatment_id, Flag.kind, Flag.reason)
-                .where(Flag.treatment_id.in_(by_treatment), Flag.acknowledged_at.is_(None))
-                .order_by(Flag.raised_at)):
+        for flag in db.session.execute(OPEN_FLAGS, {"ids": list(by_treatment)}):
             by_treatment[flag.treatment_id].flags.append(flag)
     return Triage(rows=rows, counts=counts, filters=filters)
 
@@ -235,25 +263,34 @@ PANEL_ITEMS = 5
 PERSON = so.Bundle("person", User.id, User.name)
 
 
+@functools.cache
+def since_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
+    """Return the panel's three statements, built once: :therapist_id's clients, since :since."""
+    linked = linked_client_ids(sa.bindparam("therapist_id"))
+    since = sa.bindparam("since", type_=UTCDateTime)
+    total = sa.func.count().over().label("total")
+    checkins = (sa.select(sa.func.count(CheckIn.id), sa.func.count(sa.distinct(CheckIn.client_id)))
+                .where(CheckIn.client_id.in_(linked), CheckIn.created_at >= since))
+    flags = (sa.select(so.Bundle("flag", Flag.id, Flag.kind, Flag.raised_at), PERSON, total)
+             .join(Treatment, Treatment.id == Flag.treatment_id)
+             .join(User, User.id == Treatment.client_id)
+             .where(Treatment.client_id.in_(linked), Flag.raised_at >= since)
+             .order_by(Flag.raised_at.desc(), Flag.id.desc()).limit(PANEL_ITEMS))
+    resolved = (sa.select(so.Bundle("treatment", Treatment.id, Treatment.body_area), PERSON, total)
+                .join(RecoverySummary, RecoverySummary.treatment_id == Treatment.id)
+                .join(User, User.id == Treatment.client_id)
+                .where(Treatment.client_id.in_(linked), RecoverySummary.resolved_at >= since)
+                .order_by(RecoverySummary.resolved_at.desc(), Treatment.id).limit(PANEL_ITEMS))
+    return checkins, flags, resolved
+
+
 def since_yesterday(therapist_id: int, now: dt.datetime) -> SinceYesterday:
     """Count the check-ins, new flags and newly resolved recoveries of the last 24 hours."""
-    since = now - DAY
-    linked = linked_client_ids(therapist_id)
-    checkins, clients = db.session.execute(
-        sa.select(sa.func.count(CheckIn.id), sa.func.count(sa.distinct(CheckIn.client_id)))
-        .where(CheckIn.client_id.in_(linked), CheckIn.created_at >= since)).one()
-    total = sa.func.count().over().label("total")
-    flag_rows = db.session.execute(
-        sa.select(so.Bundle("flag", Flag.id, Flag.kind, Flag.raised_at), PERSON, total).join(Treatment, Treatment.id == Flag.treatment_id)
-        .join(User, User.id == Treatment.client_id)
-        .where(Treatment.client_id.in_(linked), Flag.raised_at >= since)
-        .order_by(Flag.raised_at.desc(), Flag.id.desc()).limit(PANEL_ITEMS)).all()
-    resolved_rows = db.session.execute(
-        sa.select(so.Bundle("treatment", Treatment.id, Treatment.body_area), PERSON, total)
-        .join(RecoverySummary, RecoverySummary.treatment_id == Treatment.id)
-        .join(User, User.id == Treatment.client_id)
-        .where(Treatment.client_id.in_(linked), RecoverySummary.resolved_at >= since)
-        .order_by(RecoverySummary.resolved_at.desc(), Treatment.id).limit(PANEL_ITEMS)).all()
+    counted, flags, resolved = since_statements()
+    params = {"therapist_id": therapist_id, "since": now - DAY}
+    checkins, clients = db.session.execute(counted, params).one()
+    flag_rows = db.session.execute(flags, params).all()
+    resolved_rows = db.session.execute(resolved, params).all()
     return SinceYesterday(
         checkins=checkins, clients_checked_in=clients,
         new_flags=[(f, u) for f, u, _ in flag_rows],
