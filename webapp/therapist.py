@@ -18,6 +18,7 @@ from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
 from webapp.pages import render, url_maker, wants_fragment
 from webapp.recovery import recoveries
+from webapp.treatments import TranslatedLabels
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
@@ -40,6 +41,8 @@ VERDICT_LABELS = {
     "pigmentation": _l("a darker patch remains"),
     "insufficient_data": _l("too few photos to judge"),
 }
+WORKSPACE_LABELS = TranslatedLabels({"flag": FLAG_LABELS, "status": STATUS_LABELS,
+                                     "verdict": VERDICT_LABELS})
 NOTE_MAX = 2000
 # flask-babel's default: from 0.85 of a unit on, a time span is said in that unit
 AGO_THRESHOLD = 0.85
@@ -68,9 +71,9 @@ class NoteForm(FlaskForm):
 @bp.context_processor
 def workspace_words():
     """Give the workspace templates its labels and a "how long ago" helper."""
-    # translated once per page: the triage list shows these words on every row
-    return {"flag_labels": translated(FLAG_LABELS), "status_labels": translated(STATUS_LABELS),
-            "verdict_labels": translated(VERDICT_LABELS), "statuses": triage.STATUSES,
+    # translated once per language, not per row: the triage list shows these on every row
+    return {"flag_labels": WORKSPACE_LABELS.flag, "status_labels": WORKSPACE_LABELS.status,
+            "verdict_labels": WORKSPACE_LABELS.verdict, "statuses": triage.STATUSES,
             "ago": ago_formatter(), "triage_kit": triage_kit, "page_size": triage.PAGE_SIZE}
 
 
@@ -105,11 +108,6 @@ def triage_kit() -> SimpleNamespace:
         day_of=_("Day %(n)d of %(d)d"), last_photo=_("Last photo %(ago)s"),
         no_photo=_("No photo yet"), client_url=url_maker("therapist.client", "client_id"),
         flag_url=url_maker("therapist.flag", "flag_id"))
-
-
-def translated(labels: dict) -> dict[str, str]:
-    """Return the labels in the current language, as plain strings."""
-    return {key: str(words) for key, words in labels.items()}
 
 
 @bp.route("/")
