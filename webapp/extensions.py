@@ -24,7 +24,10 @@ class RequestDomain(flask_babel.Domain):
         # flask-babel finds it anew for every string (a page has hundreds); its force_locale()
         # and refresh() reset this slot of its per-request state, so a switched locale still
         # gets its own catalogue (tests/test_pages.py proves both)
-        state = g.get("_flask_babel") if g else None
+        try:
+            state = g._flask_babel
+        except (AttributeError, RuntimeError):
+            state = None  # outside a request, or before flask-babel's state is made
         cached = getattr(state, "babel_translations", None)
         if cached is None:
             cached = super().get_translations()

@@ -1,8 +1,11 @@
 """Pages that belong to no one area, and the response habits every page shares."""
+import datetime as dt
+import functools
 import json
 
 from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
                    send_from_directory, url_for)
+from babel import Locale
 from babel.dates import parse_pattern
 from flask_babel import get_locale, get_timezone, gettext as _
 from flask_login import current_user
@@ -40,10 +43,17 @@ def url_maker(endpoint: str, key: str, **values):
 
 def date_formatter(pattern: str):
     """Return a function formatting a UTC datetime's date in the user's zone and language."""
-    # flask-babel's dateformat parses the pattern and finds the zone and locale per call;
-    # a list formats one date per row, so they are found once here
-    zone, locale, parsed = get_timezone(), get_locale(), parse_pattern(pattern)
-    return lambda value: parsed.apply(zone.normalize(value.astimezone(zone)).date(), locale)
+    # flask-babel's dateformat finds the zone and locale per call; a list formats one date
+    # per row, so they are found once here
+    zone, locale = get_timezone(), get_locale()
+    return lambda value: local_date(zone.normalize(value.astimezone(zone)).date(), pattern,
+                                    locale)
+
+
+@functools.lru_cache(maxsize=4096)
+def local_date(day: dt.date, pattern: str, locale: Locale) -> str:
+    """Format a calendar date with a babel pattern (kept: a timeline shows the same days daily)."""
+    return parse_pattern(pattern).apply(day, locale)
 
 
 def wants_fragment() -> bool:
