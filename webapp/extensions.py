@@ -55,7 +55,10 @@ class Babel(flask_babel.Babel):
         def gettext(eval_ctx, string: str, **variables) -> str:
             """Translate a template's string and format its values into it."""
             text = self.domain_instance.get_translations().ugettext(string)
-            return (Markup(text) if eval_ctx.autoescape else text) % variables
+            if eval_ctx.autoescape:
+                text = Markup(text)
+            # most strings have no placeholder: formatting (which turns %% into %) is skipped
+            return text % variables if variables or "%" in text else text
 
         @pass_eval_context
         def ngettext(eval_ctx, singular: str, plural: str, num: int, **variables) -> str:
