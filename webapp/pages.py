@@ -131,6 +131,7 @@ def install(app: Flask) -> None:
         return format_datetime(value, "medium") if value else ""
 
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["theme_colour"] = THEME_COLOUR
 
     @app.template_global()
     def ghost_photo_url(treatment) -> str | None:
