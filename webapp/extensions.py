@@ -24,15 +24,17 @@ class RequestDomain(flask_babel.Domain):
         # flask-babel finds it anew for every string (a page has hundreds); its force_locale()
         # and refresh() reset this slot of its per-request state, so a switched locale still
         # gets its own catalogue (tests/test_pages.py proves both)
+        # the proxy `g` is resolved once: each attribute through it costs a context lookup
         try:
-            state = g._flask_babel
-        except (AttributeError, RuntimeError):
-            state = None  # outside a request, or before flask-babel's state is made
+            request_globals = g._get_current_object()
+        except RuntimeError:
+            request_globals = None  # outside an app context
+        state = getattr(request_globals, "_flask_babel", None)
         cached = getattr(state, "babel_translations", None)
         if cached is None:
             cached = super().get_translations()
-            if g:
-                g._flask_babel.babel_translations = cached
+            if request_globals is not None:
+                request_globals._flask_babel.babel_translations = cached
         return cached
 
 
