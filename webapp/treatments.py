@@ -98,18 +98,38 @@ bp.add_app_template_global(TranslatedLabels(LABELS), "labels")
 
 
 @bp.app_template_global()
-def day_row_kit() -> SimpleNamespace:
-    """Return the words, date format and links every day row of a timeline shares."""
-    # worked out once per timeline, not per row: a row's own values are %-formatted into the
-    # translated sentences, and its links are built from one url_for per route
+def day_row_kit(rows, treatment_id: int) -> SimpleNamespace:
+    """Return the words every day row shares and each row's id, name, date, numbers and links."""
+    # worked out in one call per timeline, not with filters and calls per row: a row's own
+    # values are %-formatted into the sentences translated once, its links come from one
+    # url_for per route, and each value is one string the template escapes once
+    day, faded, pain = _("Day %(n)d"), _("%(p)d%% faded"), _("Pain %(n)d/10")
+    date = date_formatter("EEE d MMM")
+    thumb_url = url_maker("photos.show", "checkin_id", size="thumb")
+    photo_url = url_maker("photos.show", "checkin_id", size="full")
+    delete_url = url_maker("checkins.delete", "checkin_id")
+    views = []
+    for row in rows:
+        checkin = row.checkin
+        view = SimpleNamespace(row=row, checkin=checkin, id=f"day-{treatment_id}-{row.day}",
+                               name=day % {"n": row.day}, date=date(row.starts_at),
+                               reading=None, numbers=None, pain=None)
+        if checkin is not None:
+            reading = checkin.reading
+            view.date = date(checkin.taken_at)
+            view.reading, view.photo_url, view.thumb_url, view.delete_url = (
+                reading, photo_url(checkin.id), thumb_url(checkin.id), delete_url(checkin.id))
+            if reading is not None and reading.delta_e is not None:
+                view.numbers = f"ΔE {reading.delta_e:.1f}"
+                if row.fade is not None:
+                    view.numbers += " · " + faded % {"p": round(row.fade * 100)}
+            if checkin.pain:
+                view.pain = pain % {"n": checkin.pain}
+        views.append(view)
     return SimpleNamespace(
-        day=_("Day %(n)d"), faded=_("%(p)d%% faded"), pain=_("Pain %(n)d/10"),
-        no_photo=_("No photo"), blisters=_("Blisters or broken skin"), fever=_("Fever"),
-        delete=_("Delete this photo"), confirm=_("Yes, delete it and its reading"),
-        date=date_formatter("EEE d MMM"),
-        thumb_url=url_maker("photos.show", "checkin_id", size="thumb"),
-        photo_url=url_maker("photos.show", "checkin_id", size="full"),
-        delete_url=url_maker("checkins.delete", "checkin_id"))
+        rows=views, no_photo=_("No photo"), blisters=_("Blisters or broken skin"),
+        fever=_("Fever"), delete=_("Delete this photo"),
+        confirm=_("Yes, delete it and its reading"))
 
 
 def choices(keys, labels) -> list[SelectChoice]:
