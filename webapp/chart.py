@@ -65,6 +65,7 @@ class Chart:
     y_ticks: list[Tick]
     expected_days: int
     projected_x: float | None
+    values: str  # "day: ΔE; " for each point, the chart's text alternative
 
 
 def nice_top(value: float) -> float:
@@ -94,8 +95,13 @@ def build(readings: Sequence[ChartInput], expected_days: int, last_day: int,
                     r.mark_hex) for r in sorted(readings, key=lambda r: r.t_days)]
     ceiling = ""
     if peak > 0:
-        days = [i * CURVE_STEP for i in range(int(span / CURVE_STEP) + 1)]
-        ceiling = " ".join(f"{x(t)},{y(expected_ceiling(t, peak, expected_days))}" for t in days)
+        # ~60 samples a chart: the scales are applied inline, not through x() and y() per
+        # sample (same rounding; the samples lie within the span and the ceiling under the top)
+        width, height = right - left, bottom - top
+        samples = [(t, min(expected_ceiling(t, peak, expected_days), top_value))
+                   for t in (i * CURVE_STEP for i in range(int(span / CURVE_STEP) + 1))]
+        ceiling = " ".join(f"{round(left + width * t / span, 1)},"
+                           f"{round(bottom - height * e / top_value, 1)}" for t, e in samples)
     day_step = 1 if span <= 11 else 2 if span <= 22 else 5
     x_ticks = [Tick(x(d), str(d)) for d in range(0, int(span) + 1, day_step)]
     value_step = 5 if top_value <= 30 else 10
@@ -104,4 +110,5 @@ def build(readings: Sequence[ChartInput], expected_days: int, last_day: int,
     return Chart(width=WIDTH, height=HEIGHT, left=left, top=top, right=right, bottom=bottom,
                  points=points, line=" ".join(f"{p.x},{p.y}" for p in points), ceiling=ceiling,
                  resolved_y=y(RESOLVED_BELOW), x_ticks=x_ticks, y_ticks=y_ticks,
-                 expected_days=expected_days, projected_x=projected_x)
+                 expected_days=expected_days, projected_x=projected_x,
+                 values="".join(f"{p.day}: {p.delta_e:.1f}; " for p in points))
