@@ -96,10 +96,14 @@ class PhotoReading:
     @classmethod
     def from_dict(cls, d: dict) -> "PhotoReading":
         """Rebuild a reading from its stored dict, ignoring keys this version does not know."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        # the field names are worked out once: a timeline rebuilds a reading per day
+        return cls(**{k: v for k, v in d.items() if k in FIELD_NAMES})
 
     @classmethod
     def refused(cls, code: str, message: str) -> "PhotoReading":
         """Build the reading of a photo that could not be opened."""
         return cls(ok=False, error=code, message=message, confidence="low")
+
+
+# the keys from_dict keeps: those of this version's reading
+FIELD_NAMES = frozenset(f.name for f in fields(PhotoReading))
