@@ -1,4 +1,5 @@
 """A treatment's recovery: its check-ins day by day and the course assessment over them."""
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,14 +26,21 @@ class Recovery:
         return self.days[-1] if self.days else None
 
 
+@functools.cache
+def checkins_statement() -> sa.Select:
+    """Return the statement selecting the check-ins of the treatments `ids` (built once)."""
+    # building it cost a quarter of running it for a timeline: the ids are a bound parameter
+    return (sa.select(CheckIn).where(CheckIn.treatment_id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(CheckIn.taken_at, CheckIn.id))
+
+
 def checkins_by_treatment(treatment_ids: Iterable[int]) -> dict[int, list[CheckIn]]:
     """Load the check-ins, with their readings, of many treatments in one query."""
     ids = list(treatment_ids)
     found: dict[int, list[CheckIn]] = defaultdict(list)
     if not ids:
         return found
-    rows = db.session.scalars(sa.select(CheckIn).where(CheckIn.treatment_id.in_(ids))
-                              .order_by(CheckIn.taken_at, CheckIn.id)).unique()
+    rows = db.session.scalars(checkins_statement(), {"ids": ids}).unique()
     for checkin in rows:
         found[checkin.treatment_id].append(checkin)
     return found
