@@ -96,12 +96,13 @@ def build(readings: Sequence[ChartInput], expected_days: int, last_day: int,
     ceiling = ""
     if peak > 0:
         # ~60 samples a chart: the scales are applied inline, not through x() and y() per
-        # sample (same rounding; the samples lie within the span and the ceiling under the top)
+        # sample, and ".1f" writes what str(round(v, 1)) would (the samples lie within the
+        # span and the ceiling under the top, so neither needs clamping)
         width, height = right - left, bottom - top
         samples = [(t, min(expected_ceiling(t, peak, expected_days), top_value))
                    for t in (i * CURVE_STEP for i in range(int(span / CURVE_STEP) + 1))]
-        ceiling = " ".join(f"{round(left + width * t / span, 1)},"
-                           f"{round(bottom - height * e / top_value, 1)}" for t, e in samples)
+        ceiling = " ".join(f"{left + width * t / span:.1f},{bottom - height * e / top_value:.1f}"
+                           for t, e in samples)
     day_step = 1 if span <= 11 else 2 if span <= 22 else 5
     x_ticks = [Tick(x(d), str(d)) for d in range(0, int(span) + 1, day_step)]
     value_step = 5 if top_value <= 30 else 10
