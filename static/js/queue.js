@@ -245,6 +245,12 @@ if (self.document) {
       const [uploads, notices] = await Promise.all([Q.all("uploads"), Q.all("notices")]);
       const waiting = uploads.filter((item) => item.state === "waiting");
       const failed = uploads.filter((item) => item.state === "failed");
+      if (!waiting.length) {
+        // "saved on this phone" is over once nothing waits: the banner says what became of it
+        document.querySelectorAll("[data-queue-status]").forEach((status) => {
+          if (status.textContent === t.queued) status.textContent = "";
+        });
+      }
       const parts = [];
       if (waiting.length) {
         const text = waiting.length === 1 ? t.waitingOne : t.waitingMany.replace("{n}", waiting.length);

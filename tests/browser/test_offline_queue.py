@@ -139,6 +139,8 @@ def test_a_refused_queued_photo_is_shown_and_dropped_never_retried(page, context
     assert "was not accepted" in alert.inner_text()
     assert "consent" in alert.inner_text()
     assert page.evaluate(QUEUE_COUNT) == 0
+    # the form no longer claims the photo is saved on the phone
+    assert "Saved on this phone" not in page.inner_text("#checkin-form")
     shot(page, "checkin-refused-after-online")
     # the notice stays until read; the photo is never sent again
     page.reload()
