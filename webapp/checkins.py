@@ -11,7 +11,7 @@ import re
 import uuid
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -24,9 +24,9 @@ from webapp import audit, clock, flags, intake
 from webapp.access import role_required
 from webapp.analysis import PhotoRefused
 from webapp.consent import current_consent
-from webapp.extensions import db, htmx
+from webapp.extensions import db
 from webapp.models import CheckIn, Reading, Treatment, User, utcnow
-from webapp.pages import render
+from webapp.pages import redirect_to, render
 from webapp.storage import discard, get_store, new_key
 
 bp = Blueprint("checkins", __name__)
@@ -280,10 +280,7 @@ def new(treatment_id: int):
     if wants_json():
         return jsonify(ok=True, checkin_id=checkin.id, url=url), 201 if created else 200
     flash(_("Check-in saved. Thank you!") if created else _("This check-in was already saved."))
-    if htmx and not htmx.boosted:
-        # htmx cannot read a 3xx: tell it where to go instead
-        return "", 200, {"HX-Location": url}
-    return redirect(url, 303)
+    return redirect_to(url, status=303, in_place=True)
 
 
 @bp.route("/checkins/<int:checkin_id>/delete", methods=("POST",))
@@ -299,6 +296,4 @@ def delete(checkin_id: int):
     if wants_json():
         return jsonify(ok=True, url=url)
     flash(_("Check-in deleted, with its photos."))
-    if htmx and not htmx.boosted:
-        return "", 200, {"HX-Location": url}
-    return redirect(url, 303)
+    return redirect_to(url, status=303, in_place=True)

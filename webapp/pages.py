@@ -67,11 +67,16 @@ def render(template: str, partial: str | None = None, status: int = 200, **conte
     return render_template(name, **context), status
 
 
-def redirect_to(url: str):
-    """Redirect, also from an htmx request (htmx cannot act on a 3xx, only on HX-Redirect)."""
+def redirect_to(url: str, *, status: int = 302, in_place: bool = False):
+    """Redirect, also from an htmx request, which cannot act on a 3xx.
+
+    htmx gets HX-Redirect (a full page load), or with ``in_place`` HX-Location (the page is
+    fetched and swapped in without a reload: only for pages that answer an untargeted htmx
+    request with the whole page).
+    """
     if htmx and not htmx.boosted:
-        return "", 200, {"HX-Redirect": url}
-    return redirect(url)
+        return "", 200, {"HX-Location" if in_place else "HX-Redirect": url}
+    return redirect(url, status)
 
 
 def safe_next(target: str | None) -> str | None:
