@@ -28,14 +28,13 @@ THUMB_QUALITY = 80
 
 @dataclass
 class IntakeResult:
-    """What is kept of one upload: two JPEGs, the display size, the reading, the upload hash."""
+    """What is kept of one upload: two JPEGs, the display size and the reading."""
 
     photo: bytes
     thumb: bytes
     width: int
     height: int
     reading: PhotoReading
-    upload_sha256: str
 
 
 def upload_hash(data: bytes) -> str:
@@ -79,4 +78,4 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None) -> In
     return IntakeResult(photo=encode_jpeg(display, JPEG_QUALITY),
                         thumb=encode_jpeg(thumb, THUMB_QUALITY),
                         width=display.width, height=display.height,
-                        reading=reading, upload_sha256=upload_hash(data))
+                        reading=reading)
