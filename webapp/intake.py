@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from webapp.analysis import PhotoReading, PhotoRefused, analyze_image, open_photo
+from webapp.analysis.reading import QUALITY_MESSAGES
 
 DISPLAY_LONG_SIDE = 1600
 THUMB_LONG_SIDE = 320
@@ -72,8 +73,7 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None) -> In
     display = fit(image, DISPLAY_LONG_SIDE)
     reading = analyze_image(display)
     if "no_skin" in reading.quality_codes:
-        raise PhotoRefused("no_skin", "We could not find skin in this photo. "
-                                      "Take the photo closer to the marks.")
+        raise PhotoRefused("no_skin", QUALITY_MESSAGES["no_skin"])
     thumb = fit(display, THUMB_LONG_SIDE)
     return IntakeResult(photo=encode_jpeg(display, JPEG_QUALITY),
                         thumb=encode_jpeg(thumb, THUMB_QUALITY),
