@@ -133,15 +133,19 @@ class Triage:
         return max(self.matching - len(self.rows), 0)
 
 
+# a treatment's open red-flag flag, outer-joined: the partial unique index allows one at most,
+# so the join adds no row, and the rank (evaluated up to three times a row) reads a column
+# instead of running a subquery each time
+OpenRedFlag = so.aliased(Flag, name="open_red_flag")
+
+
 def rank_expression() -> sa.ColumnElement[int]:
     """Return the SQL expression of a recovery's urgency: 0 (most urgent) to 7 (:missed_before)."""
     verdict = sa.func.coalesce(RecoverySummary.verdict, "insufficient_data")
     activity = sa.func.coalesce(RecoverySummary.last_checkin_at, Treatment.treated_at)
-    open_red_flag = sa.exists().where(Flag.treatment_id == Treatment.id,
-                                      Flag.kind == "red_flag_symptom",
-                                      Flag.acknowledged_at.is_(None))
     return sa.case(
-        (sa.or_(RecoverySummary.red_flag.is_(True), open_red_flag), STATUSES.index("red_flag")),
+        (sa.or_(RecoverySummary.red_flag.is_(True), OpenRedFlag.id.is_not(None)),
+         STATUSES.index("red_flag")),
         (verdict == "worsening", STATUSES.index("worsening")),
         (verdict == "slow", STATUSES.index("slow")),
         (verdict == "pigmentation", STATUSES.index("pigmentation")),
@@ -173,6 +177,9 @@ def active_recoveries(searching: bool) -> sa.Select:
             .join(User, User.id == Treatment.client_id)
             .outerjoin(RecoverySummary, RecoverySummary.treatment_id == Treatment.id)
             .outerjoin(Reading, Reading.checkin_id == RecoverySummary.checkin_id)
+            .outerjoin(OpenRedFlag, sa.and_(OpenRedFlag.treatment_id == Treatment.id,
+                                            OpenRedFlag.kind == "red_flag_symptom",
+                                            OpenRedFlag.acknowledged_at.is_(None)))
             .where(Treatment.client_id.in_(linked_client_ids(sa.bindparam("therapist_id"))),
                    Treatment.treated_at >= sa.bindparam("oldest", type_=UTCDateTime),
                    sa.or_(Treatment.treated_at >= sa.bindparam("active_since", type_=UTCDateTime),
