@@ -1,8 +1,10 @@
 """Benchmark: one 12-megapixel JPEG check-in, end to end through the Flask test client.
 
 Prints the median server time of a check-in (request parsing, safe decode, display copy,
-thumbnail, analysis, storage, rows, commit) and its ratio to a bare full Pillow decode of the
-same file, measured in the same run. Goal: at most 2.0x. A script, not a test:
+thumbnail, analysis, storage, rows, commit: the app's WSGI call, not the test client building
+the multipart body) and its ratio to a bare full Pillow decode of the same file, measured in
+the same run. Goal: at most 2.0x. The server's CPU time is printed too, so work done on a
+second core shows. A script, not a test:
 
     .venv/bin/python benchmarks/bench_checkin.py [--runs 7]
 """
@@ -21,8 +23,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webapp import create_app, intake  # noqa: E402
-from webapp.analysis import analyze_image, open_photo, synthetic  # noqa: E402
+from webapp import create_app  # noqa: E402
+from webapp.analysis import synthetic  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Consent, Treatment, User, utcnow  # noqa: E402
 
@@ -43,6 +45,25 @@ def full_decode(data: bytes) -> None:
         image.load()
 
 
+class ServerClock:
+    """Times each WSGI call of the app: wall time and the process's CPU time."""
+
+    def __init__(self, app):
+        """Wrap the app's WSGI callable."""
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self.inner = app.wsgi_app
+        app.wsgi_app = self
+
+    def __call__(self, environ, start_response):
+        """Serve the request, reading the whole body, and note how long it took."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        body = b"".join(self.inner(environ, start_response))
+        self.wall.append(time.perf_counter() - wall)
+        self.cpu.append(time.process_time() - cpu)
+        return [body]
+
+
 def timed(action) -> float:
     """Return the wall time of one call, in seconds."""
     start = time.perf_counter()
@@ -53,7 +74,7 @@ def timed(action) -> float:
 def main() -> None:
     """Run the decodes and the check-ins interleaved, then print the medians and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=11)
     args = parser.parse_args()
     print("rendering a 12 MP test photo...", flush=True)
     data = twelve_megapixel_jpeg()
@@ -77,6 +98,7 @@ def main() -> None:
             db.session.add(treatment)
             db.session.commit()
             user_id, session_id, treatment_id = user.id, user.get_id(), treatment.id
+        server = ServerClock(app)
         client = app.test_client()
         with client.session_transaction() as session:
             session["_user_id"] = session_id
@@ -96,30 +118,25 @@ def main() -> None:
         # warm up imports, caches and the database file once, unmeasured
         full_decode(data)
         checkin(0)
-        display = intake.fit(open_photo(data, min_size=(intake.DECODE_MIN_SIDE,) * 2),
-                             intake.DISPLAY_LONG_SIDE)
-        decodes, checkins, analyses = [], [], []
+        decodes = []
         for n in range(1, args.runs + 1):
-            # interleaved, so a noisy neighbour slows every side alike
+            # interleaved, so a noisy neighbour slows both sides alike
             decodes.append(timed(lambda: full_decode(data)))
-            checkins.append(timed(lambda: checkin(n)))
-            analyses.append(timed(lambda: analyze_image(display)))
+            checkin(n)
         with app.app_context():
             db.engine.dispose()
+    wall, cpu = server.wall[1:], server.cpu[1:]
     decode_ms = statistics.median(decodes) * 1000
-    checkin_ms = statistics.median(checkins) * 1000
+    checkin_ms = statistics.median(wall) * 1000
     print(f"runs: {args.runs} (user {user_id})")
     print(f"bare full Pillow decode: median {decode_ms:.0f} ms "
           f"(min {min(decodes) * 1000:.0f}, max {max(decodes) * 1000:.0f})")
-    print(f"check-in end to end:     median {checkin_ms:.0f} ms "
-          f"(min {min(checkins) * 1000:.0f}, max {max(checkins) * 1000:.0f})")
+    print(f"check-in, server time:   median {checkin_ms:.0f} ms "
+          f"(min {min(wall) * 1000:.0f}, max {max(wall) * 1000:.0f})")
     print(f"ratio: {checkin_ms / decode_ms:.2f}x (goal <= 2.0x)")
-    # the colour analysis is a fixed cost per photo (it works at 640 px): shown apart
-    analysis_ms = statistics.median(analyses) * 1000
-    print(f"of which colour analysis: median {analysis_ms:.0f} ms "
-          f"({analysis_ms / decode_ms:.2f}x a decode); the rest of the check-in: "
-          f"{(checkin_ms - analysis_ms) / decode_ms:.2f}x a decode")
-
+    # the analysis overlaps the encoding on a second core: the cpu time shows the whole work
+    cpu_ms = statistics.median(cpu) * 1000
+    print(f"check-in, server CPU:    median {cpu_ms:.0f} ms ({cpu_ms / decode_ms:.2f}x a decode)")
 
 if __name__ == "__main__":
     main()

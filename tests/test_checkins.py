@@ -10,8 +10,10 @@ from functools import cache
 import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageCms
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
-from webapp import checkins, flags
+from webapp import checkins, flags, intake
 from webapp.analysis import synthetic
 from webapp.checkins import CheckInRefused, record_checkin
 from webapp.extensions import db
@@ -158,14 +160,57 @@ def test_large_photo_is_reduced_to_display_size(client, auth, app, setup):
     auth.login(setup["c1"])
     big = skin_scene().resize((2000, 1500))
     buffer = io.BytesIO()
-    # under werkzeug's 500 kB spooling threshold: its test client leaks the spooled body file
-    big.save(buffer, "JPEG", quality=80)
-    assert buffer.tell() < 500_000
-    assert post(client, setup["t_c1"], buffer.getvalue()).status_code == 303
+    # over werkzeug's 500 kB threshold for spooling an upload to a temporary file
+    big.save(buffer, "JPEG", quality=98)
+    assert buffer.tell() > 500_000
+    # encoded in memory: the test client would spool a body this big to a file it never closes
+    fields = {**form_data(b""), "photo": FileStorage(io.BytesIO(buffer.getvalue()),
+                                                     "IMG_0002.jpg", content_type="image/jpeg")}
+    boundary, body = encode_multipart(fields)
+    response = client.post(f"/treatments/{setup['t_c1']}/checkin", data=body,
+                           content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 303
     with app.app_context():
         checkin = db.session.scalar(sa.select(CheckIn))
         photo = Image.open(io.BytesIO(get_store().get(checkin.photo_key)))
         assert photo.size == (1600, 1200) and photo.format == "JPEG"
+        thumb = Image.open(io.BytesIO(get_store().get(checkin.thumb_key)))
+        assert thumb.size == (320, 240)
+
+
+def test_the_upload_is_decoded_once_for_analysis_and_copies(app, setup, monkeypatch):
+    """One decode: the analysis and the stored copies are made from the same decoded image."""
+    opened, analysed, copied = [], [], []
+
+    def spy(calls, function):
+        def wrapper(image, *args, **kwargs):
+            calls.append(image)
+            return function(image, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(intake, "open_photo", spy(opened, intake.open_photo))
+    monkeypatch.setattr(intake, "analyze_image", spy(analysed, intake.analyze_image))
+    monkeypatch.setattr(intake, "copies", spy(copied, intake.copies))
+    with app.app_context():
+        client = db.session.get(User, setup["c1"].id)
+        checkin = record_checkin(client, db.session.get(Treatment, setup["t_c1"]), skin_jpeg(),
+                                 idempotency_key="once-0000-aaaa", taken_at=utcnow())
+        assert checkin.reading.stage == "fresh"
+    assert len(opened) == len(analysed) == len(copied) == 1
+    assert analysed[0] is copied[0]
+
+
+def test_a_failure_while_copying_stores_nothing(app, setup, monkeypatch):
+    """An error on the copying thread reaches the check-in, which then stores nothing."""
+    def broken(image):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(intake, "copies", broken)
+    with app.app_context(), pytest.raises(OSError, match="disk full"):
+        record_checkin(db.session.get(User, setup["c1"].id),
+                       db.session.get(Treatment, setup["t_c1"]), skin_jpeg(),
+                       idempotency_key="fail-0000-aaaa", taken_at=utcnow())
+    assert stored(app) == (0, [])
 
 
 def test_json_answers_for_the_offline_queue(client, auth, app, setup):

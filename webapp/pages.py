@@ -1,10 +1,12 @@
 """Pages that belong to no one area, and the response habits every page shares."""
 import datetime as dt
 import functools
+import io
 import json
 
 from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
                    send_from_directory, url_for)
+from flask import Request as FlaskRequest
 from babel import Locale
 from babel.dates import parse_pattern
 from flask_babel import get_locale, get_timezone, gettext as _
@@ -92,8 +94,20 @@ def render_error(status: int, title: str, message: str):
                   title=title, message=message)
 
 
+class Request(FlaskRequest):
+    """Flask's request, with uploaded files kept in memory."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None,
+                         content_length=None):
+        """Collect an uploaded file in memory instead of a temporary file."""
+        # the body is capped at MAX_CONTENT_LENGTH before it is read, and the intake reads the
+        # photo whole anyway: spooling it to disk first only cost a write and a copy per upload
+        return io.BytesIO()
+
+
 def install(app: Flask) -> None:
-    """Install the response headers and error pages every route shares."""
+    """Install the request class, response headers and error pages every route shares."""
+    app.request_class = Request
 
     @app.after_request
     def vary_on_htmx(response):
