@@ -300,36 +300,48 @@ def _detection_strength(lab_s: np.ndarray, fit, skin_lab, region: np.ndarray) ->
     return total
 
 
+def _squared_distance(mask: np.ndarray) -> np.ndarray:
+    """Return each pixel's squared distance to the nearest False pixel of a mask (int32).
+
+    The same nearest pixels as ``ndimage.distance_transform_edt`` (its feature transform) with
+    the distance left squared and exact: thresholds compare as integers, and the float64
+    arrays and square roots the distance transform builds are skipped.
+    """
+    nearest = ndimage.distance_transform_edt(mask, return_distances=False, return_indices=True)
+    rows = nearest[0]
+    rows -= np.arange(mask.shape[0], dtype=np.int32)[:, None]
+    rows *= rows
+    cols = nearest[1]
+    cols -= np.arange(mask.shape[1], dtype=np.int32)
+    cols *= cols
+    rows += cols
+    return rows
+
+
 def _measure_blobs(rgb8, labels, count, skin, glare_near, short_side):
     """Measure every candidate blob's core against its ring of skin; return a list of dicts.
 
     ``rgb8`` is the 8-bit image the marks are measured on (H, W, 3). ``labels``, ``skin`` and
-    ``glare_near`` are on the analysis grid, the same size or smaller: each blob's window of
-    them is enlarged to ``rgb8``'s grid by nearest neighbour, which is the same as enlarging
-    the whole masks and cutting the window out, for a fraction of the work. CIELAB is computed
-    only for each blob's core and ring pixels. ``short_side`` is ``rgb8``'s.
+    ``glare_near`` are on the analysis grid, the same size or smaller, and are enlarged to
+    ``rgb8``'s grid by nearest neighbour. CIELAB is computed only for the blobs' core and ring
+    pixels, all in one conversion. ``short_side`` is ``rgb8``'s.
     """
-    results = []
     height, width = rgb8.shape[:2]
     total = float(height * width)
-    # for every row and column of the measuring grid, the analysis row and column it falls in
-    rows_map = ((np.arange(height) + 0.5) * labels.shape[0] / height).astype(np.intp)
-    cols_map = ((np.arange(width) + 0.5) * labels.shape[1] / width).astype(np.intp)
-
-    def enlarged(mask, ys: slice, xs: slice):
-        """The analysis-grid mask over a window of the measuring grid."""
-        return mask[np.ix_(rows_map[ys], cols_map[xs])]
-
-    objects = ndimage.find_objects(labels)
-    for index, small_box in enumerate(objects, start=1):
-        if small_box is None:
+    enlarge = _nearest_index((height, width), labels.shape)
+    big_labels = labels[enlarge]
+    # skin a ring may use: not glare and not part of any blob
+    ring_skin = (skin & ~glare_near & (labels == 0))[enlarge]
+    # enlarging never drops a pixel of the smaller grid, so a blob touches glare on the
+    # measuring grid exactly when it does on the analysis grid
+    near_glare = np.zeros(count + 1, dtype=bool)
+    near_glare[labels[glare_near]] = True
+    areas = np.bincount(big_labels.ravel(), minlength=count + 1)
+    blobs, pixels = [], []
+    for index, box in enumerate(ndimage.find_objects(big_labels), start=1):
+        if box is None or near_glare[index]:
             continue
-        # the blob's box on the measuring grid: the rows and columns that fall in its box
-        box_y0, box_y1 = np.searchsorted(rows_map, [small_box[0].start, small_box[0].stop])
-        box_x0, box_x1 = np.searchsorted(cols_map, [small_box[1].start, small_box[1].stop])
-        box = (slice(int(box_y0), int(box_y1)), slice(int(box_x0), int(box_x1)))
-        box_blob = enlarged(labels, *box) == index
-        area = int(box_blob.sum())
+        area = int(areas[index])
         r_eq = float(np.sqrt(area / np.pi))
         inner = max(2.0, 0.3 * r_eq)
         outer = inner + max(4.0, 0.6 * r_eq)
@@ -337,51 +349,51 @@ def _measure_blobs(rgb8, labels, count, skin, glare_near, short_side):
         y0, y1 = max(0, box[0].start - pad), min(height, box[0].stop + pad)
         x0, x1 = max(0, box[1].start - pad), min(width, box[1].stop + pad)
         window = (slice(y0, y1), slice(x0, x1))
-        window_labels = enlarged(labels, *window)
-        blob = window_labels == index
-        glare_window = enlarged(glare_near, *window)
-        if (glare_window & blob).any():
-            continue
+        blob = big_labels[window] == index
         # depth inside the blob, on its box with a one-pixel margin of background (the nearest
         # background pixel is never farther than that margin, so distances are unchanged)
-        box_blob = np.pad(box_blob, 1)
-        depth = ndimage.distance_transform_edt(box_blob)
-        core_box = depth >= max(1.0, 0.5 * depth.max())
+        in_box = (slice(box[0].start - y0, box[0].stop - y0), slice(box[1].start - x0, box[1].stop - x0))
+        depth = _squared_distance(np.pad(blob[in_box], 1))[1:-1, 1:-1]
+        # half the deepest depth, compared squared
         core = np.zeros_like(blob)
-        core[box[0].start - y0 : box[0].stop - y0, box[1].start - x0 : box[1].stop - x0] = core_box[1:-1, 1:-1]
+        core[in_box] = depth >= max(1, 0.25 * int(depth.max()))
         # the ring is drawn on a canvas padded past the photo's edges, so a mark cut by the edge
         # counts the missing side as missing skin
         padding = ((y0 - box[0].start + pad, box[0].stop + pad - y1), (x0 - box[1].start + pad, box[1].stop + pad - x1))
-        distance = ndimage.distance_transform_edt(~np.pad(blob, padding))
-        ring_all = (distance > inner) & (distance <= outer)
+        distance = _squared_distance(~np.pad(blob, padding))
+        ring_all = (distance > inner * inner) & (distance <= outer * outer)
         inside = (slice(padding[0][0], padding[0][0] + blob.shape[0]), slice(padding[1][0], padding[1][0] + blob.shape[1]))
-        ring = ring_all[inside] & enlarged(skin, *window) & (window_labels == 0) & ~glare_window
+        ring = ring_all[inside] & ring_skin[window]
         ring_count = int(ring.sum())
         ring_fraction = ring_count / max(int(ring_all.sum()), 1)
         if ring_count < 15:
-            results.append({"delta_e": 0.0, "measured": False, "ring_fraction": ring_fraction})
+            blobs.append({"delta_e": 0.0, "measured": False, "ring_fraction": ring_fraction})
             continue
-        # cielab of the core and ring pixels only
         window_rgb = rgb8[window]
-        core_lab = colour.srgb8_to_lab_planes(window_rgb[core][None])[:, 0]
-        ring_lab = colour.srgb8_to_lab_planes(window_rgb[ring][None])[:, 0]
-        mark_lab = core_lab.mean(axis=1, dtype=np.float64)
-        skin_lab = np.median(ring_lab, axis=1).astype(np.float64)
-        delta_e = float(colour.ciede2000(skin_lab, mark_lab))
-        ys, xs = np.nonzero(blob)
-        results.append(
+        pixels += [window_rgb[core], window_rgb[ring]]
+        ys, xs = np.nonzero(blob[in_box])
+        blobs.append(
             {
                 "measured": True,
-                "delta_e": delta_e,
-                "mark_lab": mark_lab,
-                "skin_lab": skin_lab,
                 "area_fraction": area / total,
-                "centre": [(xs.mean() + x0 + 0.5) / width, (ys.mean() + y0 + 0.5) / height],
+                "centre": [(xs.mean() + box[1].start + 0.5) / width, (ys.mean() + box[0].start + 0.5) / height],
                 "radius": r_eq / short_side,
                 "ring_fraction": ring_fraction,
             }
         )
-    return results
+    measured = [blob for blob in blobs if blob["measured"]]
+    if not measured:
+        return blobs
+    # cielab of every core and ring pixel in one conversion, then cut back into its parts
+    lab = colour.srgb8_to_lab_planes(np.concatenate(pixels)[None])[:, 0]
+    ends = np.cumsum([len(part) for part in pixels])
+    parts = np.split(lab, ends[:-1], axis=1)
+    mark_labs = np.array([part.mean(axis=1, dtype=np.float64) for part in parts[0::2]])
+    skin_labs = np.array([np.median(part, axis=1) for part in parts[1::2]], dtype=np.float64)
+    delta_es = colour.ciede2000(skin_labs, mark_labs)
+    for blob, mark_lab, skin_lab, delta_e in zip(measured, mark_labs, skin_labs, delta_es):
+        blob.update(mark_lab=mark_lab, skin_lab=skin_lab, delta_e=float(delta_e))
+    return blobs
 
 
 def _nearest_index(large: tuple[int, int], small: tuple[int, int]):
