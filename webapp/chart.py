@@ -2,6 +2,7 @@
 
 Pure: no Flask, no database. ``templates/treatments/_chart.html`` draws what ``build`` returns.
 """
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,6 +74,22 @@ def nice_top(value: float) -> float:
     return max(10.0, math.ceil(value / 5.0) * 5.0)
 
 
+@functools.lru_cache(maxsize=1024)
+def ceiling_line(peak: float, expected_days: int, span: float, top_value: float) -> str:
+    """Return the polyline of the expected ceiling from the peak, sampled over the span."""
+    # kept: ~60 samples of the curve cost more than the rest of the chart, and a timeline
+    # opened again shows the same peak over the same days. the scales are applied inline, not
+    # through build's x() and y(), and ".1f" writes what str(round(v, 1)) would (the samples
+    # lie within the span and the ceiling under the top, so neither needs clamping)
+    left, top = MARGIN_LEFT, MARGIN_TOP
+    right, bottom = WIDTH - MARGIN_RIGHT, HEIGHT - MARGIN_BOTTOM
+    width, height = right - left, bottom - top
+    samples = [(t, min(expected_ceiling(t, peak, expected_days), top_value))
+               for t in (i * CURVE_STEP for i in range(int(span / CURVE_STEP) + 1))]
+    return " ".join(f"{left + width * t / span:.1f},{bottom - height * e / top_value:.1f}"
+                    for t, e in samples)
+
+
 def build(readings: Sequence[ChartInput], expected_days: int, last_day: int,
           projected_day: float | None = None) -> Chart:
     """Place the readings, the ceiling curve from their peak and the resolved line at 3."""
@@ -93,16 +110,7 @@ def build(readings: Sequence[ChartInput], expected_days: int, last_day: int,
 
     points = [Point(x(r.t_days), y(r.delta_e), int(r.t_days), round(r.delta_e, 1), r.stage,
                     r.mark_hex) for r in sorted(readings, key=lambda r: r.t_days)]
-    ceiling = ""
-    if peak > 0:
-        # ~60 samples a chart: the scales are applied inline, not through x() and y() per
-        # sample, and ".1f" writes what str(round(v, 1)) would (the samples lie within the
-        # span and the ceiling under the top, so neither needs clamping)
-        width, height = right - left, bottom - top
-        samples = [(t, min(expected_ceiling(t, peak, expected_days), top_value))
-                   for t in (i * CURVE_STEP for i in range(int(span / CURVE_STEP) + 1))]
-        ceiling = " ".join(f"{left + width * t / span:.1f},{bottom - height * e / top_value:.1f}"
-                           for t, e in samples)
+    ceiling = ceiling_line(peak, expected_days, span, top_value) if peak > 0 else ""
     day_step = 1 if span <= 11 else 2 if span <= 22 else 5
     x_ticks = [Tick(x(d), str(d)) for d in range(0, int(span) + 1, day_step)]
     value_step = 5 if top_value <= 30 else 10

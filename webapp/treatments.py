@@ -4,7 +4,7 @@ import weakref
 from types import SimpleNamespace
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, get_template_attribute, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -93,32 +93,55 @@ class TranslatedLabels:
         return words
 
 
+WORDS = TranslatedLabels(LABELS)
 # every template, and the macros they import without context, gets the words as a global
-bp.add_app_template_global(TranslatedLabels(LABELS), "labels")
+bp.add_app_template_global(WORDS, "labels")
+
+
+def stage_chip_maker():
+    """Return a function giving a reading's stage chip (the _stage_chip.html macro's markup)."""
+    # lists show a chip per row and a macro call costs more than its markup: the chip depends
+    # only on whether the reading measured a stage, which one, and its colour, and a list
+    # shows few of those, so the macro runs once for each
+    macro = get_template_attribute("treatments/_stage_chip.html", "stage_chip")
+    made = {}
+
+    def chip(reading):
+        """Return the chip of a reading (or of none)."""
+        key = None if reading is None else (bool(reading.ok), reading.stage, reading.mark_hex)
+        found = made.get(key)
+        if found is None:
+            found = made[key] = macro(reading)
+        return found
+    return chip
 
 
 @bp.app_template_global()
 def day_row_kit(rows, treatment_id: int) -> SimpleNamespace:
-    """Return the words every day row shares and each row's id, name, date, numbers and links."""
+    """Return the words every day row shares and each row's id, name, date, numbers, chip, links."""
     # worked out in one call per timeline, not with filters and calls per row: a row's own
     # values are %-formatted into the sentences translated once, its links come from one
-    # url_for per route, and each value is one string the template escapes once
+    # url_for per route, its stage chip from one macro call per look, and each value is one
+    # string the template escapes once
     day, faded, pain = _("Day %(n)d"), _("%(p)d%% faded"), _("Pain %(n)d/10")
     date = date_formatter("EEE d MMM")
     thumb_url = url_maker("photos.show", "checkin_id", size="thumb")
     photo_url = url_maker("photos.show", "checkin_id", size="full")
     delete_url = url_maker("checkins.delete", "checkin_id")
+    chip = stage_chip_maker()
     views = []
     for row in rows:
         checkin = row.checkin
-        view = SimpleNamespace(row=row, checkin=checkin, id=f"day-{treatment_id}-{row.day}",
-                               name=day % {"n": row.day}, date=date(row.starts_at),
-                               reading=None, numbers=None, pain=None)
-        if checkin is not None:
+        view = SimpleNamespace(checkin=checkin, id=f"day-{treatment_id}-{row.day}",
+                               name=day % {"n": row.day}, numbers=None, pain=None)
+        if checkin is None:
+            view.date = date(row.starts_at)
+        else:
             reading = checkin.reading
             view.date = date(checkin.taken_at)
-            view.reading, view.photo_url, view.thumb_url, view.delete_url = (
-                reading, photo_url(checkin.id), thumb_url(checkin.id), delete_url(checkin.id))
+            view.chip, view.photo_url, view.thumb_url, view.delete_url = (
+                chip(reading), photo_url(checkin.id), thumb_url(checkin.id),
+                delete_url(checkin.id))
             if reading is not None and reading.delta_e is not None:
                 view.numbers = f"ΔE {reading.delta_e:.1f}"
                 if row.fade is not None:
