@@ -18,7 +18,7 @@ from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
 from webapp.pages import render, url_maker, wants_fragment
 from webapp.recovery import recoveries
-from webapp.treatments import TranslatedLabels
+from webapp.treatments import WORDS, TranslatedLabels, stage_chip_maker
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
@@ -43,6 +43,8 @@ VERDICT_LABELS = {
 }
 WORKSPACE_LABELS = TranslatedLabels({"flag": FLAG_LABELS, "status": STATUS_LABELS,
                                      "verdict": VERDICT_LABELS})
+# the open flags a triage row spells out in full above its reason
+ALERT_KINDS = ("red_flag_symptom", "missed_checkins")
 NOTE_MAX = 2000
 # flask-babel's default: from 0.85 of a unit on, a time span is said in that unit
 AGO_THRESHOLD = 0.85
@@ -71,10 +73,10 @@ class NoteForm(FlaskForm):
 @bp.context_processor
 def workspace_words():
     """Give the workspace templates its labels and a "how long ago" helper."""
-    # translated once per language, not per row: the triage list shows these on every row
+    # translated once per language, not per use: lists show these on every row
     return {"flag_labels": WORKSPACE_LABELS.flag, "status_labels": WORKSPACE_LABELS.status,
             "verdict_labels": WORKSPACE_LABELS.verdict, "statuses": triage.STATUSES,
-            "ago": ago_formatter(), "triage_kit": triage_kit, "page_size": triage.PAGE_SIZE}
+            "ago": ago_formatter(), "triage_rows": triage_rows, "page_size": triage.PAGE_SIZE}
 
 
 def ago_formatter():
@@ -100,14 +102,37 @@ def ago_formatter():
     return ago
 
 
-def triage_kit() -> SimpleNamespace:
-    """Return the words and links every triage row shares, worked out once per list."""
-    # each row %-formats its numbers into the translated sentences; links come from one
-    # url_for per route
-    return SimpleNamespace(
-        day_of=_("Day %(n)d of %(d)d"), last_photo=_("Last photo %(ago)s"),
-        no_photo=_("No photo yet"), client_url=url_maker("therapist.client", "client_id"),
-        flag_url=url_maker("therapist.flag", "flag_id"))
+def triage_rows(rows: list[triage.TriageRow]) -> list[SimpleNamespace]:
+    """Return what each triage row shows: its words, numbers, stage chip and links."""
+    # worked out in one call per list, not with filters, lookups and calls per row: a row's
+    # own values are %-formatted into the sentences translated once, its links come from one
+    # url_for per route, its stage chip from one macro call per look, and each value is one
+    # string the template escapes once
+    day_of, last_photo, no_photo = (_("Day %(n)d of %(d)d"), _("Last photo %(ago)s"),
+                                    _("No photo yet"))
+    client_url = url_maker("therapist.client", "client_id")
+    flag_url = url_maker("therapist.flag", "flag_id")
+    chip, ago = stage_chip_maker(), ago_formatter()
+    areas, statuses = WORDS.body_area, WORKSPACE_LABELS.status
+    verdicts, flag_words = WORKSPACE_LABELS.verdict, WORKSPACE_LABELS.flag
+    views = []
+    for row in rows:
+        since = row.since_last_checkin
+        views.append(SimpleNamespace(
+            status=row.status, status_label=statuses[row.status],
+            client_url=client_url(row.client.id), name=row.client.name,
+            area=areas[row.treatment.body_area],
+            day_of=day_of % {"n": row.day, "d": row.treatment.expected_days},
+            chip=chip(row.reading),
+            seen=no_photo if since is None else last_photo % {"ago": ago(since)},
+            alerts=[flag.reason for flag in row.flags if flag.kind in ALERT_KINDS],
+            # the status names something else than the course: the verdict says how it goes
+            verdict=(verdicts[row.verdict].capitalize() if row.status in ("red_flag", "missed")
+                     else None),
+            reason=row.reason,
+            flags=[SimpleNamespace(kind=flag.kind, url=flag_url(flag.id),
+                                   label=flag_words[flag.kind]) for flag in row.flags]))
+    return views
 
 
 @bp.route("/")
