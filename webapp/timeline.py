@@ -8,8 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from webapp import chart, clock, tips
-from webapp.models import CheckIn, Reading
-from webapp.recovery import Recovery
+from webapp.recovery import CheckInRow, ReadingRow, Recovery
 
 # empty days past a month after the last photo tell nothing: the rows stop there
 ROW_LIMIT_DAYS = 30
@@ -21,11 +20,11 @@ class DayRow:
 
     day: int
     starts_at: dt.datetime
-    checkin: CheckIn | None
+    checkin: CheckInRow | None
     fade: float | None  # 1 − ΔE/peak, 0..1
 
     @property
-    def reading(self) -> Reading | None:
+    def reading(self) -> ReadingRow | None:
         """Return the day's reading when it was measured."""
         return self.checkin.reading if self.checkin is not None else None
 
@@ -50,13 +49,13 @@ class Timeline:
         return newest is not None and newest.day == self.today and newest.checkin is not None
 
     @property
-    def latest_reading(self) -> Reading | None:
+    def latest_reading(self) -> ReadingRow | None:
         """Return the reading of the most recent check-in."""
         latest = self.recovery.latest
         return latest.reading if latest is not None else None
 
 
-def usable(reading: Reading | None) -> bool:
+def usable(reading: ReadingRow | None) -> bool:
     """Tell whether a reading has a measured colour difference to plot."""
     return reading is not None and reading.ok and reading.delta_e is not None
 
