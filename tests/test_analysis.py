@@ -327,8 +327,11 @@ def test_clean_skin_is_resolved_with_towel_sheet_or_nothing(category):
         assert reading.mark_found is False and reading.marks == 0 and reading.colour == "none"
         assert reading.delta_e < 3
         assert "no_skin" not in reading.quality_codes
-        # skin was found as skin: its ITA is near the painted one (casts move b* a little)
-        assert reading.ita_deg == pytest.approx(colour.ita_degrees(skin), abs=12)
+        # skin was found as skin: its ITA is near the painted skin's under the photo's exposure
+        # and casts (±20% exposure alone moves a tan skin's ITA by ~12°); the shading ramp,
+        # partly hidden by the edge, and mottling are left to the tolerance
+        lit = colour.lab_to_linear(skin) * lighting.exposure * np.array([lighting.red_gain, 1.0, lighting.blue_gain])
+        assert reading.ita_deg == pytest.approx(colour.ita_degrees(colour.linear_to_lab(lit)), abs=5)
 
 
 def test_same_scene_under_five_lightings_is_stable():
@@ -540,5 +543,5 @@ def test_small_faint_marks_are_found_on_most_photos():
         photo = syn.render_scene(skin, marks, size=(640, 480), lighting=syn.Lighting(noise=2.0), seed=100 + seed)
         reading = analyze_photo(syn.save_jpeg(photo.image, quality=88))
         found += reading.mark_found and reading.stage == photo.strongest.stage
-    # 20 of 24 before the analysis grid went from 512 to 352 px, 19 of 24 after
+    # 20 of 24 with the analysis grid at 512 px, 19 of 24 at 352 px and at 250 px
     assert found >= 17

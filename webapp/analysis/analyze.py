@@ -10,8 +10,9 @@ from . import colour
 from .photo import PhotoRefused, open_photo
 from .reading import MarkDetail, PhotoReading, quality_item
 
-# long side of the image the analysis runs on: marks of 3% of the short side are still ~8 px
-ANALYSIS_LONG_SIDE = 352
+# long side of the image marks are found on: half a phone photo's 1/8 jpeg draft, where a mark
+# of 3% of the short side is still ~6 px across; they are measured on the draft itself
+ANALYSIS_LONG_SIDE = 250
 # long side of the image the blur check runs on: blur is a matter of fine detail, so it is
 # judged on the sharper, larger image (the JPEG draft is about this size anyway)
 SHARPNESS_LONG_SIDE = 512
@@ -322,61 +323,70 @@ def _measure_blobs(rgb8, labels, count, skin, glare_near, short_side):
     """Measure every candidate blob's core against its ring of skin; return a list of dicts.
 
     ``rgb8`` is the 8-bit image the marks are measured on (H, W, 3). ``labels``, ``skin`` and
-    ``glare_near`` are on the analysis grid, the same size or smaller, and are enlarged to
-    ``rgb8``'s grid by nearest neighbour. CIELAB is computed only for the blobs' core and ring
+    ``glare_near`` are on the analysis grid, the same size or smaller. Each blob and its core
+    are drawn on ``rgb8``'s grid (its label map enlarged by nearest neighbour), where a small
+    faint mark keeps its shape; its ring of skin, a robust median over a wide band, is drawn on
+    the analysis grid and enlarged. CIELAB is computed only for the blobs' core and ring
     pixels, all in one conversion. ``short_side`` is ``rgb8``'s.
     """
     height, width = rgb8.shape[:2]
+    small_height, small_width = labels.shape
     total = float(height * width)
-    enlarge = _nearest_index((height, width), labels.shape)
-    big_labels = labels[enlarge]
+    # for every row and column of the measuring grid, the analysis row and column it falls in
+    rows_map = ((np.arange(height) + 0.5) * small_height / height).astype(np.intp)
+    cols_map = ((np.arange(width) + 0.5) * small_width / width).astype(np.intp)
+    big_labels = labels[np.ix_(rows_map, cols_map)]
+    # analysis pixels per measuring pixel: the ring's radii are in measuring pixels
+    scale = small_width / width
     # skin a ring may use: not glare and not part of any blob
-    ring_skin = (skin & ~glare_near & (labels == 0))[enlarge]
+    ring_skin = skin & ~glare_near & (labels == 0)
     # enlarging never drops a pixel of the smaller grid, so a blob touches glare on the
     # measuring grid exactly when it does on the analysis grid
     near_glare = np.zeros(count + 1, dtype=bool)
     near_glare[labels[glare_near]] = True
     areas = np.bincount(big_labels.ravel(), minlength=count + 1)
     blobs, pixels = [], []
-    for index, box in enumerate(ndimage.find_objects(big_labels), start=1):
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None or near_glare[index]:
             continue
         area = int(areas[index])
         r_eq = float(np.sqrt(area / np.pi))
-        inner = max(2.0, 0.3 * r_eq)
-        outer = inner + max(4.0, 0.6 * r_eq)
+        inner = scale * max(2.0, 0.3 * r_eq)
+        outer = inner + scale * max(4.0, 0.6 * r_eq)
         pad = int(np.ceil(outer)) + 1
-        y0, y1 = max(0, box[0].start - pad), min(height, box[0].stop + pad)
-        x0, x1 = max(0, box[1].start - pad), min(width, box[1].stop + pad)
-        window = (slice(y0, y1), slice(x0, x1))
-        blob = big_labels[window] == index
-        # depth inside the blob, on its box with a one-pixel margin of background (the nearest
-        # background pixel is never farther than that margin, so distances are unchanged)
-        in_box = (slice(box[0].start - y0, box[0].stop - y0), slice(box[1].start - x0, box[1].stop - x0))
-        depth = _squared_distance(np.pad(blob[in_box], 1))[1:-1, 1:-1]
-        # half the deepest depth, compared squared
-        core = np.zeros_like(blob)
-        core[in_box] = depth >= max(1, 0.25 * int(depth.max()))
+        y0, y1 = max(0, box[0].start - pad), min(small_height, box[0].stop + pad)
+        x0, x1 = max(0, box[1].start - pad), min(small_width, box[1].stop + pad)
+        blob = labels[y0:y1, x0:x1] == index
         # the ring is drawn on a canvas padded past the photo's edges, so a mark cut by the edge
         # counts the missing side as missing skin
         padding = ((y0 - box[0].start + pad, box[0].stop + pad - y1), (x0 - box[1].start + pad, box[1].stop + pad - x1))
         distance = _squared_distance(~np.pad(blob, padding))
         ring_all = (distance > inner * inner) & (distance <= outer * outer)
         inside = (slice(padding[0][0], padding[0][0] + blob.shape[0]), slice(padding[1][0], padding[1][0] + blob.shape[1]))
-        ring = ring_all[inside] & ring_skin[window]
-        ring_count = int(ring.sum())
-        ring_fraction = ring_count / max(int(ring_all.sum()), 1)
-        if ring_count < 15:
+        ring = ring_all[inside] & ring_skin[y0:y1, x0:x1]
+        ring_fraction = int(ring.sum()) / max(int(ring_all.sum()), 1)
+        # the window on the measuring grid: the rows and columns that fall in the analysis window
+        big_y0, big_y1 = np.searchsorted(rows_map, (y0, y1))
+        big_x0, big_x1 = np.searchsorted(cols_map, (x0, x1))
+        ring = ring[np.ix_(rows_map[big_y0:big_y1] - y0, cols_map[big_x0:big_x1] - x0)]
+        if int(ring.sum()) < 15:
             blobs.append({"delta_e": 0.0, "measured": False, "ring_fraction": ring_fraction})
             continue
-        window_rgb = rgb8[window]
-        pixels += [window_rgb[core], window_rgb[ring]]
-        ys, xs = np.nonzero(blob[in_box])
+        # depth inside the blob on the measuring grid, on its box with a one-pixel margin of
+        # background (the nearest background pixel is never farther than that margin)
+        box_y0, box_y1 = np.searchsorted(rows_map, (box[0].start, box[0].stop))
+        box_x0, box_x1 = np.searchsorted(cols_map, (box[1].start, box[1].stop))
+        box_blob = big_labels[box_y0:box_y1, box_x0:box_x1] == index
+        depth = _squared_distance(np.pad(box_blob, 1))[1:-1, 1:-1]
+        # the core: at least half the deepest depth, compared squared
+        core = depth >= max(1, 0.25 * int(depth.max()))
+        pixels += [rgb8[box_y0:box_y1, box_x0:box_x1][core], rgb8[big_y0:big_y1, big_x0:big_x1][ring]]
+        ys, xs = np.nonzero(box_blob)
         blobs.append(
             {
                 "measured": True,
                 "area_fraction": area / total,
-                "centre": [(xs.mean() + box[1].start + 0.5) / width, (ys.mean() + box[0].start + 0.5) / height],
+                "centre": [(xs.mean() + box_x0 + 0.5) / width, (ys.mean() + box_y0 + 0.5) / height],
                 "radius": r_eq / short_side,
                 "ring_fraction": ring_fraction,
             }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "1.0.3"
+ANALYZER_VERSION = "1.0.4"
 
 # plain-language messages for every quality code a reading can carry
 QUALITY_MESSAGES = {
