@@ -1,6 +1,7 @@
 """A treatment's recovery: its check-ins day by day and the course assessment over them."""
 import datetime as dt
 import functools
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -21,7 +22,7 @@ class ReadingRow:
     stage: str | None
     delta_e: float | None
     mark_hex: str | None
-    data: dict  # PhotoReading.to_dict(), for the course assessment
+    stored: str  # the JSON text of PhotoReading.to_dict(), for the course assessment
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +59,12 @@ class Recovery:
         return self.days[-1] if self.days else None
 
 
-# the columns a CheckInRow and a ReadingRow are built from, in their fields' order
+# the columns a CheckInRow and a ReadingRow are built from, in their fields' order (the
+# reading's analysis as its JSON text)
 CHECKIN_COLUMNS = tuple(getattr(CheckIn, f.name) for f in fields(CheckInRow)
                         if f.name != "reading")
-READING_COLUMNS = tuple(getattr(Reading, f.name) for f in fields(ReadingRow))
+READING_COLUMNS = (Reading.ok, Reading.stage, Reading.delta_e, Reading.mark_hex,
+                   sa.cast(Reading.data, sa.Text))
 
 
 @functools.cache
@@ -90,6 +93,15 @@ def checkins_by_treatment(treatment_ids: Iterable[int]) -> dict[int, list[CheckI
     return found
 
 
+@functools.lru_cache(maxsize=2048)
+def photo_reading(stored: str) -> PhotoReading:
+    """Rebuild a stored reading from its JSON text (the same text gives the same reading)."""
+    # kept: decoding and rebuilding 14 readings cost as much as the query that loads them,
+    # and every view of a recovery (timeline, home, review, flags) rebuilds the same ones.
+    # the readings are shared, so they are only read (as assess_course does)
+    return PhotoReading.from_dict(json.loads(stored))
+
+
 def latest_per_day(treatment: Treatment, checkins: Sequence[CheckInRow]) -> list[CheckInRow]:
     """Keep the latest check-in of each day since the treatment, oldest day first."""
     by_day: dict[int, CheckInRow] = {}
@@ -101,7 +113,7 @@ def latest_per_day(treatment: Treatment, checkins: Sequence[CheckInRow]) -> list
 def assess(treatment: Treatment, checkins: Sequence[CheckInRow]) -> Recovery:
     """Judge the course of one treatment from its check-ins (already loaded)."""
     days = latest_per_day(treatment, checkins)
-    readings = [(c.taken_at, PhotoReading.from_dict(c.reading.data))
+    readings = [(c.taken_at, photo_reading(c.reading.stored))
                 for c in days if c.reading is not None]
     assessment = assess_course(treatment.treated_at, readings,
                                expected_days=treatment.expected_days)
