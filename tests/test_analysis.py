@@ -527,6 +527,10 @@ def test_fast_morphology_and_colour_planes_match_reference():
     gram = gram.T @ gram + np.eye(6)
     rhs = rng.random((6, 3))
     np.testing.assert_allclose(analyze._solve_small(gram, rhs), np.linalg.solve(gram, rhs), rtol=1e-9)
+    for length in (1, 2, 15, 16):
+        values = rng.random((3, length)).astype(np.float32)
+        assert (analyze._median_rows(values) == np.median(values, axis=1)).all()
+    assert (np.sqrt(analyze._squared_distance(mask)) == ndimage.distance_transform_edt(mask)).all()
 
 
 def test_small_faint_marks_are_found_on_most_photos():
