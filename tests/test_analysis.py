@@ -531,6 +531,8 @@ def test_fast_morphology_and_colour_planes_match_reference():
         values = rng.random((3, length)).astype(np.float32)
         assert (analyze._median_rows(values) == np.median(values, axis=1)).all()
     assert (np.sqrt(analyze._squared_distance(mask)) == ndimage.distance_transform_edt(mask)).all()
+    plane = rng.random((23, 31)).astype(np.float32) * 100
+    np.testing.assert_allclose(analyze._laplacian(plane), ndimage.laplace(plane), atol=1e-4)
 
 
 def test_small_faint_marks_are_found_on_most_photos():

