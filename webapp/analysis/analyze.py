@@ -345,10 +345,9 @@ def _measure_blobs(rgb8, labels, count, skin, glare_near, short_side):
     height, width = rgb8.shape[:2]
     small_height, small_width = labels.shape
     total = float(height * width)
-    # for every row and column of the measuring grid, the analysis row and column it falls in
-    rows_map = ((np.arange(height) + 0.5) * small_height / height).astype(np.intp)
-    cols_map = ((np.arange(width) + 0.5) * small_width / width).astype(np.intp)
-    # analysis pixels per measuring pixel: the ring's radii are in measuring pixels
+    rows_map, cols_map = _nearest_maps((height, width), labels.shape)
+    # analysis pixels per measuring pixel: the ring's radii are worked out in measuring pixels
+    # and drawn in analysis pixels
     scale = small_width / width
     # skin a ring may use: not glare and not part of any blob
     ring_skin = skin & ~glare_near & (labels == 0)
@@ -418,11 +417,11 @@ def _measure_blobs(rgb8, labels, count, skin, glare_near, short_side):
     return blobs
 
 
-def _nearest_index(large: tuple[int, int], small: tuple[int, int]):
-    """Index that enlarges an array of shape ``small`` to ``large`` by nearest neighbour."""
+def _nearest_maps(large: tuple[int, int], small: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """For every row and column of shape ``large``, the row and column of ``small`` it falls in."""
     rows = ((np.arange(large[0]) + 0.5) * small[0] / large[0]).astype(np.intp)
     cols = ((np.arange(large[1]) + 0.5) * small[1] / large[1]).astype(np.intp)
-    return np.ix_(rows, cols)
+    return rows, cols
 
 
 def _sharpness(lightness: np.ndarray, region: np.ndarray) -> float:
@@ -432,7 +431,7 @@ def _sharpness(lightness: np.ndarray, region: np.ndarray) -> float:
     nearest neighbour.
     """
     if region.shape != lightness.shape:
-        region = region[_nearest_index(lightness.shape, region.shape)]
+        region = region[np.ix_(*_nearest_maps(lightness.shape, region.shape))]
     values = _laplacian(lightness)[region]
     return float(values.std()) if values.size else 0.0
 
