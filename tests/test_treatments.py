@@ -290,8 +290,8 @@ def test_timeline_queries_do_not_grow_with_checkins(app, client, auth, people):
 # the chart ------------------------------------------------------------------------------
 
 def test_chart_places_points_ceiling_and_resolved_line():
-    readings = [chart.ChartInput(0.5, 12.0, "fresh", "#803040"),
-                chart.ChartInput(3.5, 6.0, "turning", "#a09050")]
+    readings = (chart.ChartInput(0.5, 12.0, "fresh", "#803040"),
+                chart.ChartInput(3.5, 6.0, "turning", "#a09050"))
     c = chart.build(readings, expected_days=7, last_day=4, projected_day=6.2)
     assert [p.day for p in c.points] == [0, 3]
     # the axis spans at least to the expected day, and higher ΔE is higher up (smaller y)
@@ -306,6 +306,6 @@ def test_chart_places_points_ceiling_and_resolved_line():
 
 
 def test_chart_without_readings_is_empty_but_valid():
-    c = chart.build([], expected_days=10, last_day=0)
-    assert c.points == [] and c.ceiling == "" and c.line == ""
+    c = chart.build((), expected_days=10, last_day=0)
+    assert c.points == () and c.ceiling == "" and c.line == ""
     assert c.x_ticks[-1].label == "11"  # a day past the expected one

@@ -4,7 +4,6 @@ Pure: no Flask, no database. ``templates/treatments/_chart.html`` draws what ``b
 """
 import functools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from webapp.analysis import expected_ceiling
@@ -58,12 +57,12 @@ class Chart:
     top: float
     right: float
     bottom: float
-    points: list[Point]
+    points: tuple[Point, ...]
     line: str  # polyline "x,y x,y" through the readings
     ceiling: str  # polyline of the expected ceiling curve
     resolved_y: float
-    x_ticks: list[Tick]
-    y_ticks: list[Tick]
+    x_ticks: tuple[Tick, ...]
+    y_ticks: tuple[Tick, ...]
     expected_days: int
     projected_x: float | None
     values: str  # "day: ΔE; " for each point, the chart's text alternative
@@ -74,13 +73,11 @@ def nice_top(value: float) -> float:
     return max(10.0, math.ceil(value / 5.0) * 5.0)
 
 
-@functools.lru_cache(maxsize=1024)
 def ceiling_line(peak: float, expected_days: int, span: float, top_value: float) -> str:
     """Return the polyline of the expected ceiling from the peak, sampled over the span."""
-    # kept: ~60 samples of the curve cost more than the rest of the chart, and a timeline
-    # opened again shows the same peak over the same days. the scales are applied inline, not
-    # through build's x() and y(), and ".1f" writes what str(round(v, 1)) would (the samples
-    # lie within the span and the ceiling under the top, so neither needs clamping)
+    # ~60 samples a chart: the scales are applied inline, not through build's x() and y(),
+    # and ".1f" writes what str(round(v, 1)) would (the samples lie within the span and the
+    # ceiling under the top, so neither needs clamping)
     left, top = MARGIN_LEFT, MARGIN_TOP
     right, bottom = WIDTH - MARGIN_RIGHT, HEIGHT - MARGIN_BOTTOM
     width, height = right - left, bottom - top
@@ -90,9 +87,12 @@ def ceiling_line(peak: float, expected_days: int, span: float, top_value: float)
                     for t, e in samples)
 
 
-def build(readings: Sequence[ChartInput], expected_days: int, last_day: int,
+@functools.lru_cache(maxsize=1024)
+def build(readings: tuple[ChartInput, ...], expected_days: int, last_day: int,
           projected_day: float | None = None) -> Chart:
     """Place the readings, the ceiling curve from their peak and the resolved line at 3."""
+    # kept (the readings are a tuple for that): the same course on the same day gives the same
+    # chart, and a timeline is opened again and again; the chart is immutable, so it is shared
     span = max(float(last_day) + 1, float(expected_days) + 1,
                max((r.t_days for r in readings), default=0.0) + 0.5)
     peak = max((r.delta_e for r in readings), default=0.0)
@@ -108,13 +108,13 @@ def build(readings: Sequence[ChartInput], expected_days: int, last_day: int,
         """Map a colour difference to a vertical position."""
         return round(bottom - (bottom - top) * min(max(e, 0.0), top_value) / top_value, 1)
 
-    points = [Point(x(r.t_days), y(r.delta_e), int(r.t_days), round(r.delta_e, 1), r.stage,
-                    r.mark_hex) for r in sorted(readings, key=lambda r: r.t_days)]
+    points = tuple(Point(x(r.t_days), y(r.delta_e), int(r.t_days), round(r.delta_e, 1), r.stage,
+                         r.mark_hex) for r in sorted(readings, key=lambda r: r.t_days))
     ceiling = ceiling_line(peak, expected_days, span, top_value) if peak > 0 else ""
     day_step = 1 if span <= 11 else 2 if span <= 22 else 5
-    x_ticks = [Tick(x(d), str(d)) for d in range(0, int(span) + 1, day_step)]
+    x_ticks = tuple(Tick(x(d), str(d)) for d in range(0, int(span) + 1, day_step))
     value_step = 5 if top_value <= 30 else 10
-    y_ticks = [Tick(y(v), str(v)) for v in range(0, int(top_value) + 1, value_step)]
+    y_ticks = tuple(Tick(y(v), str(v)) for v in range(0, int(top_value) + 1, value_step))
     projected_x = x(projected_day) if projected_day is not None and projected_day <= span else None
     return Chart(width=WIDTH, height=HEIGHT, left=left, top=top, right=right, bottom=bottom,
                  points=points, line=" ".join(f"{p.x},{p.y}" for p in points), ceiling=ceiling,

@@ -79,9 +79,9 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
             fade = max(0.0, min(1.0, 1 - measured[day] / peak))
         rows.append(DayRow(day, treatment.treated_at + day * clock.DAY, checkin, fade))
     photo_rows = [row for row in reversed(rows) if row.checkin is not None]
-    readings = [chart.ChartInput(clock.days_since(treatment.treated_at, c.taken_at),
-                                 c.reading.delta_e, c.reading.stage, c.reading.mark_hex)
-                for c in recovery.days if usable(c.reading)]
+    readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, c.taken_at),
+                                      c.reading.delta_e, c.reading.stage, c.reading.mark_hex)
+                     for c in recovery.days if usable(c.reading))
     projected = recovery.assessment.projected_resolution_day
     latest = recovery.latest
     stage = latest.reading.stage if latest is not None and latest.reading is not None else None
