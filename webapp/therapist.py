@@ -72,11 +72,12 @@ class NoteForm(FlaskForm):
 
 @bp.context_processor
 def workspace_words():
-    """Give the workspace templates its labels and a "how long ago" helper."""
+    """Give the workspace templates its labels, a "how long ago" helper and link makers."""
     # translated once per language, not per use: lists show these on every row
     return {"flag_labels": WORKSPACE_LABELS.flag, "status_labels": WORKSPACE_LABELS.status,
             "verdict_labels": WORKSPACE_LABELS.verdict, "statuses": triage.STATUSES,
-            "ago": ago_formatter(), "triage_rows": triage_rows, "page_size": triage.PAGE_SIZE}
+            "ago": ago_formatter(), "triage_rows": triage_rows, "page_size": triage.PAGE_SIZE,
+            "url_maker": url_maker}
 
 
 def ago_formatter():
