@@ -1,5 +1,6 @@
 """Treatments: a client, or their linked therapist, records a cupping session."""
 import datetime as dt
+import functools
 import weakref
 from types import SimpleNamespace
 
@@ -13,7 +14,7 @@ from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultip
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
-from webapp import audit, clock, timeline
+from webapp import audit, chart, clock, timeline
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
 from webapp.extensions import babel, db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
@@ -114,6 +115,21 @@ def stage_chip_maker():
             found = made[key] = macro(reading)
         return found
     return chip
+
+
+@bp.app_template_global()
+def chart_figure(fade: chart.Chart, element_id: str):
+    """Return the fade chart's figure (the _chart_figure.html macro) in the current language."""
+    return drawn_chart(fade, element_id, babel.domain_instance.get_translations())
+
+
+@functools.lru_cache(maxsize=256)
+def drawn_chart(fade: chart.Chart, element_id: str, catalogue):
+    """Draw a chart with the words of a catalogue (one per language)."""
+    # kept: a chart is a hundred-odd values, and the same course on the same day is drawn
+    # the same way each time its timeline is opened; the figure depends on nothing else
+    macro = get_template_attribute("treatments/_chart_figure.html", "fade_chart")
+    return macro(fade, element_id)
 
 
 @bp.app_template_global()
