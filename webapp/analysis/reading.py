@@ -45,7 +45,8 @@ class MarkDetail:
         return asdict(self)
 
 
-@dataclass
+# frozen: a stored reading is rebuilt once and then shared by every view that judges it
+@dataclass(frozen=True)
 class PhotoReading:
     """What one photo says: the most visible mark against the client's own skin.
 
