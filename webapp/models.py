@@ -182,7 +182,10 @@ class Treatment(db.Model):
 class CheckIn(db.Model):
     """A client's daily photo of a treatment's marks, with symptoms and a reading."""
 
-    __table_args__ = (sa.UniqueConstraint("client_id", "idempotency_key"),)
+    # the index: today's upload quota and the therapist's "since yesterday" count a client's
+    # check-ins created since a time
+    __table_args__ = (sa.UniqueConstraint("client_id", "idempotency_key"),
+                      sa.Index("ix_check_in_client_created", "client_id", "created_at"))
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     treatment_id: so.Mapped[int] = so.mapped_column(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 17:54:55.255674
+Create Date: 2026-11-21 20:36:47.089436
 
 """
 from alembic import op
@@ -151,6 +151,7 @@ def upgrade():
     sa.UniqueConstraint('client_id', 'idempotency_key')
     )
     with op.batch_alter_table('check_in', schema=None) as batch_op:
+        batch_op.create_index('ix_check_in_client_created', ['client_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_check_in_client_id'), ['client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_check_in_taken_at'), ['taken_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_check_in_treatment_id'), ['treatment_id'], unique=False)
@@ -222,6 +223,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_check_in_treatment_id'))
         batch_op.drop_index(batch_op.f('ix_check_in_taken_at'))
         batch_op.drop_index(batch_op.f('ix_check_in_client_id'))
+        batch_op.drop_index('ix_check_in_client_created')
 
     op.drop_table('check_in')
     with op.batch_alter_table('treatment', schema=None) as batch_op:
