@@ -23,10 +23,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webapp import create_app  # noqa: E402
+from webapp import consent, create_app  # noqa: E402
 from webapp.analysis import synthetic  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import Consent, Treatment, User, utcnow  # noqa: E402
+from webapp.models import Treatment, User, utcnow  # noqa: E402
 
 
 def twelve_megapixel_jpeg() -> bytes:
@@ -91,7 +91,7 @@ def main() -> None:
                         password_hash="-")
             db.session.add(user)
             db.session.flush()
-            db.session.add(Consent(user_id=user.id, version=app.config["CONSENT_VERSION"]))
+            consent.give(user)
             treatment = Treatment(client_id=user.id, treated_at=utcnow() - dt.timedelta(days=1),
                                   body_area="upper_back", technique="static", cup_count=6,
                                   cup_material="glass", suction="medium")

@@ -68,8 +68,9 @@ def prepare_database(url: str, photo_root: str, clients: int) -> list[tuple[str,
     """Create empty tables and N consenting clients with a treatment; return (email, id)."""
     from werkzeug.security import generate_password_hash
 
+    from webapp import consent
     from webapp.extensions import db
-    from webapp.models import PASSWORD_METHOD, Consent, Treatment, User, utcnow
+    from webapp.models import PASSWORD_METHOD, Treatment, User, utcnow
     os.environ["LOAD_DATABASE_URL"], os.environ["LOAD_PHOTO_ROOT"] = url, photo_root
     app = make_app()
     password_hash = generate_password_hash(PASSWORD, method=PASSWORD_METHOD)
@@ -82,7 +83,7 @@ def prepare_database(url: str, photo_root: str, clients: int) -> list[tuple[str,
                         password_hash=password_hash)
             db.session.add(user)
             db.session.flush()
-            db.session.add(Consent(user_id=user.id, version=app.config["CONSENT_VERSION"]))
+            consent.give(user)
             treatment = Treatment(client_id=user.id, treated_at=utcnow() - dt.timedelta(days=1),
                                   body_area="upper_back", technique="static", cup_count=6,
                                   cup_material="glass", suction="medium")

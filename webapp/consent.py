@@ -22,6 +22,15 @@ def current_consent(user: User) -> Consent | None:
         Consent.version == current_app.config["CONSENT_VERSION"]))
 
 
+def give(user: User) -> Consent:
+    """Record the user's consent to the current consent text (audited; the caller commits)."""
+    consent = Consent(user_id=user.id, version=current_app.config["CONSENT_VERSION"])
+    db.session.add(consent)
+    db.session.flush()
+    audit.record("consent_given", user, subject=user, obj=consent)
+    return consent
+
+
 def consent_required(view):
     """Send a client without standing consent to the consent page instead of the view."""
     @functools.wraps(view)
@@ -39,10 +48,7 @@ def show():
     """Show the consent text and your choice; a POST gives consent."""
     consent = current_consent(current_user)
     if request.method == "POST" and consent is None:
-        consent = Consent(user_id=current_user.id, version=current_app.config["CONSENT_VERSION"])
-        db.session.add(consent)
-        db.session.flush()
-        audit.record("consent_given", current_user, subject=current_user, obj=consent)
+        consent = give(current_user)
         db.session.commit()
         flash(_("Thank you. You can now upload photos."))
         return redirect(safe_next(request.args.get("next")) or url_for("consent.show"))

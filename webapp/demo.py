@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import click
 import sqlalchemy as sa
-from flask import Blueprint, current_app
+from flask import Blueprint
 
-from webapp import audit
+from webapp import consent
 from webapp.analysis import synthetic
 from webapp.checkins import record_checkin
 from webapp.extensions import db
-from webapp.models import CareLink, Consent, Treatment, User, utcnow
+from webapp.models import CareLink, Treatment, User, utcnow
 
 bp = Blueprint("demo", __name__, cli_group=None)
 
@@ -86,10 +86,7 @@ def create_demo(now: dt.datetime) -> list[tuple[str, str]]:
         client = add_user(spec.email, spec.name, "client", therapist.password_hash)
         db.session.flush()
         db.session.add(CareLink(therapist_id=therapist.id, client_id=client.id))
-        consent = Consent(user_id=client.id, version=current_app.config["CONSENT_VERSION"])
-        db.session.add(consent)
-        db.session.flush()
-        audit.record("consent_given", client, subject=client, obj=consent)
+        consent.give(client)
         treatment = Treatment(
             client_id=client.id, therapist_id=therapist.id, recorded_by_id=therapist.id,
             treated_at=now - dt.timedelta(days=spec.days_ago), body_area="upper_back",
