@@ -24,10 +24,9 @@ import sqlalchemy.orm as so
 
 from webapp import clock
 from webapp.access import linked_client_ids
-from webapp.extensions import db
 from webapp.flags import ACTIVE_DAYS, MISSED_AFTER
 from webapp.models import (CheckIn, Flag, Reading, RecoverySummary, Treatment, User,
-                           UTCDateTime)
+                           UTCDateTime, select_rows)
 from webapp.treatments import MAX_AGE_DAYS
 
 STATUSES = ("red_flag", "worsening", "slow", "pigmentation", "missed", "on_track", "waiting",
@@ -176,13 +175,6 @@ def split(row: Sequence, groups: Sequence[Group]) -> list[tuple]:
     return parts
 
 
-def run(statement: sa.Select, params: dict) -> sa.CursorResult:
-    """Run a select of columns on the session's connection: plain rows, no ORM work."""
-    # the list and the panel load no ORM object: the session's ORM execution of a statement
-    # (its context, loading, bundles of columns) cost a fifth of each of these queries
-    return db.session.connection().execute(statement, params)
-
-
 # what a row shows, as named groups of columns: a page builds no ORM object per row (nor reads
 # a reading's whole analysis, the notes or the JSON columns)
 ROW_GROUPS = (
@@ -260,9 +252,9 @@ def triage(therapist_id: int, now: dt.datetime, filters: Filters) -> Triage:
               "oldest": now - dt.timedelta(days=MAX_AGE_DAYS),
               "active_since": now - dt.timedelta(days=ACTIVE_DAYS),
               "pattern": name_pattern(filters.query), "limit": filters.limit}
-    counts = {STATUSES[r]: n for r, n in run(counted, params)}
+    counts = {STATUSES[r]: n for r, n in select_rows(counted, params)}
     rows = []
-    for row in run(stmt, params):
+    for row in select_rows(stmt, params):
         t, c, s, r = split(row, ROW_GROUPS)
         # an outer join without a summary or reading gives a group of nulls: the row has none
         rows.append(TriageRow(treatment=t, client=c,
@@ -271,7 +263,7 @@ def triage(therapist_id: int, now: dt.datetime, filters: Filters) -> Triage:
                               status=STATUSES[row[-1]], now=now))
     by_treatment = {row.treatment.id: row for row in rows}
     if rows:
-        for flag in run(OPEN_FLAGS, {"ids": list(by_treatment)}):
+        for flag in select_rows(OPEN_FLAGS, {"ids": list(by_treatment)}):
             by_treatment[flag.treatment_id].flags.append(flag)
     return Triage(rows=rows, counts=counts, filters=filters)
 
@@ -327,9 +319,9 @@ def since_yesterday(therapist_id: int, now: dt.datetime) -> SinceYesterday:
     """Count the check-ins, new flags and newly resolved recoveries of the last 24 hours."""
     counted, flags, resolved = since_statements()
     params = {"therapist_id": therapist_id, "since": now - DAY}
-    checkins, clients = run(counted, params).one()
-    flag_rows = run(flags, params).all()
-    resolved_rows = run(resolved, params).all()
+    checkins, clients = select_rows(counted, params).one()
+    flag_rows = select_rows(flags, params).all()
+    resolved_rows = select_rows(resolved, params).all()
     return SinceYesterday(
         checkins=checkins, clients_checked_in=clients,
         new_flags=[tuple(split(row, NEW_FLAG)) for row in flag_rows],
