@@ -262,3 +262,57 @@ def srgb8_to_lightness(rgb8: np.ndarray) -> np.ndarray:
 _LAB_MATRIX32 = (SRGB_TO_XYZ / D65_WHITE[:, None]).astype(np.float32)
 _LAB_EPS = np.float32(216 / 24389)
 _LAB_KAPPA = np.float32(24389 / 27)
+
+
+# a mark whose breakdown-coloured part (green, yellow, brown) covers at least this share of its
+# core is named by that part: yellow only appears in bruises older than 18 h (Langlois & Gresham
+# 1991, colour-evidence.md "Timing"), so such a mark is in its breakdown phase even where a
+# violet centre still has the larger ΔE00; 20% is a visible share of a cup-sized mark
+MIXED_BREAKDOWN_FRACTION = 0.20
+
+
+def mark_colour(skin_lab, pixel_labs: np.ndarray, mean_delta) -> tuple[float, str, bool]:
+    """Name a mark's colour from its core pixels: (θ degrees, colour name, mixed?).
+
+    ``skin_lab`` is the skin's Lab (3,), ``pixel_labs`` the core's Lab pixels (N, 3),
+    ``mean_delta`` the mean ΔLab of the core (3,). The mark is named by its mean difference,
+    unless it is a mixed mark: its pixels that differ visibly from skin (ΔE00 ≥ 3) with a
+    breakdown colour make up ≥ ``MIXED_BREAKDOWN_FRACTION`` of the core, in which case θ and the
+    name are those of the mean difference over that part (see the constant for the evidence).
+    """
+    theta = hue_angle(mean_delta[1], mean_delta[2])
+    name = colour_name(theta)
+    pixel_labs = np.asarray(pixel_labs, dtype=np.float32).reshape(-1, 3)
+    if name in BREAKDOWN_COLOURS or len(pixel_labs) == 0:
+        return theta, name, False
+    skin = np.asarray(skin_lab, dtype=np.float32)
+    deltas = pixel_labs - skin
+    pixel_theta = np.degrees(np.arctan2(deltas[:, 2], deltas[:, 1]))
+    # breakdown hues: brown and yellow [35, 120), green [120, 180] ∪ (−180, −160)
+    breakdown = (pixel_theta >= 35.0) | (pixel_theta < -160.0)
+    if breakdown.mean() < MIXED_BREAKDOWN_FRACTION:
+        return theta, name, False
+    visible = breakdown & (ciede2000(skin, pixel_labs) >= RESOLVED_BELOW)
+    if visible.mean() < MIXED_BREAKDOWN_FRACTION:
+        return theta, name, False
+    part = deltas[visible].mean(axis=0)
+    part_theta = hue_angle(part[1], part[2])
+    return part_theta, colour_name(part_theta), True
+
+
+def approx_delta_e(lab_planes: np.ndarray, reference) -> np.ndarray:
+    """Approximate ΔE00 (H, W) float32 of Lab planes (3, H, W) to one reference colour (3,).
+
+    CIEDE2000's lightness weight, and a chroma/hue weight between its two, frozen at the
+    reference: a few multiplications per pixel instead of CIEDE2000's trigonometry. Used to
+    find and segment marks; every reported ΔE00 is the true CIEDE2000.
+    """
+    lightness, chroma = float(reference[0]), float(np.hypot(reference[1], reference[2]))
+    s_l = 1 + 0.015 * (lightness - 50) ** 2 / np.sqrt(20 + (lightness - 50) ** 2)
+    s_ab = 1 + 0.03 * chroma
+    d = (lab_planes[0] - np.float32(reference[0])) * np.float32(1 / s_l)
+    total = d * d
+    for channel in (1, 2):
+        d = (lab_planes[channel] - np.float32(reference[channel])) * np.float32(1 / s_ab)
+        total += d * d
+    return np.sqrt(total, out=total)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "1.0.4"
+ANALYZER_VERSION = "2.0.0"
 
 # plain-language messages for every quality code a reading can carry
 QUALITY_MESSAGES = {
@@ -25,7 +25,7 @@ def quality_item(code: str) -> dict:
 
 @dataclass
 class MarkDetail:
-    """One mark in a photo, measured against the ring of skin around it."""
+    """One mark in a photo, measured against the ring of skin around it (DESIGN.md's mark_details entry)."""
 
     delta_e: float
     delta_lab: list[float]
@@ -39,6 +39,9 @@ class MarkDetail:
     skin_lab: list[float]
     erythema_index: float
     ring_skin_fraction: float
+    point: list[float] | None = None  # [x, y] the mark was measured at (a tap or a proposal's seed)
+    mixed: bool = False  # named by its breakdown-coloured part (colour.mark_colour)
+    score: float | None = None  # how mark-like a proposal looks, 0–1 (proposals.score); None at points
 
     def to_dict(self) -> dict:
         """Return the mark as a JSON-safe dict."""

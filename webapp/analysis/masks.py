@@ -1,0 +1,94 @@
+"""Boolean-mask and grid helpers the analysis shares: morphology, distances, components.
+
+Thin wrappers over OpenCV and SciPy so that every caller gets the same border handling and
+kernel shape; masks are 2-D ``bool`` arrays, distances are in pixels of the mask's own grid.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+
+def _square(radius: int) -> np.ndarray:
+    """Return a (2r+1)×(2r+1) square structuring element."""
+    return np.ones((2 * radius + 1, 2 * radius + 1), dtype=np.uint8)
+
+
+def erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Erode a mask with a square of the given radius; the photo's edge does not erode."""
+    if radius <= 0:
+        return mask
+    out = cv2.erode(mask.view(np.uint8), _square(radius), borderType=cv2.BORDER_REPLICATE)
+    return out.view(bool)
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Dilate a mask with a square of the given radius; nothing grows in from past the edge."""
+    if radius <= 0:
+        return mask
+    out = cv2.dilate(mask.view(np.uint8), _square(radius), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return out.view(bool)
+
+
+def open_mask(mask: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Remove specks narrower than the square of the given radius from a mask."""
+    return dilate(erode(mask, radius), radius)
+
+
+def close_mask(mask: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Bridge gaps narrower than the square of the given radius in a mask."""
+    return erode(dilate(mask, radius), radius)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill the holes of a mask: background not connected to the photo's edge."""
+    return ndimage.binary_fill_holes(mask)
+
+
+def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Label the 8-connected components of a mask: (labels int32 (H, W), count without 0)."""
+    count, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    return labels, count - 1
+
+
+def distance_outside(mask: np.ndarray) -> np.ndarray:
+    """Return each pixel's Euclidean distance (px, float32) to the nearest True pixel of a mask."""
+    if not mask.any():
+        return np.full(mask.shape, np.inf, dtype=np.float32)
+    return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def depth_inside(mask: np.ndarray) -> np.ndarray:
+    """Return each True pixel's distance (px, float32) to the nearest False pixel inside the frame.
+
+    The frame's edge is not a boundary: a mark cut by the edge keeps its depth there.
+    """
+    return cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def edge_labels(labels: np.ndarray) -> np.ndarray:
+    """Return the labels found on the photo's outer rows and columns."""
+    return np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+
+
+def laplacian(plane: np.ndarray) -> np.ndarray:
+    """Return the 5-point Laplacian of a float32 plane, edges mirrored as ``ndimage.laplace``."""
+    return cv2.Laplacian(plane, cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
+
+
+def gaussian(planes: np.ndarray, sigma: float) -> np.ndarray:
+    """Blur each plane of a float32 stack (C, H, W) with a Gaussian of ``sigma`` px (reflected edges)."""
+    return np.stack([cv2.GaussianBlur(p, (0, 0), sigma, borderType=cv2.BORDER_REFLECT) for p in planes])
+
+
+def gradient_magnitude(planes: np.ndarray) -> np.ndarray:
+    """Return the Euclidean norm over planes (C, H, W) of their Sobel gradients, per pixel step."""
+    total = np.zeros(planes.shape[1:], dtype=np.float32)
+    for plane in planes:
+        # ksize 3 Sobel sums four times a unit step's difference across two pixels
+        gx = cv2.Sobel(plane, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
+        gy = cv2.Sobel(plane, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
+        total += gx * gx + gy * gy
+    return np.sqrt(total)

@@ -1,0 +1,274 @@
+"""Measure the mark at a point: segment it around the point, compare it with the skin near it.
+
+This is the measurement every reading rests on, whether the point is a client's tap, a mark
+carried over from yesterday, or an automatic proposal. Around the point a window of the photo
+is taken; the local skin colour comes from the body's clear skin in that window (the skin next
+to a mark, not the photo's average); the mark is the connected area around the point that
+differs from that skin, cut where its difference falls below a share of its own peak. Its core
+(the deeper half) is compared with a ring of clear skin around it. A point on clear skin finds
+no such area and is measured as a small disc, which reads ΔE00 < 3: a faded mark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import colour, masks
+
+# a pixel can belong to a mark when its approximate ΔE00 to the local skin exceeds this; below
+# the resolved threshold so a mark's extent reaches into its soft edge
+DETECT_DELTA_E = 2.0
+# fraction of the mark's own peak difference where its outline is drawn (about half-way down
+# its soft edge): the outline sits at the same place in the edge whatever the mark's strength
+PEAK_FRACTION = 0.45
+# a tap counts as on a mark when the mark lies within this share of the short side of it
+TOUCH_RADIUS = 0.035
+# the first window's half-size, a share of the short side: a large cup mark (radius ~0.12) and
+# its ring fit; a mark that reaches the window's side makes the window grow
+WINDOW_HALF = 0.22
+WINDOW_GROWTH = 1.7
+# a point on clear skin is measured over a disc of this radius (share of the short side)
+CLEAR_DISC = 0.025
+# local skin: pixels within this approximate ΔE00 of the running estimate (mottling, shading)
+SKIN_SPREAD = 5.0
+# fewest ring pixels for a ring median
+MIN_RING = 15
+
+
+@dataclass
+class Scene:
+    """What every measurement in one photo shares, all on the measuring grid (H, W).
+
+    ``lab`` and ``lab_s``: CIELAB planes (3, H, W), raw and smoothed; ``skin``: clear skin of the
+    body; ``reach``: where a mark may lie; ``edges``: sharp colour steps; ``skin_lab``: the
+    body's median skin (3,).
+    """
+
+    lab: np.ndarray
+    lab_s: np.ndarray
+    skin: np.ndarray
+    reach: np.ndarray
+    edges: np.ndarray
+    skin_lab: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the measuring grid."""
+        return self.skin.shape
+
+    @property
+    def short_side(self) -> int:
+        """The measuring grid's short side in pixels."""
+        return min(self.skin.shape)
+
+
+@dataclass
+class Measured:
+    """One mark measured at a point (all lengths as fractions, colours CIELAB).
+
+    ``found`` is False when the point lay on clear skin (a disc around it was measured).
+    ``component`` is the segmented mark as (row slice, column slice, bool mask) on the grid.
+    """
+
+    point: tuple[float, float]
+    found: bool
+    mark_lab: np.ndarray
+    skin_lab: np.ndarray
+    delta_e: float
+    hue_deg: float
+    colour: str
+    mixed: bool
+    centre: tuple[float, float]
+    radius: float
+    area_fraction: float
+    ring_fraction: float
+    component: tuple
+
+
+def _window(shape, centre, half: float) -> tuple[slice, slice]:
+    """Rows and columns of a square window of half-size ``half`` px about (x, y) px, clipped."""
+    height, width = shape
+    x, y = centre
+    return (
+        slice(max(0, int(y - half)), min(height, int(np.ceil(y + half)) + 1)),
+        slice(max(0, int(x - half)), min(width, int(np.ceil(x + half)) + 1)),
+    )
+
+
+def _median(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per-channel median (3,) of the masked pixels of Lab planes (3, h, w)."""
+    return np.array([np.median(plane[mask]) for plane in lab], dtype=np.float64)
+
+
+def _local_skin(lab_s, skin, distance_sq, half, fallback) -> np.ndarray:
+    """First estimate of the skin near the point: clear skin in the window's outer part.
+
+    The outer part (beyond 0.55 of the half-size) is mostly skin even when the point is on a
+    large mark; a trimmed median keeps mottling and a neighbouring mark from pulling it.
+    """
+    outer = skin & (distance_sq >= (0.55 * half) ** 2)
+    use = outer if outer.sum() >= 30 else skin
+    if use.sum() < 30:
+        return np.asarray(fallback, dtype=np.float64)
+    estimate = _median(lab_s, use)
+    close = use & (colour.approx_delta_e(lab_s, estimate) < SKIN_SPREAD)
+    return _median(lab_s, close) if close.sum() >= 30 else estimate
+
+
+def _component_at(candidates: np.ndarray, point, reach_px: float) -> np.ndarray | None:
+    """The connected part of ``candidates`` at the point, or the nearest within ``reach_px``."""
+    labels, count = masks.components(candidates)
+    if count == 0:
+        return None
+    height, width = candidates.shape
+    x, y = point
+    row, col = min(max(int(y), 0), height - 1), min(max(int(x), 0), width - 1)
+    label = labels[row, col]
+    if label == 0:
+        rows = slice(max(0, int(y - reach_px)), min(height, int(y + reach_px) + 1))
+        cols = slice(max(0, int(x - reach_px)), min(width, int(x + reach_px) + 1))
+        ys, xs = np.nonzero(labels[rows, cols])
+        if len(ys) == 0:
+            return None
+        d2 = (ys + rows.start - y) ** 2 + (xs + cols.start - x) ** 2
+        nearest = int(np.argmin(d2))
+        if d2[nearest] > reach_px**2:
+            return None
+        label = labels[rows, cols][ys[nearest], xs[nearest]]
+    return labels == label
+
+
+def _skin_field(lab_s: np.ndarray, clear: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """The skin colour across a window (3, h, w): a plane fitted to its clear skin.
+
+    Shading (a side light, the curve of a back) changes skin colour steadily across a window; a
+    plane takes that out, so a shaded side is not read as a faint mark. With clear skin on less
+    than a third of the window (a close-up) the plane is not trusted and the median is used.
+    """
+    height, width = clear.shape
+    if clear.mean() < 0.33 or clear.sum() < 60:
+        return np.broadcast_to(np.asarray(fallback, np.float32)[:, None, None], lab_s.shape)
+    ys, xs = np.nonzero(clear)
+    step = max(1, len(ys) // 4000)
+    ys, xs = ys[::step], xs[::step]
+    terms = np.stack([np.ones(len(ys)), xs / width - 0.5, ys / height - 0.5], axis=1)
+    coef = np.linalg.lstsq(terms, lab_s[:, ys, xs].T.astype(np.float64), rcond=None)[0]
+    u = (np.arange(width) / width - 0.5).astype(np.float32)
+    v = (np.arange(height) / height - 0.5).astype(np.float32)
+    c = coef.astype(np.float32)
+    return c[0][:, None, None] + c[1][:, None, None] * u[None, None, :] + c[2][:, None, None] * v[None, :, None]
+
+
+def _segment(scene: Scene, point_px, half: float):
+    """Segment the mark at a point within one window: (window, component or None, skin Lab, strength)."""
+    window = _window(scene.shape, point_px, half)
+    lab_s = scene.lab_s[:, window[0], window[1]]
+    skin = scene.skin[window]
+    reach = scene.reach[window] & ~scene.edges[window]
+    x = point_px[0] - window[1].start
+    y = point_px[1] - window[0].start
+    ys, xs = np.ogrid[: skin.shape[0], : skin.shape[1]]
+    distance_sq = (ys - y) ** 2 + (xs - x) ** 2
+    skin_lab = _local_skin(lab_s, skin, distance_sq, half, scene.skin_lab)
+    clear = skin & (colour.approx_delta_e(lab_s, skin_lab) < SKIN_SPREAD)
+    touch = TOUCH_RADIUS * scene.short_side
+    component = None
+    strength = None
+    for _ in range(2):
+        # the difference to the skin field, weighed at the skin's own colour
+        field = _skin_field(lab_s, clear, skin_lab)
+        strength = colour.approx_delta_e(lab_s - field + np.asarray(skin_lab, np.float32)[:, None, None], skin_lab)
+        loose = _component_at((strength >= DETECT_DELTA_E) & reach, (x, y), touch)
+        if loose is None:
+            component = None
+        else:
+            peak = float(np.percentile(strength[loose], 90))
+            threshold = max(DETECT_DELTA_E, PEAK_FRACTION * peak)
+            component = _component_at((strength >= threshold) & loose, (x, y), touch * 2)
+        if component is None:
+            break
+        # the skin next to this mark, other marks and shading left out
+        clear = skin & ~masks.dilate(component, 2) & (strength < SKIN_SPREAD)
+        if clear.sum() < 30:
+            break
+        skin_lab = _median(lab_s, clear)
+    return window, component, skin_lab, strength
+
+
+def _touches_side(component: np.ndarray, window, shape) -> bool:
+    """True when the component reaches a side of the window that is not the photo's edge."""
+    height, width = shape
+    return bool(
+        (window[0].start > 0 and component[0].any())
+        or (window[0].stop < height and component[-1].any())
+        or (window[1].start > 0 and component[:, 0].any())
+        or (window[1].stop < width and component[:, -1].any())
+    )
+
+
+def measure_at(scene: Scene, point: tuple[float, float]) -> Measured:
+    """Measure the mark at ``point`` (x, y fractions of the photo) against the skin near it.
+
+    Raises ValueError for a point outside [0, 1]². The window grows (up to the whole photo)
+    while the mark reaches its side, so a mark that fills the frame is still measured whole.
+    """
+    x, y = float(point[0]), float(point[1])
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise ValueError("a point must lie within the photo: x and y between 0 and 1")
+    height, width = scene.shape
+    short = scene.short_side
+    point_px = (min(x * width, width - 0.5), min(y * height, height - 0.5))
+    half = WINDOW_HALF * short
+    while True:
+        window, component, skin_lab, strength = _segment(scene, point_px, half)
+        whole = window[0].start == 0 and window[1].start == 0 and window[0].stop == height and window[1].stop == width
+        if component is None or whole or not _touches_side(component, window, scene.shape):
+            break
+        half *= WINDOW_GROWTH
+    lab = scene.lab[:, window[0], window[1]]
+    wx, wy = point_px[0] - window[1].start, point_px[1] - window[0].start
+    if component is None:
+        ys, xs = np.ogrid[: lab.shape[1], : lab.shape[2]]
+        disc = (ys - wy) ** 2 + (xs - wx) ** 2 <= (CLEAR_DISC * short) ** 2
+        return _result(scene, (x, y), False, lab, disc, disc, skin_lab, window, ring_fraction=1.0)
+    area = int(component.sum())
+    r_eq = float(np.sqrt(area / np.pi))
+    depth = masks.depth_inside(component)
+    core = depth >= 0.5 * float(depth.max())
+    # the ring of skin: clear skin a little way out from the mark, other marks left out
+    inner, outer = max(2.0, 0.3 * r_eq), max(2.0, 0.3 * r_eq) + max(4.0, 0.6 * r_eq)
+    distance = masks.distance_outside(component)
+    ring = (distance > inner) & (distance <= outer) & scene.skin[window] & (strength < SKIN_SPREAD)
+    nominal = np.pi * ((r_eq + outer) ** 2 - (r_eq + inner) ** 2)
+    ring_fraction = min(1.0, int(ring.sum()) / nominal)
+    if int(ring.sum()) >= MIN_RING:
+        skin_lab = _median(lab, ring)
+    return _result(scene, (x, y), True, lab, component, core, skin_lab, window, ring_fraction)
+
+
+def _result(scene, point, found, lab, component, core, skin_lab, window, ring_fraction) -> Measured:
+    """Build a Measured from a component and its core on a window's Lab planes."""
+    height, width = scene.shape
+    core_labs = lab[:, core].T
+    mark_lab = core_labs.mean(axis=0, dtype=np.float64)
+    delta = mark_lab - skin_lab
+    theta, name, mixed = colour.mark_colour(skin_lab, core_labs, delta)
+    ys, xs = np.nonzero(component)
+    area = len(ys)
+    return Measured(
+        point=point,
+        found=found,
+        mark_lab=mark_lab,
+        skin_lab=np.asarray(skin_lab, dtype=np.float64),
+        delta_e=float(colour.ciede2000(skin_lab, mark_lab)),
+        hue_deg=theta,
+        colour=name,
+        mixed=mixed,
+        centre=((xs.mean() + window[1].start + 0.5) / width, (ys.mean() + window[0].start + 0.5) / height),
+        radius=float(np.sqrt(area / np.pi)) / scene.short_side,
+        area_fraction=area / float(height * width),
+        ring_fraction=ring_fraction,
+        component=(window[0], window[1], component),
+    )

@@ -1,0 +1,197 @@
+"""Propose the marks in a photo, most mark-like first, for the client to confirm.
+
+Candidates are the areas of the body that differ from a smooth fit of its skin colour. Each is
+measured at its deepest point exactly as a client's tap would be (``measure.measure_at``), then
+ranked by how much it looks like a cupping mark or bruise, not by how large its ΔE00 is: the
+largest differences in a photo are usually the navel, a shadow, a mole or the body's outline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import colour, masks
+from .measure import DETECT_DELTA_E, PEAK_FRACTION, Measured, Scene, measure_at
+
+MAX_PROPOSALS = 12
+# candidates measured before ranking: the strongest few, by peak difference times size
+MAX_CANDIDATES = 16
+# a mark-like score at least this makes a proposal (the product of the terms below, 0–1)
+MIN_SCORE = 0.25
+# size of a mark, equivalent-circle diameter as a share of the short side: cups are 3–7 cm
+# across, photographed from 20–60 cm; moles, hair and pores are smaller
+MIN_DIAMETER = 0.008
+FULL_DIAMETER = 0.022
+# a small area far darker than any small mark is a mole (moles: ΔE00 ~20–30, a few mm across)
+MOLE_DIAMETER = 0.04
+MOLE_DELTA_E = 15.0
+# shape: minor/major axis ratio of a cup mark stays above ~0.5 even on a curved back; creases,
+# the spine groove, hair and the outline's shadow are long and thin
+ROUND_FULL = 0.5
+ROUND_NONE = 0.2
+# solidity (area / convex hull area): a round mark ~1; a ragged shadow or hair much lower
+SOLID_FULL = 0.85
+SOLID_NONE = 0.55
+# colour: shading lowers lightness with little change of chroma (|ΔC*ab| / |ΔL*| small); every
+# bruise colour changes chroma or hue as much as lightness or more (colour-evidence.md)
+SHADOW_CHROMA_RATIO = 0.35
+# contrast: ΔE00 at or above this counts in full
+FULL_CONTRAST = 4.5
+# along the body's outline: a component most of whose border is a sharp edge or lies off the body
+# is the outline's shading or a cloth's edge (a mark cut by the outline keeps at least half its
+# border on skin)
+OUTLINE_SHARE = 0.5
+# a mark is never lighter than its skin by more than this (glare, a scar, a towel fold)
+MAX_LIGHTER = 2.0
+
+
+@dataclass
+class Proposal:
+    """One proposed mark: its measurement and how mark-like it looks (score 0–1, terms by name)."""
+
+    measured: Measured
+    score: float
+    terms: dict
+
+
+def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Fit a smooth quadratic skin colour field (3, H, W) over the photo, robust to marks.
+
+    Least squares on a sparse grid of skin pixels; pixels far from the fit (marks, odd patches)
+    drop out over four rounds.
+    """
+    height, width = skin.shape
+    u_axis = np.linspace(-1, 1, width, dtype=np.float64)
+    v_axis = np.linspace(-1, 1, height, dtype=np.float64)
+    ys, xs = np.nonzero(skin[::4, ::4])
+    ys, xs = ys * 4, xs * 4
+    values = lab_s[:, ys, xs].astype(np.float64).T
+    u, v = u_axis[xs], v_axis[ys]
+    terms = np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=1)
+    use = np.ones(len(values), dtype=bool)
+    coef = None
+    for _ in range(4):
+        if use.sum() < 12:
+            break
+        coef = np.linalg.lstsq(terms[use], values[use], rcond=None)[0]
+        residual = np.linalg.norm(values - terms @ coef, axis=1)
+        use = residual < max(3.5, 2.5 * float(np.median(residual)))
+    if coef is None:
+        return np.broadcast_to(np.median(values, axis=0)[:, None, None], lab_s.shape)
+    uu, vv = np.meshgrid(u_axis, v_axis)
+    grid = np.stack([np.ones_like(uu), uu, vv, uu * uu, uu * vv, vv * vv])
+    return np.einsum("thw,tc->chw", grid, coef).astype(np.float32)
+
+
+def _candidate_points(scene: Scene) -> list[tuple[float, float]]:
+    """Seed points (x, y fractions) of the areas that differ from the fitted skin, strongest first."""
+    baseline = _fit_baseline(scene.lab_s, scene.skin)
+    weights = colour.approx_delta_e(scene.lab_s - baseline + np.asarray(scene.skin_lab, np.float32)[:, None, None], scene.skin_lab)
+    weights[~scene.reach] = 0
+    loose = masks.open_mask(weights > DETECT_DELTA_E, 1)
+    labels, count = masks.components(loose)
+    if count == 0:
+        return []
+    peaks = np.zeros(count + 1, dtype=np.float32)
+    np.maximum.at(peaks, labels[loose], weights[loose])
+    # cut each area at a share of its own peak, so a mark's neighbour and mottling fall away
+    tight = masks.open_mask(loose & (weights >= PEAK_FRACTION * peaks[labels]), 1)
+    labels, count = masks.components(tight)
+    if count == 0:
+        return []
+    short = min(tight.shape)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    strongest = np.zeros(count + 1, dtype=np.float32)
+    np.maximum.at(strongest, labels[tight], weights[tight])
+    min_area = np.pi * (MIN_DIAMETER * short / 2) ** 2
+    order = [i for i in np.argsort(-(strongest * np.sqrt(sizes))) if i != 0 and sizes[i] >= min_area]
+    height, width = tight.shape
+    points = []
+    for index in order[:MAX_CANDIDATES]:
+        blob = labels == index
+        depth = masks.depth_inside(blob)
+        row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
+        points.append(((col + 0.5) / width, (row + 0.5) / height))
+    return points
+
+
+def _ramp(value: float, none: float, full: float) -> float:
+    """0 at ``none``, 1 at ``full``, linear between (either order)."""
+    if full == none:
+        return float(value >= full)
+    return float(np.clip((value - none) / (full - none), 0.0, 1.0))
+
+
+def _shape_terms(component: np.ndarray) -> tuple[float, float]:
+    """(minor/major axis ratio, solidity) of a component mask."""
+    ys, xs = np.nonzero(component)
+    if len(ys) < 5:
+        return 0.0, 0.0
+    cov = np.cov(np.stack([xs, ys]).astype(np.float64))
+    eigen = np.linalg.eigvalsh(cov)
+    ratio = float(np.sqrt(max(eigen[0], 1e-9) / max(eigen[1], 1e-9)))
+    hull = cv2.convexHull(np.stack([xs, ys], axis=1).astype(np.int32))
+    hull_area = max(float(cv2.contourArea(hull)), 1.0)
+    return ratio, min(1.0, len(ys) / hull_area)
+
+
+def _outline_share(scene: Scene, measured: Measured) -> float:
+    """Share of the component's border band that is a sharp edge or off the body's reach."""
+    rows, cols, component = measured.component
+    band = masks.dilate(component, 2) & ~component
+    if not band.any():
+        return 0.0
+    off = scene.edges[rows, cols] | ~scene.reach[rows, cols]
+    return float(off[band].mean())
+
+
+def score(scene: Scene, measured: Measured) -> tuple[float, dict]:
+    """How much a measured area looks like a mark: (score 0–1, the terms by name).
+
+    The product of: contrast (ΔE00 up to ``FULL_CONTRAST``), size (equivalent diameter between
+    moles and frame-filling close-ups), roundness and solidity (creases, the outline, hair and
+    the spine groove are long or ragged), and colour (darker, with a change of chroma or hue,
+    not a pure shadow).
+    """
+    delta = measured.mark_lab - measured.skin_lab
+    chroma_change = float(np.hypot(delta[1], delta[2]))
+    lighter = float(delta[0])
+    diameter = 2 * measured.radius
+    ratio, solidity = _shape_terms(measured.component[2])
+    terms = {
+        "contrast": _ramp(measured.delta_e, colour.RESOLVED_BELOW, FULL_CONTRAST),
+        "size": _ramp(diameter, MIN_DIAMETER, FULL_DIAMETER),
+        "not_mole": 0.2 if diameter < MOLE_DIAMETER and measured.delta_e > MOLE_DELTA_E else 1.0,
+        "round": _ramp(ratio, ROUND_NONE, ROUND_FULL),
+        "solid": _ramp(solidity, SOLID_NONE, SOLID_FULL),
+        "inside": _ramp(_outline_share(scene, measured), 0.8, OUTLINE_SHARE),
+        "colour": 0.0 if lighter > MAX_LIGHTER else _ramp(chroma_change / max(-lighter, 1e-6), 0.1, SHADOW_CHROMA_RATIO),
+    }
+    total = float(np.prod(list(terms.values())))
+    return total, {k: round(v, 3) for k, v in terms.items()}
+
+
+def propose(scene: Scene) -> list[Proposal]:
+    """Return the marks in the photo, most mark-like first (at most ``MAX_PROPOSALS``).
+
+    Candidates that turn out to be the same mark once measured (their segmented areas overlap)
+    are kept once. Only proposals scoring at least ``MIN_SCORE`` are returned.
+    """
+    proposals: list[Proposal] = []
+    taken = np.zeros(scene.shape, dtype=bool)
+    for point in _candidate_points(scene):
+        measured = measure_at(scene, point)
+        if not measured.found:
+            continue
+        rows, cols, component = measured.component
+        if (taken[rows, cols] & component).sum() > 0.3 * component.sum():
+            continue
+        taken[rows, cols] |= component
+        total, terms = score(scene, measured)
+        if total >= MIN_SCORE:
+            proposals.append(Proposal(measured, total, terms))
+    proposals.sort(key=lambda p: p.score, reverse=True)
+    return proposals[:MAX_PROPOSALS]
