@@ -316,7 +316,7 @@ def _paint_content(seed, kind, marks, size, faint, mixed, ita, bare) -> _Content
     lab[..., 1:] *= body.light[..., None]
 
     cover = body.cover * (1 - band)
-    paints = _place_marks(rng, kind, marks, faint, mixed, skin, body, cover, pad, width, height, short)
+    paints = _place_marks(rng, kind, marks, faint, mixed, skin, lab, body, cover, pad, width, height, short)
     if not bare:
         for paint in paints:
             row, col = paint.origin
@@ -527,7 +527,7 @@ def _broad_noise(rng, shape, sigma, amplitude, stretch=(1, 1)):
     return big[: shape[0], : shape[1]]
 
 
-def _place_marks(rng, kind, count, faint, mixed, skin, body, cover, pad, width, height, short):
+def _place_marks(rng, kind, count, faint, mixed, skin, lab, body, cover, pad, width, height, short):
     """Place and paint the scene's marks on the canvas; return them as painted."""
     if kind == "closeup":
         count = 1 if count is None else min(count, 1)
@@ -542,7 +542,7 @@ def _place_marks(rng, kind, count, faint, mixed, skin, body, cover, pad, width, 
                 spot = _body_spot(rng, body, cover, pad, paints, width, height, short)
             if spot is None:
                 continue
-            paint = _paint_mark(rng, spot, _style(rng, mixed), faint, skin, cover, pad, width, height, short)
+            paint = _paint_mark(rng, spot, _style(rng, mixed), faint, skin, lab, cover, pad, width, height, short)
             if paint is not None:
                 paints.append(paint)
                 break
@@ -619,7 +619,7 @@ def _segment_offset(fraction):
     return (low + high) / 2
 
 
-def _paint_mark(rng, spot, style, faint, skin, cover, pad, width, height, short):
+def _paint_mark(rng, spot, style, faint, skin, lab, cover, pad, width, height, short):
     """Paint one mark at ``spot`` (centre x, y and radius in frame pixels) in a box of the canvas.
 
     The edge weight is a smoothstep over the outer ``softness`` of a slightly elliptical, slightly
@@ -684,9 +684,14 @@ def _paint_mark(rng, spot, style, faint, skin, cover, pad, width, height, short)
         return None
     mean_weight = float(weight[core].mean())
     peak = float(weight.max())
+    # the mark is painted on shaded skin: its darkest and lightest spots must hold it too
+    under = lab[r0:r1, c0:c1][(alpha > 0) & (cover[r0:r1, c0:c1] > 0)]
+    local = np.vstack([skin, under[np.argmin(under[:, 0])], under[np.argmax(under[:, 0])]])
     if style == "mixed":
-        haem = _truth_delta(rng, skin, "violet", faint, mean_weight, peak)
-        late = _truth_delta(rng, skin, str(rng.choice(["yellow", "green"])), faint, mean_weight, peak)
+        haem = _truth_delta(rng, skin, local, "violet", faint, mean_weight, peak)
+        late = _truth_delta(rng, skin, local, str(rng.choice(["yellow", "green"])), faint, mean_weight, peak)
+        if haem is None or late is None:
+            return None
         delta = weight[..., None] * ((1 - breakdown)[..., None] * haem + breakdown[..., None] * late)
     else:
         if faint:
@@ -695,25 +700,31 @@ def _paint_mark(rng, spot, style, faint, skin, cover, pad, width, height, short)
             name = str(rng.choice(FRESH_COLOURS))
         else:
             name = str(rng.choice(LATE_COLOURS))
-        delta = weight[..., None] * _truth_delta(rng, skin, name, faint, mean_weight, peak)
+        plateau = _truth_delta(rng, skin, local, name, faint, mean_weight, peak)
+        if plateau is None:
+            return None
+        delta = weight[..., None] * plateau
     return _Paint((r0, c0), alpha.astype(np.float32), delta.astype(np.float32), breakdown, (cx, cy), radius, style)
 
 
-def _truth_delta(rng, skin, name, faint, mean_weight, peak):
+def _truth_delta(rng, skin, local, name, faint, mean_weight, peak):
     """Return the plateau Lab delta (3,) of a mark of colour ``name`` whose mean over the core (mean
-    weight ``mean_weight``) has a ΔE00 drawn from its stage's range, kept in gamut at ``peak``."""
+    weight ``mean_weight``) has a ΔE00 drawn from its stage's range, kept in gamut at ``peak`` on
+    every skin colour in ``local`` (n, 3); None if that gamut leaves it below the range."""
     if faint:
         low, high = FAINT_DELTA_E
     else:
         low, high = FRESH_DELTA_E if name in colour.HAEMOGLOBIN_COLOURS else TURNING_DELTA_E
     plateau = np.asarray(mark_delta(skin, float(rng.uniform(low, high)), name, rng=rng)) / mean_weight
-    # mark_delta keeps skin + delta in gamut; the strongest painted pixel must stay there too
-    skin = np.asarray(skin)
-    for _ in range(30):
-        linear = colour.lab_to_linear(skin + peak * plateau)
-        if linear.min() >= 0.002 and linear.max() <= 0.9:
+    # mark_delta keeps skin + delta in gamut; the strongest painted pixel on the darkest and the
+    # lightest skin under the mark must stay there too (with a code or two of headroom)
+    for _ in range(40):
+        linear = colour.lab_to_linear(local + peak * plateau)
+        if linear.min() >= 0.004 and linear.max() <= 0.9:
             break
         plateau = plateau * 0.95
+    if colour.ciede2000(np.asarray(skin), np.asarray(skin) + mean_weight * plateau) < low - 0.01:
+        return None
     return plateau.astype(np.float32)
 
 
