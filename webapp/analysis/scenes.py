@@ -303,7 +303,7 @@ def _paint_content(seed, kind, marks, size, faint, mixed, ita, bare) -> _Content
     elif kind == "torso":
         distractors.append(("navel", (body.navel[0] / width, body.navel[1] / height)))
     if kind != "closeup":
-        if rng.random() < 0.55:
+        if rng.random() < 0.4:
             distractors.append(("crease", body.add_crease(rng)))
         if rng.random() < 0.6:
             clothing = str(rng.choice(CLOTHING, p=[0.5, 0.25, 0.25]))
@@ -363,23 +363,24 @@ class _Body:
         u = xs - (self.centre_x + self.tilt * (ys - height / 2))
         # horizontal distance inside the outline, pixels (negative outside)
         self.gap = (half - np.abs(u)).astype(np.float32)
-        cover = np.clip(self.gap + 0.5, 0, 1)
+        cover = np.clip(self.gap / 1.5 + 0.5, 0, 1)  # a 1.5-pixel soft edge, as a lens draws it
         # a cylinder seen from the front: the surface turns away from the camera toward the outline
         turn = 1 - np.sqrt(1 - np.clip(np.abs(u) / half, 0, 1) ** 2)
         side = 1 + rng.uniform(-0.3, 0.3) * np.sign(u)
-        light = 1 - rng.uniform(0.18, 0.32) * turn * side
+        light = 1 - rng.uniform(0.25, 0.4) * turn**1.5 * side
         if kind == "back" and rng.random() < 0.45:
-            # shoulders and neck at the top of the frame
-            line = height * rng.uniform(0.03, 0.15) + 0.3 * self.half * (u / self.half) ** 2
-            neck = np.clip(0.2 * self.half - np.abs(u) + 0.5, 0, 1)
-            cover = np.minimum(cover, np.maximum(np.clip(ys - line + 0.5, 0, 1), neck))
-            light = light - 0.15 * np.exp(-np.maximum(ys - line, 0) / (0.06 * short)) * (neck < 0.5)
-            self.gap = np.minimum(self.gap, np.where(neck > 0.5, np.inf, ys - line)).astype(np.float32)
+            # the shoulders' rounded line, the neck above the frame
+            line = height * rng.uniform(-0.25, -0.05) + rng.uniform(0.35, 0.6) * self.half * (u / self.half) ** 2
+            cover = np.minimum(cover, np.clip(ys - line + 0.5, 0, 1))
+            light = light - 0.2 * np.exp(-np.maximum(ys - line, 0) / (0.05 * short))
+            self.gap = np.minimum(self.gap, ys - line).astype(np.float32)
         if kind == "back":
             # the spine groove: a soft darker valley between two lighter muscle ridges
             self.spine_x = self.centre_x
             u_spine = u - 0.01 * width * np.sin(ys / height * np.pi * rng.uniform(0.5, 1.5) + rng.uniform(0, 6))
-            depth, groove = rng.uniform(0.04, 0.08), rng.uniform(0.012, 0.02) * width
+            # deeper at the waist than between the shoulders
+            depth = rng.uniform(0.03, 0.06) * (0.6 + 0.8 * ys / height)
+            groove = rng.uniform(0.02, 0.035) * width
             light *= 1 - depth * np.exp(-((u_spine / groove) ** 2))
             light *= 1 + 0.35 * depth * np.exp(-(((np.abs(u_spine) - 2.4 * groove) / (1.3 * groove)) ** 2))
             # shoulder blades: bumps lit from above, lighter on top and shadowed below
@@ -421,8 +422,10 @@ class _Body:
         y0 = height * rng.uniform(0.55, 0.88)
         u = self.xs - self.centre_x
         line = y0 + rng.uniform(-0.05, 0.05) * height * (u / self.half) ** 2
-        across = (self.ys - line) / (short * rng.uniform(0.003, 0.006))
-        self.light *= 1 - rng.uniform(0.08, 0.16) * np.exp(-(across**2)) + 0.03 * np.exp(-((across - 2) ** 2))
+        across = (self.ys - line) / (short * rng.uniform(0.005, 0.01))
+        # a fold fades out toward the body's sides
+        fade = np.exp(-((u / (rng.uniform(0.3, 0.7) * self.half)) ** 2))
+        self.light *= 1 - fade * (rng.uniform(0.06, 0.12) * np.exp(-(across**2)) - 0.03 * np.exp(-((across - 2) ** 2)))
         self.crease_y = y0
         return (self.centre_x / width, y0 / height)
 
@@ -627,10 +630,10 @@ def _paint_mark(rng, spot, style, faint, skin, lab, cover, pad, width, height, s
     mean over the core has the drawn ΔE00. Returns None if too little of the core is visible.
     """
     cx, cy, radius, _where = spot
-    aspect = rng.uniform(0.85, 1.15)
-    turn = rng.uniform(0, np.pi)
-    softness = rng.uniform(0.2, 0.4)
-    harmonics = rng.uniform(0, 0.04, 2), rng.uniform(0, 2 * np.pi, 2)
+    aspect = float(rng.uniform(0.85, 1.15))
+    turn = float(rng.uniform(0, np.pi))
+    softness = float(rng.uniform(0.2, 0.4))
+    wobble = [float(v) for v in rng.uniform(0, 0.04, 2)] + [float(v) for v in rng.uniform(0, 2 * np.pi, 2)]
     reach = radius * max(aspect, 1 / aspect) * 1.1 + 2
     r0 = max(int(cy - reach) + pad, 0)
     r1 = min(int(cy + reach) + pad + 1, cover.shape[0])
@@ -642,38 +645,44 @@ def _paint_mark(rng, spot, style, faint, skin, lab, cover, pad, width, height, s
     ey = -dx * np.sin(turn) + dy * np.cos(turn)
     nx, ny = ex / (radius * aspect), ey * aspect / radius
     angle = np.arctan2(ny, nx)
-    rho = np.hypot(nx, ny) / (
-        1 + harmonics[0][0] * np.sin(2 * angle + harmonics[1][0]) + harmonics[0][1] * np.sin(3 * angle + harmonics[1][1])
-    )
+    # a disc with a slightly irregular edge (2nd and 3rd harmonics of a few percent)
+    rho = np.hypot(nx, ny) / (1 + wobble[0] * np.sin(2 * angle + wobble[2]) + wobble[1] * np.sin(3 * angle + wobble[3]))
     alpha = _smoothstep((1 - rho) / softness)
-    weight = alpha * (1 + _broad_noise(rng, alpha.shape, short / 40, 0.04))
+    # blood under the skin is uneven: blotches a few percent of the short side across
+    weight = alpha * (1 + _broad_noise(rng, alpha.shape, short / 60, 0.08))
     if style == "rim":
         # a cup's rim presses a darker ring just inside the mark's edge
-        ring = np.exp(-(((rho - (1 - 0.8 * softness)) / 0.06) ** 2))
-        weight *= rng.uniform(0.6, 0.75) + rng.uniform(0.6, 0.9) * ring
+        ring = np.exp(-(((rho - (1 - 0.75 * softness)) / (0.08 + 0.1 * softness)) ** 2))
+        weight *= float(rng.uniform(0.65, 0.8)) + float(rng.uniform(0.5, 0.8)) * ring
     elif style == "speckled":
         # petechiae: small darker dots inside the mark
         speck = np.zeros_like(alpha)
         for _ in range(int(rng.integers(10, 45))):
             r, a = 0.85 * np.sqrt(rng.random()), rng.uniform(0, 2 * np.pi)
-            sx = r * np.cos(a) * radius * aspect
-            sy = r * np.sin(a) * radius / aspect
-            px = cx + sx * np.cos(turn) - sy * np.sin(turn)
-            py = cy + sx * np.sin(turn) + sy * np.cos(turn)
+            sx, sy = r * np.cos(a) * radius * aspect, r * np.sin(a) * radius / aspect
+            row = int(cy + sx * np.sin(turn) + sy * np.cos(turn)) + pad - r0
+            col = int(cx + sx * np.cos(turn) - sy * np.sin(turn)) + pad - c0
             size = short * rng.uniform(0.002, 0.005)
-            speck += rng.uniform(0.6, 1.2) * np.exp(-((dx + cx - px) ** 2 + (dy + cy - py) ** 2) / (2 * size**2))
+            span = int(3 * size) + 1
+            top, left = max(row - span, 0), max(col - span, 0)
+            yy = np.arange(top, min(row + span + 1, speck.shape[0]))[:, None] - row
+            xx = np.arange(left, min(col + span + 1, speck.shape[1]))[None, :] - col
+            speck[top : top + yy.shape[0], left : left + xx.shape[1]] += float(rng.uniform(0.6, 1.2)) * np.exp(
+                -(yy**2 + xx**2) / (2 * size**2)
+            )
         weight *= 1 + speck
     breakdown = None
     if style == "mixed":
-        # a yellow/green part covering 25-50% of the core: a crescent on one side, or a halo
-        fraction = rng.uniform(0.25, 0.5)
-        inner = rho / (1 - softness / 2)
+        # a yellow/green part covering 25-50% of the core, blending into the violet: a crescent
+        # on one side, or a halo round the rim
+        fraction = float(rng.uniform(0.25, 0.5))
         if rng.random() < 0.5:
-            side = rng.uniform(0, 2 * np.pi)
+            side = float(rng.uniform(0, 2 * np.pi))
             across = (nx * np.cos(side) + ny * np.sin(side)) / (1 - softness / 2)
-            breakdown = _smoothstep((across - _segment_offset(fraction)) / 0.12 + 0.5)
+            breakdown = _smoothstep((across - _segment_offset(fraction)) / 0.45 + 0.5)
         else:
-            breakdown = _smoothstep((inner - np.sqrt(1 - fraction)) / 0.12 + 0.5)
+            inner = rho / (1 - softness / 2)
+            breakdown = _smoothstep((inner - np.sqrt(1 - fraction)) / 0.25 + 0.5)
         breakdown = breakdown.astype(np.float32)
 
     frame = np.zeros(alpha.shape, dtype=bool)
@@ -785,7 +794,7 @@ def _paint_hair(rng, lab, body, cover, paints, pad, width, height, short, distra
         if not all(_clear_of(px, py, 3, paints, body) for px, py in points):
             continue
         local = points + pad - (c0, r0)
-        draw.line([tuple(p) for p in local], fill=int(255 * rng.uniform(0.5, 0.9)), width=1)
+        draw.line([tuple(p) for p in local], fill=int(255 * rng.uniform(0.35, 0.7)), width=1)
     weight = ndimage.gaussian_filter(np.asarray(mask, dtype=np.float32) / 255, 0.5)
     region = lab[r0 : r0 + 2 * reach, c0 : c0 + 2 * reach]
     weight = weight[: region.shape[0], : region.shape[1], None]
