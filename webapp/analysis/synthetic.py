@@ -224,8 +224,11 @@ def random_marks(
     return specs
 
 
-def _smooth_noise(rng, shape, sigma, amplitude):
-    """Return gaussian-filtered noise of the given shape, scaled to unit std then ``amplitude``."""
+def smooth_noise(rng, shape, sigma, amplitude):
+    """Return gaussian-filtered noise (float32, ``shape``) with standard deviation ``amplitude``.
+
+    ``sigma`` is the filter's width in pixels; also used by the scene generator (scenes.py).
+    """
     if sigma >= 4:
         # broad noise is made small and enlarged: the same look for a fraction of the work
         step = int(sigma // 2)
@@ -263,12 +266,12 @@ def render_scene(
     lab[...] = skin
     # skin texture: broad mottling plus fine grain, mostly in lightness
     for channel, amp in ((0, 1.0), (1, 0.6), (2, 0.5)):
-        lab[..., channel] += _smooth_noise(rng, (height, width), short / 12, amp * texture)
-        lab[..., channel] += _smooth_noise(rng, (height, width), 0.8, 0.9 * amp * texture)
+        lab[..., channel] += smooth_noise(rng, (height, width), short / 12, amp * texture)
+        lab[..., channel] += smooth_noise(rng, (height, width), 0.8, 0.9 * amp * texture)
 
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     # one field of slight unevenness inside marks, shared by all of them
-    mottle = 1 + _smooth_noise(rng, (height, width), short / 40, 0.04)
+    mottle = 1 + smooth_noise(rng, (height, width), short / 40, 0.04)
     truths = []
     for spec in marks:
         # centres are fractions of width and height, radii fractions of the short side
@@ -304,7 +307,7 @@ def render_scene(
         cover = np.clip((boundary - across) / 2.0 + 0.5, 0, 1)[..., None]
         cloth = np.empty_like(lab)
         cloth[...] = base
-        cloth[..., 0] += _smooth_noise(rng, (height, width), 2.0, 2.5)
+        cloth[..., 0] += smooth_noise(rng, (height, width), 2.0, 2.5)
         cloth[..., 0] += 2.0 * np.sin(along / 6.0)  # woven ribs
         lab = lab * (1 - cover) + cloth * cover
 
