@@ -542,3 +542,67 @@ def test_small_faint_marks_are_found_on_most_photos():
         found += reading.mark_found and reading.stage == photo.strongest.stage
     # 20 of 24 with the analysis grid at 512 px, 19 of 24 at 352 px and at 250 px
     assert found >= 17
+
+
+def test_cli_measures_at_points_alone_and_in_a_course(tmp_path):
+    skin = syn.skin_lab_for_ita(40)
+    marks = [syn.MarkSpec(delta_lab=syn.mark_delta(skin, 12, "violet"), centre=(0.3, 0.4), radius=0.09)]
+    photo = syn.render_scene(skin, marks, size=(480, 360), seed=5)
+    path = tmp_path / "back.jpg"
+    path.write_bytes(syn.save_jpeg(photo.image))
+    run = subprocess.run(
+        [sys.executable, "-m", "webapp.analysis", f"{path}#0.3,0.4;0.8,0.7"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    reading = json.loads(run.stdout)
+    assert [d["point"] for d in reading["mark_details"]] == [[0.3, 0.4], [0.8, 0.7]]
+    assert reading["mark_details"][0]["delta_e"] == pytest.approx(photo.marks[0].delta_e, abs=1.5)
+    assert reading["mark_details"][1]["stage"] == "resolved" and reading["stage"] == "fresh"
+    course = subprocess.run(
+        [sys.executable, "-m", "webapp.analysis", "--course", "--treated-at", "2025-03-01T10:00:00Z",
+         f"{path}#0.3,0.4@2025-03-02T10:00:00Z", f"{path}#0.3,0.4@2025-03-03T10:00:00Z"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert course.returncode == 0, course.stderr
+    lines = [json.loads(line) for line in course.stdout.splitlines()]
+    assert lines[0]["taken_at"].startswith("2025-03-02") and len(lines[0]["mark_details"]) == 1
+    assert lines[-1]["verdict"] in {"on_track", "slow", "worsening"}
+
+
+@pytest.mark.parametrize("spec", ["1.2,0.5", "0.5", "a,b", "0.5,-0.1", "nan,0.5", "0.2,0.3;0.4"])
+def test_cli_bad_point_is_a_clean_error_with_exit_2(tmp_path, spec):
+    data, _ = _small_scene_jpeg()
+    path = tmp_path / "p.jpg"
+    path.write_bytes(data)
+    run = subprocess.run(
+        [sys.executable, "-m", "webapp.analysis", f"{path}#{spec}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 2
+    line = json.loads(run.stdout)
+    assert line["ok"] is False and line["error"] == "bad_point" and line["message"]
+    assert "Traceback" not in run.stderr
+
+
+def test_points_are_measured_in_order_and_bad_points_refused():
+    skin = syn.skin_lab_for_ita(30)
+    specs = [
+        syn.MarkSpec(delta_lab=syn.mark_delta(skin, 14, "violet"), centre=(0.25, 0.35), radius=0.08),
+        syn.MarkSpec(delta_lab=syn.mark_delta(skin, 8, "yellow"), centre=(0.7, 0.6), radius=0.07),
+    ]
+    photo = syn.render_scene(skin, specs, size=(640, 480), seed=9)
+    data = syn.save_jpeg(photo.image)
+    reading = analyze_photo(data, at=[(0.7, 0.6), (0.5, 0.15), (0.25, 0.35)])
+    first, clear, last = reading.mark_details
+    assert first["colour"] == "yellow" and first["delta_e"] == pytest.approx(photo.marks[1].delta_e, abs=1.5)
+    assert clear["stage"] == "resolved" and clear["delta_e"] < 3
+    assert last["colour"] == "violet" and last["delta_e"] == pytest.approx(photo.marks[0].delta_e, abs=1.5)
+    # the reading is the most visible entry's
+    assert reading.delta_e == last["delta_e"] and reading.stage == "fresh" and reading.marks == 2
+    # a tap on the soft edge still measures the mark
+    edge = analyze_photo(data, at=[(0.25 + 0.07 * 480 / 640, 0.35)]).mark_details[0]
+    assert edge["centre"] == pytest.approx([0.25, 0.35], abs=0.02)
+    for bad in ([(1.5, 0.2)], [(0.2, float("nan"))], [("x", 0.2)]):
+        refused = analyze_photo(data, at=bad)
+        assert refused.ok is False and refused.error == "bad_point" and refused.message

@@ -32,8 +32,6 @@ EDGE_STEP = 4.5
 HARD_EDGE_STEP = 10.0
 # the body must cover at least this share of the photo
 MIN_BODY_FRACTION = 0.03
-# how far past the body's outline a mark may still reach, as a share of the short side
-OUTLINE_REACH = 0.08
 
 
 @dataclass
@@ -42,7 +40,7 @@ class Body:
 
     ``skin``: pixels of clear skin (H, W) bool; ``region``: the body with its marks (skin and
     the holes in it filled); ``reach``: where a mark may lie (the region, a band past its
-    outline for marks cut by it, never a separate skin-coloured surface such as a floor);
+    outline within its convex hull for marks cut by it, never a separate skin-coloured surface such as a floor);
     ``edges``: hard colour steps (``HARD_EDGE_STEP``); ``skin_lab``: the body's median skin colour (3,).
     """
 
@@ -80,11 +78,6 @@ def near_skin(lab_s: np.ndarray, skin_lab) -> np.ndarray:
     return mask & (np.hypot(lab_s[1] - np.float32(a0), lab_s[2] - np.float32(b0)) <= tolerance)
 
 
-def _median_lab(lab_s: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per-channel median (3,) of the masked pixels of Lab planes."""
-    return np.array([np.median(plane[mask]) for plane in lab_s], dtype=np.float64)
-
-
 def _central_box(shape) -> tuple[slice, slice]:
     """The middle half of the photo in each direction, where the body usually is."""
     height, width = shape
@@ -106,9 +99,9 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     box = _central_box(usable.shape)
     seed = wedge[box]
     if seed.mean() >= 0.05:
-        skin_lab = _median_lab(lab_s[:, box[0], box[1]], seed)
+        skin_lab = masks.sample_median(lab_s[:, box[0], box[1]], seed)
     elif wedge.mean() >= MIN_BODY_FRACTION:
-        skin_lab = _median_lab(lab_s, wedge)
+        skin_lab = masks.sample_median(lab_s, wedge)
     else:
         return None
     centre_weight = np.zeros(usable.shape, dtype=np.float32)
@@ -126,7 +119,7 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
         body = labels == int(np.argmax(score))
         if body.mean() < MIN_BODY_FRACTION:
             return None
-        skin_lab = _median_lab(lab_s, body)
+        skin_lab = masks.sample_median(lab_s, body)
     short = min(height, width)
     region = masks.fill_holes(masks.close_mask(body, max(1, round(0.01 * short))))
     skin = near_skin(lab_s, skin_lab) & usable & region
@@ -134,5 +127,6 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     elsewhere = wedge & ~masks.dilate(region, 1) & ~near_skin(lab_s, skin_lab)
     # nor anything much lighter than the skin (a towel, a sheet): marks only ever darken skin
     elsewhere |= lab_s[0] > skin_lab[0] + SKIN_LIGHTER_BY
-    reach = region | (masks.dilate(region, max(1, round(OUTLINE_REACH * short))) & ~elsewhere)
+    # a mark cut by the outline leaves a bay in the skin: the body's convex hull takes it back
+    reach = (region | masks.convex_hull(body)) & ~elsewhere
     return Body(skin=skin, region=region, reach=reach, edges=step > HARD_EDGE_STEP, skin_lab=skin_lab)

@@ -4,8 +4,9 @@ This is the measurement every reading rests on, whether the point is a client's 
 carried over from yesterday, or an automatic proposal. Around the point a window of the photo
 is taken; the local skin colour comes from the body's clear skin in that window (the skin next
 to a mark, not the photo's average); the mark is the connected area around the point that
-differs from that skin, cut where its difference falls below a share of its own peak. Its core
-(the deeper half) is compared with a ring of clear skin around it. A point on clear skin finds
+differs from that skin, cut where its difference falls below a share of its own peak (about
+half-way down its soft edge). Its mean colour, rim and any yellow part included, is compared
+with a ring of clear skin around it. A point on clear skin finds
 no such area and is measured as a small disc, which reads ΔE00 < 3: a faded mark.
 """
 
@@ -97,11 +98,6 @@ def _window(shape, centre, half: float) -> tuple[slice, slice]:
     )
 
 
-def _median(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per-channel median (3,) of the masked pixels of Lab planes (3, h, w)."""
-    return np.array([np.median(plane[mask]) for plane in lab], dtype=np.float64)
-
-
 def _local_skin(lab_s, skin, distance_sq, half, fallback) -> np.ndarray:
     """First estimate of the skin near the point: clear skin in the window's outer part.
 
@@ -112,9 +108,9 @@ def _local_skin(lab_s, skin, distance_sq, half, fallback) -> np.ndarray:
     use = outer if outer.sum() >= 30 else skin
     if use.sum() < 30:
         return np.asarray(fallback, dtype=np.float64)
-    estimate = _median(lab_s, use)
+    estimate = masks.sample_median(lab_s, use)
     close = use & (colour.approx_delta_e(lab_s, estimate) < SKIN_SPREAD)
-    return _median(lab_s, close) if close.sum() >= 30 else estimate
+    return masks.sample_median(lab_s, close) if close.sum() >= 30 else estimate
 
 
 def _component_at(candidates: np.ndarray, point, reach_px: float) -> np.ndarray | None:
@@ -174,6 +170,10 @@ def _segment(scene: Scene, point_px, half: float):
     skin_lab = _local_skin(lab_s, skin, distance_sq, half, scene.skin_lab)
     clear = skin & (colour.approx_delta_e(lab_s, skin_lab) < SKIN_SPREAD)
     touch = TOUCH_RADIUS * scene.short_side
+    if not reach[min(int(y), reach.shape[0] - 1), min(int(x), reach.shape[1] - 1)] and reach.any():
+        # a tap just past the body's outline (a mark cut by it): reach in to the body first
+        outside = masks.distance_outside(reach)
+        touch += float(outside[min(int(y), reach.shape[0] - 1), min(int(x), reach.shape[1] - 1)])
     component = None
     strength = None
     for _ in range(2):
@@ -193,7 +193,7 @@ def _segment(scene: Scene, point_px, half: float):
         clear = skin & ~masks.dilate(component, 2) & (strength < SKIN_SPREAD)
         if clear.sum() < 30:
             break
-        skin_lab = _median(lab_s, clear)
+        skin_lab = masks.sample_median(lab_s, clear)
     return window, component, skin_lab, strength
 
 
@@ -232,11 +232,12 @@ def measure_at(scene: Scene, point: tuple[float, float]) -> Measured:
     if component is None:
         ys, xs = np.ogrid[: lab.shape[1], : lab.shape[2]]
         disc = (ys - wy) ** 2 + (xs - wx) ** 2 <= (CLEAR_DISC * short) ** 2
+        # only the body's skin in the disc: at the outline, the floor beside it is no faded mark
+        on_skin = disc & scene.skin[window]
+        disc = on_skin if on_skin.sum() >= 10 else disc
         return _result(scene, (x, y), False, lab, disc, disc, skin_lab, window, ring_fraction=1.0)
     area = int(component.sum())
     r_eq = float(np.sqrt(area / np.pi))
-    depth = masks.depth_inside(component)
-    core = depth >= 0.5 * float(depth.max())
     # the ring of skin: clear skin a little way out from the mark, other marks left out
     inner, outer = max(2.0, 0.3 * r_eq), max(2.0, 0.3 * r_eq) + max(4.0, 0.6 * r_eq)
     distance = masks.distance_outside(component)
@@ -244,14 +245,14 @@ def measure_at(scene: Scene, point: tuple[float, float]) -> Measured:
     nominal = np.pi * ((r_eq + outer) ** 2 - (r_eq + inner) ** 2)
     ring_fraction = min(1.0, int(ring.sum()) / nominal)
     if int(ring.sum()) >= MIN_RING:
-        skin_lab = _median(lab, ring)
-    return _result(scene, (x, y), True, lab, component, core, skin_lab, window, ring_fraction)
+        skin_lab = masks.sample_median(lab, ring)
+    return _result(scene, (x, y), True, lab, component, component, skin_lab, window, ring_fraction)
 
 
-def _result(scene, point, found, lab, component, core, skin_lab, window, ring_fraction) -> Measured:
-    """Build a Measured from a component and its core on a window's Lab planes."""
+def _result(scene, point, found, lab, component, measured, skin_lab, window, ring_fraction) -> Measured:
+    """Build a Measured from a component and the pixels measured in it, on a window's Lab planes."""
     height, width = scene.shape
-    core_labs = lab[:, core].T
+    core_labs = lab[:, measured].T
     mark_lab = core_labs.mean(axis=0, dtype=np.float64)
     delta = mark_lab - skin_lab
     theta, name, mixed = colour.mark_colour(skin_lab, core_labs, delta)

@@ -32,8 +32,8 @@ BACKGROUNDS = ("floor", "carpet", "towel")
 CLOTHING = ("jeans", "shirt", "waistband")
 # a mark with a breakdown-coloured part (yellow/green/brown) covering at least this fraction of
 # its core is named by that part: yellow only appears in bruises older than 18 h (Langlois &
-# Gresham 1991), so the mark is in its breakdown phase (mirrors the rule planned for colour.py)
-MIXED_BREAKDOWN_FRACTION = 0.20
+# Gresham 1991), so the mark is in its breakdown phase: the rule is colour.mark_colour's
+MIXED_BREAKDOWN_FRACTION = colour.MIXED_BREAKDOWN_FRACTION
 # ΔE00 ranges the marks' truths are drawn from, per stage
 FRESH_DELTA_E = (7.0, 22.0)
 TURNING_DELTA_E = (7.0, 18.0)
