@@ -34,6 +34,12 @@ WINDOW_GROWTH = 1.7
 CLEAR_DISC = 0.025
 # local skin: pixels within this approximate ΔE00 of the running estimate (mottling, shading)
 SKIN_SPREAD = 5.0
+# share of a mark's depth at its outline left out of its colour (the blend into skin); small
+# enough that a cup's darker rim and a yellow edge stay in
+EDGE_BAND = 0.1
+# on a small mark the blend is most of it: at least this many pixels of it are left out (at most
+# the outer half of the mark)
+EDGE_BAND_MIN_PX = 2.0
 # fewest ring pixels for a ring median
 MIN_RING = 15
 
@@ -246,16 +252,19 @@ def measure_at(scene: Scene, point: tuple[float, float]) -> Measured:
     ring_fraction = min(1.0, int(ring.sum()) / nominal)
     if int(ring.sum()) >= MIN_RING:
         skin_lab = masks.sample_median(lab, ring)
-    return _result(scene, (x, y), True, lab, component, component, skin_lab, window, ring_fraction)
+    # the outermost band, where the soft edge blends into skin, is left out of the mark's colour
+    depth = masks.depth_inside(component)
+    measured = depth >= min(max(EDGE_BAND * float(depth.max()), EDGE_BAND_MIN_PX), 0.5 * float(depth.max()))
+    return _result(scene, (x, y), True, lab, component, measured, skin_lab, window, ring_fraction)
 
 
 def _result(scene, point, found, lab, component, measured, skin_lab, window, ring_fraction) -> Measured:
     """Build a Measured from a component and the pixels measured in it, on a window's Lab planes."""
     height, width = scene.shape
-    core_labs = lab[:, measured].T
-    mark_lab = core_labs.mean(axis=0, dtype=np.float64)
+    mark_lab = lab[:, measured].T.mean(axis=0, dtype=np.float64)
     delta = mark_lab - skin_lab
-    theta, name, mixed = colour.mark_colour(skin_lab, core_labs, delta)
+    # a yellow part often lies at the edge: the whole mark is looked at for it
+    theta, name, mixed = colour.mark_colour(skin_lab, lab[:, component].T, delta)
     ys, xs = np.nonzero(component)
     area = len(ys)
     return Measured(
