@@ -35,10 +35,11 @@ unrelated photo (median 5 against 7), because the homography's extra freedom fit
 body photographed again moves mostly as a similarity at this scale; perspective beyond that is
 left to the client's tap. CLAHE is what makes skin usable: without it the sparse scenes keep a
 median of 10 inliers, with clip 2 the worst genuine pair had 13, with clip 3 it has 51 (clip 4
-gains more here, but stronger equalisation also lifts sensor noise, untested on real photos). AKAZE is not in OpenCV
-5's main modules (it moved to contrib); scikit-image is 20-30x slower. At 500 px (clip 2) the sparse
-scenes drop to 97.5%, 800 px costs ~50% more time for no gain in the count. Reducing a 12 MP
-photo to 640 px costs ~10 ms per photo on top (the tests print both times).
+gains more here, but stronger equalisation also lifts sensor noise: untested on real photos).
+AKAZE is not in OpenCV 5's main modules (it moved to contrib); scikit-image is 20-30x slower.
+At 500 px (clip 2) the sparse scenes drop to 97.5%; 800 px costs ~50% more time for no gain in
+the count. Reducing a 12 MP photo to 640 px costs ~10 ms per photo on top (the tests print
+both times).
 """
 
 from __future__ import annotations
