@@ -18,26 +18,28 @@ mirror nor shear, so those checks come free.
 
 Why, measured on the test scenes (tests/scene_pairs.py: a back re-photographed shifted 10%,
 rotated ±10°, scaled 1.15 or 0.87, re-lit ±10% per channel and ±0.5 EV, marks fainter; 40
-pairs, 160 marks, a mark counts when carried within half its radius; times on this 2-core box):
+pairs, 160 marks, a mark counts when carried within half its radius), on the ordinary scenes
+and on sparse ones (2-4 moles, 0-7 hairs); times per call at 640 px on this 2-core box:
 
-=====================================================  ========  ===========  =============
-method (640 px, CLAHE unless said)                     carried   time/call    chance inliers
-=====================================================  ========  ===========  =============
-OpenCV ORB + estimateAffinePartial2D (chosen)          100%      8-10 ms      max 7-10
-OpenCV ORB + findHomography                            100%      7-11 ms      max 10-13
-OpenCV ORB + partial affine, no CLAHE                  95%       3 ms         max 7
-OpenCV SIFT + partial affine                           95-97%    33-52 ms     max 24-25
-scikit-image ORB + ransac(SimilarityTransform)         100%      ~310 ms      -
-=====================================================  ========  ===========  =============
+method (640 px, CLAHE clip 3 unless said)    carried within r/2   time/call  fewest inliers  chance
+                                             ordinary / sparse               ord / sparse    inliers
+OpenCV ORB + estimateAffinePartial2D (chosen)  100% / 100%        11-15 ms   139 / 51        max 10
+OpenCV ORB + findHomography                    100% / 100%        13-14 ms   143 / 51        max 14
+OpenCV ORB + partial affine, no CLAHE            -  / 95%          3 ms        -  / 0         max 10
+OpenCV SIFT + partial affine                  97.5% / 90%         ~50 ms      19 / 9         max 13
+scikit-image ORB + ransac(Similarity)          100% /  -         ~310 ms       -             -
 
-On sparse scenes (2-4 moles, few hairs) the chosen method keeps 100% with at least 33 inliers
-(median 72) and a carried-point error of median 0.009, 95th percentile 0.020 of the mark's
-radius; the homography has 1.5x the error (p95 0.032) and more chance inliers on unrelated
-photos (median 7 against 4), because its extra freedom fits noise. A body photographed again
-moves mostly as a similarity at this scale; perspective beyond that is left to the client's
-tap. AKAZE is not in OpenCV 5's main modules (it moved to contrib), and scikit-image is 30x
-slower. 500 px halves the time but doubles the error; 800 px adds ~40% time for no gain.
-Reducing a 12 MP photo to 640 px costs ~10 ms per photo on top (tests print both times).
+The similarity carries points more precisely than the homography (error p95 0.013 against
+0.021 of the mark's radius; sparse 0.016 against 0.026) and gathers fewer chance inliers on an
+unrelated photo (median 5 against 7), because the homography's extra freedom fits noise. A
+body photographed again moves mostly as a similarity at this scale; perspective beyond that is
+left to the client's tap. CLAHE is what makes skin usable: without it the sparse scenes keep a
+median of 10 inliers, with clip 2 the worst genuine pair had 13, with clip 3 it has 51 (clip 4
+gains more here, but stronger equalisation also lifts sensor noise: untested on real photos).
+AKAZE is not in OpenCV 5's main modules (it moved to contrib); scikit-image is 20-30x slower.
+At 500 px (clip 2) the sparse scenes drop to 97.5%; 800 px costs ~50% more time for no gain in
+the count. Reducing a 12 MP photo to 640 px costs ~10 ms per photo on top (the tests print
+both times).
 """
 
 from __future__ import annotations
@@ -48,16 +50,16 @@ import cv2
 import numpy as np
 from PIL import Image
 
-WORKING_LONG_SIDE = 640  # px: measured above, 500 doubles the error and 800 only costs time
+WORKING_LONG_SIDE = 640  # px, module docstring: 500 loses marks on sparse skin, 800 only costs time
 # the smallest number of agreeing matches we trust: unrelated photos reached at most 10 by
-# chance on the test scenes (median 4), genuine pairs at least 33
+# chance on the test scenes (median 5), genuine pairs at least 51
 MIN_INLIERS = 20
 SCALE_RANGE = (0.5, 2.0)  # a photo taken again from 2x nearer or farther is not the same framing
 RATIO_TEST = 0.8  # Lowe (2004), "Distinctive image features from scale-invariant keypoints", §7.1
 RANSAC_THRESHOLD_PX = 3.0  # at the working size: a point within 3 px of the fit agrees
 ORB_FEATURES = 1500
 ORB_FAST_THRESHOLD = 10  # half the default: CLAHE-enhanced skin still has weak corners
-CLAHE_CLIP = 2.0
+CLAHE_CLIP = 3.0  # module docstring: clip 2 left the worst sparse pair 13 inliers, clip 3 left 51
 CLAHE_TILES = (8, 8)
 
 
