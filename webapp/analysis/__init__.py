@@ -1,4 +1,4 @@
-"""Cupmark's colour analysis: pure colour science on Pillow and NumPy, no Flask, no database.
+"""Cupmark's colour analysis: pure colour science on Pillow, NumPy, SciPy and OpenCV, no Flask, no database.
 
 Public API: :func:`analyze_photo`, :func:`analyze_image`, :func:`open_photo`,
 :func:`assess_course`, :func:`expected_ceiling`, :class:`PhotoReading`,
