@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from . import masks
+from . import colour, masks
 
 # every skin tone under ordinary light sits in this warm, chromatic wedge of CIELAB
 WEDGE_MIN_CHROMA = 5.0
@@ -30,6 +31,9 @@ EDGE_STEP = 4.5
 # a step this sharp is a cloth's or the outline's edge even next to a strong mark, whose own edge
 # can step ~7 per pixel: a mark's outline is never drawn across it
 HARD_EDGE_STEP = 10.0
+# colour clusters among the skin-coloured pixels, each a candidate skin colour: skin, a floor or
+# wall, shade, a mark
+SEED_CLUSTERS = 4
 # the body must cover at least this share of the photo
 MIN_BODY_FRACTION = 0.03
 
@@ -84,42 +88,85 @@ def _central_box(shape) -> tuple[slice, slice]:
     return slice(height // 4, height - height // 4), slice(width // 4, width - width // 4)
 
 
+def _skin_prior(skin_lab) -> float:
+    """How plausible a colour is as skin under ordinary light, 0.2–1.
+
+    Skin is chromatic: C*ab of skin under ordinary light is about 12–55 (the lightest skins
+    near 12); walls, sheets and towels in the same warm wedge are paler (C* 8–18 in the
+    photos we tried), so a pale colour counts for less, never nothing (an overexposed arm is
+    pale too).
+    """
+    chroma = float(np.hypot(skin_lab[1], skin_lab[2]))
+    return float(np.clip((chroma - 6.0) / 10.0, 0.2, 1.0))
+
+
+def _candidate(lab_s, usable, edges, weight, seed_lab, detail=None):
+    """The body a seed colour leads to: (score, region mask, skin Lab) on the given grid.
+
+    ``detail`` (H, W), when given, is the fine detail of lightness (|Laplacian|): a region in
+    focus is the subject, an out-of-focus wall behind it is not.
+    """
+    skin_lab = np.asarray(seed_lab, dtype=np.float64)
+    body = None
+    best = 0.0
+    for _ in range(2):
+        near = masks.open_mask(near_skin(lab_s, skin_lab) & usable & ~edges, 1)
+        labels, count = masks.components(near)
+        if count == 0:
+            return 0.0, None, skin_lab
+        sizes = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
+        central = np.bincount(labels.ravel(), weights=weight.ravel(), minlength=count + 1)
+        score = central + 0.3 * sizes
+        score[0] = -1
+        index = int(np.argmax(score))
+        body = labels == index
+        best = float(score[index]) / labels.size
+        skin_lab = masks.sample_median(lab_s, body)
+    focus = 1.0
+    if detail is not None and body is not None:
+        focus = float(np.median(detail[body])) / max(float(np.median(detail[usable])), 1e-6)
+        focus = float(np.clip(focus, 0.3, 1.0))
+    return best * _skin_prior(skin_lab) * focus, body, skin_lab
+
+
 def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     """Find the body in smoothed Lab planes (3, H, W); ``usable`` (H, W) drops glare.
 
     Returns None when no skin-coloured region covers at least ``MIN_BODY_FRACTION`` of the
-    photo. The skin colour starts from the skin-coloured pixels of the central box and is
-    refined on the chosen region three times; the region chosen is the connected skin area,
-    cut at sharp colour steps, with the most pixels in the central box (ties go to the larger).
+    photo. Candidate skin colours are the centres of the skin-coloured pixels' colour clusters
+    (k-means, k = ``SEED_CLUSTERS``) and their median in the central box; each leads to the
+    connected area near its colour, cut at sharp colour steps, with the most pixels in the
+    central box (ties to the larger). The candidate whose area scores best, weighed by how
+    plausible its colour is as skin (:func:`_skin_prior`), is the body. Candidates are judged
+    on a half-size grid; the chosen one is redrawn at full size.
     """
     height, width = usable.shape
     step = masks.gradient_magnitude(lab_s)
     edges = step > EDGE_STEP
     wedge = wedge_mask(lab_s) & usable
-    box = _central_box(usable.shape)
-    seed = wedge[box]
-    if seed.mean() >= 0.05:
-        skin_lab = masks.sample_median(lab_s[:, box[0], box[1]], seed)
-    elif wedge.mean() >= MIN_BODY_FRACTION:
-        skin_lab = masks.sample_median(lab_s, wedge)
-    else:
+    if wedge.mean() < MIN_BODY_FRACTION:
         return None
-    centre_weight = np.zeros(usable.shape, dtype=np.float32)
-    centre_weight[box] = 1.0
-    body = None
-    for _ in range(3):
-        near = masks.open_mask(near_skin(lab_s, skin_lab) & usable & ~edges, 1)
-        labels, count = masks.components(near)
-        if count == 0:
-            return None
-        sizes = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
-        central = np.bincount(labels.ravel(), weights=centre_weight.ravel(), minlength=count + 1)
-        score = central + 0.3 * sizes
-        score[0] = -1
-        body = labels == int(np.argmax(score))
-        if body.mean() < MIN_BODY_FRACTION:
-            return None
-        skin_lab = masks.sample_median(lab_s, body)
+    box = _central_box(usable.shape)
+    weight = np.zeros(usable.shape, dtype=np.float32)
+    weight[box] = 1.0
+    seeds = _seed_colours(lab_s, wedge, box)
+    half = (lab_s[:, ::2, ::2], usable[::2, ::2], edges[::2, ::2], weight[::2, ::2])
+    detail = np.abs(masks.laplacian(np.ascontiguousarray(lab_s[0, ::2, ::2])))
+    candidates = sorted((_candidate(*half, seed, detail) for seed in seeds), key=lambda c: c[0], reverse=True)
+    score, chosen, skin_lab = candidates[0]
+    if score <= 0:
+        return None
+    # marks only darken skin: when the best area is itself a mark on a lighter skin around it
+    # (a close-up of a bruise), the lighter skin is the body
+    for other_score, other, other_lab in candidates[1:]:
+        if other is None or other_score < 0.25 * score:
+            continue
+        if _is_mark_on(skin_lab, other_lab) and masks.dilate(chosen, 2)[other].any():
+            skin_lab = other_lab
+            break
+    _, body, skin_lab = _candidate(lab_s, usable, edges, weight, skin_lab)
+    if body is None or body.mean() < MIN_BODY_FRACTION:
+        return None
     short = min(height, width)
     region = masks.fill_holes(masks.close_mask(body, max(1, round(0.01 * short))))
     skin = near_skin(lab_s, skin_lab) & usable & region
@@ -130,3 +177,28 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     # a mark cut by the outline leaves a bay in the skin: the body's convex hull takes it back
     reach = (region | masks.convex_hull(body)) & ~elsewhere
     return Body(skin=skin, region=region, reach=reach, edges=step > HARD_EDGE_STEP, skin_lab=skin_lab)
+
+
+def _is_mark_on(mark_lab, skin_lab) -> bool:
+    """True when a colour reads as a mark on a skin colour: darker, with a change of chroma or hue."""
+    delta = np.asarray(mark_lab, dtype=np.float64) - np.asarray(skin_lab, dtype=np.float64)
+    darker = -delta[0]
+    return bool(darker >= 4.0 and float(np.hypot(delta[1], delta[2])) >= 0.35 * darker and
+                float(colour.ciede2000(skin_lab, mark_lab)) >= 6.0)
+
+
+def _seed_colours(lab_s: np.ndarray, wedge: np.ndarray, box) -> list[np.ndarray]:
+    """Candidate skin colours: k-means centres of the skin-coloured pixels and the central median."""
+    seeds = []
+    central = wedge[box]
+    if central.mean() >= 0.05:
+        seeds.append(masks.sample_median(lab_s[:, box[0], box[1]], central))
+    ys, xs = np.nonzero(wedge)
+    sample = lab_s[:, ys[:: max(1, len(ys) // 3000)], xs[:: max(1, len(xs) // 3000)]].T.astype(np.float32)
+    if len(sample) >= SEED_CLUSTERS * 10:
+        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+        # a fixed seed: the same photo always gives the same body
+        cv2.setRNGSeed(0)
+        _, _, centres = cv2.kmeans(sample, SEED_CLUSTERS, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+        seeds += [centre.astype(np.float64) for centre in centres]
+    return seeds

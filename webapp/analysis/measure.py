@@ -17,10 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import colour, masks
+from .body import wedge_mask
 
 # a pixel can belong to a mark when its approximate ΔE00 to the local skin exceeds this; below
 # the resolved threshold so a mark's extent reaches into its soft edge
 DETECT_DELTA_E = 2.0
+# the texture floor: a mark must differ from the local skin field by this many times the 80th
+# percentile of clear skin's own difference far from the point (pores, mottling, JPEG noise)
+NOISE_FACTOR = 1.5
+# the smallest mark, an equivalent-circle diameter as a share of the short side (a texture
+# blob of a few pixels is no mark)
+MIN_DIAMETER = 0.015
 # fraction of the mark's own peak difference where its outline is drawn (about half-way down
 # its soft edge): the outline sits at the same place in the edge whatever the mark's strength
 PEAK_FRACTION = 0.45
@@ -30,6 +37,9 @@ TOUCH_RADIUS = 0.035
 # its ring fit; a mark that reaches the window's side makes the window grow
 WINDOW_HALF = 0.22
 WINDOW_GROWTH = 1.7
+# with nothing found, the window grows to at least this half-size (share of the short side)
+# before the point is taken for clear skin: past the largest marks (close-ups of ~0.4 radius)
+LARGEST_MARK_HALF = 0.6
 # a point on clear skin is measured over a disc of this radius (share of the short side)
 CLEAR_DISC = 0.025
 # local skin: pixels within this approximate ΔE00 of the running estimate (mottling, shading)
@@ -40,6 +50,13 @@ EDGE_BAND = 0.1
 # on a small mark the blend is most of it: at least this many pixels of it are left out (at most
 # the outer half of the mark)
 EDGE_BAND_MIN_PX = 2.0
+# a pixel lighter than the skin field by more than this (L*) is never part of a mark
+MAX_LIGHTER = 2.0
+# a window where the body's skin covers less than this share is measured on its own
+LOCAL_BODY_SHARE = 0.2
+# shading lowers lightness with little change of chroma (|ΔC*ab| / |ΔL*| small); every bruise
+# colour changes chroma or hue as much as a third of its darkening or more (colour-evidence.md)
+SHADOW_CHROMA_RATIO = 0.35
 # fewest ring pixels for a ring median
 MIN_RING = 15
 
@@ -120,7 +137,12 @@ def _local_skin(lab_s, skin, distance_sq, half, fallback) -> np.ndarray:
 
 
 def _component_at(candidates: np.ndarray, point, reach_px: float) -> np.ndarray | None:
-    """The connected part of ``candidates`` at the point, or the nearest within ``reach_px``."""
+    """The connected part of ``candidates`` under the point, or the nearest one within ``reach_px``.
+
+    A part beside the point counts only when the point lies on its soft edge: it must be at
+    least half as wide as its distance from the point (a mole or a hair next to a faded mark is not
+    what the tap meant).
+    """
     labels, count = masks.components(candidates)
     if count == 0:
         return None
@@ -139,6 +161,8 @@ def _component_at(candidates: np.ndarray, point, reach_px: float) -> np.ndarray 
         if d2[nearest] > reach_px**2:
             return None
         label = labels[rows, cols][ys[nearest], xs[nearest]]
+        if (labels == label).sum() < np.pi * d2[nearest] / 4:
+            return None
     return labels == label
 
 
@@ -171,6 +195,12 @@ def _segment(scene: Scene, point_px, half: float):
     reach = scene.reach[window] & ~scene.edges[window]
     x = point_px[0] - window[1].start
     y = point_px[1] - window[0].start
+    if skin.mean() < LOCAL_BODY_SHARE:
+        # the body found elsewhere in the photo hardly reaches this tap (a second limb, or the
+        # wrong region taken for the body): the tap says a mark is here, so the window's own
+        # skin-coloured pixels are its skin and nothing in it is ruled out
+        skin = wedge_mask(lab_s)
+        reach = ~scene.edges[window]
     ys, xs = np.ogrid[: skin.shape[0], : skin.shape[1]]
     distance_sq = (ys - y) ** 2 + (xs - x) ** 2
     skin_lab = _local_skin(lab_s, skin, distance_sq, half, scene.skin_lab)
@@ -182,16 +212,27 @@ def _segment(scene: Scene, point_px, half: float):
         touch += float(outside[min(int(y), reach.shape[0] - 1), min(int(x), reach.shape[1] - 1)])
     component = None
     strength = None
+    min_area = np.pi * (MIN_DIAMETER * scene.short_side / 2) ** 2
     for _ in range(2):
         # the difference to the skin field, weighed at the skin's own colour
         field = _skin_field(lab_s, clear, skin_lab)
         strength = colour.approx_delta_e(lab_s - field + np.asarray(skin_lab, np.float32)[:, None, None], skin_lab)
-        loose = _component_at((strength >= DETECT_DELTA_E) & reach, (x, y), touch)
+        # marks only darken skin: a patch lighter than the skin around it (sheen, a highlight,
+        # skin next to a shadow) is never part of one
+        strength[lab_s[0] - field[0] > MAX_LIGHTER] = 0.0
+        # skin's own texture sets the floor: what differs no more than the clear skin far from
+        # the point does is texture, not a mark
+        far = clear & (distance_sq >= (0.55 * half) ** 2)
+        noise = float(np.percentile(strength[far], 80)) if far.sum() >= 30 else 0.0
+        detect = max(DETECT_DELTA_E, NOISE_FACTOR * noise)
+        loose = _component_at((strength >= detect) & reach, (x, y), touch)
+        if loose is not None and loose.sum() < min_area:
+            loose = None
         if loose is None:
             component = None
         else:
             peak = float(np.percentile(strength[loose], 90))
-            threshold = max(DETECT_DELTA_E, PEAK_FRACTION * peak)
+            threshold = max(detect, PEAK_FRACTION * peak)
             component = _component_at((strength >= threshold) & loose, (x, y), touch * 2)
         if component is None:
             break
@@ -200,7 +241,15 @@ def _segment(scene: Scene, point_px, half: float):
         if clear.sum() < 30:
             break
         skin_lab = masks.sample_median(lab_s, clear)
-    return window, component, skin_lab, strength
+    return window, component, skin_lab, strength, field
+
+
+def _mark_like(lab_s: np.ndarray, component: np.ndarray, skin_lab) -> bool:
+    """True when an area's mean differs from skin as marks do: darker, with a change of chroma
+    or hue at least ``SHADOW_CHROMA_RATIO`` of the darkening (shading darkens with little change)."""
+    delta = masks.sample_median(lab_s, component) - np.asarray(skin_lab, dtype=np.float64)
+    darker = max(-float(delta[0]), 1e-6)
+    return float(np.hypot(delta[1], delta[2])) >= SHADOW_CHROMA_RATIO * darker
 
 
 def _touches_side(component: np.ndarray, window, shape) -> bool:
@@ -218,7 +267,9 @@ def measure_at(scene: Scene, point: tuple[float, float]) -> Measured:
     """Measure the mark at ``point`` (x, y fractions of the photo) against the skin near it.
 
     Raises ValueError for a point outside [0, 1]². The window grows (up to the whole photo)
-    while the mark reaches its side, so a mark that fills the frame is still measured whole.
+    while the mark reaches its side, so a mark that fills the frame is still measured whole;
+    it also grows while nothing is found, since a tap inside a large mark sees no skin in a
+    small window.
     """
     x, y = float(point[0]), float(point[1])
     if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
@@ -227,10 +278,20 @@ def measure_at(scene: Scene, point: tuple[float, float]) -> Measured:
     short = scene.short_side
     point_px = (min(x * width, width - 0.5), min(y * height, height - 0.5))
     half = WINDOW_HALF * short
+    first = None
     while True:
-        window, component, skin_lab, strength = _segment(scene, point_px, half)
+        found = _segment(scene, point_px, half)
+        window, component, skin_lab, strength, field = found
+        first = first or found
+        if component is not None and first[1] is None and not _mark_like(scene.lab_s[:, window[0], window[1]], component, skin_lab):
+            # only a wider view found something, and it is shading, not a mark
+            component = None
         whole = window[0].start == 0 and window[1].start == 0 and window[0].stop == height and window[1].stop == width
-        if component is None or whole or not _touches_side(component, window, scene.shape):
+        if whole or (component is not None and not _touches_side(component, window, scene.shape)):
+            break
+        if component is None and half >= LARGEST_MARK_HALF * short:
+            # nothing here even in a window wider than any mark: clear skin, judged in the first
+            window, component, skin_lab, strength, field = first
             break
         half *= WINDOW_GROWTH
     lab = scene.lab[:, window[0], window[1]]
@@ -241,6 +302,13 @@ def measure_at(scene: Scene, point: tuple[float, float]) -> Measured:
         # only the body's skin in the disc: at the outline, the floor beside it is no faded mark
         on_skin = disc & scene.skin[window]
         disc = on_skin if on_skin.sum() >= 10 else disc
+        # nothing stands out at the point: it is compared with the skin right around it, so a
+        # faded mark reads as faded whatever the skin field farther off does
+        around = ((ys - wy) ** 2 + (xs - wx) ** 2 <= (2.5 * CLEAR_DISC * short) ** 2) & ~disc
+        if (around & scene.reach[window]).sum() >= MIN_RING:
+            around &= scene.reach[window]
+        if around.sum() >= MIN_RING:
+            skin_lab = masks.sample_median(lab, around)
         return _result(scene, (x, y), False, lab, disc, disc, skin_lab, window, ring_fraction=1.0)
     area = int(component.sum())
     r_eq = float(np.sqrt(area / np.pi))

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from . import colour, masks
-from .measure import DETECT_DELTA_E, PEAK_FRACTION, Measured, Scene, measure_at
+from .measure import DETECT_DELTA_E, PEAK_FRACTION, SHADOW_CHROMA_RATIO, Measured, Scene, measure_at
 
 MAX_PROPOSALS = 12
 # candidates measured before ranking: the strongest few, by peak difference times size
@@ -35,9 +35,6 @@ ROUND_NONE = 0.2
 # solidity (area / convex hull area): a round mark ~1; a ragged shadow or hair much lower
 SOLID_FULL = 0.85
 SOLID_NONE = 0.55
-# colour: shading lowers lightness with little change of chroma (|ΔC*ab| / |ΔL*| small); every
-# bruise colour changes chroma or hue as much as lightness or more (colour-evidence.md)
-SHADOW_CHROMA_RATIO = 0.35
 # contrast: ΔE00 at or above this counts in full
 FULL_CONTRAST = 4.5
 # along the body's outline: a component most of whose border is a sharp edge or lies off the body
