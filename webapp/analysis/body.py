@@ -100,7 +100,7 @@ def _skin_prior(skin_lab) -> float:
     return float(np.clip((chroma - 6.0) / 10.0, 0.2, 1.0))
 
 
-def _candidate(lab_s, usable, edges, weight, seed_lab, detail=None):
+def _candidate(lab_s, usable, edges, weight, seed_lab, detail=None, rounds=2):
     """The body a seed colour leads to: (score, region mask, skin Lab) on the given grid.
 
     ``detail`` (H, W), when given, is the fine detail of lightness (|Laplacian|): a region in
@@ -109,7 +109,7 @@ def _candidate(lab_s, usable, edges, weight, seed_lab, detail=None):
     skin_lab = np.asarray(seed_lab, dtype=np.float64)
     body = None
     best = 0.0
-    for _ in range(2):
+    for _ in range(rounds):
         near = masks.open_mask(near_skin(lab_s, skin_lab) & usable & ~edges, 1)
         labels, count = masks.components(near)
         if count == 0:
@@ -152,7 +152,8 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     seeds = _seed_colours(lab_s, wedge, box)
     half = (lab_s[:, ::2, ::2], usable[::2, ::2], edges[::2, ::2], weight[::2, ::2])
     detail = np.abs(masks.laplacian(np.ascontiguousarray(lab_s[0, ::2, ::2])))
-    candidates = sorted((_candidate(*half, seed, detail) for seed in seeds), key=lambda c: c[0], reverse=True)
+    # one round per seed on the half grid: the chosen one is refined at full size
+    candidates = sorted((_candidate(*half, seed, detail, rounds=1) for seed in seeds), key=lambda c: c[0], reverse=True)
     score, chosen, skin_lab = candidates[0]
     if score <= 0:
         return None
@@ -161,7 +162,7 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     for other_score, other, other_lab in candidates[1:]:
         if other is None or other_score < 0.25 * score:
             continue
-        if _is_mark_on(skin_lab, other_lab) and masks.dilate(chosen, 2)[other].any():
+        if is_mark_on(skin_lab, other_lab) and masks.dilate(chosen, 2)[other].any():
             skin_lab = other_lab
             break
     _, body, skin_lab = _candidate(lab_s, usable, edges, weight, skin_lab)
@@ -179,12 +180,13 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     return Body(skin=skin, region=region, reach=reach, edges=step > HARD_EDGE_STEP, skin_lab=skin_lab)
 
 
-def _is_mark_on(mark_lab, skin_lab) -> bool:
-    """True when a colour reads as a mark on a skin colour: darker, with a change of chroma or hue."""
+def is_mark_on(mark_lab, skin_lab, min_delta_e: float = 6.0) -> bool:
+    """True when a colour reads as a mark on a skin colour: darker, with a change of chroma or
+    hue of at least a third of the darkening, and ΔE00 at least ``min_delta_e``."""
     delta = np.asarray(mark_lab, dtype=np.float64) - np.asarray(skin_lab, dtype=np.float64)
     darker = -delta[0]
-    return bool(darker >= 4.0 and float(np.hypot(delta[1], delta[2])) >= 0.35 * darker and
-                float(colour.ciede2000(skin_lab, mark_lab)) >= 6.0)
+    return bool(darker >= 2.0 and float(np.hypot(delta[1], delta[2])) >= 0.35 * darker and
+                float(colour.ciede2000(skin_lab, mark_lab)) >= min_delta_e)
 
 
 def _seed_colours(lab_s: np.ndarray, wedge: np.ndarray, box) -> list[np.ndarray]:

@@ -10,6 +10,10 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+# one thread: a server runs one analysis per worker process, and OpenCV's thread pool on these
+# small grids costs more in start-up and contention than it saves
+cv2.setNumThreads(1)
+
 
 def _square(radius: int) -> np.ndarray:
     """Return a (2r+1)×(2r+1) square structuring element."""
@@ -105,7 +109,7 @@ def convex_hull(mask: np.ndarray) -> np.ndarray:
     return hull_mask.view(bool)
 
 
-def sample_median(planes: np.ndarray, mask: np.ndarray, limit: int = 4000) -> np.ndarray:
+def sample_median(planes: np.ndarray, mask: np.ndarray, limit: int = 1500) -> np.ndarray:
     """Per-plane median (C,) float64 of the masked pixels of planes (C, H, W).
 
     At most ``limit`` pixels, evenly spaced through the mask, take part: the median of a
@@ -114,3 +118,15 @@ def sample_median(planes: np.ndarray, mask: np.ndarray, limit: int = 4000) -> np
     ys, xs = np.nonzero(mask)
     step = max(1, len(ys) // limit)
     return np.median(planes[:, ys[::step], xs[::step]], axis=1).astype(np.float64)
+
+
+def least_squares(terms: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Solve min ||terms · coef − values|| for coef (T, C), terms (N, T), values (N, C).
+
+    Through the T×T normal equations, summed with einsum: on a few thousand rows this is
+    exact enough for a smooth colour field and wakes no BLAS thread pool (which ``lstsq`` does,
+    costing more than the fit on a busy server).
+    """
+    gram = np.einsum("nt,ns->ts", terms, terms)
+    rhs = np.einsum("nt,nc->tc", terms, values)
+    return np.linalg.solve(gram + 1e-9 * np.eye(len(gram)), rhs)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from . import colour, masks
-from .body import wedge_mask
+from .body import is_mark_on, wedge_mask
 
 # a pixel can belong to a mark when its approximate ΔE00 to the local skin exceeds this; below
 # the resolved threshold so a mark's extent reaches into its soft edge
@@ -38,8 +39,8 @@ TOUCH_RADIUS = 0.035
 WINDOW_HALF = 0.22
 WINDOW_GROWTH = 1.7
 # with nothing found, the window grows to at least this half-size (share of the short side)
-# before the point is taken for clear skin: past the largest marks (close-ups of ~0.4 radius)
-LARGEST_MARK_HALF = 0.6
+# before the point is taken for clear skin: past the largest marks (close-ups fill 85% of a frame)
+LARGEST_MARK_HALF = 0.9
 # a point on clear skin is measured over a disc of this radius (share of the short side)
 CLEAR_DISC = 0.025
 # local skin: pixels within this approximate ΔE00 of the running estimate (mottling, shading)
@@ -57,6 +58,10 @@ LOCAL_BODY_SHARE = 0.2
 # shading lowers lightness with little change of chroma (|ΔC*ab| / |ΔL*| small); every bruise
 # colour changes chroma or hue as much as a third of its darkening or more (colour-evidence.md)
 SHADOW_CHROMA_RATIO = 0.35
+# two clusters' centres blend a mark's soft edge into both: a split needs only this ΔE00
+FAINT_SPLIT_DELTA_E = 4.0
+# below this ΔE00 a point's colour passes for the skin's (the resolved threshold)
+RESOLVED_DELTA_E = colour.RESOLVED_BELOW
 # fewest ring pixels for a ring median
 MIN_RING = 15
 
@@ -136,6 +141,34 @@ def _local_skin(lab_s, skin, distance_sq, half, fallback) -> np.ndarray:
     return masks.sample_median(lab_s, close) if close.sum() >= 30 else estimate
 
 
+def _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, short_side):
+    """When the point's own colour passed for skin, split the window's skin into two colours.
+
+    In a close-up the mark fills most of the window and lies within the skin tolerance, so the
+    skin estimate is the mark itself. Two colour clusters (k-means) of the window's skin-coloured
+    pixels are formed; when the point's cluster reads as a mark on the other (darker, with a change
+    of chroma or hue: ``body.is_mark_on``) and the other covers a tenth of the window, the other
+    is the skin. Returns the (skin mask, skin Lab) to use.
+    """
+    near_point = distance_sq <= (CLEAR_DISC * short_side) ** 2
+    point_lab = masks.sample_median(lab_s, near_point)
+    if float(colour.ciede2000(skin_lab, point_lab)) >= RESOLVED_DELTA_E or skin.sum() < 60:
+        return skin, skin_lab
+    ys, xs = np.nonzero(skin)
+    step = max(1, len(ys) // 2000)
+    sample = lab_s[:, ys[::step], xs[::step]].T.astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, labels, centres = cv2.kmeans(sample, 2, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    mine = int(np.argmin(np.linalg.norm(centres - point_lab.astype(np.float32), axis=1)))
+    other = 1 - mine
+    if (labels.ravel() == other).mean() < 0.1 or not is_mark_on(centres[mine], centres[other], FAINT_SPLIT_DELTA_E):
+        return skin, skin_lab
+    other_lab = centres[other].astype(np.float64)
+    closer = colour.approx_delta_e(lab_s, other_lab) < colour.approx_delta_e(lab_s, centres[mine])
+    return skin & closer, other_lab
+
+
 def _component_at(candidates: np.ndarray, point, reach_px: float) -> np.ndarray | None:
     """The connected part of ``candidates`` under the point, or the nearest one within ``reach_px``.
 
@@ -180,7 +213,7 @@ def _skin_field(lab_s: np.ndarray, clear: np.ndarray, fallback: np.ndarray) -> n
     step = max(1, len(ys) // 4000)
     ys, xs = ys[::step], xs[::step]
     terms = np.stack([np.ones(len(ys)), xs / width - 0.5, ys / height - 0.5], axis=1)
-    coef = np.linalg.lstsq(terms, lab_s[:, ys, xs].T.astype(np.float64), rcond=None)[0]
+    coef = masks.least_squares(terms, lab_s[:, ys, xs].T.astype(np.float64))
     u = (np.arange(width) / width - 0.5).astype(np.float32)
     v = (np.arange(height) / height - 0.5).astype(np.float32)
     c = coef.astype(np.float32)
@@ -204,6 +237,7 @@ def _segment(scene: Scene, point_px, half: float):
     ys, xs = np.ogrid[: skin.shape[0], : skin.shape[1]]
     distance_sq = (ys - y) ** 2 + (xs - x) ** 2
     skin_lab = _local_skin(lab_s, skin, distance_sq, half, scene.skin_lab)
+    skin, skin_lab = _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, scene.short_side)
     clear = skin & (colour.approx_delta_e(lab_s, skin_lab) < SKIN_SPREAD)
     touch = TOUCH_RADIUS * scene.short_side
     if not reach[min(int(y), reach.shape[0] - 1), min(int(x), reach.shape[1] - 1)] and reach.any():
@@ -263,13 +297,13 @@ def _touches_side(component: np.ndarray, window, shape) -> bool:
     )
 
 
-def measure_at(scene: Scene, point: tuple[float, float]) -> Measured:
+def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True) -> Measured:
     """Measure the mark at ``point`` (x, y fractions of the photo) against the skin near it.
 
     Raises ValueError for a point outside [0, 1]². The window grows (up to the whole photo)
     while the mark reaches its side, so a mark that fills the frame is still measured whole;
     it also grows while nothing is found, since a tap inside a large mark sees no skin in a
-    small window.
+    small window (``search=False`` skips that, for points where something was already seen).
     """
     x, y = float(point[0]), float(point[1])
     if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
@@ -289,7 +323,7 @@ def measure_at(scene: Scene, point: tuple[float, float]) -> Measured:
         whole = window[0].start == 0 and window[1].start == 0 and window[0].stop == height and window[1].stop == width
         if whole or (component is not None and not _touches_side(component, window, scene.shape)):
             break
-        if component is None and half >= LARGEST_MARK_HALF * short:
+        if component is None and (not search or half >= LARGEST_MARK_HALF * short):
             # nothing here even in a window wider than any mark: clear skin, judged in the first
             window, component, skin_lab, strength, field = first
             break

@@ -18,7 +18,7 @@ from .measure import DETECT_DELTA_E, PEAK_FRACTION, SHADOW_CHROMA_RATIO, Measure
 
 MAX_PROPOSALS = 12
 # candidates measured before ranking: the strongest few, by peak difference times size
-MAX_CANDIDATES = 16
+MAX_CANDIDATES = 10
 # a mark-like score at least this makes a proposal (the product of the terms below, 0–1)
 MIN_SCORE = 0.25
 # size of a mark, equivalent-circle diameter as a share of the short side: cups are 3–7 cm
@@ -73,7 +73,7 @@ def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray) -> np.ndarray:
     for _ in range(4):
         if use.sum() < 12:
             break
-        coef = np.linalg.lstsq(terms[use], values[use], rcond=None)[0]
+        coef = masks.least_squares(terms[use], values[use])
         residual = np.linalg.norm(values - terms @ coef, axis=1)
         use = residual < max(3.5, 2.5 * float(np.median(residual)))
     if coef is None:
@@ -180,7 +180,7 @@ def propose(scene: Scene) -> list[Proposal]:
     proposals: list[Proposal] = []
     taken = np.zeros(scene.shape, dtype=bool)
     for point in _candidate_points(scene):
-        measured = measure_at(scene, point)
+        measured = measure_at(scene, point, search=False)
         if not measured.found:
             continue
         rows, cols, component = measured.component
