@@ -14,6 +14,7 @@ QUALITY_MESSAGES = {
     "blurred": "The photo looks blurred. Hold the phone still and let it focus before taking the picture.",
     "no_skin": "We could not find skin in this photo. Take the photo closer to the marks.",
     "little_skin_around_marks": "There is too little clear skin around the marks to compare with. Include more skin around them.",
+    "marks_uncertain": "We are not sure these are your marks. Please check them: remove a wrong one, or tap a mark we missed.",
     "dark_skin_low_confidence": "On darker skin, photos show colour changes less clearly, so this reading relies mostly on lightness and is less certain.",
 }
 
