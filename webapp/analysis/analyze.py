@@ -118,7 +118,7 @@ def _scene(image: Image.Image):
     body = find_body(lab_s, ~glare_near)
     if body is None:
         return None, rgb8, lab, glare, None
-    scene = Scene(lab=lab, lab_s=lab_s, skin=body.skin, reach=body.reach, edges=body.edges, skin_lab=body.skin_lab)
+    scene = Scene(lab=lab, lab_s=lab_s, skin=body.skin, reach=body.reach, edges=body.edges, skin_lab=body.skin_lab, region=body.region)
     return scene, rgb8, lab, glare, body
 
 
@@ -127,7 +127,7 @@ def _no_body_scene(lab: np.ndarray, glare: np.ndarray) -> Scene:
     usable = ~glare
     lab_s = masks.gaussian(lab, SMOOTH_SIGMA)
     median = np.array([np.median(p[usable]) if usable.any() else 50.0 for p in lab_s])
-    return Scene(lab=lab, lab_s=lab_s, skin=usable, reach=usable, edges=np.zeros_like(usable), skin_lab=median)
+    return Scene(lab=lab, lab_s=lab_s, skin=usable, reach=usable, edges=np.zeros_like(usable), skin_lab=median, region=usable)
 
 
 def analyze_image(image: Image.Image, at: Sequence[tuple[float, float]] | None = None) -> PhotoReading:

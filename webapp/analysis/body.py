@@ -34,6 +34,9 @@ HARD_EDGE_STEP = 10.0
 # colour clusters among the skin-coloured pixels, each a candidate skin colour: skin, a floor or
 # wall, shade, a mark
 SEED_CLUSTERS = 4
+# a skin-coloured area off the body this large (share of the photo) is a surface, a floor or a
+# wall; a mark cut by the body's outline (radius ≤ 0.12 of the short side) covers less
+SURFACE_FRACTION = 0.04
 # the body must cover at least this share of the photo
 MIN_BODY_FRACTION = 0.03
 
@@ -172,7 +175,14 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     region = masks.fill_holes(masks.close_mask(body, max(1, round(0.01 * short))))
     skin = near_skin(lab_s, skin_lab) & usable & region
     # other skin-coloured surfaces (floor, carpet, towel) are never where a mark lies
-    elsewhere = wedge & ~masks.dilate(region, 1) & ~near_skin(lab_s, skin_lab)
+    # (a surface is large: a mark at the outline, skin-coloured too, is much smaller)
+    # (cut apart at sharp steps: a mark at the outline touches the floor beyond it)
+    surfaces = wedge & ~masks.dilate(region, 1) & ~near_skin(lab_s, skin_lab) & ~(step > HARD_EDGE_STEP)
+    labels, count = masks.components(surfaces)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    large = sizes >= SURFACE_FRACTION * labels.size
+    large[0] = False
+    elsewhere = large[labels]
     # nor anything much lighter than the skin (a towel, a sheet): marks only ever darken skin
     elsewhere |= lab_s[0] > skin_lab[0] + SKIN_LIGHTER_BY
     # a mark cut by the outline leaves a bay in the skin: the body's convex hull takes it back

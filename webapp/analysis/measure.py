@@ -51,6 +51,8 @@ EDGE_BAND = 0.1
 # on a small mark the blend is most of it: at least this many pixels of it are left out (at most
 # the outer half of the mark)
 EDGE_BAND_MIN_PX = 2.0
+# bands narrower than this share of a mark's radius that join it to something else are cut
+BRIDGE_SHARE = 0.2
 # a pixel lighter than the skin field by more than this (L*) is never part of a mark
 MAX_LIGHTER = 2.0
 # a window where the body's skin covers less than this share is measured on its own
@@ -72,7 +74,7 @@ class Scene:
 
     ``lab`` and ``lab_s``: CIELAB planes (3, H, W), raw and smoothed; ``skin``: clear skin of the
     body; ``reach``: where a mark may lie; ``edges``: sharp colour steps; ``skin_lab``: the
-    body's median skin (3,).
+    body's median skin (3,); ``region``: the body with its marks.
     """
 
     lab: np.ndarray
@@ -81,6 +83,7 @@ class Scene:
     reach: np.ndarray
     edges: np.ndarray
     skin_lab: np.ndarray
+    region: np.ndarray
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -98,7 +101,8 @@ class Measured:
     """One mark measured at a point (all lengths as fractions, colours CIELAB).
 
     ``found`` is False when the point lay on clear skin (a disc around it was measured).
-    ``component`` is the segmented mark as (row slice, column slice, bool mask) on the grid.
+    ``component`` is the segmented mark as (row slice, column slice, bool mask) on the grid;
+    ``extent`` (same window) is the area before thin bands joining it to something were cut.
     """
 
     point: tuple[float, float]
@@ -114,6 +118,7 @@ class Measured:
     area_fraction: float
     ring_fraction: float
     component: tuple
+    extent: np.ndarray | None = None
 
 
 def _window(shape, centre, half: float) -> tuple[slice, slice]:
@@ -244,7 +249,7 @@ def _segment(scene: Scene, point_px, half: float):
         # a tap just past the body's outline (a mark cut by it): reach in to the body first
         outside = masks.distance_outside(reach)
         touch += float(outside[min(int(y), reach.shape[0] - 1), min(int(x), reach.shape[1] - 1)])
-    component = None
+    component = extent = None
     strength = None
     min_area = np.pi * (MIN_DIAMETER * scene.short_side / 2) ** 2
     for _ in range(2):
@@ -267,7 +272,16 @@ def _segment(scene: Scene, point_px, half: float):
         else:
             peak = float(np.percentile(strength[loose], 90))
             threshold = max(detect, PEAK_FRACTION * peak)
-            component = _component_at((strength >= threshold) & loose, (x, y), touch * 2)
+            tight = (strength >= threshold) & loose
+            # a cup's darker rim leaves its paler middle out: the middle is part of the mark
+            tight = masks.fill_holes(tight) & reach
+            # a thin band that joins the mark to the outline's shading or a neighbour is cut
+            extent = _component_at(tight, (x, y), touch * 2)
+            radius = int(BRIDGE_SHARE * np.sqrt(tight.sum() / np.pi))
+            if radius >= 1:
+                opened = masks.open_mask(tight, radius)
+                tight = opened if opened.any() else tight
+            component = _component_at(tight, (x, y), touch * 2)
         if component is None:
             break
         # the skin next to this mark, other marks and shading left out
@@ -275,7 +289,7 @@ def _segment(scene: Scene, point_px, half: float):
         if clear.sum() < 30:
             break
         skin_lab = masks.sample_median(lab_s, clear)
-    return window, component, skin_lab, strength, field
+    return window, component, skin_lab, strength, field, extent
 
 
 def _mark_like(lab_s: np.ndarray, component: np.ndarray, skin_lab) -> bool:
@@ -315,7 +329,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     first = None
     while True:
         found = _segment(scene, point_px, half)
-        window, component, skin_lab, strength, field = found
+        window, component, skin_lab, strength, field, extent = found
         first = first or found
         if component is not None and first[1] is None and not _mark_like(scene.lab_s[:, window[0], window[1]], component, skin_lab):
             # only a wider view found something, and it is shading, not a mark
@@ -325,7 +339,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
             break
         if component is None and (not search or half >= LARGEST_MARK_HALF * short):
             # nothing here even in a window wider than any mark: clear skin, judged in the first
-            window, component, skin_lab, strength, field = first
+            window, component, skin_lab, strength, field, extent = first
             break
         half *= WINDOW_GROWTH
     lab = scene.lab[:, window[0], window[1]]
@@ -343,7 +357,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
             around &= scene.reach[window]
         if around.sum() >= MIN_RING:
             skin_lab = masks.sample_median(lab, around)
-        return _result(scene, (x, y), False, lab, disc, disc, skin_lab, window, ring_fraction=1.0)
+        return _result(scene, (x, y), False, lab, disc, disc, skin_lab, window, 1.0, None)
     area = int(component.sum())
     r_eq = float(np.sqrt(area / np.pi))
     # the ring of skin: clear skin a little way out from the mark, other marks left out
@@ -352,15 +366,19 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     ring = (distance > inner) & (distance <= outer) & scene.skin[window] & (strength < SKIN_SPREAD)
     nominal = np.pi * ((r_eq + outer) ** 2 - (r_eq + inner) ** 2)
     ring_fraction = min(1.0, int(ring.sum()) / nominal)
-    if int(ring.sum()) >= MIN_RING:
-        skin_lab = masks.sample_median(lab, ring)
     # the outermost band, where the soft edge blends into skin, is left out of the mark's colour
     depth = masks.depth_inside(component)
     measured = depth >= min(max(EDGE_BAND * float(depth.max()), EDGE_BAND_MIN_PX), 0.5 * float(depth.max()))
-    return _result(scene, (x, y), True, lab, component, measured, skin_lab, window, ring_fraction)
+    if int(ring.sum()) >= MIN_RING:
+        # the ring's own median, moved by the skin field's slope from the ring to the mark: on
+        # a shaded side (a back's outline) the skin under the mark is darker than its ring
+        ring_field = field[:, ring].mean(axis=1, dtype=np.float64)
+        under = field[:, measured].mean(axis=1, dtype=np.float64)
+        skin_lab = masks.sample_median(lab, ring) + (under - ring_field)
+    return _result(scene, (x, y), True, lab, component, measured, skin_lab, window, ring_fraction, extent)
 
 
-def _result(scene, point, found, lab, component, measured, skin_lab, window, ring_fraction) -> Measured:
+def _result(scene, point, found, lab, component, measured, skin_lab, window, ring_fraction, extent) -> Measured:
     """Build a Measured from a component and the pixels measured in it, on a window's Lab planes."""
     height, width = scene.shape
     mark_lab = lab[:, measured].T.mean(axis=0, dtype=np.float64)
@@ -383,4 +401,5 @@ def _result(scene, point, found, lab, component, measured, skin_lab, window, rin
         area_fraction=area / float(height * width),
         ring_fraction=ring_fraction,
         component=(window[0], window[1], component),
+        extent=extent,
     )

@@ -20,7 +20,7 @@ MAX_PROPOSALS = 12
 # candidates measured before ranking: the strongest few, by peak difference times size
 MAX_CANDIDATES = 10
 # a mark-like score at least this makes a proposal (the product of the terms below, 0–1)
-MIN_SCORE = 0.25
+MIN_SCORE = 0.3
 # size of a mark, equivalent-circle diameter as a share of the short side: cups are 3–7 cm
 # across, photographed from 20–60 cm; moles, hair and pores are smaller
 MIN_DIAMETER = 0.008
@@ -136,13 +136,14 @@ def _shape_terms(component: np.ndarray) -> tuple[float, float]:
 
 
 def _outline_share(scene: Scene, measured: Measured) -> float:
-    """Share of the component's border band that is a sharp edge or off the body's reach."""
+    """Share of the component's border band that is a sharp edge or off the body's reach, or
+    share of the component itself off the body, whichever is larger."""
     rows, cols, component = measured.component
     band = masks.dilate(component, 2) & ~component
     if not band.any():
         return 0.0
     off = scene.edges[rows, cols] | ~scene.reach[rows, cols]
-    return float(off[band].mean())
+    return max(float(off[band].mean()), float((~scene.region[rows, cols])[component].mean()))
 
 
 def score(scene: Scene, measured: Measured) -> tuple[float, dict]:
@@ -157,7 +158,8 @@ def score(scene: Scene, measured: Measured) -> tuple[float, dict]:
     chroma_change = float(np.hypot(delta[1], delta[2]))
     lighter = float(delta[0])
     diameter = 2 * measured.radius
-    ratio, solidity = _shape_terms(measured.component[2])
+    # the shape before thin joins were cut: a strip of shading cut into pieces is still a strip
+    ratio, solidity = _shape_terms(measured.extent if measured.extent is not None else measured.component[2])
     terms = {
         "contrast": _ramp(measured.delta_e, colour.RESOLVED_BELOW, FULL_CONTRAST),
         "size": _ramp(diameter, MIN_DIAMETER, FULL_DIAMETER),
