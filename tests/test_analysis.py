@@ -629,3 +629,25 @@ def test_long_or_stretched_areas_are_no_confident_marks():
     assert "marks_uncertain" in reading.quality_codes and reading.confidence == "low"
     round_mark = analyze_photo(_small_scene_jpeg()[0])
     assert round_mark.mark_details[0]["score"] >= 0.6 and "marks_uncertain" not in round_mark.quality_codes
+
+
+def test_mixed_mark_with_a_yellow_part_is_named_by_it():
+    # a violet centre (ΔE00 ~14) with a yellow crescent on one side covering ~35% of the mark:
+    # yellow only shows after 18 h (Langlois & Gresham 1991), so the mark is turning, not fresh
+    skin = syn.skin_lab_for_ita(35)
+    ys, xs = np.mgrid[0:480, 0:640]
+    r = np.hypot(xs - 320, ys - 240)
+    disc = np.clip((60 - r) / 12, 0, 1)
+    crescent = disc * np.clip((xs - 330) / 10, 0, 1)
+    photo = syn.render_scene(skin, [], size=(640, 480), seed=21)
+    lab = colour.srgb8_to_lab(np.asarray(photo.image))
+    lab += ((disc - crescent)[..., None] * np.array(syn.mark_delta(skin, 14, "violet"))
+            + crescent[..., None] * np.array(syn.mark_delta(skin, 9, "yellow")))
+    data = syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(lab)))
+    detail = analyze_photo(data, at=[(0.45, 0.5)]).mark_details[0]
+    assert detail["mixed"] is True and detail["colour"] in {"yellow", "brown", "green"}
+    assert detail["stage"] == "turning"
+    # the same violet disc without its yellow part stays fresh
+    plain = colour.srgb8_to_lab(np.asarray(photo.image)) + disc[..., None] * np.array(syn.mark_delta(skin, 14, "violet"))
+    fresh = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(plain))), at=[(0.5, 0.5)]).mark_details[0]
+    assert fresh["mixed"] is False and fresh["stage"] == "fresh" and fresh["colour"] == "violet"

@@ -285,19 +285,29 @@ def mark_colour(skin_lab, pixel_labs: np.ndarray, mean_delta) -> tuple[float, st
     pixel_labs = np.asarray(pixel_labs, dtype=np.float32).reshape(-1, 3)
     if name in BREAKDOWN_COLOURS or len(pixel_labs) == 0:
         return theta, name, False
+    visible = breakdown_part(skin_lab, pixel_labs)
+    if visible.mean() < MIXED_BREAKDOWN_FRACTION:
+        return theta, name, False
+    part = (pixel_labs[visible] - np.asarray(skin_lab, dtype=np.float32)).mean(axis=0)
+    part_theta = hue_angle(part[1], part[2])
+    return part_theta, colour_name(part_theta), True
+
+
+def breakdown_part(skin_lab, pixel_labs: np.ndarray) -> np.ndarray:
+    """Which pixels (N,) bool of Lab pixels (N, 3) show a breakdown colour visibly on the skin.
+
+    Breakdown hues of θ (the pixel minus skin): brown and yellow [35, 120), green [120, 180] ∪
+    (−180, −160); visibly means ΔE00 ≥ the resolved threshold.
+    """
+    pixel_labs = np.asarray(pixel_labs, dtype=np.float32).reshape(-1, 3)
     skin = np.asarray(skin_lab, dtype=np.float32)
     deltas = pixel_labs - skin
     pixel_theta = np.degrees(np.arctan2(deltas[:, 2], deltas[:, 1]))
-    # breakdown hues: brown and yellow [35, 120), green [120, 180] ∪ (−180, −160)
     breakdown = (pixel_theta >= 35.0) | (pixel_theta < -160.0)
-    if breakdown.mean() < MIXED_BREAKDOWN_FRACTION:
-        return theta, name, False
-    visible = breakdown & (ciede2000(skin, pixel_labs) >= RESOLVED_BELOW)
-    if visible.mean() < MIXED_BREAKDOWN_FRACTION:
-        return theta, name, False
-    part = deltas[visible].mean(axis=0)
-    part_theta = hue_angle(part[1], part[2])
-    return part_theta, colour_name(part_theta), True
+    if not breakdown.any():
+        return breakdown
+    breakdown[breakdown] = ciede2000(skin, pixel_labs[breakdown]) >= RESOLVED_BELOW
+    return breakdown
 
 
 def approx_delta_e(lab_planes: np.ndarray, reference) -> np.ndarray:

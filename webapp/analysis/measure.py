@@ -249,7 +249,7 @@ def _segment(scene: Scene, point_px, half: float):
         # a tap just past the body's outline (a mark cut by it): reach in to the body first
         outside = masks.distance_outside(reach)
         touch += float(outside[min(int(y), reach.shape[0] - 1), min(int(x), reach.shape[1] - 1)])
-    component = extent = None
+    component = extent = loose = None
     strength = None
     min_area = np.pi * (MIN_DIAMETER * scene.short_side / 2) ** 2
     for _ in range(2):
@@ -289,7 +289,25 @@ def _segment(scene: Scene, point_px, half: float):
         if clear.sum() < 30:
             break
         skin_lab = masks.sample_median(lab_s, clear)
-    return window, component, skin_lab, strength, field, extent
+    return window, component, skin_lab, strength, field, extent, loose
+
+
+def _with_breakdown_part(lab_s, component, loose, skin_lab) -> np.ndarray:
+    """The mark with the yellow or green part beside its core that the peak cut left out.
+
+    A mixed mark's yellow part differs less from skin than its violet centre, so cutting at a
+    share of the peak keeps only the centre; the pixels next to it (within half its radius, in
+    the same loosely cut area) that show a breakdown colour visibly belong to the mark.
+    """
+    if loose is None:
+        return component
+    radius = max(2, int(0.5 * np.sqrt(component.sum() / np.pi)))
+    halo = loose & masks.dilate(component, radius) & ~component
+    if not halo.any():
+        return component
+    extended = component.copy()
+    extended[halo] = colour.breakdown_part(skin_lab, lab_s[:, halo].T)
+    return extended
 
 
 def _mark_like(lab_s: np.ndarray, component: np.ndarray, skin_lab) -> bool:
@@ -329,7 +347,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     first = None
     while True:
         found = _segment(scene, point_px, half)
-        window, component, skin_lab, strength, field, extent = found
+        window, component, skin_lab, strength, field, extent, loose = found
         first = first or found
         if component is not None and first[1] is None and not _mark_like(scene.lab_s[:, window[0], window[1]], component, skin_lab):
             # only a wider view found something, and it is shading, not a mark
@@ -339,7 +357,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
             break
         if component is None and (not search or half >= LARGEST_MARK_HALF * short):
             # nothing here even in a window wider than any mark: clear skin, judged in the first
-            window, component, skin_lab, strength, field, extent = first
+            window, component, skin_lab, strength, field, extent, loose = first
             break
         half *= WINDOW_GROWTH
     lab = scene.lab[:, window[0], window[1]]
@@ -358,6 +376,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
         if around.sum() >= MIN_RING:
             skin_lab = masks.sample_median(lab, around)
         return _result(scene, (x, y), False, lab, disc, disc, skin_lab, window, 1.0, None)
+    component = _with_breakdown_part(scene.lab_s[:, window[0], window[1]], component, loose, skin_lab)
     area = int(component.sum())
     r_eq = float(np.sqrt(area / np.pi))
     # the ring of skin: clear skin a little way out from the mark, other marks left out
