@@ -180,13 +180,16 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     surfaces = wedge & ~masks.dilate(region, 1) & ~near_skin(lab_s, skin_lab) & ~(step > HARD_EDGE_STEP)
     labels, count = masks.components(surfaces)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
-    large = sizes >= SURFACE_FRACTION * labels.size
+    hull = masks.convex_hull(body)
+    # a floor lies beside the body; a close-up's mark, as large, lies within the skin around it
+    within = np.bincount(labels.ravel(), weights=hull.ravel(), minlength=count + 1)
+    large = (sizes >= SURFACE_FRACTION * labels.size) & (within < 0.5 * sizes)
     large[0] = False
     elsewhere = large[labels]
     # nor anything much lighter than the skin (a towel, a sheet): marks only ever darken skin
     elsewhere |= lab_s[0] > skin_lab[0] + SKIN_LIGHTER_BY
     # a mark cut by the outline leaves a bay in the skin: the body's convex hull takes it back
-    reach = (region | masks.convex_hull(body)) & ~elsewhere
+    reach = (region | hull) & ~elsewhere
     return Body(skin=skin, region=region, reach=reach, edges=step > HARD_EDGE_STEP, skin_lab=skin_lab)
 
 

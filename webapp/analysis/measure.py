@@ -243,6 +243,7 @@ def _segment(scene: Scene, point_px, half: float):
     distance_sq = (ys - y) ** 2 + (xs - x) ** 2
     skin_lab = _local_skin(lab_s, skin, distance_sq, half, scene.skin_lab)
     skin, skin_lab = _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, scene.short_side)
+
     clear = skin & (colour.approx_delta_e(lab_s, skin_lab) < SKIN_SPREAD)
     touch = TOUCH_RADIUS * scene.short_side
     if not reach[min(int(y), reach.shape[0] - 1), min(int(x), reach.shape[1] - 1)] and reach.any():
