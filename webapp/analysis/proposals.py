@@ -19,6 +19,9 @@ from .measure import DETECT_DELTA_E, PEAK_FRACTION, SHADOW_CHROMA_RATIO, Measure
 MAX_PROPOSALS = 12
 # candidates measured before ranking: the strongest few, by peak difference times size
 MAX_CANDIDATES = 10
+# a candidate area whose inner radius exceeds this share of the short side fills the first
+# measuring window: it is measured in growing windows
+WIDE_AREA = 0.12
 # a mark-like score at least this makes a proposal (the product of the terms below, 0–1)
 MIN_SCORE = 0.3
 # size of a mark, equivalent-circle diameter as a share of the short side: cups are 3–7 cm
@@ -83,8 +86,11 @@ def _fit_baseline(lab_s: np.ndarray, skin: np.ndarray) -> np.ndarray:
     return np.einsum("thw,tc->chw", grid, coef).astype(np.float32)
 
 
-def _candidate_points(scene: Scene) -> list[tuple[float, float]]:
-    """Seed points (x, y fractions) of the areas that differ from the fitted skin, strongest first."""
+def _candidate_points(scene: Scene) -> list[tuple[float, float, float]]:
+    """Seed points of the areas that differ from the fitted skin, strongest first.
+
+    Each is (x, y fractions, the area's inner radius as a share of the short side).
+    """
     baseline = _fit_baseline(scene.lab_s, scene.skin)
     weights = colour.approx_delta_e(scene.lab_s - baseline + np.asarray(scene.skin_lab, np.float32)[:, None, None], scene.skin_lab)
     weights[~scene.reach] = 0
@@ -111,7 +117,7 @@ def _candidate_points(scene: Scene) -> list[tuple[float, float]]:
         blob = labels == index
         depth = masks.depth_inside(blob)
         row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
-        points.append(((col + 0.5) / width, (row + 0.5) / height))
+        points.append(((col + 0.5) / width, (row + 0.5) / height, float(depth.max()) / short))
     return points
 
 
@@ -137,13 +143,20 @@ def _shape_terms(component: np.ndarray) -> tuple[float, float]:
 
 def _outline_share(scene: Scene, measured: Measured) -> float:
     """Share of the component's border band that is a sharp edge or off the body's reach, or
-    share of the component itself off the body, whichever is larger."""
+    share of the component itself off the body (its reach for a close-up's wide mark over the
+    photo's centre), whichever is larger."""
     rows, cols, component = measured.component
     band = masks.dilate(component, 2) & ~component
     if not band.any():
         return 0.0
     off = scene.edges[rows, cols] | ~scene.reach[rows, cols]
-    return max(float(off[band].mean()), float((~scene.region[rows, cols])[component].mean()))
+    # a close-up's mark, wide and where the photo was aimed, is off the skin region by nature;
+    # any other mark lies mostly on the body
+    height, width = scene.shape
+    centre_row, centre_col = height // 2 - rows.start, width // 2 - cols.start
+    aimed = 0 <= centre_row < component.shape[0] and 0 <= centre_col < component.shape[1] and component[centre_row, centre_col]
+    body = scene.reach if measured.radius > WIDE_AREA and aimed else scene.region
+    return max(float(off[band].mean()), float((~body[rows, cols])[component].mean()))
 
 
 def score(scene: Scene, measured: Measured) -> tuple[float, dict]:
@@ -181,8 +194,9 @@ def propose(scene: Scene) -> list[Proposal]:
     """
     proposals: list[Proposal] = []
     taken = np.zeros(scene.shape, dtype=bool)
-    for point in _candidate_points(scene):
-        measured = measure_at(scene, point, search=False)
+    for x, y, inner_radius in _candidate_points(scene):
+        # a wide area (a close-up's mark) is looked at in wider windows until skin is in view
+        measured = measure_at(scene, (x, y), search=inner_radius > WIDE_AREA)
         if not measured.found:
             continue
         rows, cols, component = measured.component
