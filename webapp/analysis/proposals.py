@@ -143,19 +143,19 @@ def _shape_terms(component: np.ndarray) -> tuple[float, float]:
 
 def _outline_share(scene: Scene, measured: Measured) -> float:
     """Share of the component's border band that is a sharp edge or off the body's reach, or
-    share of the component itself off the body (its reach for a close-up's wide mark over the
-    photo's centre), whichever is larger."""
+    share of the component itself off the body's reach (off its skin region, for a wide area
+    away from the photo's centre), whichever is larger."""
     rows, cols, component = measured.component
     band = masks.dilate(component, 2) & ~component
     if not band.any():
         return 0.0
     off = scene.edges[rows, cols] | ~scene.reach[rows, cols]
-    # a close-up's mark, wide and where the photo was aimed, is off the skin region by nature;
-    # any other mark lies mostly on the body
+    # a mark lies within the body's reach; a wide area away from where the photo was aimed
+    # must lie on the skin region itself (a wide patch of floor beside the body is in its hull)
     height, width = scene.shape
     centre_row, centre_col = height // 2 - rows.start, width // 2 - cols.start
     aimed = 0 <= centre_row < component.shape[0] and 0 <= centre_col < component.shape[1] and component[centre_row, centre_col]
-    body = scene.reach if measured.radius > WIDE_AREA and aimed else scene.region
+    body = scene.region if measured.radius > WIDE_AREA and not aimed else scene.reach
     return max(float(off[band].mean()), float((~body[rows, cols])[component].mean()))
 
 
