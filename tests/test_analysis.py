@@ -515,6 +515,7 @@ def test_mask_helpers_and_colour_planes_match_reference():
             dilated = ndimage.maximum_filter(mask.view(np.uint8), size=size, mode="constant").view(bool)
             assert (masks.erode(mask, radius) == eroded).all()
             assert (masks.dilate(mask, radius) == dilated).all()
+        assert (masks.fill_holes(mask) == ndimage.binary_fill_holes(mask)).all()
         if mask.any() and not mask.all():
             np.testing.assert_allclose(masks.distance_outside(mask), ndimage.distance_transform_edt(~mask), atol=0.05)
     rgb8 = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)

@@ -191,3 +191,21 @@ def test_day_by_day_photo_series_get_the_right_verdict(kind):
     result = assess_course(T0, points)
     assert result.verdict == EXPECTED_VERDICT[kind], (kind, [(r.delta_e, r.delta_lab) for _, r in points], result)
     assert result.reason.endswith(".") and len(result.reason) > 20
+
+
+def test_a_darker_photo_one_day_is_put_on_the_first_photos_exposure():
+    from webapp.analysis.scenes import SceneLighting, make_scene
+    from webapp.analysis.synthetic import save_jpeg
+
+    # the same marks photographed on day 4 at the first photo's exposure and one stop darker:
+    # measured raw, the darker photo's ΔE00 is lower; on the course it is put back
+    first = make_scene(3, kind="back", lighting=SceneLighting(noise=1.5))
+    points = [m.centre for m in first.marks[:3]]
+    day0 = analyze_photo(save_jpeg(first.image), at=points)
+    same = analyze_photo(save_jpeg(make_scene(3, kind="back", lighting=SceneLighting(noise=1.5)).image), at=points)
+    dark = analyze_photo(save_jpeg(make_scene(3, kind="back", lighting=SceneLighting(exposure_ev=-1.0, noise=1.5)).image), at=points)
+    assert dark.skin_lab[0] < same.skin_lab[0] - 8
+    as_taken = assess_course(T0, [(at(0.5), day0), (at(4), same)])
+    darker = assess_course(T0, [(at(0.5), day0), (at(4), dark)])
+    assert darker.delta_e == pytest.approx(as_taken.delta_e, rel=0.1)
+    assert darker.verdict == as_taken.verdict

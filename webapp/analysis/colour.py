@@ -326,3 +326,14 @@ def approx_delta_e(lab_planes: np.ndarray, reference) -> np.ndarray:
         d = (lab_planes[channel] - np.float32(reference[channel])) * np.float32(1 / s_ab)
         total += d * d
     return np.sqrt(total, out=total)
+
+
+def delta_e_at_exposure(skin_lab, mark_lab, factor: float) -> float:
+    """ΔE00 between a skin and a mark colour as they would read under ``factor`` times the light.
+
+    Both CIELAB colours (3,) go to linear sRGB light, are scaled by ``factor`` and come back: an exposure change is a scaling of linear light, so this is what a
+    photo taken in that light would have measured (unclipped).
+    """
+    skin = linear_to_lab(lab_to_linear(np.asarray(skin_lab, dtype=np.float64)) * factor)
+    mark = linear_to_lab(lab_to_linear(np.asarray(mark_lab, dtype=np.float64)) * factor)
+    return float(ciede2000(skin, mark))

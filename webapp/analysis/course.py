@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from . import colour
 from .colour import RESOLVED_BELOW
 from .reading import PhotoReading
 
@@ -89,6 +90,20 @@ def _usable(reading: PhotoReading) -> bool:
     )
 
 
+def _on_exposure_of(reference: PhotoReading, reading: PhotoReading) -> float:
+    """A reading's ΔE00 as if taken in the reference reading's light (by their skins' luminance).
+
+    Falls back to the ΔE00 as measured when either has no skin or the reading no mark colour.
+    """
+    if not (reference.skin_lab and reading.skin_lab and reading.mark_lab):
+        return float(reading.delta_e)
+    # luminance from L* (CIE 15:2004: L* = 116 (Y/Yn)^(1/3) − 16 above the dark end)
+    factor = ((float(reference.skin_lab[0]) + 16.0) / max(float(reading.skin_lab[0]) + 16.0, 1.0)) ** 3
+    if not 0.1 <= factor <= 10:
+        return float(reading.delta_e)
+    return colour.delta_e_at_exposure(reading.skin_lab, reading.mark_lab, factor)
+
+
 def _fmt(value: float) -> str:
     """Format a ΔE or a day for a sentence."""
     return f"{value:.1f}"
@@ -130,7 +145,12 @@ def assess_course(
     readings: list[tuple[datetime, PhotoReading]],
     expected_days: float = DEFAULT_EXPECTED_DAYS,
 ) -> CourseAssessment:
-    """Judge a course from its readings (any order) against the expected curve, DESIGN.md's rules."""
+    """Judge a course from its readings (any order) against the expected curve, DESIGN.md's rules.
+
+    Each reading's ΔE00 is first put on the first usable reading's light (both its colours
+    re-lit by the ratio of the two skins' luminance Y), so a darker or brighter photo one day
+    does not look like fading or worsening; the figures in the assessment are in that light.
+    """
     treated_at = _aware(treated_at)
     d = float(expected_days)
     series = []
@@ -151,7 +171,12 @@ def assess_course(
             readings_used=len(series),
         )
 
-    points = [(t, float(r.delta_e)) for t, r in series]
+    # every ΔE00 on the first photo's exposure: light that is dimmer or brighter one day changes
+    # every colour difference; the person's skin is the same from day to day, so the ratio of the
+    # skins' luminance is the ratio of the light, and both colours are re-lit by it
+    reference = series[0][1]
+    exposed = {id(r): _on_exposure_of(reference, r) for _, r in series}
+    points = [(t, exposed[id(r)]) for t, r in series]
     t_last, latest = series[-1]
     e_last = points[-1][1]
     peak = max(e for _, e in points)
@@ -185,8 +210,8 @@ def assess_course(
     if t_last > DARKENING_DAYS:
         earlier = [(t, r) for t, r in series[:-1] if t >= DARKENING_DAYS]
         if earlier:
-            t_low, low = min(earlier, key=lambda item: float(item[1].delta_e))
-            e_low = float(low.delta_e)
+            t_low, low = min(earlier, key=lambda item: exposed[id(item[1])])
+            e_low = exposed[id(low)]
             if e_last > WORSENING_RATIO * e_low and e_last - e_low > WORSENING_UNITS:
                 return verdict(
                     "worsening",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 # one thread: a server runs one analysis per worker process, and OpenCV's thread pool on these
 # small grids costs more in start-up and contention than it saves
@@ -47,8 +46,18 @@ def close_mask(mask: np.ndarray, radius: int = 1) -> np.ndarray:
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill the holes of a mask: background not connected to the photo's edge."""
-    return ndimage.binary_fill_holes(mask)
+    """Fill the holes of a mask: background not 4-connected to the photo's edge.
+
+    The same result as ``ndimage.binary_fill_holes``, from one labelling of the background
+    (SciPy's floods it one step at a time, many times slower on a photo-sized mask).
+    """
+    count, labels = cv2.connectedComponents((~mask).view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+    if count <= 1:
+        return mask
+    hole = np.ones(count, dtype=bool)
+    hole[0] = False
+    hole[edge_labels(labels)] = False
+    return mask | hole[labels]
 
 
 def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
