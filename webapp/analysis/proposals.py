@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from . import colour, masks
 from .measure import DETECT_DELTA_E, PEAK_FRACTION, SHADOW_CHROMA_RATIO, Measured, Scene, measure_at
@@ -112,12 +113,17 @@ def _candidate_points(scene: Scene) -> list[tuple[float, float, float]]:
     min_area = np.pi * (MIN_DIAMETER * short / 2) ** 2
     order = [i for i in np.argsort(-(strongest * np.sqrt(sizes))) if i != 0 and sizes[i] >= min_area]
     height, width = tight.shape
+    boxes = ndimage.find_objects(labels)
     points = []
     for index in order[:MAX_CANDIDATES]:
-        blob = labels == index
-        depth = masks.depth_inside(blob)
+        box_rows, box_cols = boxes[index - 1]
+        # the deepest point, worked out on the area's own box with a one-pixel margin of
+        # background (the frame's edge, where there is no margin, is no boundary)
+        rows = slice(max(box_rows.start - 1, 0), min(box_rows.stop + 1, height))
+        cols = slice(max(box_cols.start - 1, 0), min(box_cols.stop + 1, width))
+        depth = masks.depth_inside(labels[rows, cols] == index)
         row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
-        points.append(((col + 0.5) / width, (row + 0.5) / height, float(depth.max()) / short))
+        points.append(((col + cols.start + 0.5) / width, (row + rows.start + 0.5) / height, float(depth.max()) / short))
     return points
 
 
