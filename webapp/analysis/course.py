@@ -99,9 +99,11 @@ def _on_exposure_of(reference: PhotoReading, reading: PhotoReading) -> float:
         return float(reading.delta_e)
     # luminance from L* (CIE 15:2004: L* = 116 (Y/Yn)^(1/3) − 16 above the dark end)
     factor = ((float(reference.skin_lab[0]) + 16.0) / max(float(reading.skin_lab[0]) + 16.0, 1.0)) ** 3
-    if not 0.1 <= factor <= 10:
+    as_taken = colour.delta_e_at_exposure(reading.skin_lab, reading.mark_lab, 1.0)
+    if not 0.1 <= factor <= 10 or as_taken <= 0:
         return float(reading.delta_e)
-    return colour.delta_e_at_exposure(reading.skin_lab, reading.mark_lab, factor)
+    # the reading's own ΔE00, changed in the proportion the re-lighting changes its colours'
+    return float(reading.delta_e) * colour.delta_e_at_exposure(reading.skin_lab, reading.mark_lab, factor) / as_taken
 
 
 def _fmt(value: float) -> str:
