@@ -380,3 +380,30 @@ def test_treatment_resolves_only_when_every_mark_has(app, setup):
         assert recovery.mark_course(1).assessment.verdict == "resolved"
         assert recovery.mark_course(2).assessment.verdict != "resolved"
         assert recovery.assessment.verdict != "resolved"
+
+
+def test_timeline_shows_each_marks_course_and_outlines_in_the_comparison(app, client, auth,
+                                                                         setup):
+    days = [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        treatment.treated_at = utcnow() - 7 * DAY
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: [14, 15, 11, 8, 5.5, 3.5, 2.2], 2: [13, 14, 13.5, 13, 12.5, 12, 11.5]},
+                   days)
+    auth.login(setup["c1"])
+    page = client.get(f"/treatments/{setup['treatment']}").text
+    assert 'name="mark"' in page and "Each mark" in page
+    assert re.search(r"Mark 2</a>:\s*Fading slower than usual", page)
+    # the comparison outlines the same numbered marks on both days
+    compare = page[page.index('class="compare"'):]
+    assert compare.count('class="photo-outlines"') == 2
+    assert compare.count(">2</text>") == 2
+    # the selector works without javascript: a plain GET shows mark 2's curve
+    chosen = client.get(f"/treatments/{setup['treatment']}?mark=2").text
+    assert re.search(r'<option value="2" selected>', chosen)
+    # htmx asks for the slice alone
+    slice_ = client.get(f"/treatments/{setup['treatment']}?mark=2",
+                        headers={"HX-Request": "true", "HX-Target": f"marks-{setup['treatment']}"})
+    assert slice_.text.lstrip().startswith('<section id="marks-') and "<html" not in slice_.text
+    assert "HX-Request" in slice_.headers["Vary"]

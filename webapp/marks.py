@@ -42,6 +42,8 @@ TAP_WIDTH = 340
 HIT_PX = 22
 # the circle drawn for a tapped point, before it is measured (fraction of the short side)
 TAPPED_RADIUS = 0.04
+# css pixels between a mark's edge and the ring drawn around it
+RING_GAP_PX = 4
 # a proposal is offered ticked only when it is visible at all (ΔE00 ≥ 3, DESIGN.md)
 VISIBLE_DELTA_E = 3.0
 # a point counts as moved when it changed by more than this (fractions): rounding aside
@@ -244,7 +246,8 @@ class Board:
         self.shown()
         drawn = []
         for spot in self.spots:
-            r = max(spot.radius * self.short_px, 12)
+            # drawn just outside the mark, so the ring never hides the mark's own edge
+            r = max(spot.radius * self.short_px + RING_GAP_PX, 12)
             cx, cy = spot.x * self.width, spot.y * self.height
             # the number sits on the circle's upper right, off the mark, inside the photo
             bx = min(max(cx + r * 0.75, 14), self.width - 14)
@@ -464,7 +467,7 @@ def show_board(board: Board, status: int = 200):
     partial = "marks/_board.html" if htmx.target == f"board-{board.checkin.id}" else None
     return render("marks/confirm.html", partial, status=status, board=board,
                   drawn=board.drawn(), treatment=board.checkin.treatment,
-                  tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX)
+                  tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX, ring_gap=RING_GAP_PX)
 
 
 @bp.route("/checkins/<int:checkin_id>/marks", methods=("GET", "POST"))

@@ -45,6 +45,7 @@ class CheckInRow:
     note: str
     photo_width: int
     photo_height: int
+    marks_confirmed_at: dt.datetime | None
     reading: ReadingRow | None
 
     # the model's own rule, not a copy of it
