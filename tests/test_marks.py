@@ -407,3 +407,16 @@ def test_timeline_shows_each_marks_course_and_outlines_in_the_comparison(app, cl
                         headers={"HX-Request": "true", "HX-Target": f"marks-{setup['treatment']}"})
     assert slice_.text.lstrip().startswith('<section id="marks-') and "<html" not in slice_.text
     assert "HX-Request" in slice_.headers["Vary"]
+
+
+def test_therapist_review_shows_the_outlines_and_the_way_to_correct_them(app, client, auth,
+                                                                        setup):
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: [12, 13, 9], 2: [10, 11, 8]}, [0.5, 1.5, 2.5])
+        latest = db.session.scalar(sa.select(CheckIn.id).order_by(CheckIn.taken_at.desc()))
+    auth.login(setup["t1"])
+    page = client.get(f"/therapist/clients/{setup['c1'].id}").text
+    assert page.count('class="photo-outlines"') == 2
+    assert f'href="/checkins/{latest}/marks"' in page
