@@ -17,7 +17,8 @@ ROLE_OF = {
     "therapist.home": "therapist", "links.invites": "therapist",
 }
 # photos are embedded in pages: anonymous gets 404, not a redirect to the login page
-NOT_FOUND_FOR_ANONYMOUS = {"photos.show"}
+# a photo, or the marks drawn on it: strangers learn nothing, not even where to sign in
+NOT_FOUND_FOR_ANONYMOUS = {"photos.show", "marks.confirm"}
 
 
 @pytest.fixture
