@@ -4,7 +4,9 @@ Prints the median server time of a check-in (request parsing, safe decode, displ
 thumbnail, analysis, storage, rows, commit: the app's WSGI call, not the test client building
 the multipart body) and its ratio to a bare full Pillow decode of the same file, measured in
 the same run. Goal: at most 2.0x. The server's CPU time is printed too, so work done on a
-second core shows. A script, not a test:
+second core shows. A second series times check-ins of a treatment with three confirmed
+followed marks: each carries the marks over from the last confirmed photo (registration) and
+measures at them, the same goal. A script, not a test:
 
     .venv/bin/python benchmarks/bench_checkin.py [--runs 7]
 """
@@ -15,6 +17,8 @@ import datetime as dt
 import io
 import statistics
 import sys
+
+import sqlalchemy as sa
 import tempfile
 import time
 from pathlib import Path
@@ -23,18 +27,21 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webapp import consent, create_app  # noqa: E402
+from webapp import consent, create_app, marks  # noqa: E402
 from webapp.analysis import synthetic  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import Treatment, User, utcnow  # noqa: E402
+from webapp.models import CheckIn, Treatment, User, utcnow  # noqa: E402
+
+# where twelve_megapixel_jpeg paints its marks, in the upright photo (fractions): EXIF 6 turns
+# the stored (x, y) to (1 - y, x)
+MARK_CENTRES = ((0.3, 0.4), (0.6, 0.5), (0.75, 0.3))
 
 
 def twelve_megapixel_jpeg() -> bytes:
     """Render a 4032 x 3024 phone-like photo of skin with marks (rotated, EXIF orientation 6)."""
     skin = synthetic.skin_lab_for_ita(30)
     marks = [synthetic.MarkSpec(delta_lab=synthetic.mark_delta(skin, e, c), centre=xy, radius=0.08)
-             for e, c, xy in ((14, "violet", (0.3, 0.4)), (9, "red", (0.6, 0.5)),
-                              (6, "yellow", (0.75, 0.3)))]
+             for e, c, xy in zip((14, 9, 6), ("violet", "red", "yellow"), MARK_CENTRES)]
     photo = synthetic.render_scene(skin, marks, size=(4032, 3024), seed=7)
     return synthetic.save_jpeg(photo.image, quality=92, orientation=6)
 
@@ -92,28 +99,30 @@ def main() -> None:
             db.session.add(user)
             db.session.flush()
             consent.give(user)
-            treatment = Treatment(client_id=user.id, treated_at=utcnow() - dt.timedelta(days=1),
-                                  body_area="upper_back", technique="static", cup_count=6,
-                                  cup_material="glass", suction="medium")
-            db.session.add(treatment)
+            treatments = [Treatment(client_id=user.id, treated_at=utcnow() - dt.timedelta(days=1),
+                                    body_area="upper_back", technique="static", cup_count=6,
+                                    cup_material="glass", suction="medium") for _ in range(2)]
+            db.session.add_all(treatments)
             db.session.commit()
-            user_id, session_id, treatment_id = user.id, user.get_id(), treatment.id
+            user_id, session_id = user.id, user.get_id()
+            treatment_id, followed_id = (t.id for t in treatments)
         server = ServerClock(app)
         client = app.test_client()
         with client.session_transaction() as session:
             session["_user_id"] = session_id
             session["_fresh"] = True
 
-        def checkin(n: int) -> None:
-            """Post one check-in with a fresh key and insist that it was stored."""
+        def checkin(n: int, treatment: int = treatment_id) -> int:
+            """Post one check-in with a fresh key, insist that it was stored, return its id."""
             response = client.post(
-                f"/treatments/{treatment_id}/checkin", content_type="multipart/form-data",
+                f"/treatments/{treatment}/checkin", content_type="multipart/form-data",
                 headers={"Accept": "application/json"},
                 data={"photo": (io.BytesIO(data), "IMG_0001.JPG"), "pain": "2",
                       "taken_at": utcnow().strftime("%Y-%m-%dT%H:%M"),
                       "idempotency_key": f"bench-{n:04d}-key"})
             if response.status_code != 201:
                 raise SystemExit(f"check-in failed: {response.status_code} {response.data!r}")
+            return response.json["checkin_id"]
 
         # warm up imports, caches and the database file once, unmeasured
         full_decode(data)
@@ -123,12 +132,35 @@ def main() -> None:
             # interleaved, so a noisy neighbour slows both sides alike
             decodes.append(timed(lambda: full_decode(data)))
             checkin(n)
+        plain_wall, plain_cpu = server.wall[1:], server.cpu[1:]
+
+        # the followed treatment: its first photo's three marks are confirmed where they are
+        first = checkin(500, followed_id)
         with app.app_context():
+            board = marks.board_for(db.session.get(CheckIn, first))
+            board.spots = [marks.Spot(1 - y, x, 0.08, "tapped") for x, y in MARK_CENTRES]
+            marks.save(board, db.session.get(User, user_id))
+        server.wall.clear()
+        server.cpu.clear()
+        carry_decodes = []
+        for n in range(501, 501 + args.runs):
+            carry_decodes.append(timed(lambda: full_decode(data)))
+            checkin(n, followed_id)
+        with app.app_context():
+            carried = db.session.scalar(sa.select(sa.func.count()).select_from(CheckIn).where(
+                CheckIn.treatment_id == followed_id, CheckIn.id != first))
             db.engine.dispose()
-    wall, cpu = server.wall[1:], server.cpu[1:]
+    report(args.runs, user_id, decodes, plain_wall, plain_cpu, "check-in")
+    report(args.runs, user_id, carry_decodes, server.wall, server.cpu,
+           f"check-in with carry-over of 3 followed marks ({carried} stored)")
+
+
+def report(runs: int, user_id: int, decodes, wall, cpu, what: str) -> None:
+    """Print the medians of one series and its ratio to a full decode."""
     decode_ms = statistics.median(decodes) * 1000
     checkin_ms = statistics.median(wall) * 1000
-    print(f"runs: {args.runs} (user {user_id})")
+    print(f"== {what}")
+    print(f"runs: {runs} (user {user_id})")
     print(f"bare full Pillow decode: median {decode_ms:.0f} ms "
           f"(min {min(decodes) * 1000:.0f}, max {max(decodes) * 1000:.0f})")
     print(f"check-in, server time:   median {checkin_ms:.0f} ms "
@@ -137,6 +169,7 @@ def main() -> None:
     # the analysis overlaps the encoding on a second core: the cpu time shows the whole work
     cpu_ms = statistics.median(cpu) * 1000
     print(f"check-in, server CPU:    median {cpu_ms:.0f} ms ({cpu_ms / decode_ms:.2f}x a decode)")
+
 
 if __name__ == "__main__":
     main()

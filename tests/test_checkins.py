@@ -139,7 +139,8 @@ def test_checkin_is_stored_with_reading_and_redirects(client, auth, app, setup):
     auth.login(setup["c1"])
     response = post(client, setup["t_c1"], skin_jpeg(), blisters="y")
     assert response.status_code == 303
-    assert response.headers["Location"] == f"/treatments/{setup['t_c1']}"
+    # the next step: checking the marks on the new photo
+    assert re.fullmatch(r"/checkins/\d+/marks", response.headers["Location"])
     count, keys = stored(app)
     assert count == 1 and len(keys) == 2
     with app.app_context():
@@ -218,7 +219,7 @@ def test_json_answers_for_the_offline_queue(client, auth, app, setup):
     auth.login(setup["c1"])
     first = post(client, setup["t_c1"], skin_jpeg(), headers=JSON)
     assert first.status_code == 201 and first.json["ok"] is True
-    assert first.json["url"] == f"/treatments/{setup['t_c1']}"
+    assert first.json["url"] == f"/checkins/{first.json['checkin_id']}/marks"
     again = post(client, setup["t_c1"], skin_jpeg(), headers=JSON)
     assert again.status_code == 200 and again.json["checkin_id"] == first.json["checkin_id"]
     other = post(client, setup["t_c1"], skin_jpeg(seed=2), headers=JSON)
@@ -360,7 +361,7 @@ def test_htmx_requests_get_a_fragment_or_hx_location(client, auth, setup):
     assert refused.status_code == 422 and "<html" not in refused.text
     assert refused.text.lstrip().startswith("<form")
     done = post(client, setup["t_c1"], skin_jpeg(), headers=htmx)
-    assert done.headers["HX-Location"] == f"/treatments/{setup['t_c1']}"
+    assert re.fullmatch(r"/checkins/\d+/marks", done.headers["HX-Location"])
 
 
 def make_exif_with_gps() -> bytes:

@@ -3,7 +3,7 @@ import sqlalchemy as sa
 
 from webapp.demo import CLIENTS, DEMO_PASSWORD, THERAPIST_EMAIL
 from webapp.extensions import db
-from webapp.models import CareLink, CheckIn, Consent, Treatment, User
+from webapp.models import CareLink, CheckIn, Consent, Mark, MarkReading, Treatment, User
 from webapp.recovery import recoveries
 
 
@@ -25,9 +25,20 @@ def test_demo_creates_people_links_consent_and_measured_photos(app, runner):
         checkins = db.session.scalars(sa.select(CheckIn)).all()
         assert len(checkins) == sum(len(spec.photo_days) for spec in CLIENTS)
         assert all(c.reading is not None and c.reading.ok for c in checkins)
-        verdicts = [r.assessment.verdict for r in recoveries(treatments)]
+        followed = recoveries(treatments)
+        verdicts = [r.assessment.verdict for r in followed]
+        # each treatment follows the three painted marks, confirmed on every photo
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 6
+        assert db.session.scalar(sa.select(sa.func.count(MarkReading.id))) == 3 * len(checkins)
+        assert all(c.marks_confirmed_at is not None for c in checkins)
+        ben = followed[1]
+        mark_verdicts = {m.number: m.assessment.verdict for m in ben.marks}
+        reason = ben.assessment.reason
     # one heals as expected, the other slowly: what the therapist's triage should show
     assert verdicts == ["on_track", "slow"]
+    # Ben is slow because his third mark lags while the other two fade
+    assert mark_verdicts[3] == "slow" and mark_verdicts[1] != "slow"
+    assert reason.startswith("Mark 3 is fading slower than expected.")
 
 
 def test_demo_if_empty_leaves_an_existing_database_alone(app, runner, make_user):

@@ -2,7 +2,7 @@
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 
 from webapp.extensions import db
 from webapp.models import render_migration_item
@@ -23,4 +23,23 @@ def test_upgrade_from_empty_matches_models(app):
             with db.engine.begin() as connection:
                 connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
             # the app fixture drops everything again at teardown, so leave a schema behind
+            db.create_all()
+
+
+def test_followed_marks_migration_downgrades_and_upgrades_again(app):
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade()
+            downgrade(revision="0001")
+            tables = set(sa.inspect(db.engine).get_table_names())
+            assert "mark" not in tables and "mark_reading" not in tables
+            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("check_in")}
+            assert "marks_confirmed_at" not in columns
+            upgrade()
+            assert {"mark", "mark_reading"} <= set(sa.inspect(db.engine).get_table_names())
+        finally:
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
             db.create_all()

@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from webapp import audit, clock, flags, intake
+from webapp import audit, clock, flags, intake, marks
 from webapp.access import role_required
 from webapp.analysis import PhotoRefused
 from webapp.consent import current_consent
@@ -130,9 +130,12 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
     config = current_app.config
     if uploads_today(client) >= config["UPLOADS_PER_DAY"]:
         raise refusal("over_quota")
+    # a treatment with followed marks measures them where they were in the last confirmed photo
+    reference, points = marks.carry_reference(treatment)
     try:
         result = intake.process(data, max_pixels=config["PHOTO_MAX_PIXELS"],
-                                max_bytes=config["MAX_CONTENT_LENGTH"])
+                                max_bytes=config["MAX_CONTENT_LENGTH"],
+                                reference=reference, points=points)
     except PhotoRefused as refused:
         raise refusal(refused.code) from refused
 
@@ -156,6 +159,9 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
             data=reading.to_dict())
         db.session.add(checkin)
         db.session.flush()
+        if result.carried is not None:
+            marks.record_carried(checkin, treatment)
+            db.session.flush()
         flags.refresh(treatment)
         db.session.commit()
     except sa.exc.IntegrityError:
@@ -276,10 +282,12 @@ def new(treatment_id: int):
             note=form.note.data or "")
     except CheckInRefused as refused:
         return refuse(treatment, form, refused)
-    url = url_for("treatments.show", treatment_id=treatment.id)
+    # the next step is confirming where the marks are in the new photo
+    url = url_for("marks.confirm", checkin_id=checkin.id)
     if wants_json():
         return jsonify(ok=True, checkin_id=checkin.id, url=url), 201 if created else 200
-    flash(_("Check-in saved. Thank you!") if created else _("This check-in was already saved."))
+    flash(_("Check-in saved. Now check the marks on your photo.") if created
+          else _("This check-in was already saved."))
     return redirect_to(url, status=303, in_place=True)
 
 

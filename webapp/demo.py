@@ -2,7 +2,9 @@
 
 ``flask --app webapp demo`` creates them; ``--if-empty`` does nothing once anyone has an
 account (``make run`` calls it that way). Photos are painted by webapp.analysis.synthetic
-and go through the same check-in service as a real upload, so every number is measured.
+and go through the same check-in service as a real upload, so every number is measured. The
+three marks of each photo are the treatment's followed marks, confirmed as a client would;
+Ben's third mark lags while his other two fade on the curve.
 """
 import datetime as dt
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ import click
 import sqlalchemy as sa
 from flask import Blueprint
 
-from webapp import consent
+from webapp import consent, marks
 from webapp.analysis import synthetic
 from webapp.checkins import record_checkin
 from webapp.extensions import db
@@ -41,6 +43,8 @@ class DemoClient:
     notes: dict[int, str]
     technique: str
     suction: str
+    # how each of the three marks heals (a synthetic.recovery_series kind per mark)
+    mark_kinds: tuple[str, str, str] = ("normal", "normal", "normal")
 
 
 CLIENTS = (
@@ -52,15 +56,15 @@ CLIENTS = (
                photo_days=(0.3, 1.4, 2.4, 3.4, 4.5, 5.4, 6.4, 7.4, 8.4),
                pain=(4, 4, 3, 3, 2, 2, 2, 1, 1),
                notes={2: "Still quite dark.", 6: "Slowly going greenish."},
-               technique="dynamic", suction="strong"),
+               technique="dynamic", suction="strong", mark_kinds=("normal", "normal", "slow")),
 )
 
 
-def photo_of(skin_lab, day: synthetic.SeriesDay, seed: int) -> bytes:
-    """Paint one day's photo of the marks on this skin and return it as JPEG bytes."""
+def photo_of(skin_lab, days: list[synthetic.SeriesDay], seed: int) -> bytes:
+    """Paint one day's photo of the marks (each at its own stage) and return it as JPEG bytes."""
     marks = [synthetic.MarkSpec(delta_lab=tuple(v * scale for v in day.delta_lab), centre=centre,
                                 radius=radius * day.radius_scale)
-             for centre, radius, scale in MARK_LAYOUT]
+             for (centre, radius, scale), day in zip(MARK_LAYOUT, days)]
     photo = synthetic.render_scene(skin_lab, marks, size=(800, 600), edge="towel", seed=seed,
                                    lighting=synthetic.Lighting(red_gain=1.03, shading=0.05))
     return synthetic.save_jpeg(photo.image, quality=90)
@@ -96,13 +100,21 @@ def create_demo(now: dt.datetime) -> list[tuple[str, str]]:
         db.session.add(treatment)
         db.session.commit()
         skin = synthetic.skin_lab_for_ita(spec.ita)
-        series = synthetic.recovery_series(spec.kind, skin_lab=skin, days=spec.photo_days,
-                                           expected_days=treatment.expected_days)
-        for i, day in enumerate(series):
-            record_checkin(client, treatment, photo_of(skin, day, seed=client.id * 100 + i),
-                           idempotency_key=f"demo-{client.id}-{i:02d}",
-                           taken_at=treatment.treated_at + dt.timedelta(days=day.t_days),
-                           pain=spec.pain[i], note=spec.notes.get(i, ""))
+        series = [synthetic.recovery_series(kind, skin_lab=skin, days=spec.photo_days,
+                                            expected_days=treatment.expected_days)
+                  for kind in spec.mark_kinds]
+        for i, days in enumerate(zip(*series)):
+            checkin = record_checkin(
+                client, treatment, photo_of(skin, list(days), seed=client.id * 100 + i),
+                idempotency_key=f"demo-{client.id}-{i:02d}",
+                taken_at=treatment.treated_at + dt.timedelta(days=days[0].t_days),
+                pain=spec.pain[i], note=spec.notes.get(i, ""))
+            # the client taps each mark on the first photo, then confirms the carried marks
+            board = marks.board_for(checkin)
+            if board.first:
+                board.spots = [marks.Spot(x, y, radius, "tapped")
+                               for (x, y), radius, _scale in MARK_LAYOUT]
+            marks.save(board, client)
         logins.append(("client", spec.email))
     return logins
 

@@ -3,7 +3,8 @@
 Pure image work (no Flask, no database). The upload is decoded once, by the analysis engine's
 safe opener (content-sniffed formats, byte and pixel caps, EXIF orientation applied, sRGB).
 The analysis runs on that decoded image while a second thread makes the display copy and the
-thumbnail from the same image and encodes them. The JPEGs are written from bare pixels: no
+thumbnail from the same image and encodes them. A treatment's later photos carry its followed
+marks over from the last confirmed photo (registration) and are measured at those points. The JPEGs are written from bare pixels: no
 EXIF, GPS, XMP, comment or ICC profile can reach them, and the original upload is never kept.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PIL import Image
@@ -36,6 +38,9 @@ class IntakeResult:
     width: int
     height: int
     reading: PhotoReading
+    # the followed marks' points carried onto this photo (None: the marks were proposed)
+    carried: list[tuple[float, float]] | None = None
+    registered: bool = False
 
 
 def upload_hash(data: bytes) -> str:
@@ -75,18 +80,36 @@ def copies(image: Image.Image) -> tuple[bytes, bytes, tuple[int, int]]:
 _copier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake-copies")
 
 
-def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None) -> IntakeResult:
+def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
+            reference: Image.Image | None = None,
+            points: Sequence[tuple[float, float]] | None = None) -> IntakeResult:
     """Decode the upload once and return its display copy, thumbnail and reading.
 
-    Raises :class:`PhotoRefused` for a file that is not an accepted photo (codes of
-    ``open_photo``) and with code ``no_skin`` when the analysis finds no skin in it.
+    With ``points`` (the followed marks in the ``reference`` photo, fractions of it) the marks
+    are carried onto this photo by registration (the same fractions when it fails, or without
+    a reference) and measured there; otherwise marks are proposed. Raises
+    :class:`PhotoRefused` for a file that is not an accepted photo (codes of ``open_photo``)
+    and with code ``no_skin`` when the analysis finds no skin in it.
     """
     image = open_photo(data, max_pixels=max_pixels, max_bytes=max_bytes,
                        min_size=(DECODE_MIN_SIDE, DECODE_MIN_SIDE))
     made = _copier.submit(copies, image)
-    reading = analyze_image(image)
-    # waited for even when the photo is refused: no thread outlives the request's image
-    photo, thumb, (width, height) = made.result()
+    carried, registered = None, False
+    try:
+        if points:
+            carried = [(float(x), float(y)) for x, y in points]
+            if reference is not None:
+                # imported here: opencv loads only once a treatment has followed marks
+                from webapp.analysis.registration import carry_points
+                carried, registration = carry_points(reference, image, carried)
+                registered = registration.ok
+            reading = analyze_image(image, at=carried)
+        else:
+            reading = analyze_image(image)
+    finally:
+        # waited for even when the photo is refused: no thread outlives the request's image
+        photo, thumb, (width, height) = made.result()
     if "no_skin" in reading.quality_codes:
         raise PhotoRefused("no_skin", QUALITY_MESSAGES["no_skin"])
-    return IntakeResult(photo=photo, thumb=thumb, width=width, height=height, reading=reading)
+    return IntakeResult(photo=photo, thumb=thumb, width=width, height=height, reading=reading,
+                        carried=carried, registered=registered)

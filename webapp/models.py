@@ -214,6 +214,9 @@ class CheckIn(db.Model):
     thumb_key: so.Mapped[str] = so.mapped_column(sa.String(128))
     photo_width: so.Mapped[int] = so.mapped_column(default=0)
     photo_height: so.Mapped[int] = so.mapped_column(default=0)
+    # when the client (or their therapist) confirmed where the followed marks are in this photo;
+    # None: the marks shown are the server's guess (proposals, or points carried over)
+    marks_confirmed_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
 
     treatment: so.Mapped[Treatment] = so.relationship()
     # joined: every place that shows a check-in shows its reading, this saves a query each
@@ -243,6 +246,58 @@ class Reading(db.Model):
     data: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
 
     checkin: so.Mapped[CheckIn] = so.relationship(back_populates="reading")
+
+
+# who put a followed mark's point where it is in a photo
+POINT_SOURCES = ("client", "therapist", "carried")
+
+
+class Mark(db.Model):
+    """One of a treatment's followed marks: its number and where it was first pointed at."""
+
+    __table_args__ = (sa.UniqueConstraint("treatment_id", "number"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    treatment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("treatment.id", ondelete="CASCADE"), index=True)
+    number: so.Mapped[int]
+    # the first point, as fractions of the upright photo's width and height
+    x: so.Mapped[float]
+    y: so.Mapped[float]
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    removed_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+
+    treatment: so.Mapped[Treatment] = so.relationship()
+
+    @property
+    def active(self) -> bool:
+        """Tell whether the mark is still followed."""
+        return self.removed_at is None
+
+
+class MarkReading(db.Model):
+    """One followed mark in one check-in's photo: the point it was measured at and its reading."""
+
+    __table_args__ = (sa.UniqueConstraint("checkin_id", "mark_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    checkin_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("check_in.id", ondelete="CASCADE"), index=True)
+    mark_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("mark.id", ondelete="CASCADE"),
+                                               index=True)
+    x: so.Mapped[float]
+    y: so.Mapped[float]
+    set_by: so.Mapped[str] = so.mapped_column(sa.String(16))  # one of POINT_SOURCES
+    analyzer_version: so.Mapped[str] = so.mapped_column(sa.String(32))
+    delta_e: so.Mapped[Optional[float]]
+    stage: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
+    # the analyzer's mark_details entry measured at the point
+    data: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    measured_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    # joined: a mark reading is always shown with its mark's number
+    mark: so.Mapped[Mark] = so.relationship(lazy="joined")
+    checkin: so.Mapped[CheckIn] = so.relationship()
 
 
 class Flag(db.Model):
@@ -312,6 +367,8 @@ class AuditEvent(db.Model):
     object_type: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
     object_id: so.Mapped[Optional[int]]
     at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+    # what changed, when the action alone does not say (e.g. a mark's old and new point)
+    detail: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(sa.JSON)
 
 
 @sa.event.listens_for(so.Session, "before_flush")

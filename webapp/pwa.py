@@ -22,6 +22,7 @@ SHELL_STATIC = (
     "js/app.js",
     "js/queue.js",
     "js/capture.js",
+    "js/marks.js",
     "icons/icon-192.png",
     "icons/icon-512.png",
     "icons/icon-maskable-512.png",

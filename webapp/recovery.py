@@ -4,13 +4,20 @@ import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from webapp import clock
 from webapp.analysis import CourseAssessment, PhotoReading, assess_course
-from webapp.models import CheckIn, Reading, Treatment, select_rows
+from webapp.analysis.colour import RESOLVED_BELOW, lab_to_hex
+from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, select_rows
+
+# how far a verdict is from "all is well", for picking the mark furthest behind: a treatment
+# is as far along as its slowest followed mark (resolved only when every one is)
+SEVERITY = {"resolved": 0, "insufficient_data": 1, "on_track": 2, "pigmentation": 3,
+            "slow": 4, "worsening": 5}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +45,60 @@ class CheckInRow:
     note: str
     photo_width: int
     photo_height: int
+    marks_confirmed_at: dt.datetime | None
     reading: ReadingRow | None
 
     # the model's own rule, not a copy of it
     has_red_flag_symptom = CheckIn.has_red_flag_symptom
 
 
+@dataclass(frozen=True, slots=True)
+class MarkPoint:
+    """One followed mark in one check-in's photo: where it was measured and what it read."""
+
+    checkin_id: int
+    mark_id: int
+    number: int
+    x: float
+    y: float
+    set_by: str
+    delta_e: float | None
+    stage: str | None
+    stored: str  # the JSON text of the mark's mark_details entry
+
+    @property
+    def detail(self) -> dict:
+        """Return the mark's measured detail."""
+        return json.loads(self.stored)
+
+
+@dataclass(frozen=True)
+class MarkCourse:
+    """One followed mark's course: its reading on each day and the verdict over them."""
+
+    number: int
+    days: list[tuple[CheckInRow, MarkPoint]]
+    assessment: CourseAssessment
+
+
 @dataclass(frozen=True)
 class Recovery:
-    """One treatment, the latest check-in of each of its days, and how the course is going."""
+    """One treatment, the latest check-in of each of its days, and how the course is going.
+
+    With followed marks, ``assessment`` is that of the mark furthest behind (or of the whole
+    photo, when that is further behind), and ``marks`` holds each mark's own course.
+    """
 
     treatment: Treatment
     days: list[CheckInRow]
     assessment: CourseAssessment
+    marks: list[MarkCourse] = field(default_factory=list)
+    # the followed marks in each check-in's photo, by check-in id
+    mark_points: dict[int, list[MarkPoint]] = field(default_factory=dict)
+
+    def mark_course(self, number: int | None) -> MarkCourse | None:
+        """Return the course of the mark with this number, if it is followed."""
+        return next((m for m in self.marks if m.number == number), None)
 
     @property
     def latest(self) -> CheckInRow | None:
@@ -92,6 +140,77 @@ def checkins_by_treatment(treatment_ids: Iterable[int]) -> dict[int, list[CheckI
     return found
 
 
+MARK_POINT_COLUMNS = (MarkReading.checkin_id, MarkReading.mark_id, Mark.number, MarkReading.x,
+                      MarkReading.y, MarkReading.set_by, MarkReading.delta_e, MarkReading.stage,
+                      sa.cast(MarkReading.data, sa.Text))
+
+
+@functools.cache
+def mark_points_statement() -> sa.Select:
+    """Return the statement selecting the followed marks' readings of the check-ins `ids`."""
+    return (sa.select(*MARK_POINT_COLUMNS).join(Mark, Mark.id == MarkReading.mark_id)
+            .where(MarkReading.checkin_id.in_(sa.bindparam("ids", expanding=True)),
+                   Mark.removed_at.is_(None))
+            .order_by(MarkReading.checkin_id, Mark.number))
+
+
+def mark_points_by_checkin(checkin_ids: Iterable[int]) -> dict[int, list[MarkPoint]]:
+    """Load the followed marks' readings of many check-ins in one query."""
+    ids = list(checkin_ids)
+    found: dict[int, list[MarkPoint]] = defaultdict(list)
+    if ids:
+        for row in select_rows(mark_points_statement(), {"ids": ids}):
+            found[row[0]].append(MarkPoint(*row))
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def mark_reading(stored: str) -> PhotoReading:
+    """Build the PhotoReading of one followed mark from its stored detail (shared, read only)."""
+    detail = json.loads(stored)
+    delta_e = detail.get("delta_e")
+    mark_lab = detail.get("mark_lab")
+    return PhotoReading.from_dict({
+        **detail, "ok": True, "marks": 1,
+        "mark_found": delta_e is not None and delta_e >= RESOLVED_BELOW,
+        "mark_hex": lab_to_hex(mark_lab) if mark_lab else None,
+        "total_area_fraction": detail.get("area_fraction", 0.0),
+        "confidence": "high", "mark_details": [detail]})
+
+
+def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
+                 points: dict[int, list[MarkPoint]]) -> list[MarkCourse]:
+    """Judge each followed mark's course over the latest check-in of each day."""
+    by_number: dict[int, list[tuple[CheckInRow, MarkPoint]]] = defaultdict(list)
+    for checkin in days:
+        for point in points.get(checkin.id, ()):
+            by_number[point.number].append((checkin, point))
+    return [MarkCourse(number, found, assess_course(
+        treatment.treated_at, [(c.taken_at, mark_reading(p.stored)) for c, p in found],
+        expected_days=treatment.expected_days)) for number, found in sorted(by_number.items())]
+
+
+def furthest_behind(photo: CourseAssessment, marks: Sequence[MarkCourse]) -> CourseAssessment:
+    """Return the treatment's assessment: its mark furthest behind, saying which, or the photo's."""
+    if not marks:
+        return photo
+    worst = max(marks, key=lambda m: (SEVERITY.get(m.assessment.verdict, 0),
+                                      m.assessment.ceiling_ratio or 0.0))
+    ratio = max((m.assessment.ceiling_ratio for m in marks
+                 if m.assessment.ceiling_ratio is not None), default=photo.ceiling_ratio)
+    if SEVERITY.get(photo.verdict, 0) > SEVERITY.get(worst.assessment.verdict, 0):
+        return replace(photo, ceiling_ratio=ratio)
+    verdict = worst.assessment.verdict
+    said = {
+        "slow": _("Mark %(n)d is fading slower than expected.", n=worst.number),
+        "worsening": _("Mark %(n)d is darker or bigger again.", n=worst.number),
+        "pigmentation": _("Mark %(n)d leaves a darker patch.", n=worst.number),
+        "resolved": _("Every followed mark has faded."),
+    }.get(verdict)
+    reason = f"{said} {worst.assessment.reason}" if said else worst.assessment.reason
+    return replace(worst.assessment, reason=reason, ceiling_ratio=ratio)
+
+
 @functools.lru_cache(maxsize=2048)
 def photo_reading(stored: str) -> PhotoReading:
     """Rebuild a stored reading from its JSON text (the same text gives the same reading)."""
@@ -109,17 +228,23 @@ def latest_per_day(treatment: Treatment, checkins: Sequence[CheckInRow]) -> list
     return [by_day[day] for day in sorted(by_day)]
 
 
-def assess(treatment: Treatment, checkins: Sequence[CheckInRow]) -> Recovery:
-    """Judge the course of one treatment from its check-ins (already loaded)."""
+def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
+           points: dict[int, list[MarkPoint]] | None = None) -> Recovery:
+    """Judge the course of one treatment, and of each followed mark, from loaded check-ins."""
     days = latest_per_day(treatment, checkins)
     readings = [(c.taken_at, photo_reading(c.reading.stored))
                 for c in days if c.reading is not None]
     assessment = assess_course(treatment.treated_at, readings,
                                expected_days=treatment.expected_days)
-    return Recovery(treatment=treatment, days=days, assessment=assessment)
+    points = points or {}
+    marks = mark_courses(treatment, days, points)
+    return Recovery(treatment=treatment, days=days, assessment=furthest_behind(assessment, marks),
+                    marks=marks, mark_points={c.id: points[c.id] for c in checkins
+                                              if c.id in points})
 
 
 def recoveries(treatments: Sequence[Treatment]) -> list[Recovery]:
-    """Judge many treatments with a single query for all their check-ins."""
+    """Judge many treatments with one query for their check-ins and one for their marks."""
     checkins = checkins_by_treatment(t.id for t in treatments)
-    return [assess(t, checkins.get(t.id, [])) for t in treatments]
+    points = mark_points_by_checkin(c.id for found in checkins.values() for c in found)
+    return [assess(t, checkins.get(t.id, []), points) for t in treatments]

@@ -8,7 +8,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from webapp import chart, clock, tips
-from webapp.recovery import CheckInRow, ReadingRow, Recovery
+from webapp.recovery import (CheckInRow, MarkCourse, MarkPoint, ReadingRow, Recovery,
+                             mark_reading)
 
 # empty days past a month after the last photo tell nothing: the rows stop there
 ROW_LIMIT_DAYS = 30
@@ -41,6 +42,22 @@ class Timeline:
     compare: tuple[DayRow, DayRow] | None
     photo_rows: list[DayRow]  # days with a photo, oldest first: the comparison's choices
     projected_on: dt.datetime | None
+    mark: MarkCourse | None = None  # the followed mark whose curve the chart shows (None: all)
+
+    @property
+    def marks(self) -> list[MarkCourse]:
+        """Return the followed marks' courses, by number."""
+        return self.recovery.marks
+
+    def outlines(self, checkin: CheckInRow) -> list[MarkPoint]:
+        """Return the followed marks measured in a check-in's photo, by number."""
+        return self.recovery.mark_points.get(checkin.id, [])
+
+    @property
+    def unconfirmed(self) -> CheckInRow | None:
+        """Return the latest check-in when its marks still wait for the client's confirmation."""
+        latest = self.recovery.latest
+        return latest if latest is not None and latest.marks_confirmed_at is None else None
 
     @property
     def today_done(self) -> bool:
@@ -60,9 +77,18 @@ def usable(reading: ReadingRow | None) -> bool:
     return reading is not None and reading.ok and reading.delta_e is not None
 
 
+def mark_readings(course: MarkCourse) -> list[tuple[dt.datetime, float, str | None, str | None]]:
+    """Return one followed mark's measured days: when, ΔE00, stage and measured colour."""
+    return [(checkin.taken_at, point.delta_e, point.stage, mark_reading(point.stored).mark_hex)
+            for checkin, point in course.days if point.delta_e is not None]
+
+
 def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
-          second: int | None = None) -> Timeline:
-    """Lay out the recovery as of now; compare days first and second (default: oldest, latest)."""
+          second: int | None = None, mark: int | None = None) -> Timeline:
+    """Lay out the recovery as of now; compare days first and second (default: oldest, latest).
+
+    With ``mark`` the chart shows that followed mark's curve instead of the photo's.
+    """
     treatment = recovery.treatment
     today = max(clock.day_number(treatment.treated_at, now), 0)
     by_day = {clock.day_number(treatment.treated_at, c.taken_at): c for c in recovery.days}
@@ -79,10 +105,17 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
             fade = max(0.0, min(1.0, 1 - measured[day] / peak))
         rows.append(DayRow(day, treatment.treated_at + day * clock.DAY, checkin, fade))
     photo_rows = [row for row in reversed(rows) if row.checkin is not None]
-    readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, c.taken_at),
-                                      c.reading.delta_e, c.reading.stage, c.reading.mark_hex)
-                     for c in recovery.days if usable(c.reading))
-    projected = recovery.assessment.projected_resolution_day
+    followed = recovery.mark_course(mark)
+    if followed is not None:
+        readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, taken_at),
+                                          delta_e, stage, mark_hex)
+                         for taken_at, delta_e, stage, mark_hex in mark_readings(followed))
+        projected = followed.assessment.projected_resolution_day
+    else:
+        readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, c.taken_at),
+                                          c.reading.delta_e, c.reading.stage, c.reading.mark_hex)
+                         for c in recovery.days if usable(c.reading))
+        projected = recovery.assessment.projected_resolution_day
     latest = recovery.latest
     stage = latest.reading.stage if latest is not None and latest.reading is not None else None
     signs = tips.signs_shown(recovery.days, recovery.assessment.verdict, today)
@@ -92,7 +125,7 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
         aftercare=tips.aftercare(today, stage, signs),
         compare=pick_pair(photo_rows, first, second), photo_rows=photo_rows,
         projected_on=(treatment.treated_at + projected * clock.DAY
-                      if projected is not None else None))
+                      if projected is not None else None), mark=followed)
 
 
 def pick_pair(photo_rows: list[DayRow], first: int | None,

@@ -269,10 +269,12 @@ def show(treatment_id: int):
         db.session.commit()
     recovery = recoveries([treatment])[0]
     view = timeline.build(recovery, utcnow(), request.args.get("first", type=int),
-                          request.args.get("second", type=int))
+                          request.args.get("second", type=int),
+                          request.args.get("mark", type=int))
     # only a request aimed at a slice gets the slice: any other htmx request wants the page
     partial = {f"timeline-{treatment.id}": "treatments/_timeline.html",
-               f"compare-{treatment.id}": "treatments/_compare.html"}.get(htmx.target or "")
+               f"compare-{treatment.id}": "treatments/_compare.html",
+               f"marks-{treatment.id}": "treatments/_marks.html"}.get(htmx.target or "")
     # only a slow course tells the client their therapist sees it: no query otherwise
     tell_client = current_user.id == treatment.client_id and recovery.assessment.verdict == "slow"
     return render("treatments/show.html", partial, treatment=treatment, timeline=view,

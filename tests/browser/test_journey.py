@@ -1,7 +1,7 @@
 """The whole journey in Chromium, as two people on two phones, with axe on every main page.
 
 A therapist registers and creates an invite; a client registers through it, consents, records
-a treatment, uploads a photo made by the test, and sees the stage and aftercare tips on the
+a treatment, uploads a photo made by the test, confirms the marks found on it, and sees the stage and aftercare tips on the
 timeline; the therapist then finds the client on the triage list. Each main page is checked
 by axe-core (no serious or critical violation), fits 390 px, and is kept as a screenshot.
 """
@@ -64,9 +64,13 @@ def test_therapist_invites_client_who_checks_in_and_shows_up_in_triage(browser, 
     check_page(client, "journey-03-checkin")
     client.evaluate("window.sameDocument = true")
     client.click("#checkin-form button[type=submit]")
+    # the next step is checking the marks on the photo: one tap says they look right
+    client.wait_for_url(re.compile(r"/checkins/\d+/marks$"))
+    check_page(client, "journey-03b-marks")
+    client.click("button.confirm-marks")
     client.wait_for_url(timeline_url)
     client.wait_for_selector(".stage-chip")
-    # the timeline came in by htmx: the page was never reloaded
+    # the marks page and the timeline came in by htmx: the page was never reloaded
     assert client.evaluate("window.sameDocument") is True
     with live_app.app_context():
         stored = db.session.scalars(sa.select(CheckIn).join(User, CheckIn.client_id == User.id)

@@ -1,0 +1,178 @@
+"""Followed marks in Chromium at 390×844, with JavaScript and without.
+
+A client uploads a generated back (four painted marks: the analysis proposes three of them,
+misses one and proposes two spots that are not marks), removes the wrong proposals and adds
+the missed mark by tapping, and confirms. The next photo, two days later and moved, shows the
+marks carried over and is confirmed in one tap. Screenshots of both steps are kept.
+"""
+import datetime as dt
+import re
+from functools import cache
+
+import pytest
+import sqlalchemy as sa
+
+from webapp.analysis import scenes, synthetic
+from webapp.extensions import db
+from webapp.models import CheckIn, Consent, Mark, MarkReading, Treatment, User, utcnow
+
+from .conftest import PASSWORD, axe_violations, login, no_horizontal_scroll, phone, shot, unique_email
+
+TAP_WIDTH = 340  # webapp.marks.TAP_WIDTH: the photo's width on the confirm page
+
+
+@cache
+def scene(day: int):
+    """The same back on day 0 and, moved, turned and re-lit, on day 2."""
+    first = scenes.make_scene(10, kind="back", marks=4, mixed=False)
+    if day == 0:
+        return first
+    return scenes.transformed(first, shift=(0.05, -0.03), rotate_deg=5.0, scale=1.06)
+
+
+def photo(day: int) -> bytes:
+    """The day's photo as a JPEG."""
+    return synthetic.save_jpeg(scene(day).image, quality=92)
+
+
+@pytest.fixture
+def treatment(live_app):
+    """A consenting client with a treatment from this morning; returns (email, treatment id)."""
+    email = unique_email("marks")
+    with live_app.app_context():
+        user = User(email=email, role="client", name="Mara Marks", timezone="UTC")
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(Consent(user_id=user.id, version=live_app.config["CONSENT_VERSION"]))
+        row = Treatment(client_id=user.id, recorded_by_id=user.id,
+                        treated_at=utcnow() - dt.timedelta(minutes=30), body_area="upper_back",
+                        technique="static", cup_count=4, cup_material="glass", suction="medium")
+        db.session.add(row)
+        db.session.commit()
+        return email, row.id
+
+
+def upload(page, treatment_id: int, day: int) -> None:
+    """Send the day's photo through the check-in form and land on the marks page."""
+    page.goto(f"/treatments/{treatment_id}/checkin")
+    page.set_input_files("#photo", files=[{"name": f"day{day}.jpg", "mimeType": "image/jpeg",
+                                           "buffer": photo(day)}])
+    page.click("#checkin-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/checkins/\d+/marks$"))
+    page.wait_for_selector('input[type="image"][name="tap"]')
+
+
+def tap(page, x: float, y: float) -> None:
+    """Tap the photo at (x, y), fractions of it."""
+    box = page.locator('input[name="tap"]').bounding_box()
+    page.click('input[name="tap"]', position={"x": x * box["width"], "y": y * box["height"]})
+
+
+def proposals(page) -> list[tuple[float, float]]:
+    """The proposals offered on the page, ticked or not."""
+    return [tuple(float(v) for v in value.split(","))
+            for value in page.locator('input[name="keep"]').evaluate_all(
+                "boxes => boxes.map(b => b.value)")]
+
+
+def kept(page) -> int:
+    """How many proposals are still ticked."""
+    return page.locator('input[name="keep"]:checked').count()
+
+
+def move_to_day_two(live_app, treatment_id: int) -> None:
+    """Make the treatment and its first photo two days older: the next photo is day 2's."""
+    with live_app.app_context():
+        earlier = dt.timedelta(days=2)
+        row = db.session.get(Treatment, treatment_id)
+        row.treated_at = row.treated_at - earlier
+        for checkin in db.session.scalars(sa.select(CheckIn).where(
+                CheckIn.treatment_id == treatment_id)):
+            checkin.taken_at = checkin.taken_at - earlier
+        db.session.commit()
+
+
+def readable(page, javascript: bool) -> None:
+    """The confirm step fits the phone, has no serious accessibility problem, big targets."""
+    assert no_horizontal_scroll(page)
+    if javascript:
+        # axe is a script: a page without javascript never runs it
+        assert axe_violations(page) == []
+    button = page.locator("button.confirm-marks").bounding_box()
+    assert button["height"] >= 44
+    size = page.locator(".board-help").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 16
+
+
+def journey(browser, base_url, watch, live_app, treatment, javascript: bool) -> None:
+    """The whole flow of the issue, on a phone with or without JavaScript."""
+    email, treatment_id = treatment
+    context = phone(browser, base_url, watch) if javascript else browser.new_context(
+        base_url=base_url, viewport={"width": 390, "height": 844}, device_scale_factor=1,
+        java_script_enabled=False)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    suffix = "" if javascript else "-nojs"
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        offered = proposals(page)
+        truth = [m.centre for m in scene(0).marks]
+
+        def on_a_mark(point):
+            return min(abs(point[0] - x) + abs(point[1] - y) for x, y in truth) < 0.05
+
+        wrong = [p for p in offered if not on_a_mark(p)]
+        missed = [c for c in truth if not any(abs(c[0] - p[0]) + abs(c[1] - p[1]) < 0.05
+                                               for p in offered)]
+        assert wrong and missed, (offered, truth)
+        for point in wrong:
+            before = kept(page)
+            tap(page, *point)
+            page.wait_for_function(f"document.querySelectorAll('input[name=keep]:checked')"
+                                   f".length === {before - 1}")
+        for centre in missed:
+            tap(page, *centre)
+        page.wait_for_function(f"document.querySelectorAll('input[name=point]').length === "
+                               f"{len(missed)}")
+        assert page.locator(".mark-overlay .badge-number").count() == len(truth)
+        readable(page, javascript)
+        shot(page, f"marks-day0-confirm{suffix}")
+        page.click("button.confirm-marks")
+        page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+        with live_app.app_context():
+            followed = db.session.scalars(sa.select(Mark).where(
+                Mark.treatment_id == treatment_id).order_by(Mark.number)).all()
+            assert len(followed) == len(truth)
+            assert all(on_a_mark((m.x, m.y)) for m in followed)
+
+        move_to_day_two(live_app, treatment_id)
+        upload(page, treatment_id, 2)
+        assert page.locator('input[name="mark"]').count() == len(truth)
+        assert page.locator(".mark-overlay .badge-number").count() == len(truth)
+        readable(page, javascript)
+        shot(page, f"marks-day2-carried{suffix}")
+        with live_app.app_context():
+            latest = db.session.scalar(sa.select(CheckIn).where(
+                CheckIn.treatment_id == treatment_id).order_by(CheckIn.taken_at.desc()))
+            carried = db.session.scalars(sa.select(MarkReading).where(
+                MarkReading.checkin_id == latest.id)).all()
+            moved = scene(2)
+            # every mark was carried onto its own painted mark in the moved photo
+            assert all(moved.on_mark(r.x, r.y) is not None for r in carried)
+        page.click("button.confirm-marks")  # the one tap
+        page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+        with live_app.app_context():
+            assert db.session.get(CheckIn, latest.id).marks_confirmed_at is not None
+    finally:
+        context.close()
+
+
+def test_client_confirms_marks_with_javascript(browser, base_url, watch, live_app, treatment):
+    journey(browser, base_url, watch, live_app, treatment, javascript=True)
+    assert watch.unexpected() == []
+
+
+def test_client_confirms_marks_without_javascript(browser, base_url, watch, live_app, treatment):
+    journey(browser, base_url, watch, live_app, treatment, javascript=False)

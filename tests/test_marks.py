@@ -1,0 +1,422 @@
+"""Followed marks: confirming them on the first photo, carrying them over, correcting, recomputing."""
+import datetime as dt
+import io
+import json
+import re
+from functools import cache
+
+import pytest
+import sqlalchemy as sa
+
+from webapp import marks, readings
+from webapp.analysis import ANALYZER_VERSION, scenes, synthetic
+from webapp.checkins import record_checkin
+from webapp.extensions import db
+from webapp.models import (AuditEvent, CheckIn, Consent, Mark, MarkReading, Reading,
+                           RecoverySummary, Treatment, utcnow)
+from webapp.recovery import recoveries
+
+DAY = dt.timedelta(days=1)
+
+
+@cache
+def scene(day: int = 0):
+    """A back with four marks (three proposed, one missed, two wrong proposals), moved later."""
+    first = scenes.make_scene(10, kind="back", marks=4, mixed=False)
+    if day == 0:
+        return first
+    return scenes.transformed(first, shift=(0.03 * day, -0.02 * day), rotate_deg=3.0 * day,
+                              scale=1.0 + 0.03 * day)
+
+
+def jpeg(day: int = 0) -> bytes:
+    """The scene of a day as JPEG bytes."""
+    return synthetic.save_jpeg(scene(day).image, quality=92)
+
+
+@pytest.fixture
+def setup(app, people):
+    """C1 (linked to T1) with consent and a treatment from three days ago."""
+    with app.app_context():
+        db.session.add(Consent(user_id=people["c1"].id, version=app.config["CONSENT_VERSION"]))
+        treatment = Treatment(client_id=people["c1"].id, therapist_id=people["t1"].id,
+                              treated_at=utcnow() - 3 * DAY, body_area="upper_back",
+                              technique="static", cup_count=6, cup_material="glass",
+                              suction="medium")
+        db.session.add(treatment)
+        db.session.commit()
+        return {**people, "treatment": treatment.id}
+
+
+def upload(client, treatment_id: int, day: int, key: str):
+    """Send a check-in through the form, as the phone does."""
+    taken = (utcnow() - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    return client.post(f"/treatments/{treatment_id}/checkin", data={
+        "pain": "1", "taken_at": taken, "idempotency_key": key,
+        "photo": (io.BytesIO(jpeg(day)), "IMG.jpg")}, content_type="multipart/form-data")
+
+
+def values(page: str, name: str) -> list[str]:
+    """Return the values of the inputs of this name on a page."""
+    found = []
+    for tag in re.findall(r"<input[^>]*>", page):
+        if f'name="{name}"' in tag:
+            value = re.search(r'value="([^"]*)"', tag)
+            checked = " checked" in tag or 'type="hidden"' in tag
+            if value and checked:
+                found.append(value.group(1))
+    return found
+
+
+def first_checkin(client, auth, setup) -> int:
+    """Upload the first photo as C1 and return its check-in's id."""
+    auth.login(setup["c1"])
+    response = upload(client, setup["treatment"], 0, "key-day-0000")
+    assert response.status_code == 303
+    match = re.search(r"/checkins/(\d+)/marks$", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return int(match.group(1))
+
+
+def confirm_first(client, checkin_id: int, keep: list[str], points=(), **extra):
+    """Post the first photo's marks."""
+    return client.post(f"/checkins/{checkin_id}/marks",
+                       data={"keep": keep, "point": list(points), "action": "save", **extra})
+
+
+def test_first_photo_offers_proposals_and_looks_right_saves_the_followed_marks(app, client, auth,
+                                                                              setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    assert 'type="image" name="tap"' in page and "Looks right" in page
+    proposed = values(page, "keep")
+    assert len(proposed) >= 3
+    truth = [m.centre for m in scene(0).marks]
+    # a tap (no javascript) on a spot with no proposal adds a point, and nothing is saved yet
+    tap = client.post(f"/checkins/{checkin_id}/marks",
+                      data={"keep": proposed, "tap.x": "10", "tap.y": "10"})
+    assert tap.status_code == 200 and "Mark added." in tap.text
+    added = values(tap.text, "point")
+    assert len(added) == 1
+    assert pytest.approx([float(v) for v in added[0].split(",")], abs=0.005) == [
+        10 / marks.TAP_WIDTH, 10 / round(marks.TAP_WIDTH * 600 / 800)]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+    # "Looks right": the kept proposals, then the added point, become marks 1..N
+    response = confirm_first(client, checkin_id, proposed, added)
+    assert response.status_code == 303
+    with app.app_context():
+        followed = db.session.scalars(sa.select(Mark).order_by(Mark.number)).all()
+        assert [m.number for m in followed] == list(range(1, len(proposed) + 2))
+        rows = db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == checkin_id)).all()
+        assert len(rows) == len(followed)
+        assert {r.set_by for r in rows} == {"client"}
+        assert all(r.analyzer_version == ANALYZER_VERSION for r in rows)
+        checkin = db.session.get(CheckIn, checkin_id)
+        assert checkin.marks_confirmed_at is not None
+        # the check-in's reading is now that of its most visible followed mark
+        assert checkin.reading.delta_e == pytest.approx(max(r.delta_e for r in rows))
+        assert len(checkin.reading.data["mark_details"]) == len(followed)
+        # three proposals sat on painted marks
+        assert sum(min(abs(m.x - x) + abs(m.y - y) for x, y in truth) < 0.05
+                   for m in followed) == 3
+
+
+def test_tapping_a_proposal_removes_it_and_tapping_it_again_brings_it_back(app, client, auth,
+                                                                         setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    proposed = values(page, "keep")
+    x, y = (float(v) for v in proposed[0].split(","))
+    height = round(marks.TAP_WIDTH * 600 / 800)
+    tap = {"tap.x": str(round(x * marks.TAP_WIDTH)), "tap.y": str(round(y * height))}
+    removed = client.post(f"/checkins/{checkin_id}/marks", data={"keep": proposed, **tap})
+    assert "Mark removed." in removed.text
+    assert values(removed.text, "keep") == proposed[1:]
+    back = client.post(f"/checkins/{checkin_id}/marks",
+                       data={"keep": values(removed.text, "keep"), **tap})
+    assert sorted(values(back.text, "keep")) == sorted(proposed)
+
+
+def test_later_photo_carries_the_marks_over_and_one_tap_confirms(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    response = upload(client, setup["treatment"], 2, "key-day-0002")
+    later = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    with app.app_context():
+        rows = db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == later).order_by(MarkReading.mark_id)).all()
+        assert rows and {r.set_by for r in rows} == {"carried"}
+        assert db.session.get(CheckIn, later).marks_confirmed_at is None
+        # each carried point lies on the painted mark it followed
+        truth = scene(2)
+        first_rows = db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == checkin_id).order_by(MarkReading.mark_id)).all()
+        for before, after in zip(first_rows, rows):
+            painted = scene(0).on_mark(before.x, before.y)
+            assert truth.on_mark(after.x, after.y) is not None or painted is None
+    page = client.get(f"/checkins/{later}/marks").text
+    assert "Confirm" in page and len(values(page, "mark")) == len(rows)
+    assert client.post(f"/checkins/{later}/marks",
+                       data={"mark": values(page, "mark"), "action": "save"}).status_code == 303
+    with app.app_context():
+        assert db.session.get(CheckIn, later).marks_confirmed_at is not None
+        assert {r.set_by for r in db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == later))} == {"carried"}
+
+
+def test_client_moves_a_mark_by_choosing_its_number_then_tapping(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+        client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    page = client.get(f"/checkins/{later}/marks").text
+    points = values(page, "mark")
+    moved = client.post(f"/checkins/{later}/marks",
+                        data={"mark": points, "move": "1", "tap.x": "170", "tap.y": "120"})
+    assert "Mark 1 moved." in moved.text
+    new_points = values(moved.text, "mark")
+    assert new_points[0].startswith("1:0.5000,") and new_points[1:] == points[1:]
+    assert client.post(f"/checkins/{later}/marks",
+                       data={"mark": new_points, "action": "save"}).status_code == 303
+    with app.app_context():
+        row = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number == 1))
+        assert (row.x, row.set_by) == (0.5, "client")
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"keep": ["0.5,abc"], "action": "save"}, "could not be read"),
+    ({"keep": ["1.5,0.5"], "action": "save"}, "must lie on the photo"),
+    ({"keep": ["nan,0.5"], "action": "save"}, "must lie on the photo"),
+    ({"point": ["0.2"], "action": "save"}, "could not be read"),
+    ({"tap.x": "ten", "tap.y": "3"}, "could not be read"),
+    ({"tap.x": "9999", "tap.y": "3"}, "tap on the photo itself"),
+    ({"keep": [], "action": "save"}, "at least one mark"),
+])
+def test_bad_first_photo_input_is_refused_and_changes_nothing(app, client, auth, setup, data,
+                                                              message):
+    checkin_id = first_checkin(client, auth, setup)
+    response = client.post(f"/checkins/{checkin_id}/marks", data=data)
+    assert response.status_code == 422
+    assert message in response.text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+        assert db.session.get(CheckIn, checkin_id).marks_confirmed_at is None
+
+
+@pytest.mark.parametrize("data", [
+    {"mark": ["7:0.5,0.5"], "action": "save"},
+    {"mark": ["x:0.5,0.5"], "action": "save"},
+    {"mark": ["1:0.5,-0.1"], "action": "save"},
+    {"move": "9", "tap.x": "3", "tap.y": "3"},
+])
+def test_a_mark_number_that_is_not_theirs_is_refused(app, client, auth, setup, data):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep")[:2])
+    with app.app_context():
+        before = [(r.x, r.y) for r in db.session.scalars(sa.select(MarkReading))]
+    response = client.post(f"/checkins/{checkin_id}/marks", data=data)
+    assert response.status_code == 422
+    with app.app_context():
+        assert [(r.x, r.y) for r in db.session.scalars(sa.select(MarkReading))] == before
+
+
+@pytest.mark.parametrize("who", ["c2", "t2", None])
+def test_others_cannot_see_or_move_the_marks(app, client, auth, setup, who):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    keep = values(page, "keep")
+    auth.logout()
+    if who:
+        auth.login(setup[who])
+    assert client.get(f"/checkins/{checkin_id}/marks").status_code == 404
+    assert confirm_first(client, checkin_id, keep).status_code == 404
+    assert client.post(f"/checkins/{checkin_id}/marks",
+                       data={"tap.x": "3", "tap.y": "3"}).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+
+
+def test_therapist_corrects_a_point_audited_and_the_readings_are_recomputed(app, client, auth,
+                                                                          setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    auth.logout()
+    auth.login(setup["t1"])
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    points = values(page, "mark")
+    with app.app_context():
+        before = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == checkin_id, Mark.number == 2))
+        old = (round(before.x, 4), round(before.y, 4))
+    skin = "2:0.0500,0.0500"
+    response = client.post(f"/checkins/{checkin_id}/marks",
+                           data={"mark": [points[0], skin, *points[2:]], "action": "save"})
+    assert response.status_code == 302 or response.status_code == 303
+    with app.app_context():
+        row = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == checkin_id, Mark.number == 2))
+        assert (row.x, row.y, row.set_by) == (0.05, 0.05, "therapist")
+        assert row.data["point"] == [0.05, 0.05]
+        assert row.delta_e != before.delta_e
+        event = db.session.scalar(sa.select(AuditEvent).where(
+            AuditEvent.action == "move_mark_point"))
+        assert event.actor_id == setup["t1"].id and event.subject_id == setup["c1"].id
+        assert event.detail == {"checkin_id": checkin_id, "mark": 2, "old": list(old),
+                                "new": [0.05, 0.05]}
+
+
+def test_recompute_reruns_older_readings_once(app, client, auth, setup, runner):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    upload(client, setup["treatment"], 1, "key-day-0001")
+    with app.app_context():
+        current = {r.id: r.delta_e for r in db.session.scalars(sa.select(MarkReading))}
+        db.session.execute(sa.update(Reading).values(analyzer_version="1.9.0", delta_e=99.0))
+        db.session.execute(sa.update(MarkReading).where(MarkReading.checkin_id == checkin_id)
+                           .values(analyzer_version="1.9.0", delta_e=99.0))
+        db.session.commit()
+    result = runner.invoke(args=["readings", "recompute"])
+    assert result.exit_code == 0, result.output
+    assert "1 of 2" in result.output and "2 of 2" in result.output
+    assert "Recomputed 2 check-in(s)." in result.output
+    with app.app_context():
+        assert {r.analyzer_version for r in db.session.scalars(sa.select(Reading))} == {
+            ANALYZER_VERSION}
+        rows = db.session.scalars(sa.select(MarkReading)).all()
+        assert {r.analyzer_version for r in rows} == {ANALYZER_VERSION}
+        # measured again from the stored display copy (the upload itself is never kept)
+        assert {r.id: r.delta_e for r in rows} == pytest.approx(current, abs=1.0)
+        assert all(r.delta_e != 99.0 for r in db.session.scalars(sa.select(Reading)))
+    again = runner.invoke(args=["readings", "recompute"])
+    assert "Recomputed 0 check-in(s)." in again.output
+
+
+def test_version_order():
+    assert readings.version_key("2.10.0") > readings.version_key("2.9.1")
+    assert readings.is_older("1.9.9") and not readings.is_older(ANALYZER_VERSION)
+
+
+def fake_detail(delta_e: float, x: float) -> dict:
+    """A mark's measured detail of a given ΔE00 (violet-red while visible)."""
+    stage = "resolved" if delta_e < 3 else "faint" if delta_e < 6 else "fresh"
+    return {"point": [x, 0.5], "centre": [x, 0.5], "radius": 0.06, "delta_e": delta_e,
+            "delta_lab": [-delta_e * 0.6, delta_e * 0.6, -delta_e * 0.2], "hue_deg": -18.0,
+            "colour": "none" if delta_e < 3 else "red", "stage": stage, "area_fraction": 0.01,
+            "mark_lab": [55.0, 20.0, 12.0], "skin_lab": [62.0, 12.0, 16.0],
+            "erythema_index": 5.0, "ring_skin_fraction": 0.9, "mixed": False, "score": None}
+
+
+def add_course(treatment_id: int, client_id: int, treated_at, curves: dict[int, list[float]],
+               days: list[float]) -> None:
+    """Store check-ins whose followed marks read the given ΔE00 curves (mark number -> values)."""
+    followed = {}
+    for number in curves:
+        followed[number] = Mark(treatment_id=treatment_id, number=number, x=0.1 * number, y=0.5)
+        db.session.add(followed[number])
+    for i, t in enumerate(days):
+        details = [fake_detail(curves[n][i], 0.1 * n) for n in sorted(curves)]
+        top = max(details, key=lambda d: d["delta_e"])
+        checkin = CheckIn(treatment_id=treatment_id, client_id=client_id,
+                          idempotency_key=f"fake-{treatment_id}-{i}", upload_sha256="0" * 64,
+                          taken_at=treated_at + t * DAY, photo_key=f"k{i}", thumb_key=f"t{i}",
+                          marks_confirmed_at=treated_at + t * DAY)
+        data = {"ok": True, "mark_found": top["delta_e"] >= 3, "marks": len(details),
+                **{k: top[k] for k in ("stage", "colour", "delta_e", "delta_lab", "area_fraction")},
+                "mark_details": details, "analyzer_version": ANALYZER_VERSION}
+        checkin.reading = Reading(analyzer_version=ANALYZER_VERSION, ok=True, stage=top["stage"],
+                                  colour=top["colour"], delta_e=top["delta_e"], data=data)
+        db.session.add(checkin)
+        db.session.flush()
+        for n, detail in zip(sorted(curves), details):
+            db.session.add(MarkReading(checkin_id=checkin.id, mark=followed[n], x=0.1 * n, y=0.5,
+                                       set_by="client", analyzer_version=ANALYZER_VERSION,
+                                       delta_e=detail["delta_e"], stage=detail["stage"],
+                                       data=detail))
+    db.session.commit()
+
+
+def test_course_is_judged_per_mark_and_the_lagging_mark_is_named(app, setup):
+    """Two marks fade on the curve while mark 3 stays dark: the treatment is slow, for mark 3."""
+    days = [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
+    fading = [14, 15, 11, 8, 5.5, 3.5, 2.2]
+    lagging = [13, 14, 13.5, 13, 12.5, 12, 11.5]
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        treatment.treated_at = utcnow() - 7 * DAY
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: fading, 2: [v * 0.8 for v in fading], 3: lagging}, days)
+        recovery = recoveries([treatment])[0]
+        verdicts = {m.number: m.assessment.verdict for m in recovery.marks}
+        assert verdicts[3] == "slow"
+        assert verdicts[1] in ("on_track", "resolved") and verdicts[2] in ("on_track", "resolved")
+        assert recovery.assessment.verdict == "slow"
+        assert recovery.assessment.reason.startswith("Mark 3 is fading slower than expected.")
+        assert recovery.assessment.ceiling_ratio == pytest.approx(
+            recovery.mark_course(3).assessment.ceiling_ratio)
+        # the flag says which mark
+        from webapp import flags
+        raised = flags.refresh(treatment)
+        db.session.commit()
+        assert [f.kind for f in raised] == ["slow_healing"]
+        assert raised[0].reason.startswith("Mark 3 ")
+
+
+def test_treatment_resolves_only_when_every_mark_has(app, setup):
+    days = [0.5, 1.5, 3.0, 5.0, 6.0]
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        treatment.treated_at = utcnow() - 7 * DAY
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: [12, 13, 7, 2.5, 2.0], 2: [9, 9.5, 6, 4.5, 3.4]}, days)
+        recovery = recoveries([treatment])[0]
+        assert recovery.mark_course(1).assessment.verdict == "resolved"
+        assert recovery.mark_course(2).assessment.verdict != "resolved"
+        assert recovery.assessment.verdict != "resolved"
+
+
+def test_timeline_shows_each_marks_course_and_outlines_in_the_comparison(app, client, auth,
+                                                                         setup):
+    days = [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        treatment.treated_at = utcnow() - 7 * DAY
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: [14, 15, 11, 8, 5.5, 3.5, 2.2], 2: [13, 14, 13.5, 13, 12.5, 12, 11.5]},
+                   days)
+    auth.login(setup["c1"])
+    page = client.get(f"/treatments/{setup['treatment']}").text
+    assert 'name="mark"' in page and "Each mark" in page
+    assert re.search(r"Mark 2</a>:\s*Fading slower than usual", page)
+    # the comparison outlines the same numbered marks on both days
+    compare = page[page.index('class="compare"'):]
+    assert compare.count('class="photo-outlines"') == 2
+    assert compare.count(">2</text>") == 2
+    # the selector works without javascript: a plain GET shows mark 2's curve
+    chosen = client.get(f"/treatments/{setup['treatment']}?mark=2").text
+    assert re.search(r'<option value="2" selected>', chosen)
+    # htmx asks for the slice alone
+    slice_ = client.get(f"/treatments/{setup['treatment']}?mark=2",
+                        headers={"HX-Request": "true", "HX-Target": f"marks-{setup['treatment']}"})
+    assert slice_.text.lstrip().startswith('<section id="marks-') and "<html" not in slice_.text
+    assert "HX-Request" in slice_.headers["Vary"]
+
+
+def test_therapist_review_shows_the_outlines_and_the_way_to_correct_them(app, client, auth,
+                                                                        setup):
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: [12, 13, 9], 2: [10, 11, 8]}, [0.5, 1.5, 2.5])
+        latest = db.session.scalar(sa.select(CheckIn.id).order_by(CheckIn.taken_at.desc()))
+    auth.login(setup["t1"])
+    page = client.get(f"/therapist/clients/{setup['c1'].id}").text
+    assert page.count('class="photo-outlines"') == 2
+    assert f'href="/checkins/{latest}/marks"' in page

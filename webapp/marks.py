@@ -1,0 +1,503 @@
+"""Followed marks: the client confirms where the marks are, and each is measured there.
+
+The first photo of a treatment shows the marks the analysis proposed; the client removes a
+wrong one, taps a missed one, and "Looks right" makes them the treatment's followed marks.
+Every later photo arrives with the marks carried over from the last confirmed photo (see
+``webapp.intake``); one tap confirms them, or the client moves a point first. The therapist
+may correct a point (audited). Whenever a point changes, the photo is measured again at every
+point, so a check-in's reading is always that of its most visible followed mark.
+
+Without JavaScript the photo is an ``<input type="image">`` shown at a fixed width: a tap
+submits its coordinates in that width's pixels, and the page comes back with the change.
+static/js/marks.js makes the same changes in the page and posts the final list.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from PIL import Image
+
+from webapp import audit, flags
+from webapp.access import can_see_client
+from webapp.analysis import analyze_image
+from webapp.extensions import db, htmx
+from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, User, utcnow
+from webapp.pages import redirect_to, render
+from webapp.storage import PhotoMissing, get_store
+
+bp = Blueprint("marks", __name__)
+
+# the confirm page shows the photo this many CSS pixels wide, so that a tap's coordinates
+# (sent by <input type="image"> in the pixels of its box) turn into fractions of the photo;
+# 340 fits a 390 px phone inside the page's margins
+TAP_WIDTH = 340
+# a tap this close to a shown mark (in CSS pixels) is on it: half a 44 px tap target
+HIT_PX = 22
+# the circle drawn for a tapped point, before it is measured (fraction of the short side)
+TAPPED_RADIUS = 0.04
+# css pixels between a mark's edge and the ring drawn around it
+RING_GAP_PX = 4
+# a proposal is offered ticked only when it is visible at all (ΔE00 ≥ 3, DESIGN.md)
+VISIBLE_DELTA_E = 3.0
+# a point counts as moved when it changed by more than this (fractions): rounding aside
+MOVED = 1e-4
+MAX_POINTS = 24
+
+
+class MarksRefused(Exception):
+    """A confirmation that cannot be saved, with the message the page shows."""
+
+    def __init__(self, message: str):
+        """Keep the message."""
+        super().__init__(message)
+        self.message = message
+
+
+# --- services (no HTTP) -------------------------------------------------------------------
+
+
+def active_marks(treatment_id: int) -> list[Mark]:
+    """Return the treatment's followed marks, by number."""
+    return list(db.session.scalars(sa.select(Mark).where(
+        Mark.treatment_id == treatment_id, Mark.removed_at.is_(None)).order_by(Mark.number)))
+
+
+def mark_readings(checkin_id: int) -> list[MarkReading]:
+    """Return a check-in's mark readings, by mark number."""
+    return list(db.session.scalars(sa.select(MarkReading).join(Mark).where(
+        MarkReading.checkin_id == checkin_id).order_by(Mark.number)))
+
+
+def display_image(checkin: CheckIn) -> Image.Image:
+    """Open the check-in's stored display copy (our own clean sRGB JPEG)."""
+    with Image.open(io.BytesIO(get_store().get(checkin.photo_key))) as image:
+        return image.convert("RGB")
+
+
+def reference_checkin(treatment_id: int, before: CheckIn | None = None) -> CheckIn | None:
+    """Return the treatment's latest confirmed check-in that has mark readings (not `before`)."""
+    statement = (sa.select(CheckIn).where(
+        CheckIn.treatment_id == treatment_id, CheckIn.marks_confirmed_at.is_not(None),
+        sa.exists().where(MarkReading.checkin_id == CheckIn.id))
+        .order_by(CheckIn.taken_at.desc(), CheckIn.id.desc()).limit(1))
+    if before is not None:
+        statement = statement.where(CheckIn.id != before.id)
+    return db.session.scalar(statement)
+
+
+def reference_points(treatment_id: int, marks: list[Mark]
+                     ) -> tuple[CheckIn | None, list[tuple[float, float]]]:
+    """Return the last confirmed photo and where each mark is in it (its first point if absent)."""
+    reference = reference_checkin(treatment_id)
+    found = {}
+    if reference is not None:
+        found = {r.mark_id: (r.x, r.y) for r in mark_readings(reference.id)}
+    return reference, [found.get(m.id, (m.x, m.y)) for m in marks]
+
+
+def carry_reference(treatment: Treatment) -> tuple[Image.Image | None, list[tuple[float, float]]]:
+    """Return what a new photo's marks are carried from: the reference image and its points."""
+    marks = active_marks(treatment.id)
+    if not marks:
+        return None, []
+    reference, points = reference_points(treatment.id, marks)
+    if reference is None:
+        return None, points
+    try:
+        return display_image(reference), points
+    except PhotoMissing:
+        # never expected (rows are committed after their bytes): the same fractions it is
+        return None, points
+
+
+def store_reading(checkin: CheckIn, reading) -> None:
+    """Make a PhotoReading the check-in's reading (replacing the one it had)."""
+    fields = dict(analyzer_version=reading.analyzer_version, ok=reading.ok,
+                  stage=reading.stage, colour=reading.colour, delta_e=reading.delta_e,
+                  mark_hex=reading.mark_hex, data=reading.to_dict())
+    if checkin.reading is None:
+        checkin.reading = Reading(**fields)
+    else:
+        for name, value in fields.items():
+            setattr(checkin.reading, name, value)
+
+
+def store_mark_readings(checkin: CheckIn, marks: list[Mark], reading,
+                        set_by: list[str]) -> None:
+    """Write one MarkReading per mark from a reading measured at the marks' points, in order."""
+    existing = {r.mark_id: r for r in db.session.scalars(sa.select(MarkReading).where(
+        MarkReading.checkin_id == checkin.id))}
+    for mark, detail, source in zip(marks, reading.mark_details, set_by, strict=True):
+        x, y = detail["point"]
+        row = existing.get(mark.id)
+        if row is None:
+            row = MarkReading(checkin_id=checkin.id, mark=mark)
+            db.session.add(row)
+        row.x, row.y, row.set_by = x, y, source
+        row.analyzer_version = reading.analyzer_version
+        row.delta_e, row.stage, row.data = detail["delta_e"], detail["stage"], detail
+        row.measured_at = utcnow()
+
+
+def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float]],
+            set_by: list[str], image: Image.Image | None = None) -> None:
+    """Measure the check-in's photo at the marks' points and store every reading."""
+    reading = analyze_image(image if image is not None else display_image(checkin), at=points)
+    store_reading(checkin, reading)
+    store_mark_readings(checkin, marks, reading, set_by)
+
+
+def record_carried(checkin: CheckIn, treatment: Treatment) -> None:
+    """Store the mark readings of a photo measured at carried-over points (in the session)."""
+    marks = active_marks(treatment.id)
+    reading = checkin.reading
+    details = reading.data.get("mark_details", [])
+    if len(details) != len(marks):
+        return
+    for mark, detail in zip(marks, details):
+        x, y = detail["point"]
+        db.session.add(MarkReading(
+            checkin_id=checkin.id, mark=mark, x=x, y=y, set_by="carried",
+            analyzer_version=reading.analyzer_version, delta_e=detail["delta_e"],
+            stage=detail["stage"], data=detail))
+
+
+def carry_to(checkin: CheckIn, reference: CheckIn, marks: list[Mark]) -> None:
+    """Carry the marks from a confirmed photo onto an unconfirmed one and measure them there."""
+    from webapp.analysis.registration import carry_points
+    found = {r.mark_id: (r.x, r.y) for r in mark_readings(reference.id)}
+    image = display_image(checkin)
+    points, _registration = carry_points(display_image(reference), image,
+                                         [found.get(m.id, (m.x, m.y)) for m in marks])
+    measure(checkin, marks, points, ["carried"] * len(marks), image)
+
+
+@dataclass
+class Spot:
+    """One point on the confirm page: a proposal, a tapped point or a followed mark."""
+
+    x: float
+    y: float
+    radius: float
+    kind: str  # "proposal", "tapped" or "mark"
+    kept: bool = True  # a proposal the client has not removed
+    number: int | None = None  # a followed mark's number; else its place among those kept
+    set_by: str | None = None
+    stage: str | None = None
+
+    @property
+    def value(self) -> str:
+        """Return the form value naming the point."""
+        point = f"{self.x:.4f},{self.y:.4f}"
+        return f"{self.number}:{point}" if self.kind == "mark" else point
+
+
+@dataclass
+class Board:
+    """What the confirm page shows of one check-in: its marks, and what the client asked for."""
+
+    checkin: CheckIn
+    first: bool  # no followed marks yet: the proposals are offered
+    spots: list[Spot]
+    moving: str = ""  # a mark number (or "new") the next tap places
+    message: str = ""
+    error: bool = False
+    changed: list[int] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        """Return the photo's width on the page, in CSS pixels."""
+        return TAP_WIDTH
+
+    @property
+    def height(self) -> int:
+        """Return the photo's height on the page, in CSS pixels."""
+        w, h = self.checkin.photo_width or 4, self.checkin.photo_height or 3
+        return max(1, round(TAP_WIDTH * h / w))
+
+    @property
+    def short_px(self) -> int:
+        """Return the photo's short side on the page: radii are fractions of it."""
+        return min(self.width, self.height)
+
+    def shown(self) -> list[Spot]:
+        """Return the points that will be saved, numbered as the page shows them."""
+        kept = [s for s in self.spots if s.kept]
+        if self.first:
+            for i, spot in enumerate(kept, 1):
+                spot.number = i
+        else:
+            top = max((s.number or 0 for s in self.spots if s.kind == "mark"), default=0)
+            for spot in kept:
+                if spot.kind != "mark":
+                    top += 1
+                    spot.number = top
+        return kept
+
+    def drawn(self) -> list[dict]:
+        """Return each point as the page draws it: circle, number badge and look, in pixels."""
+        self.shown()
+        drawn = []
+        for spot in self.spots:
+            # drawn just outside the mark, so the ring never hides the mark's own edge
+            r = max(spot.radius * self.short_px + RING_GAP_PX, 12)
+            cx, cy = spot.x * self.width, spot.y * self.height
+            # the number sits on the circle's upper right, off the mark, inside the photo
+            bx = min(max(cx + r * 0.75, 14), self.width - 14)
+            by = min(max(cy - r * 0.75, 14), self.height - 14)
+            look = [spot.kind]
+            if not spot.kept:
+                look.append("removed")
+            if self.moving and str(spot.number) == self.moving and spot.kind == "mark":
+                look.append("moving")
+            drawn.append({"cx": round(cx, 1), "cy": round(cy, 1), "r": round(r, 1),
+                          "bx": round(bx, 1), "by": round(by, 1), "look": " ".join(look),
+                          "number": spot.number if spot.kept else None})
+        return drawn
+
+    def hit(self, x: float, y: float, spots: list[Spot]) -> Spot | None:
+        """Return the point a tap at (x, y) falls on, the nearest first, if any."""
+        best, best_d = None, None
+        for spot in spots:
+            d = math.hypot((spot.x - x) * self.width, (spot.y - y) * self.height)
+            if d <= max(spot.radius * self.short_px, HIT_PX) and (best_d is None or d < best_d):
+                best, best_d = spot, d
+        return best
+
+    def tap(self, x: float, y: float) -> None:
+        """Apply a tap on the photo: remove, add or move a point as the page says."""
+        if self.first:
+            spot = self.hit(x, y, [s for s in self.spots if s.kept])
+            if spot is not None and spot.kind == "tapped":
+                self.spots.remove(spot)
+                self.message = _("Mark removed.")
+            elif spot is not None:
+                spot.kept = False
+                self.message = _("Mark removed.")
+            else:
+                spot = self.hit(x, y, [s for s in self.spots if not s.kept])
+                if spot is not None:
+                    spot.kept = True
+                else:
+                    self.spots.append(Spot(x, y, TAPPED_RADIUS, "tapped"))
+                self.message = _("Mark added.")
+            return
+        marks = {str(s.number): s for s in self.spots if s.kind == "mark"}
+        if self.moving in marks:
+            spot = marks[self.moving]
+            spot.x, spot.y = x, y
+            self.message = _("Mark %(n)s moved. Confirm when every mark is right.", n=self.moving)
+            self.moving = ""
+        elif self.moving == "new":
+            self.spots.append(Spot(x, y, TAPPED_RADIUS, "tapped"))
+            self.moving = ""
+            self.message = _("Mark added.")
+        else:
+            spot = self.hit(x, y, list(marks.values()))
+            if spot is not None:
+                self.moving = str(spot.number)
+                self.message = _("Now tap where mark %(n)s is.", n=spot.number)
+            else:
+                self.message = _("To move a mark, choose its number below, then tap the photo.")
+
+
+def board_for(checkin: CheckIn) -> Board:
+    """Return the confirm page's points as stored: followed marks, or else the proposals."""
+    marks = active_marks(checkin.treatment_id)
+    if marks:
+        readings = {r.mark_id: r for r in mark_readings(checkin.id)}
+        reference, points = None, None
+        spots = []
+        for i, mark in enumerate(marks):
+            row = readings.get(mark.id)
+            if row is None:
+                if points is None:
+                    reference, points = reference_points(checkin.treatment_id, marks)
+                x, y, radius, stage, source = *points[i], TAPPED_RADIUS, None, "carried"
+            else:
+                x, y, radius, stage, source = (row.x, row.y, row.data.get("radius") or TAPPED_RADIUS,
+                                               row.stage, row.set_by)
+            spots.append(Spot(x, y, radius, "mark", number=mark.number, set_by=source,
+                              stage=stage))
+        return Board(checkin, first=False, spots=spots)
+    details = checkin.reading.data.get("mark_details", []) if checkin.reading else []
+    spots = [Spot(d["centre"][0], d["centre"][1], d.get("radius") or TAPPED_RADIUS, "proposal",
+                  kept=(d.get("delta_e") or 0) >= VISIBLE_DELTA_E, stage=d.get("stage"))
+             for d in details if d.get("centre")]
+    return Board(checkin, first=True, spots=spots)
+
+
+def parse_point(text: str) -> tuple[float, float]:
+    """Read "x,y" fractions of the photo; raise MarksRefused when they are not inside it."""
+    try:
+        x_text, y_text = text.split(",")
+        x, y = float(x_text), float(y_text)
+    except (ValueError, AttributeError):
+        raise MarksRefused(_("A point on the photo could not be read. Please reload the page."))
+    if not (math.isfinite(x) and math.isfinite(y) and 0 <= x <= 1 and 0 <= y <= 1):
+        raise MarksRefused(_("A point must lie on the photo. Please reload the page."))
+    return x, y
+
+
+def board_from_form(checkin: CheckIn, form) -> Board:
+    """Rebuild the page's points from a posted form, refusing anything that is not ours."""
+    stored = board_for(checkin)
+    if len(form.getlist("keep")) + len(form.getlist("point")) + len(form.getlist("mark")) > MAX_POINTS:
+        raise MarksRefused(_("That is more marks than we can follow (at most %(n)d).", n=MAX_POINTS))
+    spots = []
+    if stored.first:
+        # a proposal is named by its point, as the page wrote it
+        kept = {f"{x:.4f},{y:.4f}" for x, y in map(parse_point, form.getlist("keep"))}
+        for spot in stored.spots:
+            spot.kept = spot.value in kept
+            spots.append(spot)
+    else:
+        by_number = {str(s.number): s for s in stored.spots}
+        for value in form.getlist("mark"):
+            number, _sep, point = value.partition(":")
+            if number not in by_number:
+                raise MarksRefused(_("There is no mark %(n)s on this photo.", n=number[:8]))
+            by_number[number].x, by_number[number].y = parse_point(point)
+        spots = stored.spots
+    for value in form.getlist("point"):
+        x, y = parse_point(value)
+        spots.append(Spot(x, y, TAPPED_RADIUS, "tapped"))
+    moving = form.get("move", "")
+    if moving and moving != "new" and moving not in {str(s.number) for s in spots
+                                                   if s.kind == "mark"}:
+        raise MarksRefused(_("There is no mark %(n)s on this photo.", n=moving[:8]))
+    return Board(checkin, first=stored.first, spots=spots, moving=moving)
+
+
+def tap_from_form(board: Board, form) -> tuple[float, float] | None:
+    """Return the tap on the photo as fractions (None when the form was not sent by a tap)."""
+    if "tap.x" not in form and "tap.y" not in form:
+        return None
+    try:
+        x, y = int(form.get("tap.x", "")), int(form.get("tap.y", ""))
+    except ValueError:
+        raise MarksRefused(_("The tap on the photo could not be read. Please try again."))
+    if not (0 <= x <= board.width and 0 <= y <= board.height):
+        raise MarksRefused(_("Please tap on the photo itself."))
+    return x / board.width, y / board.height
+
+
+def save(board: Board, actor: User) -> list[int]:
+    """Save the points on the board as the check-in's followed marks, measure them, commit.
+
+    Returns the numbers of the marks whose point changed. The therapist's changes are audited
+    with the old and the new point.
+    """
+    checkin = board.checkin
+    treatment = checkin.treatment
+    shown = board.shown()
+    if not shown:
+        raise MarksRefused(_("Tap at least one mark on the photo, or tick one below."))
+    source = "therapist" if actor.is_therapist else "client"
+    stored = {s.number: s for s in board_for(checkin).spots} if not board.first else {}
+    existing = {r.mark_id: r for r in db.session.scalars(sa.select(MarkReading).where(
+        MarkReading.checkin_id == checkin.id))}
+    marks, points, set_by, moved = [], [], [], []
+    by_number = {m.number: m for m in active_marks(treatment.id)}
+    for spot in shown:
+        mark = by_number.get(spot.number) if spot.kind == "mark" else None
+        if mark is None:
+            mark = Mark(treatment_id=treatment.id, number=spot.number, x=spot.x, y=spot.y)
+            db.session.add(mark)
+            moved.append(spot.number)
+            set_by.append(source)
+        else:
+            before, row = stored[spot.number], existing.get(mark.id)
+            if abs(before.x - spot.x) > MOVED or abs(before.y - spot.y) > MOVED:
+                moved.append(spot.number)
+                set_by.append(source)
+                if actor.is_therapist:
+                    audit.record("move_mark_point", actor, subject=treatment.client_id,
+                                 obj=mark, detail={
+                                     "checkin_id": checkin.id, "mark": mark.number,
+                                     "old": [round(before.x, 4), round(before.y, 4)],
+                                     "new": [round(spot.x, 4), round(spot.y, 4)]})
+            else:
+                set_by.append(row.set_by if row is not None else "carried")
+        marks.append(mark)
+        points.append((spot.x, spot.y))
+    db.session.flush()
+    first = board.first
+    if moved or len(existing) != len(marks):
+        measure(checkin, marks, points, set_by)
+    if actor.id == treatment.client_id or checkin.marks_confirmed_at is None:
+        checkin.marks_confirmed_at = utcnow()
+    if first:
+        audit.record("confirm_marks", actor, subject=treatment.client_id, obj=checkin,
+                     detail={"marks": len(marks)})
+        db.session.flush()
+        # photos sent before the marks were first confirmed follow them as well
+        for other in db.session.scalars(sa.select(CheckIn).where(
+                CheckIn.treatment_id == treatment.id, CheckIn.id != checkin.id)):
+            carry_to(other, checkin, marks)
+    db.session.flush()
+    flags.refresh(treatment)
+    db.session.commit()
+    return moved
+
+
+# --- views --------------------------------------------------------------------------------
+
+
+def get_checkin_or_404(checkin_id: int) -> CheckIn:
+    """Return a check-in the signed-in user may see (its client or a linked therapist), or 404."""
+    # not a redirect to the login form for strangers: nobody learns that the check-in exists
+    if not current_user.is_authenticated:
+        abort(404)
+    checkin = db.session.get(CheckIn, checkin_id)
+    if checkin is None or not can_see_client(current_user, checkin.client_id):
+        abort(404)
+    return checkin
+
+
+def show_board(board: Board, status: int = 200):
+    """Render the confirm page (or the board alone when htmx aims at it)."""
+    partial = "marks/_board.html" if htmx.target == f"board-{board.checkin.id}" else None
+    return render("marks/confirm.html", partial, status=status, board=board,
+                  drawn=board.drawn(), treatment=board.checkin.treatment,
+                  tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX, ring_gap=RING_GAP_PX)
+
+
+@bp.route("/checkins/<int:checkin_id>/marks", methods=("GET", "POST"))
+def confirm(checkin_id: int):
+    """Show a photo's marks to confirm; a tap changes them, "Looks right" saves them."""
+    checkin = get_checkin_or_404(checkin_id)
+    if request.method == "GET":
+        if current_user.id != checkin.client_id:
+            audit.record("view_marks", current_user, subject=checkin.client_id, obj=checkin)
+            db.session.commit()
+        return show_board(board_for(checkin))
+    try:
+        board = board_from_form(checkin, request.form)
+        tap = tap_from_form(board, request.form)
+    except MarksRefused as refused:
+        board = board_for(checkin)
+        board.message, board.error = refused.message, True
+        return show_board(board, 422)
+    if tap is not None:
+        board.tap(*tap)
+        return show_board(board)
+    try:
+        moved = save(board, current_user)
+    except MarksRefused as refused:
+        board.message, board.error = refused.message, True
+        return show_board(board, 422)
+    if current_user.is_therapist:
+        flash(_("Points saved and the marks measured again.") if moved
+              else _("Points saved."))
+    else:
+        flash(_("Thank you: your marks are saved and measured."))
+    return redirect_to(url_for("treatments.show", treatment_id=checkin.treatment_id),
+                       status=303, in_place=True)
