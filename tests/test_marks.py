@@ -123,6 +123,23 @@ def test_first_photo_offers_proposals_and_looks_right_saves_the_followed_marks(a
                    for m in followed) == 3
 
 
+def test_a_first_photo_page_sent_again_after_saving_follows_nothing_twice(app, client, auth, setup):
+    # two tabs, Back, or a retried send: the first page's form arrives after its marks were saved
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    assert values(page, "board") == ["first"]
+    proposed = values(page, "keep")
+    form = {"board": "first", "point": ["0.1000,0.1000", "0.9000,0.9000"]}
+    assert confirm_first(client, checkin_id, proposed, **form).status_code == 303
+    with app.app_context():
+        saved = db.session.scalar(sa.select(sa.func.count(Mark.id)))
+    again = confirm_first(client, checkin_id, proposed, **form)
+    assert again.status_code == 422 and "already saved" in again.text
+    assert values(again.text, "board") == ["later"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == saved
+
+
 def test_tapping_a_proposal_removes_it_and_tapping_it_again_brings_it_back(app, client, auth,
                                                                          setup):
     checkin_id = first_checkin(client, auth, setup)

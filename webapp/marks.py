@@ -349,6 +349,10 @@ def parse_point(text: str) -> tuple[float, float]:
 def board_from_form(checkin: CheckIn, form) -> Board:
     """Rebuild the page's points from a posted form, refusing anything that is not ours."""
     stored = board_for(checkin)
+    if form.get("board") == "first" and not stored.first:
+        # a page from before the marks were saved (another tab, Back, a retried send): its
+        # points would be followed twice
+        raise MarksRefused(_("These marks were already saved. Here they are as saved: confirm them, or move one."))
     if len(form.getlist("keep")) + len(form.getlist("point")) + len(form.getlist("mark")) > MAX_POINTS:
         raise MarksRefused(_("That is more marks than we can follow (at most %(n)d).", n=MAX_POINTS))
     spots = []
@@ -494,6 +498,12 @@ def confirm(checkin_id: int):
     except MarksRefused as refused:
         board.message, board.error = refused.message, True
         return show_board(board, 422)
+    except sa.exc.IntegrityError:
+        # the same first photo's marks saved at the same moment from another page
+        db.session.rollback()
+        board = board_for(checkin)
+        board.message, board.error = _("These marks were already saved. Here they are as saved: confirm them, or move one."), True
+        return show_board(board, 409)
     if current_user.is_therapist:
         flash(_("Points saved and the marks measured again.") if moved
               else _("Points saved."))
