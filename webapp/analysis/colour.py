@@ -264,7 +264,7 @@ _LAB_EPS = np.float32(216 / 24389)
 _LAB_KAPPA = np.float32(24389 / 27)
 
 
-# a mark whose breakdown-coloured part (green, yellow, brown) covers at least this share of its
+# a mark whose breakdown-coloured part (green or yellow) covers at least this share of its
 # core is named by that part: yellow only appears in bruises older than 18 h (Langlois & Gresham
 # 1991, colour-evidence.md "Timing"), so such a mark is in its breakdown phase even where a
 # violet centre still has the larger ΔE00; 20% is a visible share of a cup-sized mark
@@ -296,14 +296,15 @@ def mark_colour(skin_lab, pixel_labs: np.ndarray, mean_delta) -> tuple[float, st
 def breakdown_part(skin_lab, pixel_labs: np.ndarray) -> np.ndarray:
     """Which pixels (N,) bool of Lab pixels (N, 3) show a breakdown colour visibly on the skin.
 
-    Breakdown hues of θ (the pixel minus skin): brown and yellow [35, 120), green [120, 180] ∪
-    (−180, −160); visibly means ΔE00 ≥ the resolved threshold.
+    Breakdown hues of θ (the pixel minus skin): yellow [65, 120) and green [120, 180] ∪
+    (−180, −160); visibly means ΔE00 ≥ the resolved threshold. Brown [35, 65) is left out: it
+    borders red, and the edge of a fresh red mark on yellowish skin reads brown pixel by pixel.
     """
     pixel_labs = np.asarray(pixel_labs, dtype=np.float32).reshape(-1, 3)
     skin = np.asarray(skin_lab, dtype=np.float32)
     deltas = pixel_labs - skin
     pixel_theta = np.degrees(np.arctan2(deltas[:, 2], deltas[:, 1]))
-    breakdown = (pixel_theta >= 35.0) | (pixel_theta < -160.0)
+    breakdown = (pixel_theta >= 65.0) | (pixel_theta < -160.0)
     if not breakdown.any():
         return breakdown
     breakdown[breakdown] = ciede2000(skin, pixel_labs[breakdown]) >= RESOLVED_BELOW

@@ -30,7 +30,7 @@ KINDS = ("back", "torso", "closeup")
 STYLES = ("round", "rim", "speckled", "mixed")
 BACKGROUNDS = ("floor", "carpet", "towel")
 CLOTHING = ("jeans", "shirt", "waistband")
-# a mark with a breakdown-coloured part (yellow/green/brown) covering at least this fraction of
+# a mark with a breakdown-coloured part (yellow or green) covering at least this fraction of
 # its core is named by that part: yellow only appears in bruises older than 18 h (Langlois &
 # Gresham 1991), so the mark is in its breakdown phase: the rule is colour.mark_colour's
 MIXED_BREAKDOWN_FRACTION = colour.MIXED_BREAKDOWN_FRACTION
