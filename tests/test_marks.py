@@ -184,6 +184,36 @@ def test_later_photo_carries_the_marks_over_and_one_tap_confirms(app, client, au
             MarkReading.checkin_id == later))} == {"carried"}
 
 
+def test_a_later_photo_can_stop_following_a_mark_and_not_the_last(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"), ["0.0100,0.0100"])
+    response = upload(client, setup["treatment"], 1, "key-day-0001")
+    later = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    page = client.get(f"/checkins/{later}/marks").text
+    followed = values(page, "mark")
+    last = followed[-1].split(":")[0]
+    assert f'name="stop" value="{last}"' in page
+    # every mark stopped is refused; the tap in the corner (the last mark) is stopped
+    all_stopped = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": followed, "stop": [m.split(":")[0] for m in followed], "action": "save"})
+    assert all_stopped.status_code == 422 and "Keep at least one mark" in all_stopped.text
+    saved = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": followed, "stop": [last], "action": "save"})
+    assert saved.status_code == 303
+    with app.app_context():
+        stopped = db.session.scalar(sa.select(Mark).where(Mark.number == int(last)))
+        assert stopped.removed_at is not None
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "stop_following_mark"))
+        assert event is not None and event.actor_id == setup["c1"].id
+        assert int(last) not in [m.number for m in marks.active_marks(setup["treatment"])]
+    again = client.get(f"/checkins/{later}/marks").text
+    assert len(values(again, "mark")) == len(followed) - 1
+    # a mark number that is not on the photo is refused
+    bad = client.post(f"/checkins/{later}/marks", data={"board": "later", "stop": ["99"], "action": "save"})
+    assert bad.status_code == 422
+
+
 def test_client_moves_a_mark_by_choosing_its_number_then_tapping(app, client, auth, setup):
     checkin_id = first_checkin(client, auth, setup)
     page = client.get(f"/checkins/{checkin_id}/marks").text

@@ -369,6 +369,11 @@ def board_from_form(checkin: CheckIn, form) -> Board:
             if number not in by_number:
                 raise MarksRefused(_("There is no mark %(n)s on this photo.", n=number[:8]))
             by_number[number].x, by_number[number].y = parse_point(point)
+        for number in form.getlist("stop"):
+            if number not in by_number:
+                raise MarksRefused(_("There is no mark %(n)s on this photo.", n=number[:8]))
+            # no longer followed: never a mark, or the same mark counted twice
+            by_number[number].kept = False
         spots = stored.spots
     for value in form.getlist("point"):
         x, y = parse_point(value)
@@ -403,13 +408,20 @@ def save(board: Board, actor: User) -> list[int]:
     treatment = checkin.treatment
     shown = board.shown()
     if not shown:
-        raise MarksRefused(_("Tap at least one mark on the photo, or tick one below."))
+        raise MarksRefused(_("Tap at least one mark on the photo, or tick one below.") if board.first
+                           else _("Keep at least one mark: a treatment is followed by its marks."))
     source = "therapist" if actor.is_therapist else "client"
     stored = {s.number: s for s in board_for(checkin).spots} if not board.first else {}
     existing = {r.mark_id: r for r in db.session.scalars(sa.select(MarkReading).where(
         MarkReading.checkin_id == checkin.id))}
     marks, points, set_by, moved = [], [], [], []
     by_number = {m.number: m for m in active_marks(treatment.id)}
+    for spot in board.spots:
+        if spot.kind == "mark" and not spot.kept and spot.number in by_number:
+            stopped = by_number.pop(spot.number)
+            stopped.removed_at = utcnow()
+            audit.record("stop_following_mark", actor, subject=treatment.client_id, obj=stopped,
+                         detail={"checkin_id": checkin.id, "mark": stopped.number})
     for spot in shown:
         mark = by_number.get(spot.number) if spot.kind == "mark" else None
         if mark is None:
