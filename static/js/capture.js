@@ -4,7 +4,8 @@
 //   photo is framed like yesterday's; the shot goes into the form's own file input.
 // - the plain file input always stays: no camera, camera refused, or any error falls back to it.
 // - every photo is downscaled here before upload (long side MAX_SIDE, JPEG) to save mobile
-//   data; an image the browser cannot decode (e.g. HEIC) is sent as it is, the server reads it.
+//   data; an image the browser cannot decode (e.g. HEIC), or a WebP, is sent as it is, the
+//   server reads it.
 "use strict";
 
 (function () {
@@ -23,6 +24,10 @@
   }
 
   async function downscale(file) {
+    // Chromium does not apply a WebP's EXIF orientation when it decodes one, so re-encoding it
+    // here would send a phone's portrait photo sideways; it goes up as it is, and the server
+    // turns it upright
+    if (file.type === "image/webp") return file;
     let bitmap;
     try {
       bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });

@@ -29,6 +29,25 @@ def test_a_large_photo_is_downscaled_to_2000px_jpeg_before_upload(page, client_w
     assert page.evaluate(INPUT_PHOTO) == {"type": "image/jpeg", "width": 2000, "height": 1500}
 
 
+def test_a_webp_goes_up_as_it_is_so_its_rotation_is_kept(page, client_with_treatment):
+    # a phone's portrait WebP stored sideways with an EXIF rotation: re-encoded in the browser it
+    # would lose the rotation, so it is sent untouched and the server turns it upright
+    import io
+    from PIL import Image
+    email, treatment_id = client_with_treatment
+    login(page, email)
+    page.goto(f"/treatments/{treatment_id}/checkin")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.new("RGB", (2400, 1800), (200, 160, 140)).save(buffer, "WEBP", exif=exif.tobytes())
+    page.set_input_files("#photo", files=[{"name": "side.webp", "mimeType": "image/webp",
+                                           "buffer": buffer.getvalue()}])
+    page.wait_for_selector("[data-capture-preview]:not([hidden])")
+    assert page.evaluate("() => document.getElementById('photo').files[0].type") == "image/webp"
+    assert page.evaluate("() => document.getElementById('photo').files[0].size") == len(buffer.getvalue())
+
+
 def big_png() -> bytes:
     """A 2400×1800 PNG: larger than the upload's long side, and not a JPEG."""
     import io
