@@ -210,6 +210,7 @@ class Board:
     message: str = ""
     error: bool = False
     changed: list[int] = field(default_factory=list)
+    open_moves: bool = False  # the choices of mark to move are shown unfolded
 
     @property
     def width(self) -> int:
@@ -306,6 +307,7 @@ class Board:
                 self.message = _("Now tap where mark %(n)s is.", n=spot.number)
             else:
                 self.message = _("To move a mark, choose its number below, then tap the photo.")
+                self.open_moves = True
 
 
 def board_for(checkin: CheckIn) -> Board:

@@ -135,6 +135,9 @@
           say(words("saidPick", on.number));
         } else {
           say(words("saidChoose"));
+          // the choices the hint points to are folded away: open them
+          const moves = form.querySelector("details.move-mark");
+          if (moves) moves.open = true;
         }
       }
     }
