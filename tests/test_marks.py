@@ -1,7 +1,6 @@
 """Followed marks: confirming them on the first photo, carrying them over, correcting, recomputing."""
 import datetime as dt
 import io
-import json
 import re
 from functools import cache
 
@@ -10,10 +9,9 @@ import sqlalchemy as sa
 
 from webapp import marks, readings
 from webapp.analysis import ANALYZER_VERSION, scenes, synthetic
-from webapp.checkins import record_checkin
 from webapp.extensions import db
 from webapp.models import (AuditEvent, CheckIn, Consent, Mark, MarkReading, Reading,
-                           RecoverySummary, Treatment, utcnow)
+                           Treatment, utcnow)
 from webapp.recovery import recoveries
 
 DAY = dt.timedelta(days=1)

@@ -13,7 +13,6 @@ static/js/marks.js makes the same changes in the page and posts the final list.
 """
 from __future__ import annotations
 
-import datetime as dt
 import io
 import math
 from dataclasses import dataclass, field
