@@ -161,10 +161,17 @@ def journey(browser, base_url, watch, live_app, treatment, javascript: bool) -> 
             moved = scene(2)
             # every mark was carried onto its own painted mark in the moved photo
             assert all(moved.on_mark(r.x, r.y) is not None for r in carried)
+        # the folded choices: move a mark, add one, or stop following one
+        page.click("details.move-mark summary")
+        assert page.locator('input[name="stop"]').count() == len(truth)
+        readable(page, javascript)
+        shot(page, f"marks-day2-choices{suffix}")
         page.click("button.confirm-marks")  # the one tap
         page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
         with live_app.app_context():
             assert db.session.get(CheckIn, latest.id).marks_confirmed_at is not None
+            assert all(m.removed_at is None for m in db.session.scalars(sa.select(Mark).where(
+                Mark.treatment_id == treatment_id)))
     finally:
         context.close()
 
