@@ -212,6 +212,26 @@ def test_a_later_photo_can_stop_following_a_mark_and_not_the_last(app, client, a
     assert bad.status_code == 422
 
 
+def test_a_later_photo_offers_a_clear_mark_nobody_follows(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    proposed = values(page, "keep")
+    # only the first proposal is followed: the others are marks the next photo still shows
+    confirm_first(client, checkin_id, proposed[:1])
+    response = upload(client, setup["treatment"], 1, "key-day-0001")
+    later = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    page = client.get(f"/checkins/{later}/marks").text
+    offered = re.findall(r'<input type="checkbox" name="point" value="([^"]+)"', page)
+    assert offered and "may show a new mark" in page
+    truth = scene(1)
+    assert all(truth.on_mark(*map(float, v.split(","))) is not None for v in offered)
+    saved = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": values(page, "mark"), "point": offered[:1], "action": "save"})
+    assert saved.status_code == 303
+    with app.app_context():
+        assert [m.number for m in marks.active_marks(setup["treatment"])] == [1, 2]
+
+
 def test_client_moves_a_mark_by_choosing_its_number_then_tapping(app, client, auth, setup):
     checkin_id = first_checkin(client, auth, setup)
     page = client.get(f"/checkins/{checkin_id}/marks").text

@@ -26,6 +26,7 @@ from PIL import Image
 from webapp import audit, flags
 from webapp.access import can_see_client
 from webapp.analysis import analyze_image
+from webapp.analysis.analyze import SURE_SCORE
 from webapp.extensions import db, htmx
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, User, utcnow
 from webapp.pages import redirect_to, render
@@ -48,6 +49,8 @@ VISIBLE_DELTA_E = 3.0
 # a point counts as moved when it changed by more than this (fractions): rounding aside
 MOVED = 1e-4
 MAX_POINTS = 24
+# a later photo offers at most this many marks it sees that nobody follows yet
+MAX_SUGGESTED = 3
 
 
 class MarksRefused(Exception):
@@ -185,7 +188,7 @@ class Spot:
     x: float
     y: float
     radius: float
-    kind: str  # "proposal", "tapped" or "mark"
+    kind: str  # "proposal", "tapped", "mark", or "suggested" (seen on a later photo, not followed)
     kept: bool = True  # a proposal the client has not removed
     number: int | None = None  # a followed mark's number; else its place among those kept
     set_by: str | None = None
@@ -299,6 +302,10 @@ class Board:
             self.spots.append(Spot(x, y, TAPPED_RADIUS, "tapped"))
             self.moving = ""
             self.message = _("Mark added.")
+        elif (seen := self.hit(x, y, [s for s in self.spots if s.kind == "suggested" and not s.kept])) is not None:
+            seen.kept = True
+            seen.kind = "tapped"
+            self.message = _("Mark added.")
         else:
             spot = self.hit(x, y, list(marks.values()))
             if spot is not None:
@@ -327,12 +334,35 @@ def board_for(checkin: CheckIn) -> Board:
                                                row.stage, row.set_by)
             spots.append(Spot(x, y, radius, "mark", number=mark.number, set_by=source,
                               stage=stage))
-        return Board(checkin, first=False, spots=spots)
+        return Board(checkin, first=False, spots=spots + new_marks_seen(checkin, spots))
     details = checkin.reading.data.get("mark_details", []) if checkin.reading else []
     spots = [Spot(d["centre"][0], d["centre"][1], d.get("radius") or TAPPED_RADIUS, "proposal",
                   kept=(d.get("delta_e") or 0) >= VISIBLE_DELTA_E, stage=d.get("stage"))
              for d in details if d.get("centre")]
     return Board(checkin, first=True, spots=spots)
+
+
+def new_marks_seen(checkin: CheckIn, followed: list[Spot]) -> list[Spot]:
+    """Marks the photo shows clearly that no followed mark is near: offered for adding.
+
+    The photo's own proposals (most mark-like first) with a sure score, away from every
+    followed mark by more than twice its radius; at most ``MAX_SUGGESTED``.
+    """
+    if not checkin.photo_key:
+        return []
+    proposals = analyze_image(display_image(checkin)).mark_details
+    seen = []
+    for detail in proposals:
+        x, y = detail["centre"]
+        radius = detail.get("radius") or TAPPED_RADIUS
+        if (detail.get("score") or 0) < SURE_SCORE or detail["delta_e"] < VISIBLE_DELTA_E:
+            continue
+        if any(math.hypot(x - s.x, y - s.y) < 2 * max(radius, s.radius) for s in followed + seen):
+            continue
+        seen.append(Spot(x, y, radius, "suggested", kept=False, stage=detail.get("stage")))
+        if len(seen) == MAX_SUGGESTED:
+            break
+    return seen
 
 
 def parse_point(text: str) -> tuple[float, float]:
@@ -379,6 +409,8 @@ def board_from_form(checkin: CheckIn, form) -> Board:
     for value in form.getlist("point"):
         x, y = parse_point(value)
         spots.append(Spot(x, y, TAPPED_RADIUS, "tapped"))
+        # a new mark the photo showed, now ticked, is offered no more
+        spots = [s for s in spots if not (s.kind == "suggested" and math.hypot(s.x - x, s.y - y) < 1e-3)]
     moving = form.get("move", "")
     if moving and moving != "new" and moving not in {str(s.number) for s in spots
                                                    if s.kind == "mark"}:

@@ -49,6 +49,11 @@
         found.push({ kind: "tapped", field, kept: true, r: Number(field.dataset.radius),
                      ...parsePoint(field.value) });
       });
+      // marks a later photo shows that nobody follows yet: followed once ticked
+      form.querySelectorAll('.new-marks input[name="point"]').forEach((box) => {
+        found.push({ kind: "suggested", field: box, kept: box.checked, r: Number(box.dataset.radius),
+                     ...parsePoint(box.value) });
+      });
       // numbers as the server gives them: in order on a first photo, after the marks later
       let next = 0;
       found.forEach((spot) => {
@@ -56,7 +61,9 @@
         if (first) spot.number = ++next;
         else if (spot.kind === "mark") next = Math.max(next, spot.number);
       });
-      if (!first) found.forEach((spot) => { if (spot.kind === "tapped") spot.number = ++next; });
+      if (!first) found.forEach((spot) => {
+        if (spot.kept && (spot.kind === "tapped" || spot.kind === "suggested")) spot.number = ++next;
+      });
       return found;
     }
 
@@ -126,6 +133,9 @@
       } else if (chosen === "new") {
         addPoint(x, y);
         form.querySelector('input[name="move"]:checked').checked = false;
+        say(words("saidAdded"));
+      } else if (hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept))) {
+        hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept)).field.checked = true;
         say(words("saidAdded"));
       } else {
         const on = hit(x, y, marks);
