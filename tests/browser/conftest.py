@@ -188,6 +188,28 @@ def unique_email(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}@example.org"
 
 
+def consenting_client(live_app, prefix: str, name: str, treated_ago) -> tuple[str, int]:
+    """Add a consenting client with one treatment ``treated_ago`` (a timedelta) ago.
+
+    Returns (email, treatment id); the password is ``PASSWORD``.
+    """
+    from webapp.models import Consent, Treatment, User, utcnow
+
+    email = unique_email(prefix)
+    with live_app.app_context():
+        user = User(email=email, role="client", name=name, timezone="UTC")
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(Consent(user_id=user.id, version=live_app.config["CONSENT_VERSION"]))
+        treatment = Treatment(client_id=user.id, recorded_by_id=user.id, treated_at=utcnow() - treated_ago,
+                              body_area="upper_back", technique="static", cup_count=6,
+                              cup_material="glass", suction="medium")
+        db.session.add(treatment)
+        db.session.commit()
+        return email, treatment.id
+
+
 def register(page, name: str, email: str, role: str | None = "client",
              practice: str | None = None, invite_url: str | None = None) -> None:
     """Create an account through the sign-up form (from an invite link if given)."""

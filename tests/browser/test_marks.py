@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from webapp.analysis import scenes, synthetic
 from webapp.extensions import db
-from webapp.models import CheckIn, Consent, Mark, MarkReading, Treatment, User, utcnow
+from webapp.models import CheckIn, Mark, MarkReading, Treatment
 
-from .conftest import PASSWORD, axe_violations, login, no_horizontal_scroll, phone, shot, unique_email
+from .conftest import axe_violations, consenting_client, login, no_horizontal_scroll, phone, shot
 
 TAP_WIDTH = 340  # webapp.marks.TAP_WIDTH: the photo's width on the confirm page
 
@@ -38,19 +38,7 @@ def photo(day: int) -> bytes:
 @pytest.fixture
 def treatment(live_app):
     """A consenting client with a treatment from this morning; returns (email, treatment id)."""
-    email = unique_email("marks")
-    with live_app.app_context():
-        user = User(email=email, role="client", name="Mara Marks", timezone="UTC")
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.flush()
-        db.session.add(Consent(user_id=user.id, version=live_app.config["CONSENT_VERSION"]))
-        row = Treatment(client_id=user.id, recorded_by_id=user.id,
-                        treated_at=utcnow() - dt.timedelta(minutes=30), body_area="upper_back",
-                        technique="static", cup_count=4, cup_material="glass", suction="medium")
-        db.session.add(row)
-        db.session.commit()
-        return email, row.id
+    return consenting_client(live_app, "marks", "Mara Marks", dt.timedelta(minutes=30))
 
 
 def upload(page, treatment_id: int, day: int) -> None:

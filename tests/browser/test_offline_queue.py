@@ -6,9 +6,9 @@ import sqlalchemy as sa
 
 from webapp.analysis import synthetic
 from webapp.extensions import db
-from webapp.models import CheckIn, Consent, Treatment, User, utcnow
+from webapp.models import CheckIn, Consent, User, utcnow
 
-from .conftest import PASSWORD, axe_violations, login, no_horizontal_scroll, shot, unique_email
+from .conftest import axe_violations, consenting_client, login, no_horizontal_scroll, shot
 
 QUEUE_COUNT = "CupmarkQueue.all('uploads').then((items) => items.length)"
 
@@ -26,20 +26,7 @@ def photo_bytes(seed: int = 1, size=(800, 600)) -> bytes:
 @pytest.fixture
 def client_with_treatment(live_app):
     """A consenting client with a treatment from yesterday; returns (email, treatment id)."""
-    email = unique_email("queue")
-    with live_app.app_context():
-        user = User(email=email, role="client", name="Quinn Queue", timezone="UTC")
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.flush()
-        db.session.add(Consent(user_id=user.id, version=live_app.config["CONSENT_VERSION"]))
-        treatment = Treatment(client_id=user.id, recorded_by_id=user.id,
-                              treated_at=utcnow() - dt.timedelta(days=1), body_area="upper_back",
-                              technique="static", cup_count=6, cup_material="glass",
-                              suction="medium")
-        db.session.add(treatment)
-        db.session.commit()
-        return email, treatment.id
+    return consenting_client(live_app, "queue", "Quinn Queue", dt.timedelta(days=1))
 
 
 def checkins(live_app, treatment_id: int) -> int:
