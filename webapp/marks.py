@@ -316,8 +316,12 @@ class Board:
                 self.open_moves = True
 
 
-def board_for(checkin: CheckIn) -> Board:
-    """Return the confirm page's points as stored: followed marks, or else the proposals."""
+def board_for(checkin: CheckIn, seen: bool = False) -> Board:
+    """Return the confirm page's points as stored: followed marks, or else the proposals.
+
+    ``seen`` also offers the new marks a later photo shows (:func:`new_marks_seen`): a whole
+    analysis of the photo, so only for a page that is shown, never for a save.
+    """
     marks = active_marks(checkin.treatment_id)
     if marks:
         readings = {r.mark_id: r for r in mark_readings(checkin.id)}
@@ -334,7 +338,7 @@ def board_for(checkin: CheckIn) -> Board:
                                                row.stage, row.set_by)
             spots.append(Spot(x, y, radius, "mark", number=mark.number, set_by=source,
                               stage=stage))
-        return Board(checkin, first=False, spots=spots + new_marks_seen(checkin, spots))
+        return Board(checkin, first=False, spots=spots + (new_marks_seen(checkin, spots) if seen else []))
     details = checkin.reading.data.get("mark_details", []) if checkin.reading else []
     spots = [Spot(d["centre"][0], d["centre"][1], d.get("radius") or TAPPED_RADIUS, "proposal",
                   kept=(d.get("delta_e") or 0) >= VISIBLE_DELTA_E, stage=d.get("stage"))
@@ -379,7 +383,8 @@ def parse_point(text: str) -> tuple[float, float]:
 
 def board_from_form(checkin: CheckIn, form) -> Board:
     """Rebuild the page's points from a posted form, refusing anything that is not ours."""
-    stored = board_for(checkin)
+    # the new marks seen are needed only when a tap (without javascript) may land on one
+    stored = board_for(checkin, seen="tap.x" in form or "tap.y" in form)
     if form.get("board") == "first" and not stored.first:
         # a page from before the marks were saved (another tab, Back, a retried send): its
         # points would be followed twice
@@ -527,7 +532,7 @@ def confirm(checkin_id: int):
         if current_user.id != checkin.client_id:
             audit.record("view_marks", current_user, subject=checkin.client_id, obj=checkin)
             db.session.commit()
-        return show_board(board_for(checkin))
+        return show_board(board_for(checkin, seen=True))
     try:
         board = board_from_form(checkin, request.form)
         tap = tap_from_form(board, request.form)

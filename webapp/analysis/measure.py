@@ -62,8 +62,6 @@ LOCAL_BODY_SHARE = 0.2
 SHADOW_CHROMA_RATIO = 0.35
 # two clusters' centres blend a mark's soft edge into both: a split needs only this ΔE00
 FAINT_SPLIT_DELTA_E = 4.0
-# below this ΔE00 a point's colour passes for the skin's (the resolved threshold)
-RESOLVED_DELTA_E = colour.RESOLVED_BELOW
 # fewest ring pixels for a ring median
 MIN_RING = 15
 
@@ -157,7 +155,7 @@ def _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, short_side):
     """
     near_point = distance_sq <= (CLEAR_DISC * short_side) ** 2
     point_lab = masks.sample_median(lab_s, near_point)
-    if float(colour.ciede2000(skin_lab, point_lab)) >= RESOLVED_DELTA_E or skin.sum() < 60:
+    if float(colour.ciede2000(skin_lab, point_lab)) >= colour.RESOLVED_BELOW or skin.sum() < 60:
         return skin, skin_lab
     ys, xs = np.nonzero(skin)
     step = max(1, len(ys) // 2000)
