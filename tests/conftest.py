@@ -1,5 +1,9 @@
 """Fixtures shared by the tests: an app on a fresh database, clients, users, auth."""
 import os
+import shutil
+import socket
+import subprocess
+import time
 from functools import cache
 
 import pytest
@@ -9,11 +13,12 @@ from browser.chromium import header as browser_header
 from webapp import create_app
 from webapp.extensions import db
 from webapp.mail import read_outbox
-from webapp.models import PASSWORD_METHOD, CareLink, User
+from webapp.models import CareLink, User
 
 # set by .ci/run to run the whole suite a second time on PostgreSQL
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery"
+TEST_PASSWORD_METHOD = "scrypt:1024:8:1"
 
 
 def pytest_report_header(config):
@@ -26,15 +31,67 @@ def pytest_report_header(config):
     return [database, browser_header()]
 
 
+def free_port() -> int:
+    """Return a TCP port on loopback that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def service_missing(reason: str) -> None:
+    """Skip a test whose service this machine lacks, or fail where CI requires the services."""
+    if os.environ.get("CUPMARK_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"CUPMARK_REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """Start a real redis-server (Debian's package) on a free loopback port; yields its URL."""
+    import redis
+    executable = shutil.which("redis-server")
+    if executable is None:
+        service_missing("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    # nothing written to disk, nothing reachable from outside loopback
+    server = subprocess.Popen([executable, "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no", "--dir", str(folder)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        connection = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                connection.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("redis-server did not answer within 5 s")
+        connection.close()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 @cache
 def password_hash() -> str:
-    """Hash the shared test password once: scrypt at N=2^17 takes a while each time."""
-    return generate_password_hash(PASSWORD, method=PASSWORD_METHOD)
+    """Hash the shared test password once, cheaply: every sign-in of a test checks it."""
+    # scrypt at the real N=2^17 costs a third of a second per sign-in here; the stored hash
+    # names its own cost, so these accounts check fast. Registration's real cost is tested in
+    # test_auth.py, and the sign-in timing test makes its account at the real cost
+    return generate_password_hash(PASSWORD, method=TEST_PASSWORD_METHOD)
 
 
 @pytest.fixture
 def app(tmp_path):
     """Create an app on a fresh, empty database."""
+    yield from app_on_fresh_database(tmp_path)
+
+
+def app_on_fresh_database(tmp_path, **config):
+    """Yield an app for tests (on an empty database, with config added), then drop its tables."""
     url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite'}"
     app = create_app({
         "TESTING": True,
@@ -45,6 +102,7 @@ def app(tmp_path):
         "PHOTO_ROOT": str(tmp_path / "photos"),
         "MAIL_BACKEND": "file",
         "MAIL_FILE_PATH": str(tmp_path / "outbox"),
+        **config,
     })
     with app.app_context():
         db.drop_all()
@@ -79,8 +137,8 @@ def make_user(app):
     """Create users with the shared test password; returns a factory."""
     def make(email: str, role: str = "client", name: str | None = None, **fields) -> User:
         with app.app_context():
+            fields.setdefault("password_hash", password_hash())
             user = User(email=email, role=role, name=name or email.split("@")[0].title(),
-                        password_hash=password_hash(),
                         practice_name="Test practice" if role == "therapist" else None,
                         **fields)
             db.session.add(user)

@@ -1,11 +1,11 @@
 """Email: the outbox in tests and development, and SMTP set by CUPMARK_SMTP_URL."""
 import os
-import socket
 import stat
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.conftest import free_port
 from webapp import config, create_app
 from webapp.mail import send_mail
 
@@ -54,13 +54,6 @@ class Inbox:
         """Keep the message and accept it."""
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    """Return a TCP port on loopback that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_send_mail_goes_through_a_real_smtp_server(monkeypatch, tmp_path):

@@ -6,7 +6,7 @@ from flask import Flask, current_app, has_request_context, redirect, request, ur
 from flask_login import current_user
 
 from webapp import config, mail
-from webapp.extensions import babel, csrf, db, htmx, login_manager, migrate
+from webapp.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from webapp.models import render_migration_item
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,17 +37,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     mail.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             sa.event.listen(db.engine, "connect", configure_sqlite)
 
     from webapp import (auth, checkins, client, consent, demo, flags, links, marks, pages, photos,
-                        readings, therapist, treatments)
+                        readings, therapist, throttle, treatments)
     for module in (auth, checkins, client, consent, demo, flags, links, marks, pages, photos,
                    readings, therapist, treatments):
         app.register_blueprint(module.bp)
     pages.install(app)
+    app.register_error_handler(429, throttle.too_many)
 
     @app.route("/")
     def index():

@@ -14,6 +14,7 @@ from webapp import audit, links
 from webapp.extensions import db, htmx, login_manager
 from webapp.models import User
 from webapp.pages import redirect_to, render, safe_next
+from webapp.throttle import limited
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -104,6 +105,7 @@ def start_session(user: User) -> None:
 
 
 @bp.route("/register", methods=("GET", "POST"))
+@limited("register")
 def register():
     """Create an account; from an invite link, create a client linked to that therapist."""
     invite = links.usable_invite(request.values.get("invite"))
@@ -130,6 +132,7 @@ def register():
 
 
 @bp.route("/login", methods=("GET", "POST"))
+@limited("sign_in", only_failures=True)
 def login():
     """Sign in with email and password."""
     form = LoginForm()

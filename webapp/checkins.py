@@ -28,6 +28,7 @@ from webapp.extensions import db
 from webapp.models import CheckIn, Reading, Treatment, User, utcnow
 from webapp.pages import redirect_to, render
 from webapp.storage import discard, get_store, new_key
+from webapp.throttle import limited
 
 bp = Blueprint("checkins", __name__)
 
@@ -258,6 +259,7 @@ def refuse(treatment: Treatment, form: CheckInForm, refused: CheckInRefused):
 
 
 @bp.route("/treatments/<int:treatment_id>/checkin", methods=("GET", "POST"))
+@limited("upload")
 @role_required("client")
 def new(treatment_id: int):
     """Show the check-in form for your treatment; a POST stores the check-in."""

@@ -76,5 +76,19 @@ def defaults(instance_path: str) -> dict:
         # bytes younger than this may belong to an upload still in flight: cleanup spares them
         "PHOTO_CLEANUP_GRACE_SECONDS": 3600,
         "MAIL_DEFAULT_SENDER": os.environ.get("CUPMARK_MAIL_FROM", "Cupmark <no-reply@localhost>"),
+        # flask-limiter: memory counts for one process; several workers share Redis
+        "RATELIMIT_STORAGE_URI": os.environ.get("CUPMARK_RATELIMIT_STORAGE_URL", "memory://"),
+        # a moving window: the 11th try within any 60 seconds is refused, not only per clock minute
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_KEY_PREFIX": "cupmark",
+        # while Redis is down the limits still hold, per process, instead of every request failing
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # per door: (per account, per address); only failed sign-ins count
+        "RATE_LIMITS": {
+            "sign_in": ("10 per minute; 50 per hour", "30 per minute; 300 per hour"),
+            "register": ("3 per hour", "20 per hour"),
+            "reset": ("3 per hour", "20 per hour"),
+            "upload": ("30 per minute", "60 per minute"),
+        },
         **mail_settings(os.environ.get("CUPMARK_SMTP_URL"), instance_path),
     }

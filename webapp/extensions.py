@@ -4,6 +4,8 @@ from flask import g
 from jinja2 import pass_eval_context
 from markupsafe import Markup
 from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mailman import Mail
 from flask_migrate import Migrate
@@ -80,3 +82,4 @@ csrf = CSRFProtect()
 htmx = HTMX()
 babel = Babel()
 mailer = Mail()
+limiter = Limiter(key_func=get_remote_address)

@@ -151,7 +151,8 @@
       await save("notices", { kind: "uploaded", url: result.data.url || null, at: Date.now() });
       return "done";
     }
-    if (isRefusal(result.status)) {
+    // a rate limit is about the pace, not the photo: it is sent again after a pause
+    if (isRefusal(result.status) && result.data.error !== "rate_limited") {
       await remove("uploads", item.key);
       await save("notices", { kind: "refused", message: result.data.message || null, at: Date.now() });
       return "done";
