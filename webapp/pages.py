@@ -3,6 +3,8 @@ import datetime as dt
 import functools
 import io
 import json
+import unicodedata
+from urllib.parse import unquote, urlsplit
 
 from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
                    send_from_directory, url_for)
@@ -83,9 +85,19 @@ def redirect_to(url: str, *, status: int = 302, in_place: bool = False):
 
 def safe_next(target: str | None) -> str | None:
     """Return a redirect target only if it is a path on this site (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    if not target or len(target) > 2048:
+        return None
+    # checked as sent and once decoded: browsers drop tabs and newlines from a URL (so
+    # "/\t/evil.example" becomes "//evil.example") and read a backslash as a slash
+    for form in (target, unquote(target)):
+        if "\\" in form or any(unicodedata.category(c)[0] in "CZ" and c != " " for c in form):
+            return None
+        parts = urlsplit(form)
+        # "///host" parses as an empty host and the path "/host"; browsers go to host
+        if (parts.scheme or parts.netloc or not form.startswith("/") or form.startswith("//")
+                or parts.path.startswith("//")):
+            return None
+    return target
 
 
 def render_error(status: int, title: str, message: str):
