@@ -27,7 +27,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webapp import consent, create_app, marks  # noqa: E402
+from webapp import consent, create_app, marks, sessions  # noqa: E402
 from webapp.analysis import synthetic  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import CheckIn, Treatment, User, utcnow  # noqa: E402
@@ -103,8 +103,9 @@ def main() -> None:
                                     body_area="upper_back", technique="static", cup_count=6,
                                     cup_material="glass", suction="medium") for _ in range(2)]
             db.session.add_all(treatments)
+            _row, session_id = sessions.open_for(user)
             db.session.commit()
-            user_id, session_id = user.id, user.get_id()
+            user_id = user.id
             treatment_id, followed_id = (t.id for t in treatments)
         server = ServerClock(app)
         client = app.test_client()

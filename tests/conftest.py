@@ -13,7 +13,7 @@ from browser.chromium import header as browser_header
 from webapp import create_app
 from webapp.extensions import db
 from webapp.mail import read_outbox
-from webapp.models import CareLink, User
+from webapp.models import CareLink, User, utcnow
 
 # set by .ci/run to run the whole suite a second time on PostgreSQL
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -138,6 +138,7 @@ def make_user(app):
     def make(email: str, role: str = "client", name: str | None = None, **fields) -> User:
         with app.app_context():
             fields.setdefault("password_hash", password_hash())
+            fields.setdefault("email_verified_at", utcnow())
             user = User(email=email, role=role, name=name or email.split("@")[0].title(),
                         practice_name="Test practice" if role == "therapist" else None,
                         **fields)

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.routing import IntegerConverter
 
-from webapp import create_app
+from webapp import create_app, sessions
 from webapp.extensions import db
 from webapp.models import AuditEvent
 
@@ -46,8 +46,11 @@ def csrf_app(app):
 def test_every_post_without_csrf_token_is_refused(csrf_app, people):
     client = csrf_app.test_client()
     # log in through the CSRF-exempt path: a session made directly for the user
+    with csrf_app.app_context():
+        _row, token = sessions.open_for(db.session.merge(people["c1"]))
+        db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = f"{people['c1'].id}:1"
+        session["_user_id"] = token
         session["_fresh"] = True
     urls = post_rules(csrf_app)
     assert "/auth/login" in urls and "/consent" in urls

@@ -1,10 +1,15 @@
-"""Accounts: registration, login, logout and the session."""
+"""Accounts: registration, sign-in, reset, change and confirmation, logout and the session."""
+import re
+import statistics
+import time
+
 import pytest
 import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
 
 from tests.conftest import PASSWORD
 from webapp.extensions import db
-from webapp.models import AuditEvent, User
+from webapp.models import PASSWORD_METHOD, AuditEvent, Invite, User
 
 
 def register(client, **fields):
@@ -15,16 +20,30 @@ def register(client, **fields):
     return client.post("/auth/register", data=data)
 
 
-def test_register_client_logs_in_and_hashes_with_scrypt(app, client):
+def test_register_client_creates_the_account_and_asks_to_confirm_the_email(app, client, outbox):
     response = register(client)
     assert response.status_code == 302
-    assert client.get("/").headers["Location"].endswith("/client/")
+    assert response.headers["Location"] == "/auth/check-email"
+    assert "Check your email" in client.get("/auth/check-email").text
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.email == "ada@example.org"))
         assert user.role == "client"
         assert user.timezone == "Europe/Berlin"
         assert user.password_hash.startswith("scrypt:131072:8:1$")
         assert user.check_password("long enough pw")
+        assert user.email_verified_at is None
+    [message] = outbox()
+    assert message["To"] == "ada@example.org"
+    assert "/auth/verify/" in message.get_content()
+    # registering does not sign in (a taken email could not): the person signs in next
+    assert client.get("/").headers["Location"].startswith("/auth/login")
+    assert auth_login(client, "ada@example.org", "long enough pw").status_code == 302
+    assert client.get("/").headers["Location"].endswith("/client/")
+
+
+def auth_login(client, email, password):
+    """Post the sign-in form."""
+    return client.post("/auth/login", data={"email": email, "password": password})
 
 
 def test_register_therapist_needs_practice(app, client):
@@ -33,6 +52,7 @@ def test_register_therapist_needs_practice(app, client):
     assert b"practice name" in response.data
     response = register(client, role="therapist", practice_name="Calm Cups")
     assert response.status_code == 302
+    auth_login(client, "ada@example.org", "long enough pw")
     assert client.get("/").headers["Location"].endswith("/therapist/")
 
 
@@ -50,13 +70,41 @@ def test_register_refuses_bad_input(app, client, fields, message):
         assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
-def test_register_refuses_taken_email(client, make_user):
-    make_user("ada@example.org")
-    response = register(client, email="ADA@example.org")
+@pytest.mark.parametrize(("password", "why"), [
+    ("password12", "This is a very common password."),
+    ("1234567890", "This is a top-100 common password."),
+    ("qwertyuiop", "This is a top-100 common password."),
+    ("abcabcabcabc", "Repeats like"),
+    ("ada@example.org", "close to your name or email"),
+    ("Ada Ada Ada 1", "too easy to guess"),
+])
+def test_register_refuses_a_guessable_password_and_says_why(app, client, password, why):
+    response = register(client, password=password)
     assert response.status_code == 422
-    assert b"already exists" in response.data
+    assert "This password is too easy to guess." in response.text
+    assert why in response.text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
+def test_register_with_a_taken_email_answers_the_same_and_tells_the_owner(app, client, outbox,
+                                                                         make_user):
+    make_user("bob@example.org")
+    new = register(client, email="new@example.org")
+    taken = register(client, email="BOB@example.org", name="Mallory")
+    assert (taken.status_code, taken.headers["Location"]) == (new.status_code,
+                                                             new.headers["Location"])
+    with app.app_context():
+        bob = db.session.scalar(sa.select(User).where(User.email == "bob@example.org"))
+        assert bob.name == "Bob"  # unchanged, and no second account
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 2
+    welcome, warning = outbox()
+    assert welcome["To"] == "new@example.org"
+    assert warning["To"] == "bob@example.org"
+    assert "already has one" in warning.get_content()
+    assert "/auth/reset" in warning.get_content()
+    # the warning is no way in: it has no link that signs anyone in or sets a password
+    assert "/auth/verify/" not in warning.get_content()
 def test_unknown_timezone_falls_back_to_utc(app, client):
     register(client, timezone="Mars/Olympus")
     with app.app_context():
@@ -92,7 +140,8 @@ def test_login_clears_the_session(client, make_user):
     client.post("/auth/login", data={"email": "ada@example.org", "password": PASSWORD})
     with client.session_transaction() as session:
         assert "planted" not in session
-        assert session["_user_id"].startswith(str(1))
+        # the cookie names a device session by a random token, not the user's id
+        assert len(session["_user_id"]) >= 40
 
 
 def test_cookie_replayed_after_logout_gets_login_page(app, client, auth, make_user):
@@ -143,3 +192,131 @@ def test_htmx_login_success_redirects_the_whole_page(client, make_user):
                            headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert response.headers["HX-Redirect"] == "/"
+
+
+def emailed_link(message, path: str) -> str:
+    """Return the path of the link to `path` in an emailed message."""
+    [link] = re.findall(r"http://localhost(" + re.escape(path) + r"\S+)", message.get_content())
+    return link
+
+
+def test_sign_in_takes_as_long_for_an_unknown_email_as_for_a_known_one(app, client, make_user):
+    # the account has a hash at the real cost; test accounts' cheap one would make it fast
+    make_user("ada@example.org", password_hash=generate_password_hash(PASSWORD,
+                                                                      method=PASSWORD_METHOD))
+    def timed(email):
+        started = time.perf_counter()
+        assert auth_login(client, email, "a wrong password").status_code == 422
+        return time.perf_counter() - started
+    timed("nobody@example.org")  # the first unknown email makes the stand-in hash
+    known, unknown = [], []
+    for n in range(5):
+        known.append(timed("ada@example.org"))
+        unknown.append(timed(f"nobody{n}@example.org"))
+    known_median, unknown_median = statistics.median(known), statistics.median(unknown)
+    assert abs(known_median - unknown_median) <= 0.2 * max(known_median, unknown_median), \
+        (known_median, unknown_median)
+
+
+def test_reset_link_works_once(app, client, make_user, outbox):
+    user = make_user("ada@example.org")
+    response = client.post("/auth/reset", data={"email": "ADA@example.org"})
+    assert response.status_code == 200
+    assert "If an account uses this address, we sent it a link" in response.text
+    link = emailed_link(outbox()[-1], "/auth/reset/")
+    assert client.get(link).status_code == 200
+    refused = client.post(link, data={"password": "qwertyuiop"})
+    assert refused.status_code == 422 and "too easy to guess" in refused.text
+    done = client.post(link, data={"password": "a brand new passphrase"})
+    assert done.status_code == 302 and done.headers["Location"] == "/auth/login"
+    assert auth_login(client, user.email, "a brand new passphrase").status_code == 302
+    client.post("/auth/logout")
+    # spent: the link named the password it replaced
+    again = client.post(link, data={"password": "yet another passphrase"})
+    assert again.status_code == 400 and "used already or has expired" in again.text
+    assert auth_login(client, user.email, "yet another passphrase").status_code == 422
+    with app.app_context():
+        assert db.session.get(User, user.id).email_verified_at is not None
+
+
+def test_reset_link_expires_after_30_minutes(app, client, make_user, outbox, monkeypatch):
+    make_user("ada@example.org")
+    client.post("/auth/reset", data={"email": "ada@example.org"})
+    link = emailed_link(outbox()[-1], "/auth/reset/")
+    assert "within 30 minutes" in outbox()[-1].get_content()
+    # itsdangerous reads the clock through time.time: 31 minutes on, the signature is too old
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 31 * 60)
+    expired = client.post(link, data={"password": "a brand new passphrase"})
+    assert expired.status_code == 400 and "expired" in expired.text
+    monkeypatch.setattr(time, "time", lambda: real_time() + 29 * 60)
+    assert client.get(link).status_code == 200
+
+
+@pytest.mark.parametrize("link", ["/auth/reset/not-a-token", "/auth/reset/" + "x" * 5000,
+                                  "/auth/reset/eyJ1IjoxfQ.forged.sig"])
+def test_a_bad_reset_link_is_refused_plainly(client, link):
+    response = client.post(link, data={"password": "a brand new passphrase"})
+    assert response.status_code == 400
+
+
+def test_reset_says_the_same_for_an_unknown_email(client, make_user, outbox):
+    make_user("ada@example.org")
+    known = client.post("/auth/reset", data={"email": "ada@example.org"})
+    unknown = client.post("/auth/reset", data={"email": "nobody@example.org"})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text == unknown.text
+    to_known, to_unknown = outbox()
+    assert to_unknown["To"] == "nobody@example.org"
+    assert "/auth/reset/" not in to_unknown.get_content()
+    assert "/auth/reset/" in to_known.get_content()
+
+
+def test_password_change_asks_the_current_one_and_ends_every_other_session(app, make_user,
+                                                                          outbox):
+    user = make_user("ada@example.org")
+    phone, laptop = app.test_client(), app.test_client()
+    for device in (phone, laptop):
+        assert auth_login(device, user.email, PASSWORD).status_code == 302
+    assert laptop.get("/client/").status_code == 200
+    wrong = phone.post("/auth/password", data={"current_password": "not my password",
+                                               "password": "a brand new passphrase"})
+    assert wrong.status_code == 422 and "not your current password" in wrong.text
+    weak = phone.post("/auth/password", data={"current_password": PASSWORD,
+                                              "password": "ada@example.org"})
+    assert weak.status_code == 422 and "too easy to guess" in weak.text
+    done = phone.post("/auth/password", data={"current_password": PASSWORD,
+                                              "password": "a brand new passphrase"})
+    assert done.status_code == 302
+    assert phone.get("/client/").status_code == 200
+    assert laptop.get("/client/").headers["Location"].startswith("/auth/login")
+    assert "was just changed" in outbox()[-1].get_content()
+    with app.app_context():
+        assert db.session.get(User, user.id).check_password("a brand new passphrase")
+        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+        assert "password_changed" in actions
+
+
+def test_password_change_needs_a_signed_in_user(client):
+    response = client.get("/auth/password")
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_therapist_invites_only_after_confirming_the_email(app, client, outbox):
+    register(client, role="therapist", practice_name="Calm Cups", email="tess@example.org")
+    auth_login(client, "tess@example.org", "long enough pw")
+    page = client.get("/invites")
+    assert "Confirm your email before you invite clients" in page.text
+    client.post("/invites")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Invite.id))) == 0
+    # a second link on request; either works
+    client.post("/auth/verify?next=/invites")
+    first, second = outbox()
+    assert first.get_content().count("/auth/verify/") == 1
+    response = client.get(emailed_link(second, "/auth/verify/"))
+    assert response.status_code == 302
+    client.post("/invites")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Invite.id))) == 1
+    assert client.get("/auth/verify/forged.token.here").status_code == 400

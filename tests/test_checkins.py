@@ -13,7 +13,7 @@ from PIL import Image, ImageCms
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from webapp import checkins, flags, intake
+from webapp import checkins, flags, intake, sessions
 from webapp.analysis import synthetic
 from webapp.checkins import CheckInRefused, record_checkin
 from webapp.extensions import db
@@ -459,8 +459,11 @@ def test_every_orientation_is_stored_upright(client, auth, app, setup, orientati
 def session_client(app, user):
     """Return a new test client already signed in as user (no password round trip)."""
     client = app.test_client()
+    with app.app_context():
+        _row, token = sessions.open_for(db.session.merge(user))
+        db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = token
         session["_fresh"] = True
     return client
 

@@ -43,3 +43,22 @@ def test_followed_marks_migration_downgrades_and_upgrades_again(app):
             with db.engine.begin() as connection:
                 connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
             db.create_all()
+
+
+def test_device_sessions_migration_downgrades_and_upgrades_again(app):
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade()
+            downgrade(revision="0002")
+            assert "user_session" not in set(sa.inspect(db.engine).get_table_names())
+            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("user")}
+            assert "session_version" in columns and "email_verified_at" not in columns
+            upgrade()
+            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("user")}
+            assert "email_verified_at" in columns and "session_version" not in columns
+        finally:
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            db.create_all()

@@ -29,6 +29,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.debug:
         # the dev server speaks plain http on loopback, where a Secure cookie is never sent back
         app.config["SESSION_COOKIE_SECURE"] = False
+    if app.config["SESSION_COOKIE_SECURE"]:
+        # over https the browser then keeps the cookie to this exact host, path / and https:
+        # a sibling subdomain or a plain-http page cannot set or overwrite it
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session"
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"),
@@ -44,9 +48,9 @@ def create_app(test_config: dict | None = None) -> Flask:
             sa.event.listen(db.engine, "connect", configure_sqlite)
 
     from webapp import (auth, checkins, client, consent, demo, flags, links, marks, pages, photos,
-                        readings, therapist, throttle, treatments)
+                        readings, sessions, therapist, throttle, treatments)
     for module in (auth, checkins, client, consent, demo, flags, links, marks, pages, photos,
-                   readings, therapist, treatments):
+                   readings, sessions, therapist, treatments):
         app.register_blueprint(module.bp)
     pages.install(app)
     app.register_error_handler(429, throttle.too_many)

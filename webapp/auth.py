@@ -1,24 +1,36 @@
-"""Accounts: register, log in, log out, settings; the session and role guards."""
+"""Accounts: register, sign in and out, reset and change a password, confirm an email."""
+import functools
+import hashlib
+import secrets
 import zoneinfo
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, HiddenField, PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, ValidationError
+from zxcvbn import zxcvbn
 
-from webapp import audit, links
+from webapp import audit, links, sessions
 from webapp.extensions import db, htmx, login_manager
-from webapp.models import User
-from webapp.pages import redirect_to, render, safe_next
+from webapp.mail import send_mail
+from webapp.models import PASSWORD_METHOD, User, utcnow
+from webapp.pages import redirect_to, render, render_error, safe_next
 from webapp.throttle import limited
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 MIN_PASSWORD = 10
+MAX_PASSWORD = 256
+# zxcvbn's scale: 3 is "safely unguessable" (over 10^8 guesses), what it advises for accounts
+MIN_PASSWORD_SCORE = 3
+# zxcvbn's time grows with length; its authors advise judging a long password by its start
+PASSWORD_JUDGED_CHARS = 100
 TIMEZONES = frozenset(zoneinfo.available_timezones())
 
 
@@ -28,15 +40,55 @@ def valid_timezone(name: str | None) -> str:
 
 
 @login_manager.user_loader
-def load_user(session_id: str) -> User | None:
-    """Load the user of a session, unless the session was ended by a logout."""
-    user_id, _sep, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+def load_user(token: str) -> User | None:
+    """Load the user of a device session that is still open."""
+    return sessions.load(token)
+
+
+def password_problem(password: str, *personal: str) -> str | None:
+    """Return why a new password would be easy to guess, or None if it is not."""
+    judged = zxcvbn(password[:PASSWORD_JUDGED_CHARS],
+                    user_inputs=[word for word in personal if word])
+    if judged["score"] >= MIN_PASSWORD_SCORE:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version):
-        return None
-    return user
+    # zxcvbn says why in English; the sentence around it is ours, and translated
+    reason = judged["feedback"]["warning"] or _("It is close to your name or email, or follows a pattern guessing tools try early.")
+    return _("This password is too easy to guess. %(reason)s Try a few uncommon words together.",
+             reason=reason)
+
+
+class NewPassword:
+    """A WTForms validator: at least MIN_PASSWORD characters, and hard to guess."""
+
+    def __init__(self, *personal_fields: str):
+        self.personal_fields = personal_fields
+
+    def __call__(self, form, field):
+        """Refuse a new password that is short, or common, or close to the person's details."""
+        if len(field.data or "") < MIN_PASSWORD:
+            raise ValidationError(_("Use at least %(n)d characters.", n=MIN_PASSWORD))
+        personal = [getattr(form, name).data or "" for name in self.personal_fields]
+        if current_user.is_authenticated:
+            personal += [current_user.email, current_user.name]
+        problem = password_problem(field.data, *personal)
+        if problem:
+            raise ValidationError(problem)
+
+
+@functools.cache
+def unknown_account_hash() -> str:
+    """Return a hash to check a password against when no account has the email typed."""
+    return generate_password_hash(secrets.token_urlsafe(16), method=PASSWORD_METHOD)
+
+
+def token_serializer(purpose: str) -> URLSafeTimedSerializer:
+    """Return the signer of the links we email for one purpose (reset, verify)."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"cupmark-{purpose}")
+
+
+def password_fingerprint(user: User) -> str:
+    """Return a short digest of the user's password hash: a reset link names it to be single-use."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 @login_manager.unauthorized_handler
@@ -53,11 +105,9 @@ class RegisterForm(FlaskForm):
 
     name = StringField(_l("Your name"), validators=[InputRequired(), Length(max=120)])
     email = EmailField(_l("Email"), validators=[InputRequired(), Email(), Length(max=254)])
-    password = PasswordField(
-        _l("Password"),
-        validators=[InputRequired(),
-                    Length(min=MIN_PASSWORD, max=256,
-                           message=_l("Use at least %(n)d characters.", n=MIN_PASSWORD))])
+    password = PasswordField(_l("Password"),
+                             validators=[InputRequired(), Length(max=MAX_PASSWORD),
+                                         NewPassword("email", "name")])
     role = RadioField(_l("I am"), choices=[SelectChoice("client", _l("A client")),
                                            SelectChoice("therapist", _l("A therapist"))],
                       default="client", validators=[InputRequired()])
@@ -65,11 +115,8 @@ class RegisterForm(FlaskForm):
     timezone = HiddenField(default="UTC")
 
     def validate_email(self, field):
-        """Refuse an email that already has an account."""
+        """Keep the email in one form (trimmed, lower case): it is how people are found."""
         field.data = field.data.strip().lower()
-        taken = db.session.scalar(sa.select(User.id).where(User.email == field.data))
-        if taken:
-            raise ValidationError(_("An account with this email already exists. Log in instead."))
 
     def validate_practice_name(self, field):
         """Ask therapists for the name of their practice."""
@@ -82,6 +129,35 @@ class LoginForm(FlaskForm):
 
     email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=256)])
+
+
+class ResetRequestForm(FlaskForm):
+    """The email to send a reset link to."""
+
+    email = EmailField(_l("Email"), validators=[InputRequired(), Email(), Length(max=254)])
+
+
+class ResetForm(FlaskForm):
+    """A new password, chosen through a reset link."""
+
+    password = PasswordField(_l("New password"),
+                             validators=[InputRequired(), Length(max=MAX_PASSWORD),
+                                         NewPassword()])
+
+
+class PasswordForm(FlaskForm):
+    """The current password, and the new one."""
+
+    current_password = PasswordField(_l("Current password"),
+                                     validators=[InputRequired(), Length(max=MAX_PASSWORD)])
+    password = PasswordField(_l("New password"),
+                             validators=[InputRequired(), Length(max=MAX_PASSWORD),
+                                         NewPassword()])
+
+    def validate_current_password(self, field):
+        """Ask for the password in use: a borrowed, signed-in phone cannot change it."""
+        if not current_user.check_password(field.data):
+            raise ValidationError(_("That is not your current password."))
 
 
 class SettingsForm(FlaskForm):
@@ -97,17 +173,27 @@ class SettingsForm(FlaskForm):
 
 
 def start_session(user: User) -> None:
-    """Sign the user in with a fresh session and record it."""
-    # a new session at login: nothing an attacker planted before login survives it
-    session.clear()
-    login_user(user)
+    """Sign the user in on this device and record it."""
+    sessions.start(user)
     audit.record("sign_in", user, subject=user)
+
+
+def send_verification(user: User) -> None:
+    """Email the user a link that confirms their address."""
+    token = token_serializer("verify").dumps({"u": user.id, "e": user.email})
+    send_mail(user.email, _("Confirm your email for Cupmark"),
+              render_template("auth/mail/verify.txt", user=user,
+                              link=url_for("auth.verify", token=token, _external=True)))
 
 
 @bp.route("/register", methods=("GET", "POST"))
 @limited("register")
 def register():
-    """Create an account; from an invite link, create a client linked to that therapist."""
+    """Create an account; from an invite link, create a client linked to that therapist.
+
+    A taken email gets the same answer as a new one (its owner is told by email instead),
+    so that the form does not tell who has an account.
+    """
     invite = links.usable_invite(request.values.get("invite"))
     form = RegisterForm()
     if invite:
@@ -116,19 +202,69 @@ def register():
         practice = (form.practice_name.data or "").strip() if form.role.data == "therapist" else ""
         user = User(name=form.name.data.strip(), email=form.email.data, role=form.role.data,
                     practice_name=practice or None, timezone=valid_timezone(form.timezone.data))
+        # hashed whether or not the email is taken: the answer takes as long either way
         user.set_password(form.password.data)
-        db.session.add(user)
-        db.session.flush()
-        if invite:
-            links.accept(invite, user)
-        start_session(user)
-        db.session.commit()
-        if invite:
-            flash(_("You are now linked with %(name)s.", name=invite.therapist.name))
-        return redirect_to(url_for("index"))
+        owner = db.session.scalar(sa.select(User).where(User.email == user.email))
+        if owner is None:
+            try:
+                db.session.add(user)
+                db.session.flush()
+            except sa.exc.IntegrityError:
+                # the same email registered at the same moment: the other request made it
+                db.session.rollback()
+                owner = db.session.scalar(sa.select(User).where(User.email == user.email))
+        if owner is None:
+            if invite:
+                links.accept(invite, user)
+            audit.record("register", user, subject=user)
+            db.session.commit()
+            send_verification(user)
+        else:
+            send_mail(owner.email, _("Someone tried to create a Cupmark account with your email"),
+                      render_template("auth/mail/taken.txt", user=owner,
+                                      login=url_for("auth.login", _external=True),
+                                      reset=url_for("auth.reset_request", _external=True)))
+        return redirect_to(url_for("auth.check_email"))
     status = 422 if form.is_submitted() else 200
     return render("auth/register.html", "auth/_register_form.html", status=status,
                   form=form, invite=invite)
+
+
+@bp.route("/check-email")
+def check_email():
+    """Say that a message is on its way, whatever the email was."""
+    return render("auth/check_email.html")
+
+
+@bp.route("/verify/<token>")
+def verify(token: str):
+    """Confirm the email address a link was sent to."""
+    try:
+        data = token_serializer("verify").loads(
+            token, max_age=current_app.config["VERIFY_LINK_DAYS"] * 86400)
+    except BadData:
+        data = None
+    user = db.session.get(User, data["u"]) if isinstance(data, dict) else None
+    if user is None or user.email != data.get("e"):
+        return render_error(400, _("This link does not work"),
+                            _("It has expired or is not complete. Sign in to ask for a new one."))
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        audit.record("email_verified", user, subject=user)
+        db.session.commit()
+    flash(_("Thank you: your email is confirmed."))
+    return redirect(url_for("index"))
+
+
+@bp.route("/verify", methods=("POST",))
+@limited("reset")
+@login_required
+def resend_verification():
+    """Send the confirmation link again."""
+    if current_user.email_verified_at is None:
+        send_verification(current_user)
+    flash(_("We sent a new link to %(email)s.", email=current_user.email))
+    return redirect(safe_next(request.args.get("next")) or url_for("index"))
 
 
 @bp.route("/login", methods=("GET", "POST"))
@@ -140,7 +276,9 @@ def login():
     error = None
     if form.validate_on_submit():
         user = db.session.scalar(sa.select(User).where(User.email == form.email.data.strip().lower()))
-        if user is not None and user.check_password(form.password.data):
+        # an unknown email costs the same hashing: the time taken does not tell who has an account
+        stored_hash = user.password_hash if user is not None else unknown_account_hash()
+        if check_password_hash(stored_hash, form.password.data) and user is not None:
             start_session(user)
             db.session.commit()
             return redirect_to(next_url or url_for("index"))
@@ -154,15 +292,94 @@ def login():
 @bp.route("/logout", methods=("POST",))
 @login_required
 def logout():
-    """Sign out everywhere this session was used: old cookies stop working."""
-    user = current_user._get_current_object()
-    user.session_version += 1
-    audit.record("sign_out", user, subject=user)
+    """Sign out on this device: its session ends, and its cookie no longer works."""
+    audit.record("sign_out", current_user, subject=current_user)
+    sessions.sign_out()
     db.session.commit()
-    logout_user()
-    session.clear()
     flash(_("You are signed out."))
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/reset", methods=("GET", "POST"))
+@limited("reset")
+def reset_request():
+    """Ask for a link to choose a new password; the answer is the same for any email."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        # a message either way: the time the answer takes does not tell who has an account
+        if user is None:
+            send_mail(email, _("Cupmark password reset"),
+                      render_template("auth/mail/reset_unknown.txt",
+                                      register=url_for("auth.register", _external=True)))
+        else:
+            token = token_serializer("reset").dumps({"u": user.id,
+                                                     "p": password_fingerprint(user)})
+            send_mail(email, _("Cupmark password reset"),
+                      render_template("auth/mail/reset.txt", user=user,
+                                      minutes=current_app.config["RESET_LINK_MINUTES"],
+                                      link=url_for("auth.reset", token=token, _external=True)))
+        return render("auth/reset_sent.html", minutes=current_app.config["RESET_LINK_MINUTES"])
+    status = 422 if form.is_submitted() else 200
+    return render("auth/reset_request.html", status=status, form=form)
+
+
+def reset_user(token: str) -> User | None:
+    """Return the user a reset link is for, if it is unused and not expired."""
+    try:
+        data = token_serializer("reset").loads(
+            token, max_age=current_app.config["RESET_LINK_MINUTES"] * 60)
+    except BadData:
+        return None
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    # the link names the password it replaces: once that changed, the link is spent
+    if user is None or data.get("p") != password_fingerprint(user):
+        return None
+    return user
+
+
+@bp.route("/reset/<token>", methods=("GET", "POST"))
+def reset(token: str):
+    """Choose a new password through an emailed link: it works once, for a short while."""
+    user = reset_user(token)
+    if user is None:
+        return render_error(400, _("This link does not work"),
+                            _("It was used already or has expired. Ask for a new one on the "
+                              "“Forgot your password?” page."))
+    form = ResetForm()
+    if form.validate_on_submit():
+        user.set_password(form.password.data)
+        # the link came by email: the address is the person's
+        user.email_verified_at = user.email_verified_at or utcnow()
+        sessions.end_all(user)
+        audit.record("password_reset", user, subject=user)
+        db.session.commit()
+        flash(_("Your password is changed, and every device is signed out. Sign in with it."))
+        return redirect(url_for("auth.login"))
+    status = 422 if form.is_submitted() else 200
+    return render("auth/reset.html", status=status, form=form, token=token)
+
+
+@bp.route("/password", methods=("GET", "POST"))
+@limited("sign_in", only_failures=True)
+@login_required
+def password():
+    """Change your password: the current one first; every other device is signed out."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        current_user.set_password(form.password.data)
+        ended = sessions.end_all(current_user, keep=sessions.current())
+        audit.record("password_changed", current_user, subject=current_user,
+                     detail={"sessions_ended": ended})
+        db.session.commit()
+        send_mail(current_user.email, _("Your Cupmark password was changed"),
+                  render_template("auth/mail/changed.txt", user=current_user,
+                                  reset=url_for("auth.reset_request", _external=True)))
+        flash(_("Your password is changed. Every other device is signed out."))
+        return redirect(url_for("auth.settings"))
+    status = 422 if form.is_submitted() else 200
+    return render("auth/password.html", status=status, form=form)
 
 
 @bp.route("/settings", methods=("GET", "POST"))

@@ -1,4 +1,5 @@
 """Configuration read from the environment, with safe defaults for one machine."""
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -61,6 +62,13 @@ def defaults(instance_path: str) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": True,
         "WTF_CSRF_TIME_LIMIT": None,
+        # a device stays signed in while it is used: 14 days idle, 60 days at most (the cookie
+        # is permanent and renewed with each answer; the UserSession row holds both limits)
+        "SESSION_IDLE_DAYS": 14,
+        "SESSION_MAX_DAYS": 60,
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(days=14),
+        "RESET_LINK_MINUTES": 30,
+        "VERIFY_LINK_DAYS": 7,
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ["en", "ru"],
         "CONSENT_VERSION": "2026-11",

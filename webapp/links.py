@@ -91,6 +91,10 @@ def join(code: str):
 def invites():
     """List your invites, and create a new one with a link that is easy to copy."""
     if request.method == "POST":
+        if current_user.email_verified_at is None:
+            # an invite speaks for a practice: its therapist must own the address they gave
+            flash(_("Confirm your email before you invite clients."))
+            return redirect(url_for("links.invites"))
         invite = create_invite(current_user, current_app.config["INVITE_DAYS"])
         db.session.commit()
         flash(_("New invite created. Send the link to your client."))

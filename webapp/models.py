@@ -81,9 +81,12 @@ class User(UserMixin, db.Model):
     role: so.Mapped[str] = so.mapped_column(sa.String(16))
     practice_name: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
     timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
-    # bumped at logout so that every cookie issued before it stops working
-    session_version: so.Mapped[int] = so.mapped_column(default=1)
+    # set when the person opened the link we emailed: a therapist invites only after it
+    email_verified_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    # the token of the device session this object was loaded for (not stored: see get_id)
+    session_token = None
 
     def set_password(self, password: str) -> None:
         """Store a salted scrypt hash of the password."""
@@ -93,9 +96,11 @@ class User(UserMixin, db.Model):
         """Tell whether the password matches the stored hash."""
         return check_password_hash(self.password_hash, password)
 
-    def get_id(self) -> str:
-        """Return the session identifier: the user id and the session version."""
-        return f"{self.id}:{self.session_version}"
+    def get_id(self) -> str | None:
+        """Return the token of this sign-in's device session: Flask-Login keeps it in the cookie."""
+        # Flask-Login's "alternative tokens": the cookie names a device session, not the user,
+        # so that one device can be signed out and a password change can end all the others
+        return self.session_token
 
     @property
     def is_therapist(self) -> bool:
@@ -106,6 +111,21 @@ class User(UserMixin, db.Model):
     def is_client(self) -> bool:
         """Tell whether the user is a client."""
         return self.role == "client"
+
+
+class UserSession(db.Model):
+    """One device's sign-in: it lasts while it is used, within an absolute limit."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                               index=True)
+    # a SHA-256 of the token in the cookie: a copy of the database signs nobody in
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    user_agent: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    user: so.Mapped[User] = so.relationship()
 
 
 class Invite(db.Model):

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.models import CheckIn, User
 
-from .conftest import axe_violations, no_horizontal_scroll, phone, register, shot, unique_email
+from .conftest import (axe_violations, confirm_email, no_horizontal_scroll, phone, register, shot,
+                       unique_email)
 from .test_offline_queue import photo_bytes
 
 
@@ -31,6 +32,7 @@ def test_therapist_invites_client_who_checks_in_and_shows_up_in_triage(browser, 
     page.goto("/auth/login")
     check_page(page, "journey-01-login")
     register(page, "Tara Therapist", therapist_email, role="therapist", practice="Calm Cups")
+    confirm_email(page, live_app, therapist_email)
     page.goto("/invites")
     page.click("text=Create an invite link")
     invite_url = page.input_value(".cards input[data-copy]")
