@@ -16,7 +16,7 @@ PUBLIC_PREFIXES = ("pages.",)
 ROLE_OF = {
     "auth.logout": None, "auth.settings": None, "links.index": None, "treatments.new": None,
     "auth.password": None, "auth.resend_verification": None, "sessions.index": None,
-    "sessions.end_others": None,
+    "sessions.end_others": None, "auth.confirm": None,
     "client.home": "client", "consent.show": "client", "consent.withdraw": "client",
     "therapist.home": "therapist", "links.invites": "therapist",
 }

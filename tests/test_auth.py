@@ -320,3 +320,19 @@ def test_therapist_invites_only_after_confirming_the_email(app, client, outbox):
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Invite.id))) == 1
     assert client.get("/auth/verify/forged.token.here").status_code == 400
+
+
+def test_a_long_password_is_kept_whole(client, outbox):
+    # 200 characters of any kind, checked exactly as typed: no truncation, no case folding
+    password = "Ünïcode spaces and emoji 🙂 " * 7 + "end"
+    assert register(client, password=password).status_code == 302
+    assert auth_login(client, "ada@example.org", password[:-1] + "x").status_code == 422
+    assert auth_login(client, "ada@example.org", password.upper()).status_code == 422
+    assert auth_login(client, "ada@example.org", password).status_code == 302
+
+
+def test_password_fields_are_masked_and_let_password_managers_fill_them(client):
+    page = client.get("/auth/register").text
+    assert 'type="password"' in page and 'autocomplete="new-password"' in page
+    assert "onpaste" not in page
+    assert 'autocomplete="current-password"' in client.get("/auth/login").text

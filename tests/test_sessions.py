@@ -159,3 +159,21 @@ def test_plain_http_keeps_the_plain_cookie_name(app, make_user):
     response = app.test_client().post("/auth/login", data={"email": "ada@example.org",
                                                            "password": PASSWORD})
     assert response.headers["Set-Cookie"].startswith("session=")
+
+
+def test_signing_other_devices_out_asks_for_the_password_when_it_is_not_fresh(app, make_user):
+    user = make_user("ada@example.org")
+    phone, laptop = sign_in(app, user.email), sign_in(app, user.email, LAPTOP_UA)
+    # the phone stayed signed in; its password was typed 11 minutes ago
+    with phone.session_transaction() as session:
+        session["password_typed_at"] -= 11 * 60
+    asked = phone.post("/account/sessions/end-others")
+    assert asked.status_code == 302
+    assert asked.headers["Location"] == "/auth/confirm?next=/account/sessions"
+    assert laptop.get("/client/").status_code == 200
+    wrong = phone.post("/auth/confirm?next=/account/sessions", data={"password": "not it"})
+    assert wrong.status_code == 422 and "not your password" in wrong.text
+    right = phone.post("/auth/confirm?next=/account/sessions", data={"password": PASSWORD})
+    assert right.headers["Location"] == "/account/sessions"
+    phone.post("/account/sessions/end-others")
+    assert laptop.get("/client/").headers["Location"].startswith("/auth/login")

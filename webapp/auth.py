@@ -29,8 +29,9 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 # zxcvbn's scale: 3 is "safely unguessable" (over 10^8 guesses), what it advises for accounts
 MIN_PASSWORD_SCORE = 3
-# zxcvbn's time grows with length; its authors advise judging a long password by its start
-PASSWORD_JUDGED_CHARS = 100
+# zxcvbn refuses longer input (its time grows with length): a longer password is judged by
+# its start, and hashed and checked whole
+PASSWORD_JUDGED_CHARS = 72
 TIMEZONES = frozenset(zoneinfo.available_timezones())
 
 
@@ -158,6 +159,18 @@ class PasswordForm(FlaskForm):
         """Ask for the password in use: a borrowed, signed-in phone cannot change it."""
         if not current_user.check_password(field.data):
             raise ValidationError(_("That is not your current password."))
+
+
+class ConfirmForm(FlaskForm):
+    """The password, typed again."""
+
+    password = PasswordField(_l("Your password"),
+                             validators=[InputRequired(), Length(max=MAX_PASSWORD)])
+
+    def validate_password(self, field):
+        """Accept only the signed-in person's password."""
+        if not current_user.check_password(field.data):
+            raise ValidationError(_("That is not your password."))
 
 
 class SettingsForm(FlaskForm):
@@ -298,6 +311,20 @@ def logout():
     db.session.commit()
     flash(_("You are signed out."))
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/confirm", methods=("GET", "POST"))
+@limited("sign_in", only_failures=True)
+@login_required
+def confirm():
+    """Type your password again before a step that needs it (signing other devices out)."""
+    form = ConfirmForm()
+    next_url = safe_next(request.args.get("next"))
+    if form.validate_on_submit():
+        sessions.note_password_typed()
+        return redirect(next_url or url_for("index"))
+    status = 422 if form.is_submitted() else 200
+    return render("auth/confirm.html", status=status, form=form, next_url=next_url)
 
 
 @bp.route("/reset", methods=("GET", "POST"))

@@ -67,6 +67,8 @@ def defaults(instance_path: str) -> dict:
         "SESSION_IDLE_DAYS": 14,
         "SESSION_MAX_DAYS": 60,
         "PERMANENT_SESSION_LIFETIME": dt.timedelta(days=14),
+        # signing other devices out asks for the password unless it was typed this recently
+        "REAUTHENTICATION_MINUTES": 10,
         "RESET_LINK_MINUTES": 30,
         "VERIFY_LINK_DAYS": 7,
         "BABEL_DEFAULT_LOCALE": "en",

@@ -5,9 +5,10 @@ its SHA-256 in a UserSession row. A session ends when it is signed out, when it 
 for SESSION_IDLE_DAYS, or SESSION_MAX_DAYS after sign-in, whichever comes first.
 """
 import datetime as dt
+import functools
 import hashlib
-import re
 import secrets
+import time
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
@@ -47,6 +48,28 @@ def start(user: User) -> None:
     # sends it again with each answer, so its life counts from the last use
     session.permanent = True
     login_user(user)
+    note_password_typed()
+
+
+def note_password_typed() -> None:
+    """Remember when the password was last typed on this device (for reauthentication_required)."""
+    session["password_typed_at"] = time.time()
+
+
+def reauthentication_required(view):
+    """Let a view run only if the password was typed here recently, else ask for it first.
+
+    A device that stays signed in for weeks may be in someone else's hands: signing the
+    owner's other devices out is for the person who knows the password.
+    """
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        typed_at = session.get("password_typed_at", 0)
+        if time.time() - typed_at > current_app.config["REAUTHENTICATION_MINUTES"] * 60:
+            flash(_("Please type your password again to do that."))
+            return redirect(url_for("auth.confirm", next=url_for("sessions.index")))
+        return view(*args, **kwargs)
+    return wrapped
 
 
 def load(token: str) -> User | None:
@@ -116,8 +139,7 @@ def device_name(user_agent: str) -> str:
     systems = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
                ("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux"))
     browser = next((name for mark, name in browsers if mark in user_agent), None)
-    system = next((name for mark, name in systems if re.search(re.escape(mark), user_agent)),
-                  None)
+    system = next((name for mark, name in systems if mark in user_agent), None)
     if browser and system:
         return _("%(browser)s on %(system)s", browser=browser, system=system)
     return browser or system or _("Unknown device")
@@ -139,6 +161,7 @@ def index():
 
 @bp.route("/<int:session_id>/end", methods=("POST",))
 @login_required
+@reauthentication_required
 def end_one(session_id: int):
     """Sign one of your devices out; this device's own entry signs you out here."""
     row = db.session.get(UserSession, session_id)
@@ -159,6 +182,7 @@ def end_one(session_id: int):
 
 @bp.route("/end-others", methods=("POST",))
 @login_required
+@reauthentication_required
 def end_others():
     """Sign out every device but this one."""
     count = end_all(current_user, keep=current())
