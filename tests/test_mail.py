@@ -65,7 +65,8 @@ def test_send_mail_goes_through_a_real_smtp_server(monkeypatch, tmp_path):
         app = create_app({"TESTING": True, "SECRET_KEY": "test secret",
                           "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'mail.sqlite'}"})
         with app.app_context():
-            send_mail("ada@example.org", "Your link", "Open this link.", html="<p>Open</p>")
+            assert send_mail("ada@example.org", "Your link", "Open this link.",
+                             html="<p>Open</p>")
     finally:
         server.stop()
     [envelope] = inbox.envelopes
@@ -73,3 +74,12 @@ def test_send_mail_goes_through_a_real_smtp_server(monkeypatch, tmp_path):
     assert envelope.mail_from == "no-reply@localhost"
     assert b"Subject: Your link" in envelope.content
     assert b"Open this link." in envelope.content
+
+
+def test_an_unreachable_smtp_server_is_logged_not_raised(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("CUPMARK_SMTP_URL", f"smtp://127.0.0.1:{free_port()}?timeout=2")
+    app = create_app({"TESTING": True, "SECRET_KEY": "test secret",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'mail.sqlite'}"})
+    with app.app_context():
+        assert send_mail("ada@example.org", "Your link", "Open this link.") is False
+    assert "could not send mail 'Your link'" in caplog.text

@@ -2,6 +2,7 @@
 import email
 import email.policy
 import os
+import smtplib
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -24,13 +25,22 @@ def init_app(app: Flask) -> None:
         os.chmod(outbox, 0o700)
 
 
-def send_mail(to: str, subject: str, text: str, html: str | None = None) -> None:
-    """Send one message to one address, as plain text with an optional HTML version."""
+def send_mail(to: str, subject: str, text: str, html: str | None = None) -> bool:
+    """Send one message to one address, as plain text with an optional HTML version.
+
+    Returns whether it went out; a mail server that fails is logged, and the request that
+    wanted the message still gets its answer (never a 500 for an unreachable server).
+    """
     message = EmailMultiAlternatives(subject, text, current_app.config["MAIL_DEFAULT_SENDER"],
                                      [to])
     if html is not None:
         message.attach_alternative(html, "text/html")
-    message.send()
+    try:
+        message.send()
+    except (OSError, smtplib.SMTPException):
+        current_app.logger.exception("could not send mail %r", subject)
+        return False
+    return True
 
 
 def read_outbox(folder: str | os.PathLike) -> list[EmailMessage]:
