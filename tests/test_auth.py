@@ -77,6 +77,8 @@ def test_register_refuses_bad_input(app, client, fields, message):
     ("abcabcabcabc", "Repeats like"),
     ("ada@example.org", "close to your name or email"),
     ("Ada Ada Ada 1", "too easy to guess"),
+    ("Cupmark2026!", "too easy to guess"),
+    ("cuppingtherapy", "too easy to guess"),
 ])
 def test_register_refuses_a_guessable_password_and_says_why(app, client, password, why):
     response = register(client, password=password)

@@ -32,6 +32,9 @@ MIN_PASSWORD_SCORE = 3
 # zxcvbn refuses longer input (its time grows with length): a longer password is judged by
 # its start, and hashed and checked whole
 PASSWORD_JUDGED_CHARS = 72
+# words of this app that guessers try first: zxcvbn counts a password built on them as weak
+CONTEXT_WORDS = ("cupmark", "cupping", "cups", "hijama", "therapy", "therapist", "practice",
+                 "marks", "recovery")
 TIMEZONES = frozenset(zoneinfo.available_timezones())
 
 
@@ -49,7 +52,7 @@ def load_user(token: str) -> User | None:
 def password_problem(password: str, *personal: str) -> str | None:
     """Return why a new password would be easy to guess, or None if it is not."""
     judged = zxcvbn(password[:PASSWORD_JUDGED_CHARS],
-                    user_inputs=[word for word in personal if word])
+                    user_inputs=[*CONTEXT_WORDS, *(word for word in personal if word)])
     if judged["score"] >= MIN_PASSWORD_SCORE:
         return None
     # zxcvbn says why in English; the sentence around it is ours, and translated
@@ -70,7 +73,7 @@ class NewPassword:
             raise ValidationError(_("Use at least %(n)d characters.", n=MIN_PASSWORD))
         personal = [getattr(form, name).data or "" for name in self.personal_fields]
         if current_user.is_authenticated:
-            personal += [current_user.email, current_user.name]
+            personal += [current_user.email, current_user.name, current_user.practice_name]
         problem = password_problem(field.data, *personal)
         if problem:
             raise ValidationError(problem)
