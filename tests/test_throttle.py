@@ -1,4 +1,4 @@
-"""Rate limits: sign-in, registration and upload, per account and per address, in memory and Redis."""
+"""Rate limits on sign-in, registration and upload, per account and address; memory and Redis."""
 import time
 
 import pytest
@@ -26,7 +26,7 @@ def storage(request):
 
 @pytest.fixture
 def limits(request):
-    """The RATE_LIMITS a test sets with @pytest.mark.limits(door=(account, address)); else defaults."""
+    """The RATE_LIMITS a test sets with @pytest.mark.limits(door=(account, address))."""
     marker = request.node.get_closest_marker("limits")
     return marker.kwargs if marker else {}
 

@@ -56,7 +56,8 @@ def password_problem(password: str, *personal: str) -> str | None:
     if judged["score"] >= MIN_PASSWORD_SCORE:
         return None
     # zxcvbn says why in English; the sentence around it is ours, and translated
-    reason = judged["feedback"]["warning"] or _("It is close to your name or email, or follows a pattern guessing tools try early.")
+    reason = judged["feedback"]["warning"] or _(
+        "It is close to your name or email, or follows a pattern guessing tools try early.")
     return _("This password is too easy to guess. %(reason)s Try a few uncommon words together.",
              reason=reason)
 
@@ -111,7 +112,7 @@ class RegisterForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[InputRequired(), Email(), Length(max=254)])
     password = PasswordField(_l("Password"),
                              validators=[InputRequired(), Length(max=MAX_PASSWORD),
-                                         NewPassword("email", "name")])
+                                         NewPassword("email", "name", "practice_name")])
     role = RadioField(_l("I am"), choices=[SelectChoice("client", _l("A client")),
                                            SelectChoice("therapist", _l("A therapist"))],
                       default="client", validators=[InputRequired()])

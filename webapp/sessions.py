@@ -74,7 +74,8 @@ def reauthentication_required(view):
 
 def load(token: str) -> User | None:
     """Return the user of a device session that is still open, else None."""
-    row = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == token_hash(token)))
+    row = db.session.scalar(sa.select(UserSession)
+                            .where(UserSession.token_hash == token_hash(token)))
     if row is None or not is_open(row, utcnow()):
         return None
     row.user.session_token = token

@@ -26,7 +26,7 @@ def account_key() -> str:
 
 
 def failed(response) -> bool:
-    """Tell whether a sign-in failed: only failures count, so a family sharing a router can sign in."""
+    """Tell whether a sign-in failed: only failures count (a family shares one address)."""
     return response.status_code >= 400
 
 
