@@ -75,3 +75,17 @@ def test_account_pages_fit_a_phone(page, base_url, live_app, watch):
     page.click("#reset-request-form button[type=submit]")
     page.wait_for_selector("text=If an account uses this address")
     shot(page, "account-reset-sent")
+
+
+def test_check_email_and_confirm_pages_fit_a_phone(page, live_app):
+    email = make_client(live_app, "confirm")
+    page.goto("/auth/check-email")
+    assert axe_violations(page) == [] and no_horizontal_scroll(page)
+    shot(page, "account-check-email")
+    login(page, email)
+    page.goto("/auth/confirm?next=/account/sessions")
+    assert axe_violations(page) == [] and no_horizontal_scroll(page)
+    shot(page, "account-confirm")
+    page.fill("#password", PASSWORD)
+    page.click("#confirm-form button[type=submit]")
+    page.wait_for_url("**/account/sessions")
