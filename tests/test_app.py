@@ -14,11 +14,16 @@ from webapp.models import AuditEvent
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_session_cookie_is_secure_outside_debug(tmp_path):
-    app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db"})
-    assert app.config["SESSION_COOKIE_SECURE"] is True
+def test_session_cookie_is_secure_only_on_an_https_deployment(tmp_path, monkeypatch):
+    config = {"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db"}
+    monkeypatch.delenv("CUPMARK_HTTPS", raising=False)
+    app = create_app(config)
+    # plain http on loopback (make run): a Secure cookie would never come back
+    assert app.config["SESSION_COOKIE_SECURE"] is False and app.config["HTTPS"] is False
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    monkeypatch.setenv("CUPMARK_HTTPS", "1")
+    assert create_app(config).config["SESSION_COOKIE_SECURE"] is True
 
 
 # browsers send CSP violation reports without any token; the route only logs them

@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 
 from webapp import pwa
-from webapp.extensions import csrf, htmx
+from webapp.extensions import csrf, db, htmx
 from webapp.recovery import checkins_by_treatment
 
 bp = Blueprint("pages", __name__)
@@ -27,6 +27,10 @@ CONTENT_SECURITY_POLICY = "; ".join((
     "worker-src 'self'", "manifest-src 'self'", "object-src 'none'", "base-uri 'none'",
     "frame-ancestors 'none'", "form-action 'self'", "report-uri /csp-report",
 ))
+# the check-in page films the marks with this site's camera; nothing else may use a sensor
+PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"
+# sent only when the deployment is https (CUPMARK_HTTPS): two years, the preload lists' minimum
+HSTS = "max-age=63072000; includeSubDomains"
 THEME_COLOUR = "#0b4f6c"
 BACKGROUND_COLOUR = "#ffffff"
 
@@ -110,12 +114,20 @@ def install(app: Flask) -> None:
     app.request_class = Request
 
     @app.after_request
-    def vary_on_htmx(response):
-        """Tell caches that a page and its fragment share a URL."""
+    def shared_headers(response):
+        """Set the headers every response shares: Vary, caching, and the security headers."""
+        # a page and its fragment share a URL
         response.vary.add("HX-Request")
+        # pages show one person's health data: kept by no cache, neither the browser's (nor its
+        # back-forward cache) nor a proxy's; responses that may be kept say so themselves
+        # (static files, the service worker, the icon)
+        response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if app.config["HTTPS"]:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
     @app.errorhandler(404)
@@ -138,6 +150,15 @@ def install(app: Flask) -> None:
                             _("That file is too large. Photos up to %(mb)d MB are accepted.",
                               mb=limit))
 
+    @app.errorhandler(500)
+    def server_error(error):
+        """Apologise without detail: the log has the traceback, the page nothing of the code."""
+        # the failed request's transaction may be broken: the page must not touch it
+        db.session.rollback()
+        return render_error(500, _("Something went wrong"),
+                            _("Sorry, something went wrong on our side. "
+                              "Please try again in a moment."))
+
     @app.errorhandler(405)
     def wrong_method(error):
         """Answer a wrong HTTP method with a page, not a bare error."""
@@ -157,12 +178,6 @@ def install(app: Flask) -> None:
         """Return the treatment's latest photo: guided capture lays it over the camera."""
         checkins = checkins_by_treatment([treatment.id])[treatment.id]
         return url_for("photos.show", checkin_id=checkins[-1].id, size="full") if checkins else None
-
-
-def no_store(response):
-    """Keep a response out of every cache: it belongs to one person at one moment."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.route("/manifest.webmanifest")
@@ -224,8 +239,8 @@ def csrf_token():
     """Hand the offline queue a fresh CSRF token just before it replays a stored upload."""
     if not current_user.is_authenticated:
         # json, not the login redirect: the queue keeps its photos until someone signs in
-        return no_store(jsonify(ok=False, error="signed_out")), 401
-    return no_store(jsonify(ok=True, csrf_token=generate_csrf()))
+        return jsonify(ok=False, error="signed_out"), 401
+    return jsonify(ok=True, csrf_token=generate_csrf())
 
 
 @bp.route("/csp-report", methods=("POST",))
