@@ -6,7 +6,7 @@ from flask import Flask, current_app, has_request_context, redirect, request, ur
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import config, instance
+from webapp import config, instance, pages
 from webapp.extensions import babel, csrf, db, htmx, login_manager, migrate
 from webapp.models import render_migration_item
 
@@ -32,6 +32,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    # before any route is added: every <int:...> id must fit a database integer
+    app.url_map.converters["int"] = pages.IdConverter
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"),
                      render_as_batch=True, render_item=render_migration_item)
@@ -43,7 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             sa.event.listen(db.engine, "connect", configure_sqlite)
 
-    from webapp import (account, auth, checkins, client, consent, demo, flags, links, marks, pages,
+    from webapp import (account, auth, checkins, client, consent, demo, flags, links, marks,
                         photos, readings, therapist, treatments)
     for module in (account, auth, checkins, client, consent, demo, flags, links, marks, pages,
                    photos, readings, therapist, treatments):

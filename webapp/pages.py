@@ -4,14 +4,15 @@ import functools
 import io
 import json
 
-from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
-                   send_from_directory, url_for)
+from flask import (Blueprint, Flask, abort, current_app, jsonify, redirect, render_template,
+                   request, send_from_directory, url_for)
 from flask import Request as FlaskRequest
 from babel import Locale
 from babel.dates import parse_pattern
 from flask_babel import get_locale, get_timezone, gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
+from werkzeug.routing import IntegerConverter
 
 from webapp import pwa
 from webapp.extensions import csrf, db, htmx
@@ -35,8 +36,19 @@ THEME_COLOUR = "#0b4f6c"
 BACKGROUND_COLOUR = "#ffffff"
 
 
+# the largest id a database integer column holds (PostgreSQL's integer, 32 bits)
+MAX_ID = 2_147_483_647
 # an id no row has: url_maker builds the URL with it once, then puts each row's id in its place
-URL_MARKER = 2_147_483_647
+URL_MARKER = MAX_ID
+
+
+class IdConverter(IntegerConverter):
+    """Werkzeug's <int:...>, matching only ids a database integer can hold (others are 404)."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
+                 max: int | None = MAX_ID, signed: bool = False) -> None:  # noqa: A002
+        """Default the upper bound to MAX_ID: a larger id would fail in the database, not match."""
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def url_maker(endpoint: str, key: str, **values):
@@ -113,6 +125,16 @@ def install(app: Flask) -> None:
     """Install the request class, response headers and error pages every route shares."""
     app.request_class = Request
 
+    @app.before_request
+    def refuse_nul():
+        """Refuse a NUL character anywhere in the request's values: no text may hold one."""
+        # PostgreSQL cannot store or compare a string holding NUL (an exception, not a miss);
+        # no form, address or search of ours has a use for it
+        if "\x00" in request.path or any(
+                "\x00" in value for values in (request.args, request.form)
+                for value in values.values()):
+            abort(400)
+
     @app.after_request
     def shared_headers(response):
         """Set the headers every response shares: Vary, caching, and the security headers."""
@@ -135,6 +157,12 @@ def install(app: Flask) -> None:
         """Say plainly that there is nothing here (also for things you may not see)."""
         return render_error(404, _("Not found"),
                             _("There is nothing here, or it is not yours to see."))
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        """Refuse a request that cannot be read, and say so."""
+        return render_error(400, _("Please try again"),
+                            _("That request could not be read. Go back and send it again."))
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
