@@ -117,12 +117,14 @@ def register():
         user.set_password(form.password.data)
         db.session.add(user)
         db.session.flush()
-        if invite:
-            links.accept(invite, user)
+        linked = invite is not None and links.accept(invite, user) is not None
         start_session(user)
         db.session.commit()
-        if invite:
+        if linked:
             flash(_("You are now linked with %(name)s.", name=invite.therapist.name))
+        elif invite:
+            # used up by someone else a moment ago: the account stands, unlinked
+            flash(_("This invite was just used by someone else. Ask your therapist for a new one."))
         return redirect_to(url_for("index"))
     status = 422 if form.is_submitted() else 200
     return render("auth/register.html", "auth/_register_form.html", status=status,
