@@ -45,8 +45,8 @@ URL_MARKER = MAX_ID
 class IdConverter(IntegerConverter):
     """Werkzeug's <int:...>, matching only ids a database integer can hold (others are 404)."""
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
-                 max: int | None = MAX_ID, signed: bool = False) -> None:  # noqa: A002
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_ID, signed: bool = False) -> None:
         """Default the upper bound to MAX_ID: a larger id would fail in the database, not match."""
         super().__init__(map, fixed_digits, min, max, signed)
 

@@ -21,6 +21,10 @@ from webapp.storage import discard, get_store
 EXPORT_FORMAT = 1
 # columns that say nothing about the person and would only help an attacker
 SECRET_COLUMNS = {"password_hash", "session_version"}
+# said in the export itself, so that nobody takes the file for more than it is
+NOT_INCLUDED = ["notes a therapist keeps privately about you (ask your therapist)",
+                "anything about other people, beyond the name of a therapist or client you "
+                "linked with and of whoever opened your data"]
 # how many of the latest audit events the audit page shows (the export has them all)
 AUDIT_PAGE_EVENTS = 200
 
@@ -73,6 +77,7 @@ def everything(user: User) -> dict:
     return {
         "format": EXPORT_FORMAT,
         "exported_at": plain(utcnow()),
+        "not_included": NOT_INCLUDED,
         "account": as_dict(user),
         "consents": rows(Consent, Consent.user_id == user.id),
         # the other person of each link by name only: their email and the rest are theirs
@@ -123,7 +128,7 @@ def export_zip(user: User) -> bytes:
 
 
 def delete_photos(client: User) -> int:
-    """Delete every check-in of the client, readings with them, then their bytes; return how many."""
+    """Delete every check-in of the client with its readings, then the bytes; return how many."""
     found = db.session.execute(sa.select(CheckIn.photo_key, CheckIn.thumb_key, CheckIn.treatment_id)
                                .where(CheckIn.client_id == client.id)).all()
     if not found:
@@ -142,7 +147,7 @@ def delete_photos(client: User) -> int:
 
 
 def delete_account(user: User) -> None:
-    """Erase the user and every row about them, then their photo bytes; the audit keeps its rows anonymous."""
+    """Erase the user, every row about them and their photo bytes; audit rows stay, anonymous."""
     keys = [key for row in db.session.execute(
         sa.select(CheckIn.photo_key, CheckIn.thumb_key).where(CheckIn.client_id == user.id))
         for key in row]
