@@ -12,6 +12,7 @@ from babel.dates import parse_pattern
 from flask_babel import get_locale, get_timezone, gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from webapp import pwa
@@ -130,10 +131,15 @@ def install(app: Flask) -> None:
         """Refuse a NUL character anywhere in the request's values: no text may hold one."""
         # PostgreSQL cannot store or compare a string holding NUL (an exception, not a miss);
         # no form, address or search of ours has a use for it
-        if "\x00" in request.path or any(
-                "\x00" in value for values in (request.args, request.form)
-                for value in values.values()):
+        try:
+            form = request.form
+        except RequestEntityTooLarge:
+            # a body over the cap is never read: the view answers it with its own message
+            return None
+        if "\x00" in request.path or any("\x00" in value for values in (request.args, form)
+                                         for value in values.values()):
             abort(400)
+        return None
 
     @app.after_request
     def shared_headers(response):
