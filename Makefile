@@ -1,9 +1,10 @@
-# Two commands for a fresh machine: `make run` serves the app, `make test` runs every test.
+# Two commands for a fresh machine: `make run` serves the app, `make test` runs every test
+# (`make dev` serves it with the reloader and debugger instead).
 VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app webapp
 
-.PHONY: run test setup
+.PHONY: run dev test setup
 
 setup: $(VENV)/.installed static/vendor/.copied static/icons/.drawn
 
@@ -31,7 +32,14 @@ static/icons/.drawn: scripts/make_icons.py $(VENV)/.installed
 	$(PY) scripts/make_icons.py static/icons
 	touch $@
 
+# the production server (gunicorn, deploy/gunicorn.conf.py) on http://127.0.0.1:5000, no debugger
 run: setup
+	$(FLASK) db upgrade
+	$(FLASK) demo --if-empty
+	$(VENV)/bin/gunicorn --config deploy/gunicorn.conf.py
+
+# for development only: Flask's reloader and its in-browser debugger, on loopback
+dev: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo --if-empty
 	$(FLASK) run --debug --host 127.0.0.1 --port 5000

@@ -19,6 +19,8 @@ ROLE_OF = {
     "sessions.end_others": None, "auth.confirm": None,
     "client.home": "client", "consent.show": "client", "consent.withdraw": "client",
     "therapist.home": "therapist", "links.invites": "therapist",
+    # everyone's own account and data, whatever the role
+    "account.index": None, "account.export": None, "account.audit": None, "account.delete": None,
 }
 # photos are embedded in pages, and the marks page draws on one: anonymous gets 404, not a
 # redirect to the login page

@@ -1,4 +1,5 @@
 """The app as a whole: configuration, CSRF, shared headers, front-end hygiene, audit log."""
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -10,15 +11,21 @@ from werkzeug.routing import IntegerConverter
 from webapp import create_app, sessions
 from webapp.extensions import db
 from webapp.models import AuditEvent
+from test_inputs import world  # noqa: F401 - a fixture: the objects every route needs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_session_cookie_is_secure_outside_debug(tmp_path):
-    app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db"})
-    assert app.config["SESSION_COOKIE_SECURE"] is True
+def test_session_cookie_is_secure_only_on_an_https_deployment(tmp_path, monkeypatch):
+    config = {"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db"}
+    monkeypatch.delenv("CUPMARK_HTTPS", raising=False)
+    app = create_app(config)
+    # plain http on loopback (make run): a Secure cookie would never come back
+    assert app.config["SESSION_COOKIE_SECURE"] is False and app.config["HTTPS"] is False
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    monkeypatch.setenv("CUPMARK_HTTPS", "1")
+    assert create_app(config).config["SESSION_COOKIE_SECURE"] is True
 
 
 # browsers send CSP violation reports without any token; the route only logs them
@@ -97,7 +104,6 @@ def test_no_cdn_and_no_third_party_files_committed():
 
 
 def test_htmx_is_pinned_to_2_0(tmp_path):
-    import json
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/htmx.org"]["version"].startswith("2.0.")
 
@@ -114,3 +120,47 @@ def test_audit_events_are_append_only(app, people):
         db.session.delete(db.session.scalar(sa.select(AuditEvent)))
         with pytest.raises(ValueError, match="append-only"):
             db.session.commit()
+
+
+# responses that may be kept: the same for everyone and free of personal data
+CACHEABLE = {"static", "pages.favicon", "pages.service_worker"}
+
+
+@pytest.mark.parametrize("who", [None, "c1", "t1"])
+def test_every_page_is_no_store_and_may_use_only_its_own_camera(app, world, who):
+    client = app.test_client()
+    if who:
+        with client.session_transaction() as session:
+            session["_user_id"] = world[who].get_id()
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in CACHEABLE:
+            continue
+        for headers in ({}, {"HX-Request": "true"}):
+            response = client.get(rule.build(world["args"], append_unknown=False)[1],
+                                  headers=headers)
+            assert response.headers["Cache-Control"] == "no-store", (rule.endpoint, who)
+            assert response.headers["Permissions-Policy"].startswith("camera=(self)")
+            assert "Strict-Transport-Security" not in response.headers
+            checked += 1
+    assert checked >= 40
+
+
+def test_hsts_only_on_an_https_deployment(app, client):
+    app.config["HTTPS"] = True
+    hsts = client.get("/auth/login").headers["Strict-Transport-Security"]
+    assert hsts.startswith("max-age=") and int(hsts.split("=")[1].split(";")[0]) >= 31536000
+
+
+def test_static_files_keep_their_own_caching(client):
+    response = client.get("/static/css/app.css")
+    assert response.headers["Cache-Control"] != "no-store"
+    response.close()
+
+
+def test_htmx_keeps_no_page_copies_and_old_copies_are_cleared(client):
+    page = client.get("/auth/login").get_data(as_text=True)
+    config = json.loads(re.search(r"name=\"htmx-config\" content='([^']+)'", page).group(1))
+    assert config["historyCacheSize"] == 0 and config["refreshOnHistoryMiss"] is True
+    script = (ROOT / "static" / "js" / "app.js").read_text()
+    assert 'sessionStorage.removeItem("htmx-history-cache")' in script

@@ -493,6 +493,28 @@ def test_parallel_duplicates_make_one_checkin(app, setup):
     assert later.status_code == 200 and later.json["checkin_id"] == answers[0].json["checkin_id"]
 
 
+def test_parallel_uploads_never_pass_the_daily_quota(app, setup):
+    """Ten different uploads at the same moment with room for three: exactly three are stored."""
+    app.config["UPLOADS_PER_DAY"] = 3
+    photo = skin_jpeg()
+    barrier = threading.Barrier(10)
+    answers = []
+
+    def send(n):
+        client = session_client(app, setup["c1"])
+        barrier.wait()
+        answers.append(post(client, setup["t_c1"], photo, headers=JSON, key=f"race-key-{n:02d}"))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [201] * 3 + [429] * 7
+    count, keys = stored(app)
+    assert count == 3 and len(keys) == 6  # the refused ones removed their bytes
+
+
 class Crash(Exception):
     """The injected fault."""
 

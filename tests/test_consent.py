@@ -20,7 +20,7 @@ def test_client_gives_and_withdraws_consent(app, client, auth, people):
     [consent] = consents(app, people["c1"])
     assert consent.version == app.config["CONSENT_VERSION"] and consent.given_at
     assert b"You gave your consent" in client.get("/consent").data
-    client.post("/consent/withdraw")
+    client.post("/consent/withdraw", data={"photos": "keep"})
     [consent] = consents(app, people["c1"])
     assert consent.withdrawn_at is not None
     client.post("/consent")
@@ -49,7 +49,7 @@ def test_consent_to_an_old_text_does_not_count(app, client, auth, people):
 def test_consent_redirects_back_only_to_our_own_pages(client, auth, people):
     auth.login(people["c1"])
     assert client.post("/consent?next=/client/").headers["Location"] == "/client/"
-    client.post("/consent/withdraw")
+    client.post("/consent/withdraw", data={"photos": "keep"})
     assert client.post("/consent?next=https://evil.example/").headers["Location"] == "/consent"
 
 

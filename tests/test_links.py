@@ -1,5 +1,6 @@
 """Care links: invites, joining, removing, and what a link lets a therapist see."""
 import datetime as dt
+import threading
 
 import sqlalchemy as sa
 
@@ -142,3 +143,38 @@ def test_unlinked_therapist_loses_access(app, client, auth, people):
         db.session.commit()
     auth.login(people["t1"])
     assert client.get(f"/therapist/clients/{people['c1'].id}").status_code == 404
+
+
+def signed_in(app, user):
+    """Return a new test client already signed in as user (no password round trip)."""
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+    return client
+
+
+def test_parallel_acceptances_of_one_invite_link_one_client(app, people, make_user):
+    """Six clients accept the same invite at the same moment: one is linked, five are told no."""
+    code = make_invite(app, people["t1"])
+    clients = [make_user(f"racer{n}@example.org") for n in range(6)]
+    barrier = threading.Barrier(len(clients))
+    answers = []
+
+    def accept(user):
+        client = signed_in(app, user)
+        barrier.wait()
+        answers.append(client.post(f"/join/{code}"))
+
+    threads = [threading.Thread(target=accept, args=(user,)) for user in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [302] + [404] * 5
+    assert all(b"cannot be used" in a.data for a in answers if a.status_code == 404)
+    linked = [user.id for user in clients if links_of(app, user.id)]
+    assert len(linked) == 1
+    with app.app_context():
+        invite = db.session.scalar(sa.select(Invite).where(Invite.code == code))
+        assert invite.used_by_id == linked[0]

@@ -4,8 +4,9 @@ import os
 import sqlalchemy as sa
 from flask import Flask, current_app, has_request_context, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import config, mail
+from webapp import config, instance, mail, pages
 from webapp.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from webapp.models import render_migration_item
 
@@ -17,23 +18,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"))
-    os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(config.defaults(app.instance_path))
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
     else:
         app.config.from_mapping(test_config)
+    instance.make_private(app.instance_path, app.config["SQLALCHEMY_DATABASE_URI"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = (os.environ.get("CUPMARK_SECRET_KEY")
                                     or config.instance_secret_key(app.instance_path))
-    if app.debug:
-        # the dev server speaks plain http on loopback, where a Secure cookie is never sent back
-        app.config["SESSION_COOKIE_SECURE"] = False
+    if app.config["PROXY_HOPS"]:
+        # behind nginx: the client's address and scheme come from the headers the proxy sets
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     if app.config["SESSION_COOKIE_SECURE"]:
         # over https the browser then keeps the cookie to this exact host, path / and https:
         # a sibling subdomain or a plain-http page cannot set or overwrite it
         app.config["SESSION_COOKIE_NAME"] = "__Host-session"
 
+    # before any route is added: every <int:...> id must fit a database integer
+    app.url_map.converters["int"] = pages.IdConverter
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"),
                      render_as_batch=True, render_item=render_migration_item)
@@ -47,10 +51,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             sa.event.listen(db.engine, "connect", configure_sqlite)
 
-    from webapp import (auth, checkins, client, consent, demo, flags, links, marks, pages, photos,
-                        readings, sessions, therapist, throttle, treatments)
-    for module in (auth, checkins, client, consent, demo, flags, links, marks, pages, photos,
-                   readings, sessions, therapist, treatments):
+    from webapp import (account, auth, checkins, client, consent, demo, flags, links, marks,
+                        photos, readings, sessions, therapist, throttle, treatments)
+    for module in (account, auth, checkins, client, consent, demo, flags, links, marks, pages,
+                   photos, readings, sessions, therapist, treatments):
         app.register_blueprint(module.bp)
     pages.install(app)
     app.register_error_handler(429, throttle.too_many)

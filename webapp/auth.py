@@ -231,11 +231,13 @@ def register():
                 db.session.rollback()
                 owner = db.session.scalar(sa.select(User).where(User.email == user.email))
         if owner is None:
-            if invite:
-                links.accept(invite, user)
+            linked = invite is not None and links.accept(invite, user) is not None
             audit.record("register", user, subject=user)
             db.session.commit()
             send_verification(user)
+            if invite and not linked:
+                # used up by someone else a moment ago: the account stands, unlinked
+                flash(_("This invite was just used by someone else. Ask your therapist for a new one."))
         else:
             send_mail(owner.email, _("Someone tried to create a Cupmark account with your email"),
                       render_template("auth/mail/taken.txt", user=owner,

@@ -100,6 +100,22 @@ def uploads_today(client: User) -> int:
         CheckIn.client_id == client.id, CheckIn.created_at >= midnight))
 
 
+def within_quota(client: User) -> bool:
+    """Tell whether today's uploads, the one just flushed included, fit the daily quota.
+
+    Called inside the transaction that stores the check-in, after its row is flushed:
+    parallel uploads of one client take turns here, so no two of them both see room for one.
+    """
+    # SQLite: the flushed insert holds the database's one write lock until commit.
+    # PostgreSQL: the client's row stays locked until commit, and the count that follows
+    # (a fresh snapshot per statement) sees every upload that held the lock before. NO KEY
+    # UPDATE: the insert's foreign key already holds a KEY SHARE lock on the row, which a
+    # plain FOR UPDATE would wait on in the other uploads (a deadlock)
+    db.session.execute(sa.select(User.id).where(User.id == client.id)
+                       .with_for_update(key_share=True))
+    return uploads_today(client) <= current_app.config["UPLOADS_PER_DAY"]
+
+
 def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempotency_key: str,
                    taken_at: dt.datetime, pain: int = 0, blisters: bool = False,
                    fever: bool = False, note: str = "") -> tuple[CheckIn, bool]:
@@ -129,6 +145,7 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
     if current_consent(client) is None:
         raise refusal("no_consent")
     config = current_app.config
+    # a cheap first answer; within_quota decides for good when the check-in is stored
     if uploads_today(client) >= config["UPLOADS_PER_DAY"]:
         raise refusal("over_quota")
     # a treatment with followed marks measures them where they were in the last confirmed photo
@@ -160,6 +177,8 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
             data=reading.to_dict())
         db.session.add(checkin)
         db.session.flush()
+        if not within_quota(client):
+            raise refusal("over_quota")
         if result.carried is not None:
             marks.record_carried(checkin, treatment)
             db.session.flush()

@@ -54,13 +54,25 @@ def mail_settings(smtp_url: str | None, instance_path: str) -> dict:
     }
 
 
+def env_flag(name: str) -> bool:
+    """Read a yes/no setting from the environment (1, true, yes or on mean yes)."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def defaults(instance_path: str) -> dict:
     """Return the default configuration, overridable by environment and instance config."""
+    https = env_flag("CUPMARK_HTTPS")
     return {
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": True,
+        # the deployment is served over https (behind a TLS proxy): HSTS is sent and the cookie
+        # is Secure; without it the app speaks plain http on loopback, where a Secure cookie
+        # would never come back
+        "HTTPS": https,
+        "SESSION_COOKIE_SECURE": https,
+        # how many proxies (nginx: one) stand in front and set X-Forwarded-For/-Proto/-Host
+        "PROXY_HOPS": int(os.environ.get("CUPMARK_PROXY_HOPS", 0)),
         "WTF_CSRF_TIME_LIMIT": None,
         # a device stays signed in while it is used: 14 days idle, 60 days at most (the cookie
         # is permanent and renewed with each answer; the UserSession row holds both limits)

@@ -3,10 +3,10 @@ import functools
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, ngettext
 from flask_login import current_user
 
-from webapp import audit
+from webapp import audit, privacy
 from webapp.access import role_required
 from webapp.extensions import db
 from webapp.models import Consent, User, utcnow
@@ -14,11 +14,14 @@ from webapp.pages import render, safe_next
 
 bp = Blueprint("consent", __name__, url_prefix="/consent")
 
+# what withdrawing consent does with the photos already stored
+PHOTO_CHOICES = ("keep", "delete")
 
-def current_consent(user: User) -> Consent | None:
-    """Return the user's standing consent to the current consent text, if any."""
+
+def current_consent(user: User | int) -> Consent | None:
+    """Return the user's (or user id's) standing consent to the current consent text, if any."""
     return db.session.scalar(sa.select(Consent).where(
-        Consent.user_id == user.id, Consent.withdrawn_at.is_(None),
+        Consent.user_id == getattr(user, "id", user), Consent.withdrawn_at.is_(None),
         Consent.version == current_app.config["CONSENT_VERSION"]))
 
 
@@ -59,11 +62,24 @@ def show():
 @bp.route("/withdraw", methods=("POST",))
 @role_required("client")
 def withdraw():
-    """Withdraw consent: no further photos are accepted until it is given again."""
-    consent = current_consent(current_user)
-    if consent is not None:
-        consent.withdrawn_at = utcnow()
+    """Withdraw consent, keeping or deleting the stored photos: either way only you see them."""
+    choice = request.form.get("photos")
+    if choice not in PHOTO_CHOICES:
+        return render("consent/show.html", status=422, consent=current_consent(current_user),
+                      version=current_app.config["CONSENT_VERSION"],
+                      choice_error=_("Please choose whether to keep or delete your stored photos."))
+    now = utcnow()
+    # every consent still standing ends, to older texts too
+    for consent in db.session.scalars(sa.select(Consent).where(
+            Consent.user_id == current_user.id, Consent.withdrawn_at.is_(None))):
+        consent.withdrawn_at = now
         audit.record("consent_withdrawn", current_user, subject=current_user, obj=consent)
-        db.session.commit()
-        flash(_("Consent withdrawn. No new photos will be accepted."))
+    db.session.commit()
+    if choice == "delete":
+        count = privacy.delete_photos(current_user._get_current_object())
+        flash(ngettext("Consent withdrawn. %(num)d stored photo was deleted.",
+                       "Consent withdrawn. %(num)d stored photos were deleted.", count))
+    else:
+        flash(_("Consent withdrawn. No new photos will be accepted, and your therapist can no "
+                "longer see the stored ones."))
     return redirect(url_for("consent.show"))

@@ -23,10 +23,19 @@ def usable_invite(code: str | None) -> Invite | None:
     return invite if invite and invite.is_usable(utcnow()) else None
 
 
-def accept(invite: Invite, client: User) -> CareLink:
-    """Use up the invite and link the client to its therapist (once)."""
-    invite.used_at = utcnow()
-    invite.used_by_id = client.id
+def accept(invite: Invite, client: User) -> CareLink | None:
+    """Use up the invite and link the client to its therapist; None if it was used up first."""
+    now = utcnow()
+    # one conditional update: of clients accepting at the same moment exactly one finds the
+    # invite unused (PostgreSQL re-checks the condition once the first one's row lock is
+    # released; SQLite runs one writer at a time)
+    claimed = db.session.execute(
+        sa.update(Invite)
+        .where(Invite.id == invite.id, Invite.used_at.is_(None), Invite.revoked_at.is_(None),
+               Invite.expires_at > now)
+        .values(used_at=now, used_by_id=client.id)).rowcount
+    if not claimed:
+        return None
     link = db.session.scalar(sa.select(CareLink).where(
         CareLink.therapist_id == invite.therapist_id, CareLink.client_id == client.id))
     if link is None:
@@ -79,7 +88,9 @@ def join(code: str):
     if not current_user.is_client:
         abort(404)
     if request.method == "POST":
-        accept(invite, current_user)
+        if accept(invite, current_user) is None:
+            db.session.rollback()
+            return render("links/join.html", status=404, invite=None, code=code)
         db.session.commit()
         flash(_("You are now linked with %(name)s.", name=invite.therapist.name))
         return redirect(url_for("links.index"))

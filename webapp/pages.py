@@ -6,17 +6,19 @@ import json
 import unicodedata
 from urllib.parse import unquote, urlsplit
 
-from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, request,
-                   send_from_directory, url_for)
+from flask import (Blueprint, Flask, abort, current_app, jsonify, redirect, render_template,
+                   request, send_from_directory, url_for)
 from flask import Request as FlaskRequest
 from babel import Locale
 from babel.dates import parse_pattern
 from flask_babel import get_locale, get_timezone, gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from webapp import pwa
-from webapp.extensions import csrf, htmx
+from webapp.extensions import csrf, db, htmx
 from webapp.recovery import checkins_by_treatment
 
 bp = Blueprint("pages", __name__)
@@ -29,12 +31,27 @@ CONTENT_SECURITY_POLICY = "; ".join((
     "worker-src 'self'", "manifest-src 'self'", "object-src 'none'", "base-uri 'none'",
     "frame-ancestors 'none'", "form-action 'self'", "report-uri /csp-report",
 ))
+# the check-in page films the marks with this site's camera; nothing else may use a sensor
+PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"
+# sent only when the deployment is https (CUPMARK_HTTPS): two years, the preload lists' minimum
+HSTS = "max-age=63072000; includeSubDomains"
 THEME_COLOUR = "#0b4f6c"
 BACKGROUND_COLOUR = "#ffffff"
 
 
+# the largest id a database integer column holds (PostgreSQL's integer, 32 bits)
+MAX_ID = 2_147_483_647
 # an id no row has: url_maker builds the URL with it once, then puts each row's id in its place
-URL_MARKER = 2_147_483_647
+URL_MARKER = MAX_ID
+
+
+class IdConverter(IntegerConverter):
+    """Werkzeug's <int:...>, matching only ids a database integer can hold (others are 404)."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_ID, signed: bool = False) -> None:
+        """Default the upper bound to MAX_ID: a larger id would fail in the database, not match."""
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def url_maker(endpoint: str, key: str, **values):
@@ -121,13 +138,36 @@ def install(app: Flask) -> None:
     """Install the request class, response headers and error pages every route shares."""
     app.request_class = Request
 
+    @app.before_request
+    def refuse_nul():
+        """Refuse a NUL character anywhere in the request's values: no text may hold one."""
+        # PostgreSQL cannot store or compare a string holding NUL (an exception, not a miss);
+        # no form, address or search of ours has a use for it
+        try:
+            form = request.form
+        except RequestEntityTooLarge:
+            # a body over the cap is never read: the view answers it with its own message
+            return None
+        if "\x00" in request.path or any("\x00" in value for values in (request.args, form)
+                                         for value in values.values()):
+            abort(400)
+        return None
+
     @app.after_request
-    def vary_on_htmx(response):
-        """Tell caches that a page and its fragment share a URL."""
+    def shared_headers(response):
+        """Set the headers every response shares: Vary, caching, and the security headers."""
+        # a page and its fragment share a URL
         response.vary.add("HX-Request")
+        # pages show one person's health data: kept by no cache, neither the browser's (nor its
+        # back-forward cache) nor a proxy's; responses that may be kept say so themselves
+        # (static files, the service worker, the icon)
+        response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if app.config["HTTPS"]:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
     @app.errorhandler(404)
@@ -135,6 +175,12 @@ def install(app: Flask) -> None:
         """Say plainly that there is nothing here (also for things you may not see)."""
         return render_error(404, _("Not found"),
                             _("There is nothing here, or it is not yours to see."))
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        """Refuse a request that cannot be read, and say so."""
+        return render_error(400, _("Please try again"),
+                            _("That request could not be read. Go back and send it again."))
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
@@ -149,6 +195,15 @@ def install(app: Flask) -> None:
         return render_error(413, _("File too large"),
                             _("That file is too large. Photos up to %(mb)d MB are accepted.",
                               mb=limit))
+
+    @app.errorhandler(500)
+    def server_error(error):
+        """Apologise without detail: the log has the traceback, the page nothing of the code."""
+        # the failed request's transaction may be broken: the page must not touch it
+        db.session.rollback()
+        return render_error(500, _("Something went wrong"),
+                            _("Sorry, something went wrong on our side. "
+                              "Please try again in a moment."))
 
     @app.errorhandler(405)
     def wrong_method(error):
@@ -169,12 +224,6 @@ def install(app: Flask) -> None:
         """Return the treatment's latest photo: guided capture lays it over the camera."""
         checkins = checkins_by_treatment([treatment.id])[treatment.id]
         return url_for("photos.show", checkin_id=checkins[-1].id, size="full") if checkins else None
-
-
-def no_store(response):
-    """Keep a response out of every cache: it belongs to one person at one moment."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.route("/manifest.webmanifest")
@@ -236,8 +285,8 @@ def csrf_token():
     """Hand the offline queue a fresh CSRF token just before it replays a stored upload."""
     if not current_user.is_authenticated:
         # json, not the login redirect: the queue keeps its photos until someone signs in
-        return no_store(jsonify(ok=False, error="signed_out")), 401
-    return no_store(jsonify(ok=True, csrf_token=generate_csrf()))
+        return jsonify(ok=False, error="signed_out"), 401
+    return jsonify(ok=True, csrf_token=generate_csrf())
 
 
 @bp.route("/csp-report", methods=("POST",))

@@ -5,11 +5,12 @@ import datetime as dt
 
 import click
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app
 from flask_login import current_user
 
 from webapp import audit
 from webapp.access import can_see_client
+from webapp.consent import current_consent
 from webapp.extensions import db
 from webapp.models import CheckIn, utcnow
 from webapp.storage import PhotoMissing, PhotoStore, get_store
@@ -18,9 +19,9 @@ bp = Blueprint("photos", __name__, url_prefix="/photos")
 
 # which stored copy each URL size names
 KEY_COLUMNS = {"full": CheckIn.photo_key, "thumb": CheckIn.thumb_key}
-# health data: the browser may keep a copy but must ask again each time, so a removed care
-# link or a deleted check-in takes effect at once (a 304 answer keeps that cheap)
-CACHE_CONTROL = "private, no-cache"
+# health data: no cache keeps a copy, so a removed care link, withdrawn consent or a deleted
+# check-in takes effect at once and nothing is left on a shared phone after logout
+CACHE_CONTROL = "no-store"
 # keys are looked up in the database in batches of this many
 LOOKUP_BATCH = 500
 
@@ -34,25 +35,24 @@ def show(checkin_id: int, size: str):
     checkin = db.session.get(CheckIn, checkin_id)
     if checkin is None or not can_see_client(current_user, checkin.client_id):
         abort(404)
+    # a therapist sees a client's photos only while the client consents to keeping them
     if current_user.id != checkin.client_id:
+        # a therapist sees a client's photos only while the client consents to keeping them
+        if current_consent(checkin.client_id) is None:
+            abort(404)
         audit.record("view_photo", current_user, subject=checkin.client_id, obj=checkin)
         db.session.commit()
     key = getattr(checkin, KEY_COLUMNS[size].key)
-    # the bytes under a key never change, so the key's random part is a strong etag
-    etag = key.rsplit("/", 1)[-1].removesuffix(".jpg")
-    headers = {"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
-    if etag in request.if_none_match:
-        response = Response(status=304, headers=headers)
-    else:
-        try:
-            data = get_store().get(key)
-        except PhotoMissing:
-            # never expected (rows are committed after their bytes), but say so in the log
-            current_app.logger.error("check-in %s has no bytes under %s", checkin.id, key)
-            abort(404)
-        response = Response(data, mimetype="image/jpeg", headers=headers)
-    response.set_etag(etag)
-    return response
+    try:
+        data = get_store().get(key)
+    except PhotoMissing:
+        # never expected (rows are committed after their bytes), but say so in the log
+        current_app.logger.error("check-in %s has no bytes under %s", checkin.id, key)
+        abort(404)
+    # inline: shown, never offered as a download; the name is made of numbers only
+    return Response(data, mimetype="image/jpeg", headers={
+        "Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'inline; filename="cupmark-{checkin.id}-{size}.jpg"'})
 
 
 def cleanup(store: PhotoStore, grace: dt.timedelta) -> list[str]:

@@ -23,6 +23,8 @@ from typing import Iterator, Protocol
 
 from flask import Flask, current_app
 
+from webapp.instance import PRIVATE_DIR
+
 
 class PhotoMissing(KeyError):
     """The store holds no bytes under the asked key."""
@@ -75,7 +77,10 @@ class LocalStore:
     def put(self, key: str, data: bytes) -> None:
         """Write to a temporary file, flush it to disk, then rename it into place."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # owner-only folders (mkstemp already makes the file 0600): skin photos are nobody
+        # else's business on a shared machine
+        self.root.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         # same directory: os.replace is atomic only within one file system
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:

@@ -21,5 +21,17 @@ function enhance(root) {
   selectOnFocus(root);
 }
 
+function forgetPageCopies() {
+  // htmx keeps no page copies here (historyCacheSize 0), but an older version of the app did:
+  // copies of health pages left in this tab's storage go, e.g. on the page after logging out
+  try {
+    sessionStorage.removeItem("htmx-history-cache");
+    localStorage.removeItem("htmx-history-cache");
+  } catch (error) {
+    // storage switched off: nothing can be kept there either
+  }
+}
+
+forgetPageCopies();
 document.addEventListener("DOMContentLoaded", () => enhance(document));
 document.addEventListener("htmx:load", (event) => enhance(event.detail.elt));

@@ -1,0 +1,27 @@
+"""gunicorn settings for Cupmark: `make run` serves with them, and so does production behind nginx.
+
+Every value can be changed from the environment; see README "Production".
+"""
+import multiprocessing
+import os
+
+# loopback only: in production nginx, on the same machine, is the one that faces the network
+bind = os.environ.get("CUPMARK_BIND", "127.0.0.1:5000")
+# gunicorn's rule of thumb, (2 x cores) + 1 processes; each runs a few threads, so a request
+# that waits on the database or a slow client does not hold a whole process
+workers = int(os.environ.get("CUPMARK_WORKERS", 2 * multiprocessing.cpu_count() + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("CUPMARK_THREADS", 4))
+# a 12 MP photo is measured in a few seconds; a request still running after a minute is stuck
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+# a fresh process now and then, at different moments for each, bounds any slow leak
+max_requests = 2000
+max_requests_jitter = 200
+# the proxy's X-Forwarded-Proto is trusted from loopback only (gunicorn's default address)
+forwarded_allow_ips = os.environ.get("CUPMARK_FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+errorlog = "-"
+# the app factory; gunicorn never runs Flask's debugger
+wsgi_app = "webapp:create_app()"
