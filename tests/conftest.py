@@ -10,7 +10,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from browser.chromium import header as browser_header
-from webapp import create_app
+from webapp import create_app, sessions
 from webapp.extensions import db
 from webapp.mail import read_outbox
 from webapp.models import CareLink, User, utcnow
@@ -192,3 +192,20 @@ class AuthActions:
 def auth(client):
     """Log the test client in and out."""
     return AuthActions(client)
+
+
+def signed_in(app, user):
+    """Return a new test client already signed in as user, or anonymous for None.
+
+    A device session is opened directly (no password round trip), as a sign-in would.
+    """
+    client = app.test_client()
+    if user is None:
+        return client
+    with app.app_context():
+        _row, token = sessions.open_for(db.session.merge(user))
+        db.session.commit()
+    with client.session_transaction() as session:
+        session["_user_id"] = token
+        session["_fresh"] = True
+    return client

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.routing import IntegerConverter
 
+from tests.conftest import signed_in
 from webapp import create_app, sessions
 from webapp.extensions import db
 from webapp.models import AuditEvent
@@ -128,10 +129,7 @@ CACHEABLE = {"static", "pages.favicon", "pages.service_worker"}
 
 @pytest.mark.parametrize("who", [None, "c1", "t1"])
 def test_every_page_is_no_store_and_may_use_only_its_own_camera(app, world, who):
-    client = app.test_client()
-    if who:
-        with client.session_transaction() as session:
-            session["_user_id"] = world[who].get_id()
+    client = signed_in(app, world[who] if who else None)
     checked = 0
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint in CACHEABLE:

@@ -13,6 +13,7 @@ from PIL import Image, ImageCms
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from tests.conftest import signed_in
 from webapp import checkins, flags, intake, sessions
 from webapp.analysis import synthetic
 from webapp.checkins import CheckInRefused, record_checkin
@@ -456,17 +457,6 @@ def test_every_orientation_is_stored_upright(client, auth, app, setup, orientati
     assert all(distance(w) > 15 for w in wrong)
 
 
-def session_client(app, user):
-    """Return a new test client already signed in as user (no password round trip)."""
-    client = app.test_client()
-    with app.app_context():
-        _row, token = sessions.open_for(db.session.merge(user))
-        db.session.commit()
-    with client.session_transaction() as session:
-        session["_user_id"] = token
-        session["_fresh"] = True
-    return client
-
 
 def test_parallel_duplicates_make_one_checkin(app, setup):
     """Five identical posts at once store one check-in; a later retry returns that one."""
@@ -475,7 +465,7 @@ def test_parallel_duplicates_make_one_checkin(app, setup):
     answers = []
 
     def send():
-        client = session_client(app, setup["c1"])
+        client = signed_in(app, setup["c1"])
         barrier.wait()
         answers.append(post(client, setup["t_c1"], photo, headers=JSON, key="parallel-key-1"))
 
@@ -488,7 +478,7 @@ def test_parallel_duplicates_make_one_checkin(app, setup):
     assert len({a.json["checkin_id"] for a in answers}) == 1
     count, keys = stored(app)
     assert count == 1 and len(keys) == 2  # the losers removed their bytes
-    later = post(session_client(app, setup["c1"]), setup["t_c1"], photo, headers=JSON,
+    later = post(signed_in(app, setup["c1"]), setup["t_c1"], photo, headers=JSON,
                  key="parallel-key-1")
     assert later.status_code == 200 and later.json["checkin_id"] == answers[0].json["checkin_id"]
 
@@ -501,7 +491,7 @@ def test_parallel_uploads_never_pass_the_daily_quota(app, setup):
     answers = []
 
     def send(n):
-        client = session_client(app, setup["c1"])
+        client = signed_in(app, setup["c1"])
         barrier.wait()
         answers.append(post(client, setup["t_c1"], photo, headers=JSON, key=f"race-key-{n:02d}"))
 

@@ -7,8 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from test_account import fill
+from tests.conftest import signed_in
 from webapp.extensions import db
-from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Treatment
+from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Treatment, UserSession
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ["", "0", "-1", "2147483648", "9223372036854775808", "1" * 40, "1e309", "NaN",
@@ -56,18 +57,13 @@ def world(app, people):
             "invite_id": db.session.scalar(sa.select(Invite.id)),
             "link_id": db.session.scalar(sa.select(CareLink.id).where(CareLink.client_id == c1)),
             "code": db.session.scalar(sa.select(Invite.code)),
+            # a link token that was never issued: its page answers that the link is not valid
+            "token": "never-issued",
+            "session_id": db.session.scalar(sa.select(UserSession.id).where(UserSession.user_id == c1)
+                                            .limit(1)) or 0,
         }
     return people | {"args": args}
 
-
-def signed_in(app, user):
-    """Return a test client signed in as user (None: anonymous)."""
-    client = app.test_client()
-    if user is not None:
-        with client.session_transaction() as session:
-            session["_user_id"] = user.get_id()
-            session["_fresh"] = True
-    return client
 
 
 def rules(app):

@@ -4,7 +4,7 @@ import threading
 
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, signed_in
 from webapp.extensions import db
 from webapp.models import AuditEvent, CareLink, Invite, utcnow
 
@@ -144,14 +144,6 @@ def test_unlinked_therapist_loses_access(app, client, auth, people):
     auth.login(people["t1"])
     assert client.get(f"/therapist/clients/{people['c1'].id}").status_code == 404
 
-
-def signed_in(app, user):
-    """Return a new test client already signed in as user (no password round trip)."""
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
-    return client
 
 
 def test_parallel_acceptances_of_one_invite_link_one_client(app, people, make_user):

@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from webapp import audit, flags
 from webapp.extensions import db
 from webapp.models import (AuditEvent, CareLink, CheckIn, Consent, Flag, Invite, Mark, MarkReading,
-                           Reading, RecoverySummary, Treatment, User, utcnow)
+                           Reading, RecoverySummary, Treatment, User, UserSession, utcnow)
 from webapp.storage import discard, get_store
 
 EXPORT_FORMAT = 1
 # columns that say nothing about the person and would only help an attacker
-SECRET_COLUMNS = {"password_hash", "session_version"}
+SECRET_COLUMNS = {"password_hash", "session_version", "token_hash"}
 # said in the export itself, so that nobody takes the file for more than it is
 NOT_INCLUDED = ["notes a therapist keeps privately about you (ask your therapist)",
                 "anything about other people, beyond the name of a therapist or client you "
@@ -80,6 +80,8 @@ def everything(user: User) -> dict:
         "not_included": NOT_INCLUDED,
         "account": as_dict(user),
         "consents": rows(Consent, Consent.user_id == user.id),
+        # the devices signed in (their tokens' hashes left out)
+        "devices": rows(UserSession, UserSession.user_id == user.id),
         # the other person of each link by name only: their email and the rest are theirs
         "care_links": [{**as_dict(link), "with": getattr(link, other.key).name}
                        for link in links],

@@ -18,7 +18,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import User, UserSession, utcnow
-from webapp.pages import no_store, render
+from webapp.pages import render
 
 bp = Blueprint("sessions", __name__, url_prefix="/account/sessions")
 
@@ -155,9 +155,7 @@ def index():
                               .order_by(UserSession.last_seen_at.desc())).all()
     now = utcnow()
     devices = sorted((row for row in rows if is_open(row, now)), key=lambda row: row is not here)
-    body, status = render("sessions/index.html", devices=devices, here=here,
-                          device_name=device_name)
-    return no_store(current_app.make_response((body, status)))
+    return render("sessions/index.html", devices=devices, here=here, device_name=device_name)
 
 
 @bp.route("/<int:session_id>/end", methods=("POST",))
