@@ -222,6 +222,8 @@ def test_sign_in_takes_as_long_for_an_unknown_email_as_for_a_known_one(app, clie
 
 def test_reset_link_works_once(app, client, make_user, outbox):
     user = make_user("ada@example.org")
+    stolen_phone = app.test_client()
+    assert auth_login(stolen_phone, user.email, PASSWORD).status_code == 302
     response = client.post("/auth/reset", data={"email": "ADA@example.org"})
     assert response.status_code == 200
     assert "If an account uses this address, we sent it a link" in response.text
@@ -231,6 +233,8 @@ def test_reset_link_works_once(app, client, make_user, outbox):
     assert refused.status_code == 422 and "too easy to guess" in refused.text
     done = client.post(link, data={"password": "a brand new passphrase"})
     assert done.status_code == 302 and done.headers["Location"] == "/auth/login"
+    # a reset ends every session: a phone signed in with the old password is out
+    assert stolen_phone.get("/client/").headers["Location"].startswith("/auth/login")
     assert auth_login(client, user.email, "a brand new passphrase").status_code == 302
     client.post("/auth/logout")
     # spent: the link named the password it replaced
