@@ -1,8 +1,36 @@
-"""Time in the user's zone: forms speak local wall-clock time, the database speaks UTC."""
+"""Time in the user's zone: forms speak local wall-clock time, the database speaks UTC.
+
+What a person calls a day is a calendar date in their zone: "day 0" is the date of the
+treatment, "day N" the Nth date after it, across DST changes too. The course maths keeps exact
+elapsed time (:func:`days_since`). :func:`now` is the one clock of the app; :func:`frozen`
+stops it at a chosen instant (tests and screenshots of a given moment).
+"""
+import contextlib
 import datetime as dt
 import zoneinfo
 
 DAY = dt.timedelta(days=1)
+
+# the instant the clock is stopped at, if it is (see frozen)
+_stopped: dt.datetime | None = None
+
+
+def now() -> dt.datetime:
+    """Return the current time as an aware UTC datetime (the stopped one, if frozen)."""
+    return _stopped if _stopped is not None else dt.datetime.now(dt.timezone.utc)
+
+
+@contextlib.contextmanager
+def frozen(at: dt.datetime):
+    """Stop the app's clock at the aware datetime ``at`` inside the block (threads included)."""
+    global _stopped
+    if at.tzinfo is None:
+        raise ValueError("frozen needs an aware datetime")
+    before, _stopped = _stopped, at.astimezone(dt.timezone.utc)
+    try:
+        yield
+    finally:
+        _stopped = before
 
 
 def local_to_utc(value: dt.datetime, timezone: str) -> dt.datetime:
@@ -15,11 +43,21 @@ def utc_to_local(value: dt.datetime, timezone: str) -> dt.datetime:
     return value.astimezone(zoneinfo.ZoneInfo(timezone)).replace(tzinfo=None)
 
 
+def local_date(at: dt.datetime, timezone: str) -> dt.date:
+    """Return the calendar date an aware time falls on in the given zone."""
+    return at.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+
+
 def days_since(start: dt.datetime, at: dt.datetime) -> float:
-    """Return the days from start to at, as a fraction."""
+    """Return the exact days elapsed from start to at, as a fraction (the course maths)."""
     return (at - start) / DAY
 
 
-def day_number(start: dt.datetime, at: dt.datetime) -> int:
-    """Return "day N" counted from the treatment's time: day 0 is its first 24 hours."""
-    return int((at - start) // DAY)
+def day_number(start: dt.datetime, at: dt.datetime, timezone: str) -> int:
+    """Return "day N": how many calendar dates in the zone lie between start's and at's."""
+    return (local_date(at, timezone) - local_date(start, timezone)).days
+
+
+def day_date(start: dt.datetime, day: int, timezone: str) -> dt.date:
+    """Return the calendar date of "day N" counted from start in the zone."""
+    return local_date(start, timezone) + dt.timedelta(days=day)

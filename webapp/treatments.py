@@ -19,7 +19,7 @@ from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
 from webapp.extensions import babel, db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
                            CareLink, Treatment, User, utcnow)
-from webapp.pages import date_formatter, render, url_maker
+from webapp.pages import DATE_PATTERN, TIME_PATTERN, formatter, render, url_maker
 from webapp.recovery import recoveries
 
 bp = Blueprint("treatments", __name__, url_prefix="/treatments")
@@ -133,37 +133,45 @@ def drawn_chart(fade: chart.Chart, element_id: str, catalogue):
 
 
 @bp.app_template_global()
-def day_row_kit(rows, treatment_id: int) -> SimpleNamespace:
-    """Return the words every day row shares and each row's id, name, date, numbers, chip, links."""
+def day_row_kit(rows, treatment_id: int, timezone: str) -> SimpleNamespace:
+    """Return the words every day row shares, and each row's name, date and check-ins.
+
+    Each check-in of a day (newest first) comes with its time (in the client's ``timezone``,
+    whose calendar dates the days are), numbers, stage chip and links.
+    """
     # worked out in one call per timeline, not with filters and calls per row: a row's own
     # values are %-formatted into the sentences translated once, its links come from one
     # url_for per route, its stage chip from one macro call per look, and each value is one
     # string the template escapes once
     day, faded, pain = _("Day %(n)d"), _("%(p)d%% faded"), _("Pain %(n)d/10")
-    date = date_formatter("EEE d MMM")
+    earlier = _("Earlier that day, at %(time)s")
+    more = _("%(n)d check-ins this day, newest first. The newest counts for the course.")
+    date, time = formatter(DATE_PATTERN, timezone), formatter(TIME_PATTERN, timezone)
     thumb_url = url_maker("photos.show", "checkin_id", size="thumb")
     photo_url = url_maker("photos.show", "checkin_id", size="full")
     delete_url = url_maker("checkins.delete", "checkin_id")
     chip = stage_chip_maker()
     views = []
     for row in rows:
-        checkin = row.checkin
-        view = SimpleNamespace(checkin=checkin, id=f"day-{treatment_id}-{row.day}",
-                               name=day % {"n": row.day}, numbers=None, pain=None)
-        if checkin is None:
-            view.date = date(row.starts_at)
-        else:
+        view = SimpleNamespace(id=f"day-{treatment_id}-{row.day}", name=day % {"n": row.day},
+                               date=date(row.date), entries=[],
+                               symptom=any(c.has_red_flag_symptom for c in row.checkins),
+                               more=more % {"n": len(row.checkins)} if len(row.checkins) > 1
+                               else None)
+        for checkin in row.checkins:
             reading = checkin.reading
-            view.date = date(checkin.taken_at)
-            view.chip, view.photo_url, view.thumb_url, view.delete_url = (
-                chip(reading), photo_url(checkin.id), thumb_url(checkin.id),
-                delete_url(checkin.id))
+            at = time(checkin.taken_at)
+            entry = SimpleNamespace(
+                checkin=checkin, id=f"checkin-{checkin.id}", time=at,
+                earlier=earlier % {"time": at}, chip=chip(reading),
+                photo_url=photo_url(checkin.id), thumb_url=thumb_url(checkin.id),
+                delete_url=delete_url(checkin.id), numbers=None,
+                pain=pain % {"n": checkin.pain} if checkin.pain else None)
             if reading is not None and reading.delta_e is not None:
-                view.numbers = f"ΔE {reading.delta_e:.1f}"
-                if row.fade is not None:
-                    view.numbers += " · " + faded % {"p": round(row.fade * 100)}
-            if checkin.pain:
-                view.pain = pain % {"n": checkin.pain}
+                entry.numbers = f"ΔE {reading.delta_e:.1f}"
+                if row.fade is not None and checkin is row.checkin:
+                    entry.numbers += " · " + faded % {"p": round(row.fade * 100)}
+            view.entries.append(entry)
         views.append(view)
     return SimpleNamespace(
         rows=views, no_photo=_("No photo"), blisters=_("Blisters or broken skin"),
