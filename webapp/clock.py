@@ -2,8 +2,8 @@
 
 What a person calls a day is a calendar date in their zone: "day 0" is the date of the
 treatment, "day N" the Nth date after it, across DST changes too. The course maths keeps exact
-elapsed time (:func:`days_since`). :func:`now` is the one clock of the app; :func:`frozen`
-stops it at a chosen instant (tests and screenshots of a given moment).
+elapsed time (:func:`days_since`). :func:`now` is the one clock of the app; :func:`travel`
+sets it to a chosen moment (tests and screenshots of a given moment).
 """
 import contextlib
 import datetime as dt
@@ -11,26 +11,30 @@ import zoneinfo
 
 DAY = dt.timedelta(days=1)
 
-# the instant the clock is stopped at, if it is (see frozen)
-_stopped: dt.datetime | None = None
+# how far the app's clock is set off the machine's (see travel)
+_offset = dt.timedelta(0)
 
 
 def now() -> dt.datetime:
-    """Return the current time as an aware UTC datetime (the stopped one, if frozen)."""
-    return _stopped if _stopped is not None else dt.datetime.now(dt.timezone.utc)
+    """Return the app's current time as an aware UTC datetime."""
+    return dt.datetime.now(dt.timezone.utc) + _offset
 
 
 @contextlib.contextmanager
-def frozen(at: dt.datetime):
-    """Stop the app's clock at the aware datetime ``at`` inside the block (threads included)."""
-    global _stopped
+def travel(at: dt.datetime):
+    """Set the app's clock (every thread's) to the aware ``at`` inside the block; it runs on.
+
+    For tests and screenshots of a given moment: the clock keeps ticking from ``at``, so rows
+    written one after the other still come in order.
+    """
+    global _offset
     if at.tzinfo is None:
-        raise ValueError("frozen needs an aware datetime")
-    before, _stopped = _stopped, at.astimezone(dt.timezone.utc)
+        raise ValueError("travel needs an aware datetime")
+    before, _offset = _offset, at - dt.datetime.now(dt.timezone.utc)
     try:
         yield
     finally:
-        _stopped = before
+        _offset = before
 
 
 def local_to_utc(value: dt.datetime, timezone: str) -> dt.datetime:

@@ -11,7 +11,7 @@ from flask_login import current_user
 from webapp import audit
 from webapp.access import can_see_client
 from webapp.extensions import db
-from webapp.models import CheckIn, utcnow
+from webapp.models import CheckIn
 from webapp.storage import PhotoMissing, PhotoStore, get_store
 
 bp = Blueprint("photos", __name__, url_prefix="/photos")
@@ -57,7 +57,9 @@ def show(checkin_id: int, size: str):
 
 def cleanup(store: PhotoStore, grace: dt.timedelta) -> list[str]:
     """Delete stored bytes that no check-in names and that are older than grace; return keys."""
-    cutoff = utcnow() - grace
+    # the bytes' times are the file system's, so they are compared with the machine's clock
+    # (not the app's, which tests may set to another moment)
+    cutoff = dt.datetime.now(dt.timezone.utc) - grace
     # younger bytes may belong to an upload whose row is not committed yet
     candidates = [obj.key for obj in store.list() if obj.modified_at <= cutoff]
     named = set()
