@@ -115,7 +115,9 @@ def test_the_sunday_the_clocks_go_back(app, client, auth, londoner):
         with clock.travel(london(SUNDAY, 22, minute)):
             home = client.get("/client/").text
             assert "Day 1 of 7" in home
-            assert "Today's photo is done" in home and "Take today's photo" not in home
+            assert "Today's photo is done (22:15)." in home and "Take today's photo" not in home
+            # the morning's blisters still count today, though the evening's photo has none
+            assert "Your check-in shows a sign to contact your therapist" in home
             days = day_list(client.get(f"/treatments/{treatment_id}").text)
     sunday = days[days.index(f'id="day-{treatment_id}-1"'):days.index(f'id="day-{treatment_id}-0"')]
     # the Sunday-evening photo is on the timeline, above the morning's, which keeps its report

@@ -307,10 +307,11 @@ def new(treatment_id: int):
         return refuse(treatment, form, refused)
     # the next step is confirming where the marks are in the new photo
     url = url_for("marks.confirm", checkin_id=checkin.id)
-    if wants_json():
-        return jsonify(ok=True, checkin_id=checkin.id, url=url), 201 if created else 200
+    # the confirmation shows on the next page, the one the page's script goes to as well
     flash(_("Check-in saved. Now check the marks on your photo.") if created
           else _("This check-in was already saved."))
+    if wants_json():
+        return jsonify(ok=True, checkin_id=checkin.id, url=url), 201 if created else 200
     return redirect_to(url, status=303, in_place=True)
 
 

@@ -168,6 +168,11 @@ def install(app: Flask) -> None:
         """Write a UTC datetime's date and time in the user's zone (DATETIME_PATTERN)."""
         return formatter(DATETIME_PATTERN)(value) if value else ""
 
+    @app.template_filter("time_of_day")
+    def time_of_day(value, timezone: str | None = None):
+        """Write a UTC datetime's time of day (TIME_PATTERN) in the zone, the user's by default."""
+        return formatter(TIME_PATTERN, timezone)(value) if value else ""
+
     @app.template_filter("day")
     def day(value):
         """Write a UTC datetime's (or a calendar date's) date in the user's zone (DATE_PATTERN)."""

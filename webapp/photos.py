@@ -21,6 +21,9 @@ KEY_COLUMNS = {"full": CheckIn.photo_key, "thumb": CheckIn.thumb_key}
 # health data: the browser may keep a copy but must ask again each time, so a removed care
 # link or a deleted check-in takes effect at once (a 304 answer keeps that cheap)
 CACHE_CONTROL = "private, no-cache"
+# a photo opened on its own is shown by the browser's image viewer, whose page styles itself
+# inline: it may, and nothing else may run (the pages' policy would blank it with an error)
+PHOTO_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 # keys are looked up in the database in batches of this many
 LOOKUP_BATCH = 500
 
@@ -40,7 +43,8 @@ def show(checkin_id: int, size: str):
     key = getattr(checkin, KEY_COLUMNS[size].key)
     # the bytes under a key never change, so the key's random part is a strong etag
     etag = key.rsplit("/", 1)[-1].removesuffix(".jpg")
-    headers = {"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
+    headers = {"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": PHOTO_POLICY}
     if etag in request.if_none_match:
         response = Response(status=304, headers=headers)
     else:

@@ -137,7 +137,10 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
         projected = recovery.assessment.projected_resolution_day
     latest = recovery.latest
     stage = latest.reading.stage if latest is not None and latest.reading is not None else None
-    signs = tips.signs_shown(recovery.days, recovery.assessment.verdict, today)
+    # a symptom reported earlier on the latest day still counts: a later photo without it
+    # does not make it go away
+    signs = tips.signs_shown(recovery.days, recovery.assessment.verdict, today,
+                             same_day=of_day.get(last, ()))
     return Timeline(
         recovery=recovery, today=today, rows=rows,
         chart=chart.build(readings, treatment.expected_days, max(today, last), projected),
