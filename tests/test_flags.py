@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 from recovery_rows import add_checkin, make_treatment
 
-from webapp import clock, flags
+from webapp import flags
 from webapp.analysis import analyze_image
 from webapp.analysis.synthetic import MarkSpec, mark_delta, render_scene
 from webapp.extensions import db
@@ -76,13 +76,6 @@ def test_acknowledged_flag_is_raised_again_only_on_new_evidence(app, people):
 
 def test_sweep_twice_gives_the_same_flags(app, people, runner):
     """`flask flags sweep` raises missed check-ins once; a second run changes nothing."""
-    # at noon the photo 1.4 days after a treatment 4 days ago falls on its calendar day 1
-    with clock.frozen(dt.datetime(2026, 11, 30, 12, tzinfo=dt.timezone.utc)):
-        sweep_twice(app, people, runner)
-
-
-def sweep_twice(app, people, runner):
-    """Run the sweep twice over a silent and a slow recovery (see the test above)."""
     silent = make_treatment(app, people["c1"], people["t1"], days_ago=4.0)
     add_checkin(app, silent, 0.4, 12.0)
     add_checkin(app, silent, 1.4, 14.0)
