@@ -54,7 +54,7 @@ def test_travel_sets_every_reader_of_the_clock():
 
 @pytest.fixture
 def londoner(app, make_user):
-    """A consenting client in London with a treatment on Saturday 23:30, before the clocks go back."""
+    """A consenting Londoner treated on Saturday 23:30, the evening before the clocks go back."""
     user = make_user("lon@example.org", timezone="Europe/London")
     with app.app_context():
         db.session.add(Consent(user_id=user.id, version=app.config["CONSENT_VERSION"]))

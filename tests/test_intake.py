@@ -157,7 +157,8 @@ def profiled(icc: bytes, fmt="JPEG") -> bytes:
 def test_a_display_p3_profile_named_srgb_is_converted():
     """The name says sRGB, the primaries are P3's: the skin is converted, as lcms would."""
     icc = rgb_profile("sRGB IEC61966-2.1", P3)
-    assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).startswith("sRGB")
+    name = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+    assert name.startswith("sRGB")
     opened = open_photo(profiled(icc)).getpixel((32, 24))
     expected = ImageCms.profileToProfile(
         Image.new("RGB", (1, 1), SKIN), ImageCms.ImageCmsProfile(io.BytesIO(icc)),

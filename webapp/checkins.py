@@ -115,7 +115,11 @@ def check_taken_at(client: User, treatment: Treatment, taken_at: dt.datetime, *,
     if taken_at.tzinfo is None:
         raise ValueError("taken_at must be an aware datetime")
     now, zone = utcnow(), client.timezone
-    when = formatter(DATETIME_PATTERN, zone)
+
+    def when(value: dt.datetime) -> str:
+        """Write a time as the refusal names it, in the client's zone."""
+        return formatter(DATETIME_PATTERN, zone)(value)
+
     if taken_at > now + CLOCK_SKEW:
         raise refusal("future", when=when(taken_at))
     if taken_at < treatment.treated_at:
@@ -133,10 +137,10 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
 
     ``taken_at`` defaults to now, the moment of sending. It must be today in the client's zone,
     unless ``any_day``: the offline queue sends a photo stamped when the client pressed send,
-    which may reach the server after midnight, and demo data fills past days. Bytes are written first, under fresh keys; then
-    the rows, the flags and one commit. If anything fails the written bytes are deleted
-    best-effort (``flask photos cleanup`` catches what a crash leaves), so no row ever names
-    missing bytes. Raises CheckInRefused.
+    which may reach the server after midnight, and demo data fills past days. Bytes are
+    written first, under fresh keys; then the rows, the flags and one commit. If anything
+    fails the written bytes are deleted best-effort (``flask photos cleanup`` catches what a
+    crash leaves), so no row ever names missing bytes. Raises CheckInRefused.
     """
     if treatment.client_id != client.id:
         raise refusal("not_found")

@@ -170,7 +170,8 @@ def test_the_home_card_before_and_after_todays_photo_across_the_clocks_going_bac
         # every photo in the screenshot, not only those scrolled to
         page.evaluate("""Promise.all([...document.images].map((img) => {
             img.loading = "eager";
-            return img.complete ? null : new Promise((done) => { img.onload = img.onerror = done; });
+            return img.complete ? null
+                : new Promise((done) => { img.onload = img.onerror = done; });
         }))""")
         sunday = page.locator(f"#day-{treatment_id}-1").inner_text()
         assert "Sun 25 Oct, 21:55" in sunday and "Earlier that day, at 09:00" in sunday
