@@ -1,4 +1,5 @@
 """Fixtures shared by the tests: an app on a fresh database, clients, users, auth."""
+import datetime as dt
 import os
 import shutil
 import socket
@@ -10,7 +11,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from browser.chromium import header as browser_header
-from webapp import create_app, sessions
+from webapp import clock, create_app, sessions
 from webapp.extensions import db
 from webapp.mail import read_outbox
 from webapp.models import CareLink, User, utcnow
@@ -73,6 +74,22 @@ def redis_url(tmp_path_factory):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def noon(request):
+    """Run each test (but the browser's) with the app's clock set to 12:00 UTC today.
+
+    Days are calendar dates: a check-in "1.4 days after" a treatment falls on day 1 at noon
+    but on day 2 late at night, so a test must not depend on when it runs. The browser tests
+    keep the machine's time, which the browser's own clock shows.
+    """
+    if request.node.nodeid.startswith("tests/browser/"):
+        yield
+        return
+    today = dt.datetime.now(dt.timezone.utc).date()
+    with clock.travel(dt.datetime.combine(today, dt.time(12), dt.timezone.utc)):
+        yield
 
 
 @cache

@@ -116,8 +116,8 @@ def test_form_offers_photo_questions_and_a_fresh_key(client, auth, setup):
     page = client.get(f"/treatments/{setup['t_c1']}/checkin").text
     assert 'id="checkin-form"' in page and "data-offline-queue" in page
     assert 'enctype="multipart/form-data"' in page
-    assert re.search(r'<input[^>]*accept="image/\*"[^>]*capture="environment"', page) or \
-        re.search(r'capture="environment"[^>]*accept="image/\*"', page)
+    # camera or gallery: no capture attribute (guided capture opens the camera itself)
+    assert re.search(r'<input[^>]*accept="image/\*"', page) and "capture=" not in page
     for name in ("photo", "pain", "blisters", "fever", "note", "taken_at", "idempotency_key"):
         assert f'name="{name}"' in page
     keys = [re.search(r'name="idempotency_key"[^>]*value="([0-9a-f-]{36})"',
@@ -624,7 +624,9 @@ def test_owner_deletes_a_checkin_with_its_bytes(client, auth, app, setup):
     auth.login(setup["c1"])
     response = client.post(f"/checkins/{checkin_id}/delete")
     assert response.status_code == 303
-    assert response.headers["Location"] == f"/treatments/{setup['t_c1']}"
+    # back to the day it was on, which says it now has no photo
+    assert response.headers["Location"] == f"/treatments/{setup['t_c1']}#day-{setup['t_c1']}-1"
+    assert "Day 1 now has no photo." in client.get(response.headers["Location"]).text
     assert stored(app) == (0, [])
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Reading.id))) == 0

@@ -20,7 +20,7 @@ def test_home_card_says_when_todays_photo_is_done(app, client, auth, people):
     add_checkin(app, treatment_id, 1.4, 13.0)
     auth.login(people["c1"])
     html = client.get("/client/").get_data(as_text=True)
-    assert "Today's photo is done." in html and "Take today's photo" not in html
+    assert "Today's photo is done (" in html and "Take today's photo" not in html
 
 
 def test_slow_course_says_the_therapist_sees_it_only_when_linked(app, client, auth, people,

@@ -6,9 +6,12 @@ import sqlalchemy as sa
 
 from tests.recovery_rows import (FADING, add_checkin, add_course, make_treatment,
                                  photo_routes)  # noqa: F401 (an autouse fixture)
-from webapp import chart, clock
+from webapp import chart, clock, flags
+from webapp.checkins import record_checkin
 from webapp.extensions import db
-from webapp.models import AuditEvent, Treatment, utcnow
+from webapp.models import (AuditEvent, CheckIn, Consent, Reading, RecoverySummary, Treatment,
+                           User, utcnow)
+from webapp.storage import get_store
 
 
 def treatment_form(**fields):
@@ -180,7 +183,7 @@ def test_client_can_delete_a_days_photo_from_the_timeline(app, client, auth, peo
     keep = add_checkin(app, treatment_id, 0.4, 12.0)
     gone = add_checkin(app, treatment_id, 1.4, 13.0)
     auth.login(people["t1"])
-    assert "/delete" not in client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert f"/checkins/{gone}/delete" not in client.get(f"/treatments/{treatment_id}").text
     auth.logout()
     auth.login(people["c1"])
     html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
@@ -309,3 +312,122 @@ def test_chart_without_readings_is_empty_but_valid():
     c = chart.build((), expected_days=10, last_day=0)
     assert c.points == () and c.ceiling == "" and c.line == ""
     assert c.x_ticks[-1].label == "11"  # a day past the expected one
+
+
+# --- editing and deleting a treatment --------------------------------------------------------
+
+# slow for the usual 7 days, on track for the 10 expected with a risk factor
+SLOW = [(0.4, 12.0, "violet"), (1.4, 14.0, "violet"), (3.4, 11.0, "green"),
+        (4.4, 9.0, "yellow"), (5.4, 8.5, "yellow")]
+
+
+def summary_verdict(app, treatment_id: int) -> str | None:
+    """Return the verdict the triage list reads for a treatment."""
+    with app.app_context():
+        summary = db.session.get(RecoverySummary, treatment_id)
+        return summary.verdict if summary else None
+
+
+@pytest.mark.parametrize("editor", ["c1", "t1"])
+def test_client_or_linked_therapist_edits_a_treatment_and_its_course_is_judged_again(
+        app, client, auth, people, editor):
+    """Adding blood thinners widens the expected days: the slow course is no longer slow."""
+    treatment_id = make_treatment(app, people["c1"], people["t1"], days_ago=5.6)
+    add_course(app, treatment_id, SLOW)
+    with app.app_context():
+        flags.refresh(db.session.get(Treatment, treatment_id))
+        db.session.commit()
+    assert summary_verdict(app, treatment_id) == "slow"
+    auth.login(people[editor])
+    page = client.get(f"/treatments/{treatment_id}/edit")
+    assert page.status_code == 200 and 'selected value="upper_back"' in page.text
+    with app.app_context():
+        treated = clock.utc_to_local(db.session.get(Treatment, treatment_id).treated_at, "UTC")
+    response = client.post(f"/treatments/{treatment_id}/edit", data=treatment_form(
+        client_id=people["c2"].id, treated_at=treated.strftime("%Y-%m-%dT%H:%M"),
+        body_area="lower_back", cup_count="8", risk_factors=["blood_thinners"]))
+    assert response.status_code == 303
+    with app.app_context():
+        treatment = db.session.get(Treatment, treatment_id)
+        assert (treatment.body_area, treatment.cup_count, treatment.expected_days) == (
+            "lower_back", 8, 10)
+        assert treatment.client_id == people["c1"].id  # whose it is does not change
+        assert db.session.scalar(sa.select(AuditEvent.actor_id).where(
+            AuditEvent.action == "edit_treatment")) == people[editor].id
+    assert summary_verdict(app, treatment_id) == "on_track"
+    assert "Its course is judged again" in client.get(response.headers["Location"]).text
+
+
+def test_a_treatment_cannot_move_after_its_first_photo(app, client, auth, people):
+    """The session's time is refused, saying why, when it would come after a photo of it."""
+    treatment_id = make_treatment(app, people["c1"], days_ago=3.0)
+    add_checkin(app, treatment_id, 0.5, 12.0)
+    auth.login(people["c1"])
+    later = clock.utc_to_local(utcnow() - dt.timedelta(days=1), "UTC")
+    response = client.post(f"/treatments/{treatment_id}/edit", data=treatment_form(
+        client_id=people["c1"].id, treated_at=later.strftime("%Y-%m-%dT%H:%M")))
+    assert response.status_code == 422
+    assert "The session cannot be after its first photo" in response.text
+    assert 'role="alert"' in response.text
+
+
+@pytest.fixture
+def photographed(app, people):
+    """C1's treatment (therapist T1) with two check-ins whose photos' bytes are stored."""
+    from tests.test_checkins import skin_jpeg
+
+    with app.app_context():
+        c1 = db.session.get(User, people["c1"].id)
+        db.session.add(Consent(user_id=c1.id, version=app.config["CONSENT_VERSION"]))
+        treatment = Treatment(client_id=c1.id, therapist_id=people["t1"].id,
+                              treated_at=utcnow() - dt.timedelta(days=2), body_area="upper_back",
+                              technique="static", cup_count=6, cup_material="glass",
+                              suction="medium")
+        db.session.add(treatment)
+        db.session.commit()
+        for n, hours in enumerate((30, 6)):
+            record_checkin(c1, treatment, skin_jpeg(seed=n + 1), idempotency_key=f"del-key-{n}",
+                           taken_at=utcnow() - dt.timedelta(hours=hours))
+        return treatment.id
+
+
+def stored_objects(app) -> tuple[int, int]:
+    """Return how many check-ins and stored photo files there are."""
+    with app.app_context():
+        return (db.session.scalar(sa.select(sa.func.count(CheckIn.id))),
+                len(list(get_store().list())))
+
+
+@pytest.mark.parametrize(("deleter", "home"), [("c1", "/client/"), ("t1", "/therapist/clients/")])
+def test_deleting_a_treatment_asks_first_and_removes_its_photos(app, client, auth, people,
+                                                                photographed, deleter, home):
+    """The page asks in a disclosure; the POST deletes the rows, the readings and the bytes."""
+    assert stored_objects(app) == (2, 4)
+    auth.login(people[deleter])
+    page = client.get(f"/treatments/{photographed}").text
+    confirm = page[page.index('<details class="delete-treatment">'):]
+    assert "its 2 photos" in confirm and f'action="/treatments/{photographed}/delete"' in confirm
+    response = client.post(f"/treatments/{photographed}/delete")
+    assert response.status_code == 303 and response.headers["Location"].startswith(home)
+    assert stored_objects(app) == (0, 0)
+    with app.app_context():
+        assert db.session.get(Treatment, photographed) is None
+        assert db.session.scalar(sa.select(sa.func.count(Reading.id))) == 0
+        assert db.session.scalar(sa.select(AuditEvent.detail).where(
+            AuditEvent.action == "delete_treatment")) == {"checkins": 2}
+    assert "Treatment deleted, with its 2 photos." in client.get(response.headers["Location"]).text
+    assert client.get(f"/treatments/{photographed}").status_code == 404
+
+
+@pytest.mark.parametrize("outsider", ["c2", "t2"])
+def test_another_client_or_therapist_can_neither_edit_nor_delete(app, client, auth, people,
+                                                                 photographed, outsider):
+    """Outsiders get 404 for the edit form, an edit and a delete; nothing changes."""
+    auth.login(people[outsider])
+    assert client.get(f"/treatments/{photographed}/edit").status_code == 404
+    assert client.post(f"/treatments/{photographed}/edit", data=treatment_form(
+        client_id=people[outsider].id, body_area="calves")).status_code == 404
+    assert client.post(f"/treatments/{photographed}/delete").status_code == 404
+    assert stored_objects(app) == (2, 4)
+    with app.app_context():
+        assert db.session.get(Treatment, photographed).body_area == "upper_back"

@@ -125,6 +125,26 @@ def test_open_red_flag_keeps_a_recovery_on_top_until_acknowledged(app, people, p
     assert next(r for r in rows if r.client.name == "Red flag").status == "on_track"
 
 
+def test_an_acknowledged_red_flag_no_longer_ranks_as_urgent(app, people, practice):
+    """Once the therapist acknowledged the fever, its latest check-in alone keeps it not on top."""
+    assert ranked(app, people).rows[0].status == "red_flag"
+    with app.app_context():
+        flag = db.session.scalar(sa.select(flags.Flag).where(
+            flags.Flag.treatment_id == practice["Red flag"], flags.Flag.kind == "red_flag_symptom"))
+        flag.acknowledged_at = utcnow()
+        db.session.commit()
+        # the sweep after it neither raises the same flag again nor puts it back on top
+        flags.sweep()
+        db.session.commit()
+    result = ranked(app, people)
+    row = next(r for r in result.rows if r.client.name == "Red flag")
+    with app.app_context():
+        # the latest check-in still reports the fever
+        assert db.session.get(flags.RecoverySummary, practice["Red flag"]).red_flag
+    assert row.status == "on_track" and result.counts.get("red_flag", 0) == 0
+    assert result.rows[0].client.name == "Worsening"
+
+
 @pytest.mark.parametrize(("args", "names"), [
     ({"query": "slow"}, ["Slow far", "Slow near"]),
     ({"query": "SLOW N"}, ["Slow near"]),

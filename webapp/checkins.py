@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from webapp import audit, clock, flags, intake, marks
 from webapp.access import role_required
@@ -26,7 +26,8 @@ from webapp.analysis import PhotoRefused
 from webapp.consent import current_consent
 from webapp.extensions import db
 from webapp.models import CheckIn, Reading, Treatment, User, utcnow
-from webapp.pages import redirect_to, render
+from webapp.pages import (DATE_PATTERN, DATETIME_PATTERN, TIME_PATTERN, formatter, redirect_to,
+                          render)
 from webapp.storage import discard, get_store, new_key
 from webapp.throttle import limited
 
@@ -52,8 +53,8 @@ class CheckInRefused(Exception):
         self.status = STATUS.get(code, 422)
 
 
-def refusal(code: str) -> CheckInRefused:
-    """Build the refusal for a code, with its message in the user's language."""
+def refusal(code: str, **values) -> CheckInRefused:
+    """Build the refusal for a code, with its message (and its values) in the user's language."""
     config = current_app.config
     messages = {
         "empty": _("The file is empty. Please choose the photo again."),
@@ -75,12 +76,17 @@ def refusal(code: str) -> CheckInRefused:
         "key_reused": _("This upload was already sent with a different photo. "
                         "Please reload the form and send it again."),
         "bad_key": _("This form is missing its upload key. Please reload it and send it again."),
-        "future": _("The time the photo was taken cannot be in the future."),
-        "before_treatment": _("The photo cannot be taken before the treatment."),
+        "future": _("The photo cannot be taken later than now: %(when)s is in the future. "
+                    "Please check the time, or leave it empty to use the time of sending."),
+        "before_treatment": _("The photo cannot be taken before the treatment: %(when)s is "
+                              "before the session on %(treated)s."),
+        "not_today": _("Only a photo taken today can be sent: %(when)s is not today "
+                       "(%(today)s). Leave the time empty to use the time of sending."),
         "invalid": _("Please check the answers marked below."),
         "not_found": _("There is nothing here, or it is not yours to see."),
     }
-    return CheckInRefused(code, messages[code])
+    # the times a message names are put in once it is chosen: only some codes have them
+    return CheckInRefused(code, messages[code] % values if values else messages[code])
 
 
 def replay(client_id: int, idempotency_key: str, upload_sha256: str) -> CheckIn | None:
@@ -116,25 +122,49 @@ def within_quota(client: User) -> bool:
     return uploads_today(client) <= current_app.config["UPLOADS_PER_DAY"]
 
 
+def check_taken_at(client: User, treatment: Treatment, taken_at: dt.datetime, *,
+                   any_day: bool = False) -> None:
+    """Refuse a photo time in the future, before the treatment, or (unless any_day) not today.
+
+    Today is the client's calendar date in their own zone. Raises CheckInRefused, whose message
+    names the time and why it is refused.
+    """
+    if taken_at.tzinfo is None:
+        raise ValueError("taken_at must be an aware datetime")
+    now, zone = utcnow(), client.timezone
+
+    def when(value: dt.datetime) -> str:
+        """Write a time as the refusal names it, in the client's zone."""
+        return formatter(DATETIME_PATTERN, zone)(value)
+
+    if taken_at > now + CLOCK_SKEW:
+        raise refusal("future", when=when(taken_at))
+    if taken_at < treatment.treated_at:
+        raise refusal("before_treatment", when=when(taken_at), treated=when(treatment.treated_at))
+    if not any_day and clock.local_date(taken_at, zone) != clock.local_date(now, zone):
+        raise refusal("not_today", when=when(taken_at),
+                      today=formatter(DATE_PATTERN, zone)(now))
+
+
 def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempotency_key: str,
-                   taken_at: dt.datetime, pain: int = 0, blisters: bool = False,
-                   fever: bool = False, note: str = "") -> tuple[CheckIn, bool]:
+                   taken_at: dt.datetime | None = None, pain: int = 0, blisters: bool = False,
+                   fever: bool = False, note: str = "", any_day: bool = False
+                   ) -> tuple[CheckIn, bool]:
     """Store one check-in and commit; return it and whether it is new (False: a replay).
 
-    Bytes are written first, under fresh keys; then the rows, the flags and one commit. If
-    anything fails the written bytes are deleted best-effort (``flask photos cleanup`` catches
-    what a crash leaves), so no row ever names missing bytes. Raises CheckInRefused.
+    ``taken_at`` defaults to now, the moment of sending. It must be today in the client's zone,
+    unless ``any_day``: the offline queue sends a photo stamped when the client pressed send,
+    which may reach the server after midnight, and demo data fills past days. Bytes are
+    written first, under fresh keys; then the rows, the flags and one commit. If anything
+    fails the written bytes are deleted best-effort (``flask photos cleanup`` catches what a
+    crash leaves), so no row ever names missing bytes. Raises CheckInRefused.
     """
     if treatment.client_id != client.id:
         raise refusal("not_found")
     if not idempotency_key or not KEY_PATTERN.match(idempotency_key):
         raise refusal("bad_key")
-    if taken_at.tzinfo is None:
-        raise ValueError("taken_at must be an aware datetime")
-    if taken_at > utcnow() + CLOCK_SKEW:
-        raise refusal("future")
-    if taken_at < treatment.treated_at:
-        raise refusal("before_treatment")
+    taken_at = taken_at or utcnow()
+    check_taken_at(client, treatment, taken_at, any_day=any_day)
     if not 0 <= pain <= 10 or len(note) > NOTE_MAX:
         raise refusal("invalid")
     sha = intake.upload_hash(data)
@@ -200,12 +230,12 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
 
 
 def record_checkin(client: User, treatment: Treatment, data: bytes, *, idempotency_key: str,
-                   taken_at: dt.datetime, pain: int = 0, blisters: bool = False,
+                   taken_at: dt.datetime | None = None, pain: int = 0, blisters: bool = False,
                    fever: bool = False, note: str = "") -> CheckIn:
-    """Store one check-in (or return the one stored under the same key) and commit."""
+    """Store one check-in of any day since the treatment (or the one stored under the key)."""
     return submit_checkin(client, treatment, data, idempotency_key=idempotency_key,
                           taken_at=taken_at, pain=pain, blisters=blisters, fever=fever,
-                          note=note)[0]
+                          note=note, any_day=True)[0]
 
 
 def delete_checkin(checkin: CheckIn, actor: User) -> None:
@@ -231,8 +261,9 @@ class CheckInForm(FlaskForm):
     blisters = BooleanField(_l("Blisters or broken skin"))
     fever = BooleanField(_l("Fever, or feeling unwell"))
     note = TextAreaField(_l("Note (optional)"), validators=[Length(max=NOTE_MAX)])
-    taken_at = DateTimeLocalField(_l("Photo taken at"),
-                                  validators=[InputRequired(_l("Please give a time."))])
+    # left empty it means "now": the page's script fills in the moment of sending, and the
+    # server the moment it receives a form sent without it
+    taken_at = DateTimeLocalField(_l("Photo taken at"), validators=[Optional()])
     idempotency_key = HiddenField()
 
 
@@ -243,17 +274,14 @@ def wants_json() -> bool:
 
 
 def fresh_form() -> CheckInForm:
-    """Return an empty form: taken now, and a new upload key."""
+    """Return an empty form with a new upload key (an empty time means the time of sending)."""
     form = CheckInForm(formdata=None)
-    form.taken_at.data = clock.utc_to_local(utcnow(), current_user.timezone).replace(
-        second=0, microsecond=0)
     form.idempotency_key.data = str(uuid.uuid4())
     return form
 
 
 def show_form(treatment: Treatment, form: CheckInForm, refused: CheckInRefused | None = None):
     """Render the check-in page (or its form alone for htmx), with the refusal if any."""
-    now = clock.utc_to_local(utcnow(), current_user.timezone)
     if refused is None:
         status = 200
     else:
@@ -261,9 +289,7 @@ def show_form(treatment: Treatment, form: CheckInForm, refused: CheckInRefused |
         status = 413 if refused.status == 413 else 422
     return render("checkins/new.html", "checkins/_form.html", status=status, form=form,
                   treatment=treatment, refused=refused,
-                  consent=current_consent(current_user),
-                  earliest=now.replace(hour=0, minute=0, second=0, microsecond=0),
-                  latest=now.replace(second=0, microsecond=0))
+                  consent=current_consent(current_user))
 
 
 def refuse(treatment: Treatment, form: CheckInForm, refused: CheckInRefused):
@@ -298,17 +324,19 @@ def new(treatment_id: int):
     try:
         checkin, created = submit_checkin(
             current_user, treatment, form.photo.data.read(), idempotency_key=key,
-            taken_at=clock.local_to_utc(form.taken_at.data, current_user.timezone),
+            taken_at=(clock.local_to_utc(form.taken_at.data, current_user.timezone)
+                      if form.taken_at.data else None),
             pain=form.pain.data, blisters=form.blisters.data, fever=form.fever.data,
-            note=form.note.data or "")
+            note=form.note.data or "", any_day=wants_json())
     except CheckInRefused as refused:
         return refuse(treatment, form, refused)
     # the next step is confirming where the marks are in the new photo
     url = url_for("marks.confirm", checkin_id=checkin.id)
-    if wants_json():
-        return jsonify(ok=True, checkin_id=checkin.id, url=url), 201 if created else 200
+    # the confirmation shows on the next page, the one the page's script goes to as well
     flash(_("Check-in saved. Now check the marks on your photo.") if created
           else _("This check-in was already saved."))
+    if wants_json():
+        return jsonify(ok=True, checkin_id=checkin.id, url=url), 201 if created else 200
     return redirect_to(url, status=303, in_place=True)
 
 
@@ -319,10 +347,24 @@ def delete(checkin_id: int):
     checkin = db.session.get(CheckIn, checkin_id)
     if checkin is None or checkin.client_id != current_user.id:
         abort(404)
-    treatment_id = checkin.treatment_id
+    treatment = checkin.treatment
+    day = clock.day_number(treatment.treated_at, checkin.taken_at, current_user.timezone)
     delete_checkin(checkin, current_user)
-    url = url_for("treatments.show", treatment_id=treatment_id)
+    url = url_for("treatments.show", treatment_id=treatment.id, _anchor=f"day-{treatment.id}-{day}")
     if wants_json():
         return jsonify(ok=True, url=url)
-    flash(_("Check-in deleted, with its photos."))
+    flash(deleted_message(treatment, day))
     return redirect_to(url, status=303, in_place=True)
+
+
+def deleted_message(treatment: Treatment, day: int) -> str:
+    """Say that a check-in is gone, and what its day shows now: another photo of it, or none."""
+    zone = treatment.client.timezone
+    left = [c for c in db.session.scalars(sa.select(CheckIn).where(
+        CheckIn.treatment_id == treatment.id).order_by(CheckIn.taken_at.desc()))
+        if clock.day_number(treatment.treated_at, c.taken_at, zone) == day]
+    if not left:
+        return _("Check-in deleted, with its photos. Day %(n)d now has no photo.", n=day)
+    return _("Check-in deleted, with its photos. Day %(n)d now shows your other photo of that "
+             "day, taken at %(time)s.", n=day,
+             time=formatter(TIME_PATTERN, zone)(left[0].taken_at))

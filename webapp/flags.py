@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import click
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import Blueprint, current_app
 from flask_babel import force_locale, format_timedelta, gettext as _
 
@@ -50,7 +51,7 @@ def last_activity(recovery: Recovery) -> dt.datetime:
 def symptom_reason(recovery: Recovery) -> str:
     """Say in words which worrying symptoms the latest check-in reported, and on which day."""
     latest = recovery.latest
-    day = clock.day_number(recovery.treatment.treated_at, latest.taken_at)
+    day = clock.day_number(recovery.treatment.treated_at, latest.taken_at, recovery.timezone)
     if latest.blisters and latest.fever:
         return _("Reported blisters or broken skin, and fever, on day %(day)d.", day=day)
     if latest.blisters:
@@ -64,7 +65,8 @@ def missed_reason(recovery: Recovery, now: dt.datetime) -> str:
     if recovery.latest is None:
         return _("No check-in since the treatment %(time)s ago.", time=silence)
     return _("No check-in for %(time)s: the last photo was on day %(day)d.", time=silence,
-             day=clock.day_number(recovery.treatment.treated_at, recovery.latest.taken_at))
+             day=clock.day_number(recovery.treatment.treated_at, recovery.latest.taken_at,
+                                  recovery.timezone))
 
 
 def wanted(recovery: Recovery, now: dt.datetime) -> dict[str, tuple[str, dt.datetime]]:
@@ -166,7 +168,9 @@ def sweep(now: dt.datetime | None = None) -> tuple[list[Flag], list[Flag]]:
     closed: list[Flag] = []
     for start in range(0, len(ids), SWEEP_CHUNK):
         chunk = ids[start:start + SWEEP_CHUNK]
-        treatments = db.session.scalars(sa.select(Treatment).where(Treatment.id.in_(chunk))).all()
+        # the clients come along: each recovery counts days in its client's zone
+        treatments = db.session.scalars(sa.select(Treatment).where(Treatment.id.in_(chunk))
+                                        .options(so.selectinload(Treatment.client))).all()
         flags: dict[int, list[Flag]] = defaultdict(list)
         for flag in db.session.scalars(sa.select(Flag).where(Flag.treatment_id.in_(chunk))):
             flags[flag.treatment_id].append(flag)

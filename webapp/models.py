@@ -10,6 +10,7 @@ import sqlalchemy.orm as so
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp import clock
 from webapp.extensions import db
 
 # werkzeug's scrypt with N=2^17, r=8, p=1: the work factor the foundation issue asks for
@@ -31,8 +32,8 @@ EXPECTED_DAYS_WITH_RISK = 10
 
 
 def utcnow() -> dt.datetime:
-    """Return the current time as an aware UTC datetime."""
-    return dt.datetime.now(dt.timezone.utc)
+    """Return the current time as an aware UTC datetime (the app's clock, see webapp.clock)."""
+    return clock.now()
 
 
 def select_rows(statement: sa.Select, params: dict) -> sa.CursorResult:

@@ -10,7 +10,7 @@ from flask import (Blueprint, Flask, abort, current_app, jsonify, redirect, rend
                    request, send_from_directory, url_for)
 from flask import Request as FlaskRequest
 from babel import Locale
-from babel.dates import parse_pattern
+from babel.dates import get_timezone as babel_timezone, parse_pattern
 from flask_babel import get_locale, get_timezone, gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
@@ -62,13 +62,33 @@ def url_maker(endpoint: str, key: str, **values):
     return lambda value: f"{head}{int(value)}{tail}"
 
 
-def date_formatter(pattern: str):
-    """Return a function formatting a UTC datetime's date in the user's zone and language."""
-    # flask-babel's dateformat finds the zone and locale per call; a list formats one date
-    # per row, so they are found once here
-    zone, locale = get_timezone(), get_locale()
-    return lambda value: local_date(zone.normalize(value.astimezone(zone)).date(), pattern,
-                                    locale)
+# the one way every page writes a date, a time of day, and both (the `day` and `when` filters,
+# and the lists that format many rows through formatter())
+DATE_PATTERN = "EEE d MMM"
+TIME_PATTERN = "HH:mm"
+DATETIME_PATTERN = f"{DATE_PATTERN}, {TIME_PATTERN}"
+
+
+def formatter(pattern: str, timezone: str | None = None):
+    """Return a function writing a UTC datetime, or a calendar date, with a babel pattern.
+
+    Times are shown in ``timezone`` (default: the user's) and the user's language.
+    """
+    # flask-babel's filters find the zone and locale per call; a list formats one date per
+    # row, so they are found once here
+    zone = get_timezone() if timezone is None else babel_timezone(timezone)
+    locale = get_locale()
+    compiled = parse_pattern(pattern)
+
+    def write(value: dt.datetime | dt.date) -> str:
+        """Write one datetime or date."""
+        if not isinstance(value, dt.datetime):
+            return local_date(value, pattern, locale)
+        local = value.astimezone(zone)
+        if pattern == DATE_PATTERN:
+            return local_date(local.date(), pattern, locale)
+        return compiled.apply(local, locale)
+    return write
 
 
 @functools.lru_cache(maxsize=4096)
@@ -212,9 +232,18 @@ def install(app: Flask) -> None:
 
     @app.template_filter("when")
     def when(value):
-        """Format a UTC datetime in the user's time zone."""
-        from flask_babel import format_datetime
-        return format_datetime(value, "medium") if value else ""
+        """Write a UTC datetime's date and time in the user's zone (DATETIME_PATTERN)."""
+        return formatter(DATETIME_PATTERN)(value) if value else ""
+
+    @app.template_filter("time_of_day")
+    def time_of_day(value, timezone: str | None = None):
+        """Write a UTC datetime's time of day (TIME_PATTERN) in the zone, the user's by default."""
+        return formatter(TIME_PATTERN, timezone)(value) if value else ""
+
+    @app.template_filter("day")
+    def day(value):
+        """Write a UTC datetime's (or a calendar date's) date in the user's zone (DATE_PATTERN)."""
+        return formatter(DATE_PATTERN)(value) if value else ""
 
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["theme_colour"] = THEME_COLOUR

@@ -12,7 +12,7 @@ from webapp import audit
 from webapp.access import can_see_client
 from webapp.consent import current_consent
 from webapp.extensions import db
-from webapp.models import CheckIn, utcnow
+from webapp.models import CheckIn
 from webapp.storage import PhotoMissing, PhotoStore, get_store
 
 bp = Blueprint("photos", __name__, url_prefix="/photos")
@@ -22,6 +22,10 @@ KEY_COLUMNS = {"full": CheckIn.photo_key, "thumb": CheckIn.thumb_key}
 # health data: no cache keeps a copy, so a removed care link, withdrawn consent or a deleted
 # check-in takes effect at once and nothing is left on a shared phone after logout
 CACHE_CONTROL = "no-store"
+# a photo opened on its own is shown by the browser's image viewer, whose page styles itself
+# inline: it may, and nothing else may run (the pages' policy would blank it with an error)
+PHOTO_POLICY = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+                "frame-ancestors 'none'")
 # keys are looked up in the database in batches of this many
 LOOKUP_BATCH = 500
 
@@ -52,12 +56,15 @@ def show(checkin_id: int, size: str):
     # inline: shown, never offered as a download; the name is made of numbers only
     return Response(data, mimetype="image/jpeg", headers={
         "Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": PHOTO_POLICY,
         "Content-Disposition": f'inline; filename="cupmark-{checkin.id}-{size}.jpg"'})
 
 
 def cleanup(store: PhotoStore, grace: dt.timedelta) -> list[str]:
     """Delete stored bytes that no check-in names and that are older than grace; return keys."""
-    cutoff = utcnow() - grace
+    # the bytes' times are the file system's, so they are compared with the machine's clock
+    # (not the app's, which tests may set to another moment)
+    cutoff = dt.datetime.now(dt.timezone.utc) - grace
     # younger bytes may belong to an upload whose row is not committed yet
     candidates = [obj.key for obj in store.list() if obj.modified_at <= cutoff]
     named = set()

@@ -83,15 +83,19 @@ class MarkCourse:
 
 @dataclass(frozen=True)
 class Recovery:
-    """One treatment, the latest check-in of each of its days, and how the course is going.
+    """One treatment, its check-ins, the latest of each day, and how the course is going.
 
-    With followed marks, ``assessment`` is that of the mark furthest behind (or of the whole
-    photo, when that is further behind), and ``marks`` holds each mark's own course.
+    Days are calendar dates in the client's zone (``timezone``). The course is judged on the
+    latest check-in of each day (``days``); ``checkins`` holds every one, oldest first. With
+    followed marks, ``assessment`` is that of the mark furthest behind (or of the whole photo,
+    when that is further behind), and ``marks`` holds each mark's own course.
     """
 
     treatment: Treatment
     days: list[CheckInRow]
     assessment: CourseAssessment
+    timezone: str = "UTC"
+    checkins: list[CheckInRow] = field(default_factory=list)
     marks: list[MarkCourse] = field(default_factory=list)
     # the followed marks in each check-in's photo, by check-in id
     mark_points: dict[int, list[MarkPoint]] = field(default_factory=dict)
@@ -221,10 +225,11 @@ def photo_reading(stored: str) -> PhotoReading:
 
 
 def latest_per_day(treatment: Treatment, checkins: Sequence[CheckInRow]) -> list[CheckInRow]:
-    """Keep the latest check-in of each day since the treatment, oldest day first."""
+    """Keep the latest check-in of each calendar date (the client's zone), oldest first."""
+    zone = treatment.client.timezone
     by_day: dict[int, CheckInRow] = {}
     for checkin in sorted(checkins, key=lambda c: (c.taken_at, c.id)):
-        by_day[clock.day_number(treatment.treated_at, checkin.taken_at)] = checkin
+        by_day[clock.day_number(treatment.treated_at, checkin.taken_at, zone)] = checkin
     return [by_day[day] for day in sorted(by_day)]
 
 
@@ -239,6 +244,7 @@ def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
     points = points or {}
     marks = mark_courses(treatment, days, points)
     return Recovery(treatment=treatment, days=days, assessment=furthest_behind(assessment, marks),
+                    timezone=treatment.client.timezone, checkins=list(checkins),
                     marks=marks, mark_points={c.id: points[c.id] for c in checkins
                                               if c.id in points})
 

@@ -17,12 +17,21 @@ ROW_LIMIT_DAYS = 30
 
 @dataclass(frozen=True)
 class DayRow:
-    """One day since the treatment: its latest check-in (or none) and how faded it was."""
+    """One calendar day since the treatment: its check-ins (newest first) and how faded it was.
+
+    The day's reading, fade and photo are those of its latest check-in, the one its course
+    counts; the earlier ones are listed with their own symptoms.
+    """
 
     day: int
-    starts_at: dt.datetime
-    checkin: CheckInRow | None
+    date: dt.date
+    checkins: tuple[CheckInRow, ...]
     fade: float | None  # 1 − ΔE/peak, 0..1
+
+    @property
+    def checkin(self) -> CheckInRow | None:
+        """Return the day's latest check-in (the one its course counts), if any."""
+        return self.checkins[0] if self.checkins else None
 
     @property
     def reading(self) -> ReadingRow | None:
@@ -61,9 +70,14 @@ class Timeline:
 
     @property
     def today_done(self) -> bool:
-        """Tell whether today's photo has been taken."""
+        """Tell whether a photo was taken on today's date (the client's zone)."""
         newest = self.rows[0] if self.rows else None
         return newest is not None and newest.day == self.today and newest.checkin is not None
+
+    @property
+    def today_row(self) -> DayRow | None:
+        """Return today's row, when today has a photo."""
+        return self.rows[0] if self.today_done else None
 
     @property
     def latest_reading(self) -> ReadingRow | None:
@@ -89,9 +103,14 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
 
     With ``mark`` the chart shows that followed mark's curve instead of the photo's.
     """
-    treatment = recovery.treatment
-    today = max(clock.day_number(treatment.treated_at, now), 0)
-    by_day = {clock.day_number(treatment.treated_at, c.taken_at): c for c in recovery.days}
+    treatment, zone = recovery.treatment, recovery.timezone
+    today = max(clock.day_number(treatment.treated_at, now, zone), 0)
+    by_day = {clock.day_number(treatment.treated_at, c.taken_at, zone): c for c in recovery.days}
+    # every check-in of a date, newest first: an earlier report that day stays in view
+    of_day: dict[int, list[CheckInRow]] = {}
+    for checkin in reversed(recovery.checkins):
+        of_day.setdefault(clock.day_number(treatment.treated_at, checkin.taken_at, zone),
+                          []).append(checkin)
     measured = {day: c.reading.delta_e for day, c in by_day.items() if usable(c.reading)}
     peak = max(measured.values(), default=None)
     # before the peak the mark is still darkening: "faded" would read as a false promise
@@ -99,11 +118,11 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
     last = max(by_day, default=0)
     rows = []
     for day in range(max(last, min(today, last + ROW_LIMIT_DAYS)), -1, -1):
-        checkin = by_day.get(day)
         fade = None
         if day >= peak_day and day in measured and peak:
             fade = max(0.0, min(1.0, 1 - measured[day] / peak))
-        rows.append(DayRow(day, treatment.treated_at + day * clock.DAY, checkin, fade))
+        rows.append(DayRow(day, clock.day_date(treatment.treated_at, day, zone),
+                           tuple(of_day.get(day, ())), fade))
     photo_rows = [row for row in reversed(rows) if row.checkin is not None]
     followed = recovery.mark_course(mark)
     if followed is not None:
@@ -118,7 +137,10 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
         projected = recovery.assessment.projected_resolution_day
     latest = recovery.latest
     stage = latest.reading.stage if latest is not None and latest.reading is not None else None
-    signs = tips.signs_shown(recovery.days, recovery.assessment.verdict, today)
+    # a symptom reported earlier on the latest day still counts: a later photo without it
+    # does not make it go away
+    signs = tips.signs_shown(recovery.days, recovery.assessment.verdict, today,
+                             same_day=of_day.get(last, ()))
     return Timeline(
         recovery=recovery, today=today, rows=rows,
         chart=chart.build(readings, treatment.expected_days, max(today, last), projected),

@@ -99,17 +99,22 @@ def tips_for(day: int, stage: str | None) -> list[Tip]:
     return [tip for tip in content()["tips"] if tip.applies(day, stage or NO_STAGE)]
 
 
-def signs_shown(days: Sequence[CheckIn], verdict: str, day: int) -> set[str]:
-    """Return the red-flag keys the client's latest check-ins and the course verdict show."""
+def signs_shown(days: Sequence[CheckIn], verdict: str, day: int,
+                same_day: Sequence[CheckIn] = ()) -> set[str]:
+    """Return the red-flag keys the client's latest check-ins and the course verdict show.
+
+    ``days`` holds the latest check-in of each day; ``same_day`` the latest day's earlier
+    ones, whose reported blisters or fever still count that day.
+    """
     signs: set[str] = set()
     if verdict == "worsening":
         signs.add("worsening")
     if not days:
         return signs
     latest = days[-1]
-    if latest.blisters:
+    if latest.blisters or any(c.blisters for c in same_day):
         signs.add("blisters")
-    if latest.fever:
+    if latest.fever or any(c.fever for c in same_day):
         signs.add("fever")
     if len(days) > 1 and latest.pain > days[-2].pain:
         signs.add("pain_worse")

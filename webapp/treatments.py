@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, get_template_attribute, redirect, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultipleField,
@@ -18,9 +18,11 @@ from webapp import audit, chart, clock, timeline
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
 from webapp.extensions import babel, db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
-                           CareLink, Treatment, User, utcnow)
-from webapp.pages import date_formatter, render, url_maker
+                           CareLink, CheckIn, Treatment, User, utcnow)
+from webapp.pages import (DATE_PATTERN, DATETIME_PATTERN, TIME_PATTERN, formatter, redirect_to,
+                          render, url_maker)
 from webapp.recovery import recoveries
+from webapp.storage import discard, get_store
 
 bp = Blueprint("treatments", __name__, url_prefix="/treatments")
 
@@ -133,37 +135,45 @@ def drawn_chart(fade: chart.Chart, element_id: str, catalogue):
 
 
 @bp.app_template_global()
-def day_row_kit(rows, treatment_id: int) -> SimpleNamespace:
-    """Return the words every day row shares and each row's id, name, date, numbers, chip, links."""
+def day_row_kit(rows, treatment_id: int, timezone: str) -> SimpleNamespace:
+    """Return the words every day row shares, and each row's name, date and check-ins.
+
+    Each check-in of a day (newest first) comes with its time (in the client's ``timezone``,
+    whose calendar dates the days are), numbers, stage chip and links.
+    """
     # worked out in one call per timeline, not with filters and calls per row: a row's own
     # values are %-formatted into the sentences translated once, its links come from one
     # url_for per route, its stage chip from one macro call per look, and each value is one
     # string the template escapes once
     day, faded, pain = _("Day %(n)d"), _("%(p)d%% faded"), _("Pain %(n)d/10")
-    date = date_formatter("EEE d MMM")
+    earlier = _("Earlier that day, at %(time)s")
+    more = _("%(n)d check-ins this day, newest first. The newest counts for the course.")
+    date, time = formatter(DATE_PATTERN, timezone), formatter(TIME_PATTERN, timezone)
     thumb_url = url_maker("photos.show", "checkin_id", size="thumb")
     photo_url = url_maker("photos.show", "checkin_id", size="full")
     delete_url = url_maker("checkins.delete", "checkin_id")
     chip = stage_chip_maker()
     views = []
     for row in rows:
-        checkin = row.checkin
-        view = SimpleNamespace(checkin=checkin, id=f"day-{treatment_id}-{row.day}",
-                               name=day % {"n": row.day}, numbers=None, pain=None)
-        if checkin is None:
-            view.date = date(row.starts_at)
-        else:
+        view = SimpleNamespace(id=f"day-{treatment_id}-{row.day}", name=day % {"n": row.day},
+                               date=date(row.date), entries=[],
+                               symptom=any(c.has_red_flag_symptom for c in row.checkins),
+                               more=more % {"n": len(row.checkins)} if len(row.checkins) > 1
+                               else None)
+        for checkin in row.checkins:
             reading = checkin.reading
-            view.date = date(checkin.taken_at)
-            view.chip, view.photo_url, view.thumb_url, view.delete_url = (
-                chip(reading), photo_url(checkin.id), thumb_url(checkin.id),
-                delete_url(checkin.id))
+            at = time(checkin.taken_at)
+            entry = SimpleNamespace(
+                checkin=checkin, id=f"checkin-{checkin.id}", time=at,
+                earlier=earlier % {"time": at}, chip=chip(reading),
+                photo_url=photo_url(checkin.id), thumb_url=thumb_url(checkin.id),
+                delete_url=delete_url(checkin.id), numbers=None,
+                pain=pain % {"n": checkin.pain} if checkin.pain else None)
             if reading is not None and reading.delta_e is not None:
-                view.numbers = f"ΔE {reading.delta_e:.1f}"
-                if row.fade is not None:
-                    view.numbers += " · " + faded % {"p": round(row.fade * 100)}
-            if checkin.pain:
-                view.pain = pain % {"n": checkin.pain}
+                entry.numbers = f"ΔE {reading.delta_e:.1f}"
+                if row.fade is not None and checkin is row.checkin:
+                    entry.numbers += " · " + faded % {"p": round(row.fade * 100)}
+            view.entries.append(entry)
         views.append(view)
     return SimpleNamespace(
         rows=views, no_photo=_("No photo"), blisters=_("Blisters or broken skin"),
@@ -193,10 +203,13 @@ class TreatmentForm(FlaskForm):
                                    choices=choices(RISK_FACTORS, RISK_LABELS))
     notes = TextAreaField(_l("Notes"), validators=[Length(max=2000)])
 
-    def __init__(self, timezone: str, *args, **kwargs):
-        """Remember the zone the wall-clock time is entered in."""
+    def __init__(self, timezone: str, *args, first_photo_at: dt.datetime | None = None,
+                 **kwargs):
+        """Remember the zone the wall-clock time is entered in, and when the first photo was
+        taken (a treatment that is edited cannot move after its photos)."""
         super().__init__(*args, **kwargs)
         self.timezone = timezone
+        self.first_photo_at = first_photo_at
 
     def validate_treated_at(self, field):
         """Refuse a time in the future or too long ago to follow."""
@@ -209,6 +222,10 @@ class TreatmentForm(FlaskForm):
         if when < now - dt.timedelta(days=MAX_AGE_DAYS):
             raise ValidationError(_("Only sessions from the last %(n)d days can be followed.",
                                     n=MAX_AGE_DAYS))
+        if self.first_photo_at is not None and when > self.first_photo_at:
+            raise ValidationError(_("The session cannot be after its first photo (%(when)s).",
+                                    when=formatter(DATETIME_PATTERN, self.timezone)(
+                                        self.first_photo_at)))
 
 
 def client_choices() -> list[SelectChoice]:
@@ -250,6 +267,75 @@ def new():
         return redirect(url_for("treatments.show", treatment_id=treatment.id))
     status = 422 if form.is_submitted() else 200
     return render("treatments/new.html", status=status, form=form)
+
+
+def first_photo_at(treatment: Treatment) -> dt.datetime | None:
+    """Return when the treatment's first photo was taken, if it has one."""
+    return db.session.scalar(sa.select(sa.func.min(CheckIn.taken_at)).where(
+        CheckIn.treatment_id == treatment.id))
+
+
+@bp.route("/<int:treatment_id>/edit", methods=("GET", "POST"))
+@login_required
+def edit(treatment_id: int):
+    """Correct a treatment's facts (its client or a linked therapist); its course is re-judged."""
+    # who may see it may correct it: its client, or a linked therapist
+    treatment = get_treatment_or_404(treatment_id)
+    form = TreatmentForm(current_user.timezone, obj=treatment,
+                         first_photo_at=first_photo_at(treatment))
+    # whose treatment it is does not change
+    form.client_id.choices = [SelectChoice(treatment.client_id, treatment.client.name)]
+    form.client_id.data = treatment.client_id
+    if request.method == "GET":
+        form.treated_at.data = clock.utc_to_local(treatment.treated_at, current_user.timezone)
+    if form.validate_on_submit():
+        treatment.treated_at = clock.local_to_utc(form.treated_at.data, current_user.timezone)
+        for name in ("body_area", "technique", "cup_count", "cup_material", "suction"):
+            setattr(treatment, name, getattr(form, name).data)
+        treatment.notes = form.notes.data or ""
+        treatment.risk_factors = list(form.risk_factors.data or [])
+        treatment.expected_days = Treatment.expected_days_for(treatment.risk_factors)
+        audit.record("edit_treatment", current_user, subject=treatment.client_id, obj=treatment)
+        # imported here: flags reads this module's MAX_AGE_DAYS
+        from webapp import flags
+        db.session.flush()
+        flags.refresh(treatment)
+        db.session.commit()
+        flash(_("Treatment saved. Its course is judged again with these facts."))
+        return redirect_to(url_for("treatments.show", treatment_id=treatment.id), status=303)
+    status = 422 if form.is_submitted() else 200
+    return render("treatments/new.html", status=status, form=form, treatment=treatment)
+
+
+def delete_treatment(treatment: Treatment, actor: User) -> int:
+    """Delete a treatment with its check-ins, readings, marks and flags, then its photos' bytes.
+
+    The rows go first, in one commit (the database cascades to everything of the treatment);
+    the bytes after it, so no row ever names missing bytes (``flask photos cleanup`` catches
+    bytes a crash leaves). Returns how many check-ins were deleted.
+    """
+    keys = db.session.execute(sa.select(CheckIn.photo_key, CheckIn.thumb_key).where(
+        CheckIn.treatment_id == treatment.id)).all()
+    audit.record("delete_treatment", actor, subject=treatment.client_id, obj=treatment,
+                 detail={"checkins": len(keys)})
+    db.session.delete(treatment)
+    db.session.commit()
+    discard(get_store(), [key for pair in keys for key in pair])
+    return len(keys)
+
+
+@bp.route("/<int:treatment_id>/delete", methods=("POST",))
+@login_required
+def delete(treatment_id: int):
+    """Delete a treatment and every photo of it (the page asks first)."""
+    treatment = get_treatment_or_404(treatment_id)
+    client_id = treatment.client_id
+    count = delete_treatment(treatment, current_user)
+    flash(ngettext("Treatment deleted, with its %(num)d photo.",
+                   "Treatment deleted, with its %(num)d photos.", count))
+    url = (url_for("client.home") if current_user.id == client_id
+           else url_for("therapist.client", client_id=client_id))
+    return redirect_to(url, status=303)
 
 
 def has_therapist(client_id: int) -> bool:

@@ -4,7 +4,7 @@ The ranking runs in the database over each treatment's :class:`RecoverySummary` 
 ``webapp.flags``), so a page costs the same few queries and reads no check-ins however many
 clients a practice follows. Urgency, most urgent first:
 
-1. ``red_flag``: the latest check-in reported blisters or fever, or such a flag is still open;
+1. ``red_flag``: a flag for reported blisters or fever is open (not yet acknowledged);
 2. ``worsening``;
 3. ``slow``, furthest above the expected ceiling first; then ``pigmentation`` (behind the
    curve, but not getting worse);
@@ -77,8 +77,8 @@ class TriageRow:
 
     @property
     def day(self) -> int:
-        """Return today's day number since the treatment."""
-        return clock.day_number(self.treatment.treated_at, self.now)
+        """Return today's day number since the treatment (dates in the client's zone)."""
+        return clock.day_number(self.treatment.treated_at, self.now, self.client.timezone)
 
     @property
     def verdict(self) -> str:
@@ -145,8 +145,10 @@ def rank_expression() -> sa.ColumnElement[int]:
     verdict = sa.func.coalesce(RecoverySummary.verdict, "insufficient_data")
     activity = sa.func.coalesce(RecoverySummary.last_checkin_at, Treatment.treated_at)
     return sa.case(
-        (sa.or_(RecoverySummary.red_flag.is_(True), OpenRedFlag.id.is_not(None)),
-         STATUSES.index("red_flag")),
+        # an open red-flag flag, not the latest check-in's symptoms: a check-in with them
+        # raises one in the same commit, and once a therapist acknowledged it the row ranks
+        # by its course again (a later report raises a new flag)
+        (OpenRedFlag.id.is_not(None), STATUSES.index("red_flag")),
         (verdict == "worsening", STATUSES.index("worsening")),
         (verdict == "slow", STATUSES.index("slow")),
         (verdict == "pigmentation", STATUSES.index("pigmentation")),
@@ -180,7 +182,7 @@ def split(row: Sequence, groups: Sequence[Group]) -> list[tuple]:
 ROW_GROUPS = (
     Group("treatment", Treatment.id, Treatment.client_id, Treatment.treated_at,
           Treatment.body_area, Treatment.expected_days),
-    Group("client", User.id, User.name),
+    Group("client", User.id, User.name, User.timezone),
     Group("summary", RecoverySummary.treatment_id, RecoverySummary.verdict,
           RecoverySummary.reason, RecoverySummary.last_checkin_at, RecoverySummary.ceiling_ratio),
     Group("reading", Reading.checkin_id, Reading.ok, Reading.stage, Reading.mark_hex))

@@ -16,6 +16,24 @@ function selectOnFocus(root) {
   });
 }
 
+function wallClock(zone, at) {
+  // the moment as a datetime-local value ("2026-10-25T22:40") on the wall clock of the zone
+  const parts = {};
+  new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit",
+  }).formatToParts(at).forEach((part) => { parts[part.type] = part.value; });
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+
+// a time left empty is the moment of sending: stamped into whatever the form's data goes to
+// (a plain submit, htmx, or the offline queue's FormData), so a queued photo keeps its time
+document.addEventListener("formdata", (event) => {
+  event.target.querySelectorAll("input[data-now-in]").forEach((input) => {
+    if (input.name && !input.value) event.formData.set(input.name, wallClock(input.dataset.nowIn, new Date()));
+  });
+});
+
 function enhance(root) {
   fillBrowserTimezone(root);
   selectOnFocus(root);

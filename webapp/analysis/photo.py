@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
 import warnings
 import zlib
 
-from PIL import Image, ImageCms, ImageOps
+import numpy as np
+from PIL import Image, ImageChops, ImageCms, ImageOps, JpegImagePlugin
 
 try:
     import pillow_heif
@@ -20,6 +22,7 @@ except ImportError:  # pragma: no cover - the dependency is declared, this keeps
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", *_HEIF)
 DEFAULT_MAX_PIXELS = 50_000_000
+_JPEG_END = b"\xff\xd9"
 
 # magic numbers of image and document formats we recognise but refuse, so the message is exact
 _REFUSED_SIGNATURES = (
@@ -98,9 +101,46 @@ def _sniff_refused(head: bytes) -> str | None:
     return None
 
 
+# a probe of colours across the cube: a profile that maps each of them where sRGB does is sRGB
+_PROBE_LEVELS = (0, 32, 64, 96, 128, 160, 192, 224, 255)
+# in 8-bit steps: what two builds of the same sRGB profile differ by after rounding
+_SAME_AS_SRGB = 2
+
+
+@functools.cache
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    """Return littlecms's own sRGB profile (built once)."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@functools.lru_cache(maxsize=64)
+def _acts_as_srgb(icc: bytes) -> bool:
+    """Tell whether an RGB profile maps colours as sRGB does, from what it does, not its name.
+
+    A Display P3 profile may be named "sRGB"; its primaries would still move every probe
+    colour by several steps. Kept per profile: phones send the same few again and again.
+    """
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    probe = Image.new("RGB", (len(_PROBE_LEVELS) ** 3, 1))
+    probe.putdata([(r, g, b) for r in _PROBE_LEVELS for g in _PROBE_LEVELS for b in _PROBE_LEVELS])
+    converted = ImageCms.profileToProfile(probe, profile, _srgb_profile(), outputMode="RGB",
+                                          renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    moved = ImageChops.difference(probe, converted).getextrema()
+    return all(high <= _SAME_AS_SRGB for _low, high in moved)
+
+
+def _to_eight_bits(image: Image.Image) -> Image.Image:
+    """Return a 16- or 32-bit grayscale image (a 16-bit grey PNG) as 8-bit grey, not clipped."""
+    # convert("L") clips every value above 255 to white: the top byte is the 8-bit value
+    values = np.asarray(image, dtype=np.uint32) >> 8
+    return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+
+
 def _to_srgb(image: Image.Image) -> Image.Image:
-    """Convert any decoded mode to RGB, through the embedded ICC profile when it is not sRGB."""
+    """Convert any decoded mode to RGB, through the embedded ICC profile unless it acts as sRGB."""
     icc = image.info.get("icc_profile")
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        image = _to_eight_bits(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # transparent areas become white, as a viewer would show them, not black
         rgba = image.convert("RGBA")
@@ -109,19 +149,34 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         image = base
     if icc:
         try:
-            source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            description = ImageCms.getProfileDescription(source_profile) or ""
-            if "srgb" not in description.lower():
-                mode_in = image.mode if image.mode in ("RGB", "CMYK", "L") else "RGB"
-                if image.mode != mode_in:
-                    image = image.convert(mode_in)
+            mode_in = image.mode if image.mode in ("RGB", "CMYK", "L") else "RGB"
+            if image.mode != mode_in:
+                image = image.convert(mode_in)
+            if mode_in != "RGB" or not _acts_as_srgb(icc):
                 return ImageCms.profileToProfile(
-                    image, source_profile, ImageCms.createProfile("sRGB"), outputMode="RGB"
-                )
+                    image, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _srgb_profile(),
+                    outputMode="RGB")
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-            # a broken profile is not worth refusing the photo for: fall back to plain rgb
+            # a broken profile, or one of another colour space than the pixels, is not worth
+            # refusing the photo for: fall back to plain rgb
             pass
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _missing_end_marker(data: bytes) -> bool:
+    """Tell whether the bytes are a JPEG that ends without its 2-byte end marker (EOI)."""
+    return data.startswith(b"\xff\xd8\xff") and not data.endswith(_JPEG_END)
+
+
+def _bottom_row_missing(image: Image.Image) -> bool:
+    """Tell whether a JPEG decoded past the end of its data: its last row is the decoder's fill.
+
+    libjpeg fills the blocks it has no data for with zero coefficients, a flat 128 in every
+    channel; a photo's own last row is never exactly that.
+    """
+    bottom = image.crop((0, image.height - 1, image.width, image.height)).getextrema()
+    bands = bottom if isinstance(bottom[0], tuple) else (bottom,)
+    return all(band == (128, 128) for band in bands)
 
 
 def open_photo(
@@ -134,15 +189,33 @@ def open_photo(
     """Open a photo safely and return it upright, in sRGB, fully loaded, with no metadata.
 
     ``source`` is a path, bytes or a binary file. Only JPEG, PNG, WebP and HEIC/HEIF are
-    accepted, decided by content. ``max_bytes`` refuses big files before parsing; ``max_pixels``
-    is checked from the header before decoding, and Pillow's decompression-bomb warning is an
-    error. ``min_size=(w, h)`` (upright) lets a JPEG decode at a reduced DCT scale that is still
-    at least that size. Raises :class:`PhotoRefused` with a code and a friendly message.
+    accepted, decided by content. ``max_bytes`` refuses big files before parsing; Pillow's
+    decompression-bomb warning is an error (the bomb limit, from the header); ``max_pixels``
+    caps the pixels actually decoded. ``min_size=(w, h)`` (upright) lets a JPEG decode at a
+    reduced DCT scale that is still at least that size, so a phone's full-resolution mode
+    (50 MP) decodes at a quarter of its sides. A JPEG whose only fault is a missing end marker
+    is read. Raises :class:`PhotoRefused` with a code and a friendly message.
     """
     data = _read_source(source, max_bytes)
     kind = _sniff_refused(data[:16])
     if kind:
         raise PhotoRefused("unsupported_format", MESSAGES["unsupported_format"].format(kind=kind))
+    try:
+        image = _decode(data, max_pixels, min_size)
+    except PhotoRefused as refused:
+        if refused.code != "truncated" or not _missing_end_marker(data):
+            raise
+        # phones' and editors' writers sometimes leave out the end marker: with it put back,
+        # a file whose every row is there decodes whole, and a cut-off one shows the fill
+        image = _decode(data + _JPEG_END, max_pixels, min_size, whole_rows=True)
+    image.info.clear()
+    return image
+
+
+def _decode(data: bytes, max_pixels: int, min_size: tuple[int, int] | None,
+            whole_rows: bool = False) -> Image.Image:
+    """Decode accepted bytes upright and in sRGB (see open_photo); with ``whole_rows``, refuse a
+    JPEG whose data ends before its last row."""
     with warnings.catch_warnings():
         # a decompression bomb must stop here, not just print a warning
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -157,25 +230,28 @@ def open_photo(
         width, height = image.size
         if width <= 0 or height <= 0:
             raise PhotoRefused("truncated")
-        if width * height > max_pixels:
-            raise PhotoRefused("too_many_pixels")
         try:
             orientation = image.getexif().get(0x0112, 1)
         except (OSError, SyntaxError, ValueError, struct.error):
             orientation = 1
-        if min_size is not None and image.format == "JPEG":
+        # an MPO (a phone's JPEG with a second picture, e.g. an Ultra HDR gain map) is a JPEG
+        if min_size is not None and isinstance(image, JpegImagePlugin.JpegImageFile):
             want_w, want_h = min_size
             if orientation in (5, 6, 7, 8):
                 # the stored pixels are transposed relative to the upright photo
                 want_w, want_h = want_h, want_w
             image.draft("RGB", (int(want_w), int(want_h)))
+        # measured after draft(): the pixels that will be decoded, not those of the header
+        if image.width * image.height > max_pixels:
+            raise PhotoRefused("too_many_pixels")
         try:
             image.load()
+            if whole_rows and _bottom_row_missing(image):
+                raise PhotoRefused("truncated")
             ImageOps.exif_transpose(image, in_place=True)
             image = _to_srgb(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise PhotoRefused("too_many_pixels") from exc
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, RuntimeError) as exc:
             raise PhotoRefused("truncated") from exc
-    image.info.clear()
     return image
