@@ -48,6 +48,10 @@ def test_sign_in_next_stays_on_site(client, make_user, payload):
     # sent raw in the query string, as an attacker's link would be
     response = client.post("/auth/login?next=" + quote(payload, safe="/:%@.\\"),
                            data={"email": "ada@example.org", "password": PASSWORD})
+    if "\x00" in payload or "%00" in payload:
+        # a NUL anywhere in a request is refused before any view sees it (pages.install)
+        assert response.status_code == 400 and "Location" not in response.headers
+        return
     assert response.status_code == 302
     assert stays_on_site(response.headers["Location"]), response.headers["Location"]
     assert response.headers["Location"] == "/"
