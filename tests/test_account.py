@@ -57,7 +57,8 @@ def fill(app, people, name: str, therapist: str, photos: int) -> None:
         # acknowledged: an open flag of its kind may have been raised by the check-ins
         db.session.add(Flag(treatment_id=treatment.id, kind="worsening", reason="test",
                             acknowledged_at=utcnow()))
-        db.session.add(Note(therapist_id=therapist_id, client_id=client.id, body="Bruises easily; ask about blood thinners"))
+        db.session.add(Note(therapist_id=therapist_id, client_id=client.id,
+                            body="Therapist-only remark"))
         db.session.commit()
 
 
@@ -140,7 +141,7 @@ def test_export_holds_every_row_and_photo_of_the_client_and_nothing_else(app, cl
             assert checkin.photo_key not in text
     # nothing of the other practice, and of the linked therapist only her name
     for other in ("c2@example.org", "Cato Two", "t2@example.org", "Theo Two", "c2 treatment",
-                  "t1@example.org", "blood thinners"):
+                  "t1@example.org", "Therapist-only remark"):
         assert other not in text, other
     assert "Tess One" in text  # the linked therapist, and who opened the photo
     assert any(event["action"] == "view_photo" and event["actor_name"] == "Tess One"

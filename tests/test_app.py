@@ -128,7 +128,7 @@ CACHEABLE = {"static", "pages.favicon", "pages.service_worker"}
 
 
 @pytest.mark.parametrize("who", [None, "c1", "t1"])
-def test_every_page_is_no_store_and_may_use_only_its_own_camera(app, world, who):
+def test_every_page_is_no_store_with_the_security_headers(app, world, who):
     client = signed_in(app, world[who] if who else None)
     checked = 0
     for rule in app.url_map.iter_rules():
@@ -140,6 +140,13 @@ def test_every_page_is_no_store_and_may_use_only_its_own_camera(app, world, who)
             assert response.headers["Cache-Control"] == "no-store", (rule.endpoint, who)
             assert response.headers["Permissions-Policy"].startswith("camera=(self)")
             assert "Strict-Transport-Security" not in response.headers
+            # and the headers every response shares (ASVS 3.4.3 to 3.4.8)
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert response.headers["Referrer-Policy"] == "same-origin"
+            assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+            policy = response.headers["Content-Security-Policy"]
+            for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+                assert directive in policy
             checked += 1
     assert checked >= 40
 

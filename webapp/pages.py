@@ -186,6 +186,8 @@ def install(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        # a page opened from another site's window gets no handle on it, nor it on ours
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if app.config["HTTPS"]:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
