@@ -43,9 +43,9 @@ def create_app(test_config: dict | None = None) -> Flask:
             sa.event.listen(db.engine, "connect", configure_sqlite)
 
     from webapp import (auth, checkins, client, consent, demo, flags, links, marks, pages, photos,
-                        readings, therapist, treatments)
+                        readings, reminders, therapist, treatments)
     for module in (auth, checkins, client, consent, demo, flags, links, marks, pages, photos,
-                   readings, therapist, treatments):
+                   readings, reminders, therapist, treatments):
         app.register_blueprint(module.bp)
     pages.install(app)
 

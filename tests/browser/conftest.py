@@ -184,6 +184,20 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
             for v in result["violations"] if v["impact"] in impacts]
 
 
+def worker_registration(session, page) -> str:
+    """Return the id of the page's service worker registration, through a DevTools session."""
+    registrations = []
+    session.on("ServiceWorker.workerRegistrationUpdated",
+               lambda event: registrations.extend(event["registrations"]))
+    session.send("ServiceWorker.enable")
+    for _ in range(25):  # the registrations arrive as events after enable
+        if registrations:
+            break
+        page.wait_for_timeout(100)
+    (registration,) = [r for r in registrations if not r["isDeleted"]]
+    return registration["registrationId"]
+
+
 def unique_email(prefix: str) -> str:
     """An email no other test used on the shared live server."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}@example.org"

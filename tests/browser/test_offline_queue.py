@@ -10,7 +10,8 @@ from webapp.analysis import synthetic
 from webapp.extensions import db
 from webapp.models import CheckIn, Consent, User, utcnow
 
-from .conftest import axe_violations, consenting_client, login, no_horizontal_scroll, shot
+from .conftest import (axe_violations, consenting_client, login, no_horizontal_scroll, shot,
+                       worker_registration)
 
 QUEUE_COUNT = "CupmarkQueue.all('uploads').then((items) => items.length)"
 SAVED = "Saved on this phone — it will upload by itself."
@@ -70,19 +71,10 @@ def fill_checkin(page, treatment_id: int, seed: int = 1) -> None:
 def dispatch_sync(page, tag: str) -> None:
     """Fire the Background Sync event `tag` at the page's service worker registration."""
     session = page.context.new_cdp_session(page)
-    registrations = []
-    session.on("ServiceWorker.workerRegistrationUpdated",
-               lambda event: registrations.extend(event["registrations"]))
-    session.send("ServiceWorker.enable")
-    for _ in range(25):  # the registrations arrive as events after enable
-        if registrations:
-            break
-        page.wait_for_timeout(100)
-    (registration,) = [r for r in registrations if not r["isDeleted"]]
+    registration = worker_registration(session, page)
     origin = page.evaluate("() => location.origin")
     session.send("ServiceWorker.dispatchSyncEvent", {
-        "origin": origin, "registrationId": registration["registrationId"], "tag": tag,
-        "lastChance": False})
+        "origin": origin, "registrationId": registration, "tag": tag, "lastChance": False})
     session.detach()
 
 
