@@ -350,6 +350,8 @@ if (self.document) {
       if (!target) return;
       target.setAttribute("role", role || "status");
       target.textContent = text;
+      // the send button is far below it on a phone: bring the words to where the client looks
+      target.scrollIntoView({ block: "center", behavior: "smooth" });
     }
 
     function navigate(url) {

@@ -10,7 +10,7 @@ from webapp.analysis import synthetic
 from webapp.extensions import db
 from webapp.models import CheckIn, Consent, User, utcnow
 
-from .conftest import (axe_violations, consenting_client, login, no_horizontal_scroll, shot,
+from .conftest import (ARTIFACTS, axe_violations, consenting_client, login, no_horizontal_scroll, shot,
                        worker_registration)
 
 QUEUE_COUNT = "CupmarkQueue.all('uploads').then((items) => items.length)"
@@ -282,7 +282,12 @@ def test_lie_fi_a_post_that_never_answers_is_kept_and_uploaded_exactly_once(
     assert page.inner_text("#upload-queue") == "1 photo waiting to upload"
     assert checkins(live_app, treatment_id) == 1  # it did arrive: only the answer was lost
     assert page.get_attribute("#checkin-form button[type=submit]", "aria-busy") is None
-    shot(page, "checkin-saved-on-lie-fi")
+    # the words are where the client looks after tapping Send, not off screen above
+    page.wait_for_function("""() => {
+        const box = document.querySelector('[data-queue-status]').getBoundingClientRect();
+        return box.top >= 0 && box.bottom <= innerHeight; }""")
+    page.screenshot(path=str(shot(page, "checkin-saved-on-lie-fi").with_name(
+        "checkin-saved-on-lie-fi-screen.png")))
 
     # the app is closed; the signal recovers; answers still on the way arrive at last
     page.close()
@@ -335,6 +340,7 @@ def test_a_photo_the_phone_cannot_keep_is_said_plainly_and_the_form_stays_filled
     assert page.evaluate("document.getElementById('photo').files.length") == 1
     assert page.input_value("#pain") == "2"
     assert page.evaluate(QUEUE_COUNT) == 0
+    page.screenshot(path=str(ARTIFACTS / "checkin-not-kept-screen.png"))
     # back online, the same form goes up as it is
     context.set_offline(False)
     page.click("#checkin-form button[type=submit]")
