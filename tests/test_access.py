@@ -14,6 +14,8 @@ PUBLIC_PREFIXES = ("pages.",)
 ROLE_OF = {
     "auth.logout": None, "auth.settings": None, "links.index": None, "treatments.new": None,
     "client.home": "client", "consent.show": "client", "consent.withdraw": "client",
+    "reminders.settings": "client", "reminders.subscribe": "client",
+    "reminders.unsubscribe": "client", "reminders.test": "client",
     "therapist.home": "therapist", "links.invites": "therapist",
 }
 # photos are embedded in pages, and the marks page draws on one: anonymous gets 404, not a

@@ -365,11 +365,10 @@ if (self.document) {
       link.click();
     }
 
-    async function keepAndSend(form, item) {
-      // runs holding the queue's lock: no replay sends this item while the page does
+    async function sendKept(form, item, kept) {
+      // runs holding the queue's lock: no replay sends the item while the page does (one that
+      // got in first, between keeping and sending, is harmless: the key makes it one check-in)
       const t = strings();
-      let kept = true;
-      try { await Q.keep(item); } catch (error) { kept = false; }
       let result = null;
       if (navigator.onLine) {
         try { result = await Q.send(item); } catch (error) { result = null; }
@@ -409,7 +408,10 @@ if (self.document) {
         const key = data.get("idempotency_key") || crypto.randomUUID();
         data.set("idempotency_key", key);
         const item = Q.itemFrom(form.action, data, key, strings().owner);
-        const queued = await Q.exclusively(() => keepAndSend(form, item), false);
+        // on the phone first, before waiting for anything: closing the app now loses nothing
+        let kept = true;
+        try { await Q.keep(item); } catch (error) { kept = false; }
+        const queued = await Q.exclusively(() => sendKept(form, item, kept), false);
         if (queued) {
           await Q.requestSync();
           setTimeout(Q.replay, RETRY_AFTER_TIMEOUT_MS);
