@@ -178,7 +178,8 @@
       await save("notices", { ...notice, kind: "uploaded", url: result.data.url || null });
       return "done";
     }
-    if (isRefusal(result.status)) {
+    // a rate limit is about the pace, not the photo: it is sent again after a pause
+    if (isRefusal(result.status) && result.data.error !== "rate_limited") {
       await remove("uploads", item.key);
       await save("notices", { ...notice, kind: "refused", message: result.data.message || null });
       return "done";
