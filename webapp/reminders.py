@@ -25,6 +25,7 @@ from wtforms import BooleanField, TimeField
 from wtforms.validators import InputRequired, ValidationError
 
 from webapp.access import role_required
+from webapp.client import recovery_views
 from webapp.extensions import db
 from webapp.mail import send_mail
 from webapp.models import PushSubscription, ReminderSent, ReminderSetting, User, utcnow
@@ -55,7 +56,7 @@ def in_quiet_hours(minute: int, start: int, end: int) -> bool:
 
 def photo_due(client_id: int, now: dt.datetime) -> bool:
     """Tell whether a recovery of the client is under way and its photo for today is not taken."""
-    from webapp.client import recovery_views  # the home page's own rule for "today"
+    # the home page's own rule for "today" and for a recovery under way
     active, _past = recovery_views(client_id, now)
     return any(not view.today_done for view in active)
 

@@ -14,7 +14,7 @@ from push_service import Device
 
 from webapp import reminders
 from webapp.extensions import db
-from webapp.models import ReminderSetting, User, utcnow
+from webapp.models import ReminderSetting, Treatment, User, utcnow
 
 from .conftest import (axe_violations, consenting_client, login, no_horizontal_scroll, shot,
                        worker_registration)
@@ -115,14 +115,10 @@ def test_the_app_badge_shows_while_todays_photo_is_due(page, context, live_app):
     # the recovery is over (as if resolved long ago): nothing is due, the badge is cleared
     with live_app.app_context():
         user = db.session.scalar(db.select(User).where(User.email == email))
-        for treatment in user_treatments(user.id):
+        for treatment in db.session.scalars(db.select(Treatment).where(
+                Treatment.client_id == user.id)):
             treatment.treated_at = utcnow() - dt.timedelta(days=400)
         db.session.commit()
     page.goto("/client/")
     assert page.evaluate("window.cupmarkBadge") == [0]
 
-
-def user_treatments(user_id: int):
-    """The client's treatments, to change in a test."""
-    from webapp.models import Treatment
-    return db.session.scalars(db.select(Treatment).where(Treatment.client_id == user_id)).all()
