@@ -10,7 +10,8 @@
 //   request outside the shell passes through untouched.
 // - the cache name carries the shell's hash: a deploy makes a new cache, and activate deletes
 //   every older Cupmark cache.
-// It also replays the offline upload queue (static/js/queue.js) on Background Sync.
+// It also replays the offline upload queue (static/js/queue.js) on Background Sync, and shows
+// the daily reminder that webapp/reminders.py sends by Web Push.
 "use strict";
 
 const CACHE_PREFIX = "cupmark-shell-";
@@ -67,4 +68,31 @@ self.addEventListener("sync", (event) => {
       if (result.waiting > 0 && result.offline) throw new Error("still offline");
     }));
   }
+});
+
+self.addEventListener("push", (event) => {
+  // {title, body, url} from webapp/reminders.py send_push; a push without data still shows
+  let message = {};
+  try { message = event.data ? event.data.json() : {}; } catch (error) { message = {}; }
+  const shown = self.registration.showNotification(message.title || "Cupmark", {
+    body: message.body || "",
+    icon: "/static/icons/icon-192.png",
+    // one reminder at a time: a newer one replaces an older one still on the screen
+    tag: "cupmark-reminder",
+    data: { url: message.url || "/" },
+  });
+  // the app icon's badge says a photo is due until a page that knows better clears it
+  const badge = self.navigator.setAppBadge ? self.navigator.setAppBadge(1).catch(() => {}) : null;
+  event.waitUntil(Promise.all([shown, badge]));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL(event.notification.data.url || "/", self.location.origin);
+  // only our own pages: a tap never opens another site
+  const target = url.origin === self.location.origin ? url.href : self.location.origin + "/";
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+    const open = windows.find((client) => client.url === target);
+    return open ? open.focus() : self.clients.openWindow(target);
+  }));
 });

@@ -4,8 +4,11 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 from werkzeug.security import generate_password_hash
@@ -120,6 +123,7 @@ def app_on_fresh_database(tmp_path, **config):
         "MAIL_BACKEND": "file",
         "MAIL_FILE_PATH": str(tmp_path / "outbox"),
         **config,
+        "VAPID_PRIVATE_KEY_FILE": str(tmp_path / "vapid_private.pem"),
     })
     with app.app_context():
         db.drop_all()
@@ -226,3 +230,32 @@ def signed_in(app, user):
         session["_user_id"] = token
         session["_fresh"] = True
     return client
+
+
+@pytest.fixture
+def push_service():
+    """A stand-in push service on a free local port: records each POST, answers `status`."""
+    received = []
+    state = SimpleNamespace(status=201)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server name
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            received.append(SimpleNamespace(path=self.path, headers=headers, body=body))
+            self.send_response(state.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            """Keep the test output quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_port}"
+    state.received = received
+    yield state
+    server.shutdown()
+    thread.join()
+    server.server_close()

@@ -18,6 +18,8 @@ ROLE_OF = {
     "auth.password": None, "auth.resend_verification": None, "sessions.index": None,
     "sessions.end_others": None, "auth.confirm": None,
     "client.home": "client", "consent.show": "client", "consent.withdraw": "client",
+    "reminders.settings": "client", "reminders.subscribe": "client",
+    "reminders.unsubscribe": "client", "reminders.test": "client",
     "therapist.home": "therapist", "links.invites": "therapist",
     # everyone's own account and data, whatever the role
     "account.index": None, "account.export": None, "account.audit": None, "account.delete": None,

@@ -112,6 +112,10 @@ def test_csrf_token_needs_a_signed_in_user(client, people, auth):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert response.get_json()["csrf_token"]
+    # the queue sends a photo only while its owner, the id the pages show, is signed in
+    assert response.get_json()["user"] == str(people["c1"].id)
+    page = client.get("/client/").get_data(as_text=True)
+    assert f'data-owner="{people["c1"].id}"' in page
 
 
 def test_csp_reports_are_logged_without_a_csrf_token(app, caplog):

@@ -52,9 +52,9 @@ def create_app(test_config: dict | None = None) -> Flask:
             sa.event.listen(db.engine, "connect", configure_sqlite)
 
     from webapp import (account, auth, checkins, client, consent, demo, flags, links, marks,
-                        photos, readings, sessions, therapist, throttle, treatments)
+                        photos, readings, reminders, sessions, therapist, throttle, treatments)
     for module in (account, auth, checkins, client, consent, demo, flags, links, marks, pages,
-                   photos, readings, sessions, therapist, treatments):
+                   photos, readings, reminders, sessions, therapist, treatments):
         app.register_blueprint(module.bp)
     pages.install(app)
     app.register_error_handler(429, throttle.too_many)

@@ -376,6 +376,50 @@ class Note(db.Model):
     created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
+class ReminderSetting(db.Model):
+    """When a client wants the daily reminder, in their own zone's wall-clock minutes."""
+
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    enabled: so.Mapped[bool] = so.mapped_column(default=True)
+    # minutes after local midnight: a wall-clock time, so it stays put across DST
+    remind_at: so.Mapped[int] = so.mapped_column(default=18 * 60)
+    # no reminder from quiet_start until quiet_end (across midnight when start > end)
+    quiet_start: so.Mapped[int] = so.mapped_column(default=21 * 60)
+    quiet_end: so.Mapped[int] = so.mapped_column(default=8 * 60)
+    # email the reminder when no device of theirs takes a push
+    email: so.Mapped[bool] = so.mapped_column(default=True)
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class PushSubscription(db.Model):
+    """One browser's Web Push subscription: where to send, and the keys to encrypt for it."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                               index=True)
+    # push services' URLs run to a few hundred characters; one browser, one row
+    endpoint: so.Mapped[str] = so.mapped_column(sa.String(2048), unique=True)
+    p256dh: so.Mapped[str] = so.mapped_column(sa.String(200))
+    auth: so.Mapped[str] = so.mapped_column(sa.String(100))
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_sent_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+
+
+class ReminderSent(db.Model):
+    """The reminder of one client's local day: written before sending, so it goes at most once."""
+
+    # also the index for a client's rows: user_id leads it
+    __table_args__ = (sa.UniqueConstraint("user_id", "day"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    day: so.Mapped[dt.date]
+    # "push", "email", or "none" (no device took it and no email was wanted or possible)
+    channel: so.Mapped[str] = so.mapped_column(sa.String(16))
+    sent_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
 class AuditEvent(db.Model):
     """An append-only record of who did what to whose data, and when."""
 

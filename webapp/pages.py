@@ -313,11 +313,15 @@ def offline():
 
 @bp.route("/csrf-token")
 def csrf_token():
-    """Hand the offline queue a fresh CSRF token just before it replays a stored upload."""
+    """Hand the offline queue a fresh CSRF token, and who is signed in, before it sends an upload.
+
+    The queue sends a photo only while its owner is signed in: ``user`` is the same id the
+    pages show it in #upload-queue[data-owner].
+    """
     if not current_user.is_authenticated:
         # json, not the login redirect: the queue keeps its photos until someone signs in
         return jsonify(ok=False, error="signed_out"), 401
-    return jsonify(ok=True, csrf_token=generate_csrf())
+    return jsonify(ok=True, csrf_token=generate_csrf(), user=str(current_user.id))
 
 
 @bp.route("/csp-report", methods=("POST",))

@@ -23,6 +23,7 @@ SHELL_STATIC = (
     "js/queue.js",
     "js/capture.js",
     "js/marks.js",
+    "js/reminders.js",
     "icons/icon-192.png",
     "icons/icon-512.png",
     "icons/icon-maskable-512.png",

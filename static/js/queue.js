@@ -1,16 +1,23 @@
-// Cupmark's offline upload queue: a check-in sent without a network waits in IndexedDB and
-// uploads by itself, exactly once (its Idempotency-Key makes a repeat harmless on the server).
+// Cupmark's offline upload queue: a check-in is kept in IndexedDB on the phone BEFORE it is
+// sent, and uploads by itself, exactly once (its Idempotency-Key makes a repeat harmless on the
+// server), so no weak signal, closed app or second account loses a photo.
 //
 // Loaded by every page (the queue is visible everywhere) and by the service worker, which
-// replays it on Background Sync; pages replay it on `online` and on load where there is none.
+// replays it on Background Sync; pages replay it on `online` and on load.
+// - every send gives up after SEND_TIMEOUT_MS (a "lie-fi" signal never answers): the photo
+//   stays queued and the client reads "Saved on this phone — it will upload by itself".
+// - where the browser refuses to store a Blob (Safari has), the photo is kept as an
+//   ArrayBuffer; where nothing can be stored, the page says so and keeps the form filled.
+// - each item records its owner (the signed-in person's id, which the page shows in
+//   #upload-queue[data-owner] and /csrf-token repeats): it is replayed only while that person
+//   is signed in, and kept, untouched and unseen, while someone else is.
 // - a 2xx answer: the item is gone, the client sees "uploaded".
 // - a 4xx refusal (bad photo, no consent any more, over quota, ...): the item is dropped and
 //   the server's message is kept as a notice until the client has seen and dismissed it.
 //   A refused photo is never retried.
 // - a 5xx answer: retried with growing pauses, at most MAX_SERVER_ERRORS times; then it stops
 //   and the client chooses "Try again" or "Discard".
-// - no network: nothing is counted, it waits for the next chance.
-// - logging out clears the queue: photos of one person never wait for the next one.
+// - no network or no answer in time: nothing is counted, it waits for the next chance.
 "use strict";
 
 (function (global) {
@@ -20,7 +27,6 @@
   const MAX_SERVER_ERRORS = 5;
   const FIRST_PAUSE_MS = 15 * 1000;
   const LONGEST_PAUSE_MS = 10 * 60 * 1000;
-  const CLEAR_WAIT_MS = 3000;
   const channel = "BroadcastChannel" in global ? new BroadcastChannel(DB_NAME) : null;
 
   function openDb() {
@@ -40,7 +46,16 @@
     const db = await openDb();
     return new Promise((resolve, reject) => {
       const transaction = db.transaction(storeName, mode);
-      const request = work(transaction.objectStore(storeName));
+      let request;
+      try {
+        request = work(transaction.objectStore(storeName));
+      } catch (error) {
+        // put() throws at once for a value it cannot clone (a Blob, in Safari's private modes)
+        transaction.abort();
+        db.close();
+        reject(error);
+        return;
+      }
       transaction.oncomplete = () => { db.close(); resolve(request.result); };
       transaction.onerror = () => { db.close(); reject(transaction.error); };
       transaction.onabort = () => { db.close(); reject(transaction.error); };
@@ -57,24 +72,7 @@
     if (global.document) global.document.dispatchEvent(new CustomEvent("cupmark:queue"));
   }
 
-  async function clearStores() {
-    await inStore("uploads", "readwrite", (store) => store.clear());
-    await inStore("notices", "readwrite", (store) => store.clear());
-  }
-
-  async function clear() {
-    // at once, then again once a replay that is under way has finished (waiting a few
-    // seconds at most): its answer must not leave a notice behind for the next person
-    await clearStores();
-    const locks = global.navigator && global.navigator.locks;
-    if (locks) {
-      const pause = new Promise((resolve) => setTimeout(resolve, CLEAR_WAIT_MS));
-      await Promise.race([locks.request(LOCK_NAME, clearStores), pause]);
-    }
-    announce();
-  }
-
-  function itemFrom(url, formData, key) {
+  function itemFrom(url, formData, key, owner) {
     // the stale CSRF token stays behind: a fresh one is fetched right before sending
     const fields = [];
     let photo = null;
@@ -83,7 +81,26 @@
       if (typeof value === "string") fields.push([name, value]);
       else if (value.size > 0) photo = { field: name, blob: value, filename: value.name || "photo.jpg" };
     }
-    return { key, url, fields, photo, createdAt: Date.now(), serverErrors: 0, nextAt: 0, state: "waiting" };
+    return { key, url, owner, fields, photo, createdAt: Date.now(), serverErrors: 0, nextAt: 0,
+      state: "waiting" };
+  }
+
+  async function keep(item) {
+    // stores the item, its photo as a Blob or, where the browser refuses Blobs in IndexedDB,
+    // as an ArrayBuffer; throws when neither can be stored
+    try {
+      await save("uploads", item);
+    } catch (error) {
+      if (!item.photo || !item.photo.blob) throw error;
+      const { field, blob, filename } = item.photo;
+      item.photo = { field, filename, type: blob.type, buffer: await blob.arrayBuffer() };
+      await save("uploads", item);
+    }
+    announce();
+  }
+
+  function photoBlob(photo) {
+    return photo.blob || new Blob([photo.buffer], { type: photo.type });
   }
 
   async function requestSync() {
@@ -97,37 +114,45 @@
     }
   }
 
-  async function enqueue(item) {
-    await save("uploads", item);
-    announce();
-    await requestSync();
-  }
-
-  async function freshToken() {
+  async function whoIsSignedIn(signal) {
+    // {token, user} of the signed-in person, null when nobody is, {serverError} on a 5xx
     const response = await fetch("/csrf-token", {
-      credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" },
+      credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" }, signal,
     });
     if (response.status === 401) return null;
     if (!response.ok) return { serverError: response.status };
-    return (await response.json()).csrf_token;
+    const data = await response.json();
+    return { token: data.csrf_token, user: String(data.user) };
   }
 
-  async function send(item) {
-    // throws a TypeError when there is no network: the caller keeps the item
-    const token = await freshToken();
-    if (token === null) return { signedOut: true };
-    if (typeof token !== "string") return { status: token.serverError, data: {} };
+  async function post(item, token, signal) {
     const body = new FormData();
     for (const [name, value] of item.fields) body.append(name, value);
-    if (item.photo) body.append(item.photo.field, item.photo.blob, item.photo.filename);
+    if (item.photo) body.append(item.photo.field, photoBlob(item.photo), item.photo.filename);
     const response = await fetch(item.url, {
-      method: "POST", body, credentials: "same-origin", cache: "no-store", redirect: "manual",
+      method: "POST", body, credentials: "same-origin", cache: "no-store", redirect: "manual", signal,
       headers: { Accept: "application/json", "Idempotency-Key": item.key, "X-CSRFToken": token },
     });
     let data = {};
     try { data = await response.json(); } catch (error) { data = {}; }
     // a redirect instead of an answer means the server sent us elsewhere (e.g. to consent)
     return { status: response.type === "opaqueredirect" ? 409 : response.status, data };
+  }
+
+  async function send(item) {
+    // throws when there is no network or no answer within SEND_TIMEOUT_MS: the caller keeps
+    // the item. {signedOut} when nobody is signed in, {otherOwner} when someone else is.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), api.sendTimeoutMs);
+    try {
+      const session = await whoIsSignedIn(controller.signal);
+      if (session === null) return { signedOut: true };
+      if (session.serverError) return { status: session.serverError, data: {} };
+      if (item.owner && item.owner !== session.user) return { otherOwner: true };
+      return await post(item, session.token, controller.signal);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   function pauseAfter(serverErrors) {
@@ -141,20 +166,22 @@
   }
 
   async function settle(item, result) {
-    // record what one answer means for the item; returns "done", "kept" or "stop"
+    // record what one answer means for the item; returns "done", "kept", "skip" or "stop"
     if (result.signedOut || result.status === 401) return "stop";
+    if (result.otherOwner) return "skip";
     const stillQueued = await inStore("uploads", "readonly", (store) => store.count(item.key));
-    // cleared meanwhile (a logout): nothing about it may be written back
+    // discarded meanwhile (another tab): nothing about it may be written back
     if (!stillQueued) return "done";
+    const notice = { owner: item.owner, at: Date.now() };
     if (result.status >= 200 && result.status < 300) {
       await remove("uploads", item.key);
-      await save("notices", { kind: "uploaded", url: result.data.url || null, at: Date.now() });
+      await save("notices", { ...notice, kind: "uploaded", url: result.data.url || null });
       return "done";
     }
     // a rate limit is about the pace, not the photo: it is sent again after a pause
     if (isRefusal(result.status) && result.data.error !== "rate_limited") {
       await remove("uploads", item.key);
-      await save("notices", { kind: "refused", message: result.data.message || null, at: Date.now() });
+      await save("notices", { ...notice, kind: "refused", message: result.data.message || null });
       return "done";
     }
     item.serverErrors += 1;
@@ -185,13 +212,16 @@
     return summary;
   }
 
-  function replay() {
-    // one replay at a time across tabs and the worker; a busy lock means one is running
+  function exclusively(work, ifAvailable) {
+    // one sender at a time across tabs and the worker (Web Locks where the browser has them)
     const locks = global.navigator && global.navigator.locks;
-    if (!locks) return replayUnlocked();
-    return locks.request(LOCK_NAME, { ifAvailable: true },
-      (lock) => (lock ? replayUnlocked() : { busy: true }));
+    if (!locks) return work();
+    if (!ifAvailable) return locks.request(LOCK_NAME, work);
+    return locks.request(LOCK_NAME, { ifAvailable: true }, (lock) => (lock ? work() : { busy: true }));
   }
+
+  // a busy lock means a replay (or a check-in being sent) is running: it needs no second one
+  const replay = () => exclusively(replayUnlocked, true);
 
   async function retry(key) {
     const items = await all("uploads");
@@ -202,25 +232,42 @@
     await replay();
   }
 
-  global.CupmarkQueue = {
-    SYNC_TAG, all, clear, enqueue, itemFrom, replay, retry, send,
+  const api = {
+    SYNC_TAG, all, exclusively, itemFrom, keep, replay, requestSync, retry, send, settle,
+    // about 20 s: long enough for a photo on one bar of signal, short enough to tell the truth
+    sendTimeoutMs: 20 * 1000,
     save: (item) => save("uploads", item),
     discard: async (key) => { await remove("uploads", key); announce(); },
     dismiss: async (id) => { await remove("notices", id); announce(); },
     channel,
   };
+  global.CupmarkQueue = api;
 }(self));
 
-// ---- the page side: the visible queue, the check-in form, logout ----
+// ---- the page side: the visible queue and the check-in form ----
 if (self.document) {
   (function () {
     const Q = self.CupmarkQueue;
+    // after a send that got no answer, the page tries once more on its own (besides sync)
+    const RETRY_AFTER_TIMEOUT_MS = 60 * 1000;
     let timer = null;
+    let shownOwner = null;
+
+    function region() {
+      return document.getElementById("upload-queue");
+    }
 
     function strings() {
       // translated texts come from the server-rendered queue region (templates/pages/_queue.html)
-      const region = document.getElementById("upload-queue");
-      return region ? region.dataset : {};
+      const element = region();
+      return element ? element.dataset : {};
+    }
+
+    function mine(items) {
+      // only the signed-in person's items are shown; the offline page, which is the same for
+      // everyone and names no owner, shows how many wait in all
+      const owner = strings().owner;
+      return owner === undefined ? items : items.filter((item) => item.owner === owner);
     }
 
     function button(label, action) {
@@ -240,10 +287,12 @@ if (self.document) {
     }
 
     async function render() {
-      const region = document.getElementById("upload-queue");
-      if (!region) return;
+      const element = region();
+      if (!element) return;
       const t = strings();
-      const [uploads, notices] = await Promise.all([Q.all("uploads"), Q.all("notices")]);
+      const [everyone, allNotices] = await Promise.all([Q.all("uploads"), Q.all("notices")]);
+      const uploads = mine(everyone);
+      const notices = mine(allNotices);
       const waiting = uploads.filter((item) => item.state === "waiting");
       const failed = uploads.filter((item) => item.state === "failed");
       if (!waiting.length) {
@@ -284,8 +333,8 @@ if (self.document) {
         div.append(button(t.dismiss, () => Q.dismiss(notice.id)));
         parts.push(div);
       }
-      region.replaceChildren(...parts);
-      region.hidden = parts.length === 0;
+      element.replaceChildren(...parts);
+      element.hidden = parts.length === 0;
       schedule(uploads);
     }
 
@@ -302,6 +351,8 @@ if (self.document) {
       if (!target) return;
       target.setAttribute("role", role || "status");
       target.textContent = text;
+      // the send button is far below it on a phone: bring the words to where the client looks
+      target.scrollIntoView({ block: "center", behavior: "smooth" });
     }
 
     function navigate(url) {
@@ -315,8 +366,41 @@ if (self.document) {
       link.click();
     }
 
-    async function submitCheckin(form) {
+    async function sendKept(form, item, kept) {
+      // runs holding the queue's lock: no replay sends the item while the page does (one that
+      // got in first, between keeping and sending, is harmless: the key makes it one check-in)
       const t = strings();
+      let result = null;
+      if (navigator.onLine) {
+        try { result = await Q.send(item); } catch (error) { result = null; }
+      }
+      if (result && result.signedOut) {
+        // the session is over: the server's own answer (the login page) says what to do; a
+        // kept photo uploads once its owner signs in again
+        HTMLFormElement.prototype.submit.call(form);
+      } else if (result && result.status >= 200 && result.status < 300) {
+        if (kept) await Q.discard(item.key);
+        navigate(result.data.url || location.href);
+      } else if (result && result.status < 500) {
+        // the form stays as it is, with the server's words and those of each field
+        if (kept) await Q.discard(item.key);
+        const fields = Object.values(result.data.fields || {}).flat();
+        status(form, [result.data.message || t.notAccepted, ...fields].join(" "), "alert");
+      } else if (!kept) {
+        // neither sent nor stored: the form keeps everything, and the client knows
+        status(form, t.notKept, "alert");
+      } else {
+        // no network, no answer in time, or the server failed: it is on the phone
+        if (result) await Q.settle(item, result);
+        form.reset();
+        if (self.CupmarkCapture) self.CupmarkCapture.reset(form);
+        status(form, t.queued);
+        return true;
+      }
+      return false;
+    }
+
+    async function submitCheckin(form) {
       const submit = form.querySelector("[type=submit]");
       if (submit) submit.setAttribute("aria-busy", "true");
       try {
@@ -324,55 +408,41 @@ if (self.document) {
         const data = new FormData(form);
         const key = data.get("idempotency_key") || crypto.randomUUID();
         data.set("idempotency_key", key);
-        const item = Q.itemFrom(form.action, data, key);
-        let result = null;
-        if (navigator.onLine) {
-          try { result = await Q.send(item); } catch (error) { result = null; }
-        }
-        if (result && result.signedOut) {
-          // the session is over: the server's own answer (the login page) says what to do
-          HTMLFormElement.prototype.submit.call(form);
-        } else if (result && result.status >= 200 && result.status < 300) {
-          navigate(result.data.url || location.href);
-        } else if (result && result.status < 500) {
-          // the form stays as it is, with the server's words and those of each field
-          const fields = Object.values(result.data.fields || {}).flat();
-          status(form, [result.data.message || t.notAccepted, ...fields].join(" "), "alert");
-        } else {
-          // no network, or the server failed: keep it and say so
-          await Q.enqueue(item);
-          form.reset();
-          if (self.CupmarkCapture) self.CupmarkCapture.reset(form);
-          status(form, t.queued);
+        const item = Q.itemFrom(form.action, data, key, strings().owner);
+        // on the phone first, before waiting for anything: closing the app now loses nothing
+        let kept = true;
+        try { await Q.keep(item); } catch (error) { kept = false; }
+        const queued = await Q.exclusively(() => sendKept(form, item, kept), false);
+        if (queued) {
+          await Q.requestSync();
+          setTimeout(Q.replay, RETRY_AFTER_TIMEOUT_MS);
         }
       } finally {
         if (submit) submit.removeAttribute("aria-busy");
       }
     }
 
-    async function logout(form) {
-      // the queue holds health photos: they must not wait on this device for someone else
-      try { await Q.clear(); } catch (error) { /* nothing stored, nothing to clear */ }
-      HTMLFormElement.prototype.submit.call(form);
+    function showQueue() {
+      // a new person signed in (a boosted login swaps the page in): their photos may go now
+      render();
+      const owner = strings().owner;
+      if (owner && owner !== shownOwner && navigator.onLine) Q.replay();
+      shownOwner = owner;
     }
 
-    // capture phase on window: runs before htmx's boosted-form handler, which never sees these
+    // capture phase on window: runs before htmx's boosted-form handler, which never sees it
     window.addEventListener("submit", (event) => {
       const form = event.target;
-      if (!(form instanceof HTMLFormElement)) return;
-      const isCheckin = form.matches("[data-offline-queue]");
-      const isLogout = new URL(form.action, location.href).pathname === "/auth/logout";
-      if (!isCheckin && !isLogout) return;
+      if (!(form instanceof HTMLFormElement) || !form.matches("[data-offline-queue]")) return;
       event.preventDefault();
       event.stopPropagation();
-      if (isCheckin) submitCheckin(form);
-      else logout(form);
+      submitCheckin(form);
     }, true);
 
     document.addEventListener("cupmark:queue", render);
     if (Q.channel) Q.channel.addEventListener("message", render);
     document.addEventListener("htmx:load", (event) => {
-      if (event.detail.elt.querySelector && event.detail.elt.querySelector("#upload-queue")) render();
+      if (event.detail.elt.querySelector && event.detail.elt.querySelector("#upload-queue")) showQueue();
     });
     window.addEventListener("online", () => Q.replay());
     // a boosted link tapped offline would do nothing: load it as a whole page instead, which
@@ -383,10 +453,7 @@ if (self.document) {
         location.assign(detail.pathInfo.finalRequestPath);
       }
     });
-    document.addEventListener("DOMContentLoaded", () => {
-      render();
-      if (navigator.onLine) Q.replay();
-    });
+    document.addEventListener("DOMContentLoaded", showQueue);
     if ("serviceWorker" in navigator) {
       navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {
         // without a worker the app still works online; the queue still replays from pages

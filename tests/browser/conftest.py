@@ -62,6 +62,7 @@ def live_server(tmp_path_factory):
         "PHOTO_ROOT": str(folder / "photos"),
         "MAIL_BACKEND": "file",
         "MAIL_FILE_PATH": str(folder / "outbox"),
+        "VAPID_PRIVATE_KEY_FILE": str(folder / "vapid_private.pem"),
     })
     with app.app_context():
         db.drop_all()
@@ -184,6 +185,20 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
             + "; ".join(n["target"][0] if isinstance(n["target"][0], str) else str(n["target"])
                         for n in v["nodes"][:5])
             for v in result["violations"] if v["impact"] in impacts]
+
+
+def worker_registration(session, page) -> str:
+    """Return the id of the page's service worker registration, through a DevTools session."""
+    registrations = []
+    session.on("ServiceWorker.workerRegistrationUpdated",
+               lambda event: registrations.extend(event["registrations"]))
+    session.send("ServiceWorker.enable")
+    for _ in range(25):  # the registrations arrive as events after enable
+        if registrations:
+            break
+        page.wait_for_timeout(100)
+    (registration,) = [r for r in registrations if not r["isDeleted"]]
+    return registration["registrationId"]
 
 
 def unique_email(prefix: str) -> str:
