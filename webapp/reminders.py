@@ -29,7 +29,7 @@ from webapp.client import recovery_views
 from webapp.extensions import db
 from webapp.mail import send_mail
 from webapp.models import PushSubscription, ReminderSent, ReminderSetting, User, utcnow
-from webapp.pages import no_store, render
+from webapp.pages import render
 from webapp.push import application_server_key, device_count, send_push
 
 bp = Blueprint("reminders", __name__, url_prefix="/reminders")
@@ -228,7 +228,7 @@ def subscribe():
     data = request.get_json(silent=True)
     problem = subscription_problem(data)
     if problem:
-        return no_store(jsonify(ok=False, message=problem)), 422
+        return jsonify(ok=False, message=problem), 422
     subscription = db.session.scalar(sa.select(PushSubscription).where(
         PushSubscription.endpoint == data["endpoint"]))
     if subscription is None:
@@ -239,7 +239,7 @@ def subscribe():
     subscription.p256dh = data["keys"]["p256dh"]
     subscription.auth = data["keys"]["auth"]
     db.session.commit()
-    return no_store(jsonify(ok=True, devices=device_count(current_user.id)))
+    return jsonify(ok=True, devices=device_count(current_user.id))
 
 
 @bp.route("/devices/remove", methods=("POST",))
@@ -251,7 +251,7 @@ def unsubscribe():
     db.session.execute(sa.delete(PushSubscription).where(
         PushSubscription.endpoint == endpoint, PushSubscription.user_id == current_user.id))
     db.session.commit()
-    return no_store(jsonify(ok=True, devices=device_count(current_user.id)))
+    return jsonify(ok=True, devices=device_count(current_user.id))
 
 
 @bp.route("/test", methods=("POST",))

@@ -2,7 +2,7 @@
 setting, the reminders sent (one per client and local day)
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-30 23:10:33.577941
 
 """
