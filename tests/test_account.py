@@ -12,7 +12,7 @@ from webapp.analysis import synthetic
 from webapp.checkins import record_checkin
 from webapp.extensions import db
 from webapp.models import (AuditEvent, CheckIn, Consent, Flag, Invite, Mark, MarkReading, Note,
-                           Treatment, User, utcnow)
+                           PushSubscription, ReminderSent, ReminderSetting, Treatment, User, utcnow)
 from webapp.storage import get_store
 
 # each table's rows in the export, by the key that holds them
@@ -20,7 +20,10 @@ SECTIONS = {"consent": "consents", "care_link": "care_links", "invite": "invites
             "treatment": "treatments", "check_in": "check_ins", "reading": "readings",
             "mark": "marks", "mark_reading": "mark_readings", "flag": "flags",
             "recovery_summary": "recovery_summaries", "audit_event": "audit",
-            "user_session": "devices"}
+            "user_session": "devices", "reminder_setting": "reminder_settings",
+            "push_subscription": "push_devices", "reminder_sent": "reminders_sent"}
+# the column each table's rows are told apart by, where it is not "id"
+ROW_KEYS = {"recovery_summary": "treatment_id", "reminder_setting": "user_id"}
 # kept out of the export on purpose: a therapist's private notes are theirs
 NOT_EXPORTED = {"note"}
 
@@ -59,6 +62,10 @@ def fill(app, people, name: str, therapist: str, photos: int) -> None:
                             acknowledged_at=utcnow()))
         db.session.add(Note(therapist_id=therapist_id, client_id=client.id,
                             body="Therapist-only remark"))
+        db.session.add(ReminderSetting(user_id=client.id))
+        db.session.add(PushSubscription(user_id=client.id, endpoint=f"https://push.example/{name}",
+                                        p256dh="device-public-key", auth="device-auth-secret"))
+        db.session.add(ReminderSent(user_id=client.id, day=utcnow().date(), channel="push"))
         db.session.commit()
 
 
@@ -97,7 +104,7 @@ def owned_rows(user_id: int) -> dict[str, set[int]]:
             elif "check_in" in targets:
                 conditions.append(column.in_(checkins))
         if conditions:
-            key = table.c.get("id", table.c.get("treatment_id"))
+            key = table.c[ROW_KEYS.get(table.name, "id")]
             found[table.name] = set(db.session.scalars(sa.select(key).where(sa.or_(*conditions))))
     return found
 
@@ -123,7 +130,7 @@ def test_export_holds_every_row_and_photo_of_the_client_and_nothing_else(app, cl
         mine = owned_rows(people["c1"].id)
         assert set(mine) == set(SECTIONS) | NOT_EXPORTED, "a new table needs a place in the export"
         for table, section in SECTIONS.items():
-            key = "treatment_id" if table == "recovery_summary" else "id"
+            key = ROW_KEYS.get(table, "id")
             exported = {row[key] for row in data[section]}
             assert mine[table], f"the test data has no {table} row"
             assert exported == mine[table], table
@@ -141,7 +148,8 @@ def test_export_holds_every_row_and_photo_of_the_client_and_nothing_else(app, cl
             assert checkin.photo_key not in text
     # nothing of the other practice, and of the linked therapist only her name
     for other in ("c2@example.org", "Cato Two", "t2@example.org", "Theo Two", "c2 treatment",
-                  "t1@example.org", "Therapist-only remark"):
+                  "t1@example.org", "Therapist-only remark", "device-auth-secret",
+                  "push.example"):
         assert other not in text, other
     assert "Tess One" in text  # the linked therapist, and who opened the photo
     assert any(event["action"] == "view_photo" and event["actor_name"] == "Tess One"

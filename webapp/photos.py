@@ -25,7 +25,7 @@ CACHE_CONTROL = "no-store"
 # a photo opened on its own is shown by the browser's image viewer, whose page styles itself
 # inline: it may, and nothing else may run (the pages' policy would blank it with an error)
 PHOTO_POLICY = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
-                "frame-ancestors 'none'")
+                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 # keys are looked up in the database in batches of this many
 LOOKUP_BATCH = 500
 

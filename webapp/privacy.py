@@ -15,12 +15,15 @@ import sqlalchemy as sa
 from webapp import audit, flags
 from webapp.extensions import db
 from webapp.models import (AuditEvent, CareLink, CheckIn, Consent, Flag, Invite, Mark, MarkReading,
-                           Reading, RecoverySummary, Treatment, User, UserSession, utcnow)
+                           PushSubscription, Reading, RecoverySummary, ReminderSent,
+                           ReminderSetting, Treatment, User, UserSession, utcnow)
 from webapp.storage import discard, get_store
 
 EXPORT_FORMAT = 1
 # columns that say nothing about the person and would only help an attacker
-SECRET_COLUMNS = {"password_hash", "session_version", "token_hash"}
+# secrets and capabilities: a password's hash, a device's token hash, a push subscription's
+# address and keys (anyone holding them could sign in or push to the device)
+SECRET_COLUMNS = {"password_hash", "session_version", "token_hash", "endpoint", "p256dh", "auth"}
 # said in the export itself, so that nobody takes the file for more than it is
 NOT_INCLUDED = ["notes a therapist keeps privately about you (ask your therapist)",
                 "anything about other people, beyond the name of a therapist or client you "
@@ -30,8 +33,8 @@ AUDIT_PAGE_EVENTS = 200
 
 
 def plain(value: Any) -> Any:
-    """Return a column value as JSON can hold it (datetimes as ISO 8601 UTC)."""
-    return value.isoformat() if isinstance(value, dt.datetime) else value
+    """Return a column value as JSON can hold it (dates and datetimes as ISO 8601, UTC)."""
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def as_dict(obj: Any) -> dict:
@@ -82,6 +85,10 @@ def everything(user: User) -> dict:
         "consents": rows(Consent, Consent.user_id == user.id),
         # the devices signed in (their tokens' hashes left out)
         "devices": rows(UserSession, UserSession.user_id == user.id),
+        "reminder_settings": [as_dict(setting) for setting in db.session.scalars(
+            sa.select(ReminderSetting).where(ReminderSetting.user_id == user.id))],
+        "push_devices": rows(PushSubscription, PushSubscription.user_id == user.id),
+        "reminders_sent": rows(ReminderSent, ReminderSent.user_id == user.id),
         # the other person of each link by name only: their email and the rest are theirs
         "care_links": [{**as_dict(link), "with": getattr(link, other.key).name}
                        for link in links],
