@@ -18,7 +18,8 @@ from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
 from webapp.pages import render, url_maker, wants_fragment
 from webapp.recovery import recoveries
-from webapp.treatments import WORDS, TranslatedLabels, stage_chip_maker
+from webapp.treatments import (THERAPIST_VERDICT_LABELS, WORDS, TranslatedLabels,
+                               stage_chip_maker)
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
@@ -34,15 +35,8 @@ STATUS_LABELS = {
     "missed": _l("Missed check-ins"), "on_track": _l("On track"),
     "waiting": _l("Waiting for photos"), "resolved": _l("Resolved"),
 }
-# the verdict in a therapist's words, shown when the status says something else (missed, red flag)
-VERDICT_LABELS = {
-    "on_track": _l("fading as expected"), "slow": _l("fading slower than expected"),
-    "worsening": _l("darker or bigger again"), "resolved": _l("faded"),
-    "pigmentation": _l("a darker patch remains"),
-    "insufficient_data": _l("too few photos to judge"),
-}
 WORKSPACE_LABELS = TranslatedLabels({"flag": FLAG_LABELS, "status": STATUS_LABELS,
-                                     "verdict": VERDICT_LABELS})
+                                     "verdict": THERAPIST_VERDICT_LABELS})
 # the open flags a triage row spells out in full above its reason
 ALERT_KINDS = ("red_flag_symptom", "missed_checkins")
 NOTE_MAX = 2000

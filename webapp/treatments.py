@@ -20,7 +20,9 @@ from webapp.extensions import babel, db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
                            CareLink, Treatment, User, utcnow)
 from webapp.pages import date_formatter, render, url_maker
-from webapp.recovery import recoveries
+from webapp.recovery import (WIDENED_EXPECTED_DAYS, WIDENING_SUCTIONS, expected_days_for,
+                             recoveries)
+from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
 
 bp = Blueprint("treatments", __name__, url_prefix="/treatments")
 
@@ -46,7 +48,15 @@ STAGE_LABELS = {
     "fresh": _l("Fresh"), "turning": _l("Turning"), "faint": _l("Faint"),
     "resolved": _l("Faded"), "none": _l("Not measured"),
 }
-# the verdict in the client's words; "slow" adds that the therapist sees it when one is linked
+# a verdict has two forms, one per reader: the client's words (below; "slow" adds that the
+# therapist sees it when one is linked) and the therapist's, lowercase to sit in a sentence
+# (capitalised where one starts); a therapist's page never speaks to the client
+THERAPIST_VERDICT_LABELS = {
+    "on_track": _l("fading as expected"), "slow": _l("fading slower than expected"),
+    "worsening": _l("darker or bigger again"), "resolved": _l("faded"),
+    "pigmentation": _l("a darker patch remains"),
+    "insufficient_data": _l("too few photos to judge"),
+}
 VERDICT_LABELS = {
     "on_track": _l("Fading as expected"),
     "slow": _l("Fading slower than usual"),
@@ -55,9 +65,13 @@ VERDICT_LABELS = {
     "pigmentation": _l("A darker patch remains: worth showing your therapist"),
     "insufficient_data": _l("Too early to tell: take a photo each day"),
 }
+# a suction that widens the expected window, as a cause in a list (webapp.recovery says which)
+WIDENING_SUCTION_LABELS = {"light": _l("Light suction"), "medium": _l("Medium suction"),
+                           "strong": _l("Strong suction")}
 LABELS = {"body_area": BODY_AREA_LABELS, "technique": TECHNIQUE_LABELS,
           "cup_material": MATERIAL_LABELS, "suction": SUCTION_LABELS, "risk": RISK_LABELS,
-          "stage": STAGE_LABELS, "verdict": VERDICT_LABELS}
+          "stage": STAGE_LABELS, "verdict": VERDICT_LABELS,
+          "therapist_verdict": THERAPIST_VERDICT_LABELS}
 # a session older than this is history, not a recovery to follow
 MAX_AGE_DAYS = 60
 
@@ -97,6 +111,16 @@ class TranslatedLabels:
 WORDS = TranslatedLabels(LABELS)
 # every template, and the macros they import without context, gets the words as a global
 bp.add_app_template_global(WORDS, "labels")
+
+
+@bp.app_template_global()
+def expected_window() -> SimpleNamespace:
+    """Return the usual and the widened expected days, and the recorded facts that widen it."""
+    # the what's-normal page and the treatment form say what webapp.recovery decides
+    causes = ([str(WIDENING_SUCTION_LABELS[s]) for s in WIDENING_SUCTIONS]
+              + [str(RISK_LABELS[r]) for r in RISK_FACTORS])
+    return SimpleNamespace(usual=int(DEFAULT_EXPECTED_DAYS), widened=WIDENED_EXPECTED_DAYS,
+                           causes=causes)
 
 
 def stage_chip_maker():
@@ -243,7 +267,7 @@ def new():
             cup_count=form.cup_count.data, cup_material=form.cup_material.data,
             suction=form.suction.data, notes=form.notes.data or "",
             risk_factors=list(form.risk_factors.data or []),
-            expected_days=Treatment.expected_days_for(form.risk_factors.data or []))
+            expected_days=expected_days_for(form.risk_factors.data or [], form.suction.data))
         db.session.add(treatment)
         db.session.commit()
         flash(_("Treatment recorded."))
