@@ -10,6 +10,7 @@ import sqlalchemy.orm as so
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
 from webapp.extensions import db
 
 # werkzeug's scrypt with N=2^17, r=8, p=1: the work factor the foundation issue asks for
@@ -25,9 +26,6 @@ RISK_FACTORS = ("blood_thinners", "steroids", "bruises_easily", "over_65")
 FLAG_KINDS = ("slow_healing", "worsening", "red_flag_symptom", "missed_checkins",
               "pigmentation")
 
-# seed texts of the product: marks usually resolve in 5-7 days, slower with fragile vessels
-EXPECTED_DAYS = 7
-EXPECTED_DAYS_WITH_RISK = 10
 
 
 def utcnow() -> dt.datetime:
@@ -176,16 +174,12 @@ class Treatment(db.Model):
     suction: so.Mapped[str] = so.mapped_column(sa.String(16))
     notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     risk_factors: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
-    expected_days: so.Mapped[int] = so.mapped_column(default=EXPECTED_DAYS)
+    # set from the treatment's facts by webapp.recovery.expected_days_for
+    expected_days: so.Mapped[int] = so.mapped_column(default=int(DEFAULT_EXPECTED_DAYS))
     created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     client: so.Mapped[User] = so.relationship(foreign_keys=[client_id])
     therapist: so.Mapped[Optional[User]] = so.relationship(foreign_keys=[therapist_id])
-
-    @staticmethod
-    def expected_days_for(risk_factors: list[str]) -> int:
-        """Return the expected recovery days for the given risk factors."""
-        return EXPECTED_DAYS_WITH_RISK if risk_factors else EXPECTED_DAYS
 
 
 class CheckIn(db.Model):
