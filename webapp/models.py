@@ -336,6 +336,49 @@ class RecoverySummary(db.Model):
     assessed_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
+class Message(db.Model):
+    """One message between a client and a therapist about one of the client's treatments."""
+
+    # the index: a thread is read in order, and the unread counts look at the newest messages
+    __table_args__ = (sa.Index("ix_message_treatment_created", "treatment_id", "created_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    treatment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("treatment.id", ondelete="CASCADE"))
+    # the therapist of the conversation, who may read it while linked to the client
+    therapist_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    # who wrote it: the client, or the therapist (a deleted therapist's messages stay the client's)
+    from_client: so.Mapped[bool]
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    # set when the message is a therapist's note on a flag
+    flag_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("flag.id", ondelete="SET NULL"))
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # when the other person first saw it
+    read_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+
+    # joined: every message is shown with the therapist's name
+    therapist: so.Mapped[Optional[User]] = so.relationship(lazy="joined")
+    treatment: so.Mapped[Treatment] = so.relationship()
+
+
+class Record(db.Model):
+    """An issued treatment-mark record (a PDF): its verification code and the hash of its bytes."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    treatment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("treatment.id", ondelete="CASCADE"), index=True)
+    code: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True)
+    sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
+    issued_by_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"))
+    issued_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+
+    treatment: so.Mapped[Treatment] = so.relationship()
+
+
 class Note(db.Model):
     """A therapist's private note about a linked client."""
 
