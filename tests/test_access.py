@@ -13,6 +13,7 @@ PUBLIC_PREFIXES = ("pages.",)
 # routes with no object in the URL, and the role they belong to (None: any signed-in user)
 ROLE_OF = {
     "auth.logout": None, "auth.settings": None, "links.index": None, "treatments.new": None,
+    "messages.inbox": None,
     "client.home": "client", "consent.show": "client", "consent.withdraw": "client",
     "therapist.home": "therapist", "links.invites": "therapist",
 }

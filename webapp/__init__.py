@@ -42,10 +42,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             sa.event.listen(db.engine, "connect", configure_sqlite)
 
-    from webapp import (auth, checkins, client, consent, demo, flags, links, marks, pages, photos,
-                        readings, therapist, treatments)
-    for module in (auth, checkins, client, consent, demo, flags, links, marks, pages, photos,
-                   readings, therapist, treatments):
+    from webapp import (auth, checkins, client, consent, demo, flags, links, marks, messages,
+                        pages, photos, readings, therapist, treatments)
+    for module in (auth, checkins, client, consent, demo, flags, links, marks, messages, pages,
+                   photos, readings, therapist, treatments):
         app.register_blueprint(module.bp)
     pages.install(app)
 

@@ -361,6 +361,7 @@ class Message(db.Model):
     # joined: every message is shown with the therapist's name
     therapist: so.Mapped[Optional[User]] = so.relationship(lazy="joined")
     treatment: so.Mapped[Treatment] = so.relationship()
+    flag: so.Mapped[Optional["Flag"]] = so.relationship()
 
 
 class Record(db.Model):

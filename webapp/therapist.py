@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from webapp import audit, timeline, triage
+from webapp import audit, messages, timeline, triage
 from webapp.access import (get_linked_client_or_404, is_linked, linked_client_ids,
                            role_required)
 from webapp.extensions import db
@@ -158,7 +158,8 @@ def review(person: User, note_form: NoteForm | None = None) -> dict:
     flags = db.session.scalars(sa.select(Flag).where(
         Flag.treatment_id.in_([t.id for t in treatments]))
         .order_by(Flag.acknowledged_at.is_not(None), Flag.raised_at.desc(), Flag.id.desc())).all()
-    return {"client": person, "timelines": timelines, "flags": flags,
+    threads = {t.id: messages.thread(t, current_user) for t in treatments}
+    return {"client": person, "timelines": timelines, "flags": flags, "threads": threads,
             "names": acknowledger_names(flags), "notes": own_notes(person.id),
             "note_form": note_form or NoteForm(formdata=None), "now": now}
 
@@ -185,6 +186,9 @@ def client(client_id: int):
     person = get_linked_client_or_404(client_id)
     # commit the audit first: a commit expires loaded objects, and reloading each costs a query
     audit.record("view_client", current_user, subject=person, obj=person)
+    # the page shows each treatment's thread: what the client wrote is seen
+    messages.mark_read(current_user, person.id,
+                       sa.select(Treatment.id).where(Treatment.client_id == person.id))
     db.session.commit()
     return render("therapist/client.html", **review(person))
 
@@ -250,7 +254,11 @@ def acknowledge(flag_id: int):
         found.note = form.note.data
         audit.record("acknowledge_flag", current_user, subject=found.treatment.client_id,
                      obj=found)
+        # the note reaches the client as a message on the treatment's thread
+        note = messages.send(found.treatment, current_user, found.note, current_user.id,
+                             flag=found)
         db.session.commit()
+        messages.announce(note)
         if not wants_fragment():
             flash(_("Flag acknowledged."))
             return redirect(url_for("therapist.client", client_id=found.treatment.client_id,

@@ -14,12 +14,12 @@ from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultip
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
-from webapp import audit, chart, clock, timeline
+from webapp import audit, chart, clock, messages, timeline
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
 from webapp.extensions import babel, db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
                            CareLink, Treatment, User, utcnow)
-from webapp.pages import date_formatter, render, url_maker
+from webapp.pages import date_formatter, render, url_maker, wants_fragment
 from webapp.recovery import (WIDENED_EXPECTED_DAYS, WIDENING_SUCTIONS, expected_days_for,
                              recoveries)
 from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
@@ -287,19 +287,24 @@ def has_therapist(client_id: int) -> bool:
 def show(treatment_id: int):
     """Show one treatment's recovery timeline; htmx asks for the timeline or the comparison."""
     treatment = get_treatment_or_404(treatment_id)
-    if current_user.id != treatment.client_id:
-        audit.record("view_treatment", current_user, subject=treatment.client_id, obj=treatment)
-        # committed before the check-ins load: a commit expires them, and each would reload
-        db.session.commit()
-    recovery = recoveries([treatment])[0]
-    view = timeline.build(recovery, utcnow(), request.args.get("first", type=int),
-                          request.args.get("second", type=int),
-                          request.args.get("mark", type=int))
     # only a request aimed at a slice gets the slice: any other htmx request wants the page
     partial = {f"timeline-{treatment.id}": "treatments/_timeline.html",
                f"compare-{treatment.id}": "treatments/_compare.html",
                f"marks-{treatment.id}": "treatments/_marks.html"}.get(htmx.target or "")
+    if current_user.id != treatment.client_id:
+        audit.record("view_treatment", current_user, subject=treatment.client_id, obj=treatment)
+    whole_page = not (partial and wants_fragment())
+    if whole_page:
+        # the page shows the thread: what the other person wrote is seen
+        messages.mark_read(current_user, treatment.client_id, [treatment.id])
+    # committed before the check-ins load: a commit expires them, and each would reload
+    db.session.commit()
+    recovery = recoveries([treatment])[0]
+    view = timeline.build(recovery, utcnow(), request.args.get("first", type=int),
+                          request.args.get("second", type=int),
+                          request.args.get("mark", type=int))
     # only a slow course tells the client their therapist sees it: no query otherwise
     tell_client = current_user.id == treatment.client_id and recovery.assessment.verdict == "slow"
     return render("treatments/show.html", partial, treatment=treatment, timeline=view,
-                  has_therapist=tell_client and has_therapist(treatment.client_id))
+                  has_therapist=tell_client and has_therapist(treatment.client_id),
+                  thread=messages.thread(treatment, current_user) if whole_page else None)
