@@ -5,10 +5,11 @@ import pytest
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Treatment, utcnow
+from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Record, Treatment, utcnow
 
 # open to everyone: signing in, joining from an invite, static files and public pages
-PUBLIC = {"static", "index", "auth.login", "auth.register", "links.join"}
+PUBLIC = {"static", "index", "auth.login", "auth.register", "links.join", "records.lookup",
+          "records.verify"}
 PUBLIC_PREFIXES = ("pages.",)
 # routes with no object in the URL, and the role they belong to (None: any signed-in user)
 ROLE_OF = {
@@ -39,12 +40,13 @@ def world(app, people):
         flag = Flag(treatment_id=treatment.id, kind="slow_healing", reason="Slower than usual.")
         note = Note(therapist_id=t1.id, client_id=c1.id, body="Private note about Cleo")
         invite = Invite(therapist_id=t1.id, expires_at=utcnow() + dt.timedelta(days=7))
-        db.session.add_all([checkin, flag, note, invite])
+        record = Record(treatment_id=treatment.id, code="A" * 16, sha256="0" * 64)
+        db.session.add_all([checkin, flag, note, invite, record])
         db.session.commit()
         link_id = db.session.scalar(sa.select(CareLink.id).where(CareLink.client_id == c1.id))
         args = {"treatment_id": treatment.id, "checkin_id": checkin.id, "client_id": c1.id,
                 "flag_id": flag.id, "note_id": note.id, "invite_id": invite.id,
-                "link_id": link_id, "size": "thumb"}
+                "link_id": link_id, "record_id": record.id, "size": "thumb"}
     return people | {"args": args}
 
 

@@ -43,9 +43,9 @@ def create_app(test_config: dict | None = None) -> Flask:
             sa.event.listen(db.engine, "connect", configure_sqlite)
 
     from webapp import (auth, checkins, client, consent, demo, flags, links, marks, messages,
-                        pages, photos, readings, therapist, treatments)
+                        pages, photos, readings, records, therapist, treatments)
     for module in (auth, checkins, client, consent, demo, flags, links, marks, messages, pages,
-                   photos, readings, therapist, treatments):
+                   photos, readings, records, therapist, treatments):
         app.register_blueprint(module.bp)
     pages.install(app)
 
