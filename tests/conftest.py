@@ -1,6 +1,9 @@
 """Fixtures shared by the tests: an app on a fresh database, clients, users, auth."""
 import os
+import threading
 from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 from werkzeug.security import generate_password_hash
@@ -45,6 +48,7 @@ def app(tmp_path):
         "PHOTO_ROOT": str(tmp_path / "photos"),
         "MAIL_BACKEND": "file",
         "MAIL_FILE_PATH": str(tmp_path / "outbox"),
+        "VAPID_PRIVATE_KEY_FILE": str(tmp_path / "vapid_private.pem"),
     })
     with app.app_context():
         db.drop_all()
@@ -133,3 +137,32 @@ class AuthActions:
 def auth(client):
     """Log the test client in and out."""
     return AuthActions(client)
+
+
+@pytest.fixture
+def push_service():
+    """A stand-in push service on a free local port: records each POST, answers `status`."""
+    received = []
+    state = SimpleNamespace(status=201)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server name
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            received.append(SimpleNamespace(path=self.path, headers=headers, body=body))
+            self.send_response(state.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            """Keep the test output quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_port}"
+    state.received = received
+    yield state
+    server.shutdown()
+    thread.join()
+    server.server_close()

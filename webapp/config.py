@@ -77,4 +77,13 @@ def defaults(instance_path: str) -> dict:
         "PHOTO_CLEANUP_GRACE_SECONDS": 3600,
         "MAIL_DEFAULT_SENDER": os.environ.get("CUPMARK_MAIL_FROM", "Cupmark <no-reply@localhost>"),
         **mail_settings(os.environ.get("CUPMARK_SMTP_URL"), instance_path),
+        # Web Push (webapp/reminders.py): the VAPID key pair is made once in this file
+        "VAPID_PRIVATE_KEY_FILE": os.environ.get("CUPMARK_VAPID_PRIVATE_KEY_FILE")
+        or str(Path(instance_path) / "vapid_private.pem"),
+        # who the push services may write to about our pushes (the VAPID "sub" claim)
+        "VAPID_SUBJECT": os.environ.get("CUPMARK_VAPID_SUBJECT", "mailto:admin@cupmark.example"),
+        # a browser's subscription must point at one of these push services (no other host is
+        # ever sent a request on a client's say-so)
+        "PUSH_SERVICE_HOSTS": ("fcm.googleapis.com", "push.services.mozilla.com",
+                               "push.apple.com", "notify.windows.com"),
     }

@@ -392,6 +392,20 @@ class Note(db.Model):
     created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
+class PushSubscription(db.Model):
+    """One browser's Web Push subscription: where to send, and the keys to encrypt for it."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
+                                               index=True)
+    # push services' URLs run to a few hundred characters; one browser, one row
+    endpoint: so.Mapped[str] = so.mapped_column(sa.String(2048), unique=True)
+    p256dh: so.Mapped[str] = so.mapped_column(sa.String(200))
+    auth: so.Mapped[str] = so.mapped_column(sa.String(100))
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_sent_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+
+
 class AuditEvent(db.Model):
     """An append-only record of who did what to whose data, and when."""
 

@@ -59,6 +59,7 @@ def live_server(tmp_path_factory):
         "SQLALCHEMY_DATABASE_URI": url,
         "SESSION_COOKIE_SECURE": False,
         "PHOTO_ROOT": str(folder / "photos"),
+        "VAPID_PRIVATE_KEY_FILE": str(folder / "vapid_private.pem"),
     })
     with app.app_context():
         db.drop_all()
