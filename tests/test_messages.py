@@ -2,6 +2,7 @@
 import pytest
 import sqlalchemy as sa
 
+from push_service import Device
 from tests.recovery_rows import (add_checkin, make_treatment,
                                  photo_routes)  # noqa: F401 (an autouse fixture)
 from webapp import flags
@@ -187,3 +188,20 @@ def test_client_without_a_treatment_therapist_writes_to_the_linked_one(app, clie
     with app.app_context():
         [message] = db.session.scalars(sa.select(Message)).all()
         assert (message.therapist_id, message.from_client) == (people["t1"].id, True)
+
+
+def test_a_device_that_allowed_push_gets_the_news_instead_of_an_email(app, client, auth, people,
+                                                                      treatment_id, outbox,
+                                                                      push_service):
+    device = Device(push_service.url + "/push/cleo-phone")
+    device.subscribe(app, people["c1"].id)
+    send(client, auth, people["t1"], treatment_id, "Your photo looks fine today.")
+    (request,) = push_service.received
+    shown = device.decrypt(request.body)
+    assert shown["title"] == "New message from Tess One"
+    assert shown["url"] == f"/treatments/{treatment_id}#thread-{treatment_id}"
+    assert "looks fine" not in str(shown)  # who wrote, never what
+    assert outbox() == []
+    # a therapist without a device is told by email
+    send(client, auth, people["c1"], treatment_id, "Thanks!")
+    assert [m["To"] for m in outbox()] == [people["t1"].email]

@@ -3,7 +3,8 @@
 A thread is a treatment's messages between its client and one therapist. The client reads
 every message of their treatment, also after unlinking; a therapist reads the messages of
 their own conversation while linked to the client. A therapist's note on a flag is sent to
-the client as a message. Each new message is announced to the other person by email.
+the client as a message. Each new message is announced to the other person by Web Push on
+the devices they allowed it on, and by email otherwise.
 """
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -20,6 +21,7 @@ from webapp import audit
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
 from webapp.extensions import db, htmx
 from webapp.mail import send_mail
+from webapp.push import send_push
 from webapp.models import CareLink, Flag, Message, Treatment, User, utcnow
 from webapp.pages import redirect_to, render, wants_fragment
 
@@ -133,22 +135,31 @@ def send(treatment: Treatment, sender: User, body: str, therapist_id: int,
 
 
 def announce(message: Message) -> None:
-    """Tell the other person of a committed message that it arrived, by email (no content)."""
-    # the email says who wrote and where to read it, never what: mail is not a secure channel
+    """Tell the other person a committed message arrived: by push on their devices, else email.
+
+    Neither says what was written, only who wrote and where to read it: a lock screen and an
+    inbox are not the secure channel the thread is.
+    """
     treatment = message.treatment
     recipient = (db.session.get(User, message.therapist_id) if message.from_client
                  else treatment.client)
     if recipient is None:
         return
     sender = treatment.client if message.from_client else message.therapist
-    url = url_for("treatments.show", treatment_id=treatment.id, _external=True,
-                  _anchor=f"thread-{treatment.id}")
+    path = url_for("treatments.show", treatment_id=treatment.id, _anchor=f"thread-{treatment.id}")
+    # stored and sent once for the recipient, so in the practice's language (as flag reasons)
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        subject = _("New message from %(name)s", name=sender.name if sender else _("Cupmark"))
+        name = sender.name if sender else _("Your therapist")
+        title = _("New message from %(name)s", name=name)
+        if send_push(recipient, title, _("Open Cupmark to read it and reply."), path):
+            # the push service may have said a device is gone, and each sent one is noted
+            db.session.commit()
+            return
         text = _("%(name)s sent you a message about a cupping treatment. Open Cupmark to "
-                 "read it and reply:\n\n%(url)s\n",
-                 name=sender.name if sender else _("Your therapist"), url=url)
-    send_mail(recipient.email, subject, text)
+                 "read it and reply:\n\n%(url)s\n", name=name,
+                 url=url_for("treatments.show", treatment_id=treatment.id, _external=True,
+                             _anchor=f"thread-{treatment.id}"))
+    send_mail(recipient.email, title, text)
 
 
 def unread_count(user: User) -> int:

@@ -2,7 +2,7 @@
 suction widens a treatment's expected window
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0006
 Create Date: 2026-11-30 23:10:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0002'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
