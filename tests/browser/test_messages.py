@@ -1,9 +1,14 @@
 """Messages in Chromium at 390×844: a client and a therapist write to each other on two phones,
 and the therapist's note on a flag shows up in the client's thread without a reload."""
 import datetime as dt
+import hashlib
+import io
+from pathlib import Path
+
+from pypdf import PdfReader
 
 from webapp.extensions import db
-from webapp.models import CareLink, Flag, Treatment, User
+from webapp.models import CareLink, Flag, Record, Treatment, User
 
 from .conftest import (ARTIFACTS, PASSWORD, axe_violations, consenting_client, login,
                        no_horizontal_scroll, phone, shot, unique_email)
@@ -68,3 +73,27 @@ def test_client_and_therapist_exchange_messages_and_a_flag_note(browser, base_ur
     page.locator(f"#thread-{tid}").scroll_into_view_if_needed()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "messages-02-client-thread.png"))
+
+
+def test_client_downloads_the_record_and_anyone_checks_its_code(browser, base_url, page, watch,
+                                                                live_app):
+    client_email, tid = consenting_client(live_app, "record", "Rita Record", dt.timedelta(days=2))
+    login(page, client_email)
+    page.goto(f"/treatments/{tid}")
+    with page.expect_download() as download:
+        page.click("#records a[download]")
+    pdf = Path(download.value.path()).read_bytes()
+    assert PdfReader(io.BytesIO(pdf)).pages[0].extract_text().startswith("Treatment-mark record")
+    with live_app.app_context():
+        record = db.session.scalar(db.select(Record).where(Record.treatment_id == tid))
+        code = record.code
+    # a stranger on another phone types the printed code
+    stranger = phone(browser, base_url, watch).new_page()
+    stranger.goto("/verify")
+    stranger.fill("#verify-code", "-".join(code[i:i + 4] for i in range(0, 16, 4)).lower())
+    stranger.click("main form button[type=submit]")
+    stranger.wait_for_url(f"**/verify/{code}")
+    assert hashlib.sha256(pdf).hexdigest() in stranger.inner_text("main")
+    assert "Rita" not in stranger.content()
+    assert axe_violations(stranger) == [] and no_horizontal_scroll(stranger)
+    shot(stranger, "messages-03-verify")
