@@ -21,9 +21,9 @@ from webapp import audit
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
 from webapp.extensions import db, htmx
 from webapp.mail import send_mail
-from webapp.push import send_push
 from webapp.models import CareLink, Flag, Message, Treatment, User, utcnow
-from webapp.pages import redirect_to, render, wants_fragment
+from webapp.pages import redirect_to, render, stripped, wants_fragment
+from webapp.push import send_push
 
 bp = Blueprint("messages", __name__)
 
@@ -44,21 +44,16 @@ def message_topic(kind: str, for_client: bool) -> str:
     return str(FLAG_TOPICS[kind]) if for_client else _("Sent as your note on this flag")
 
 
-def form_for(treatment: Treatment, **kwargs) -> "MessageForm":
-    """Return the message form of a treatment's thread (its own field names: a page shows many)."""
-    return MessageForm(prefix=f"message-{treatment.id}", **kwargs)
-
-
-def stripped(value: str | None) -> str | None:
-    """Trim surrounding whitespace so a blank message counts as empty."""
-    return value.strip() if isinstance(value, str) else value
-
-
 class MessageForm(FlaskForm):
     """One message to the other person of a thread."""
 
     body = TextAreaField(_l("Your message"), filters=[stripped], validators=[
         DataRequired(_l("Write your message first.")), Length(max=BODY_MAX)])
+
+
+def form_for(treatment: Treatment, **kwargs) -> MessageForm:
+    """Return the message form of a treatment's thread (its own field names: a page shows many)."""
+    return MessageForm(prefix=f"message-{treatment.id}", **kwargs)
 
 
 @dataclass
@@ -114,10 +109,11 @@ def mark_read(viewer: User, client_id: int, treatment_ids) -> None:
                        execution_options={"synchronize_session": False})
 
 
-def thread(treatment: Treatment, viewer: User, form: "MessageForm | None" = None) -> Thread:
+def thread(treatment: Treatment, viewer: User, form: MessageForm | None = None) -> Thread:
     """Load the viewer's thread on a treatment, and whom they may write to."""
     own = viewer.id == treatment.client_id
-    return Thread(treatment=treatment, messages=db.session.scalars(visible(treatment, viewer)).all(),
+    messages = db.session.scalars(visible(treatment, viewer)).all()
+    return Thread(treatment=treatment, messages=messages,
                   therapist_id=client_recipient(treatment) if own else viewer.id,
                   form=form or form_for(treatment, formdata=None))
 
@@ -159,7 +155,13 @@ def announce(message: Message) -> None:
                  "read it and reply:\n\n%(url)s\n", name=name,
                  url=url_for("treatments.show", treatment_id=treatment.id, _external=True,
                              _anchor=f"thread-{treatment.id}"))
-    send_mail(recipient.email, title, text)
+    try:
+        send_mail(recipient.email, title, text)
+    except OSError as error:
+        # the message is stored and shows in the thread: a mail server that is down loses the
+        # news of it, not the message, and the sender gets no error for it
+        current_app.logger.warning("announcing message %s by email failed: %s", message.id,
+                                   error)
 
 
 def unread_count(user: User) -> int:

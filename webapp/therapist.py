@@ -16,7 +16,7 @@ from webapp.access import (get_linked_client_or_404, is_linked, linked_client_id
                            role_required)
 from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
-from webapp.pages import render, url_maker, wants_fragment
+from webapp.pages import render, stripped, url_maker, wants_fragment
 from webapp.recovery import recoveries
 from webapp.treatments import (THERAPIST_VERDICT_LABELS, WORDS, TranslatedLabels,
                                stage_chip_maker)
@@ -42,11 +42,6 @@ ALERT_KINDS = ("red_flag_symptom", "missed_checkins")
 NOTE_MAX = 2000
 # flask-babel's default: from 0.85 of a unit on, a time span is said in that unit
 AGO_THRESHOLD = 0.85
-
-
-def stripped(value: str | None) -> str | None:
-    """Trim surrounding whitespace so a blank answer counts as empty."""
-    return value.strip() if isinstance(value, str) else value
 
 
 class AcknowledgeForm(FlaskForm):
