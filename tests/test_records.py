@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFile
 from pypdf import PdfReader
 
 from tests.recovery_rows import (FADING, add_course, make_treatment,
                                  photo_routes)  # noqa: F401 (an autouse fixture)
+from webapp.analysis import analyze_photo
 from webapp.extensions import db
 from webapp.models import AuditEvent, CheckIn, Mark, MarkReading, Record
 from webapp.storage import get_store, new_key
@@ -161,3 +162,11 @@ def test_another_client_or_therapist_gets_404(app, client, auth, people, course,
 def test_anonymous_is_sent_to_log_in(client, course):
     response = client.get(f"/treatments/{course}/record.pdf")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_rendering_a_record_leaves_truncated_uploads_refused(app, client, auth, people, course):
+    # weasyprint switches Pillow to accept truncated images when imported: the app undoes it
+    assert download(client, auth, people["c1"], course).status_code == 200
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    whole = photo_jpeg(0.5)
+    assert analyze_photo(whole[: len(whole) // 2]).error == "truncated"

@@ -15,6 +15,7 @@ import qrcode
 import qrcode.image.svg
 import sqlalchemy as sa
 import weasyprint
+from PIL import ImageFile
 from flask import (Blueprint, Response, abort, flash, render_template, request, url_for)
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -29,6 +30,11 @@ from webapp.recovery import Recovery, photo_reading, recoveries
 from webapp.storage import PhotoMissing, get_store
 
 bp = Blueprint("records", __name__)
+
+# importing weasyprint (its images module) turns on Pillow's loading of truncated images for the whole
+# process; the intake must refuse a truncated upload (webapp.analysis.photo), and a record only
+# embeds whole stored JPEGs, so Pillow's default is put back
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 # letters and digits that cannot be misread on paper (no 0/O, 1/I/L, U/V pairs)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTWXYZ23456789"
