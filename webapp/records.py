@@ -31,9 +31,9 @@ from webapp.storage import PhotoMissing, get_store
 
 bp = Blueprint("records", __name__)
 
-# importing weasyprint (its images module) turns on Pillow's loading of truncated images for the whole
-# process; the intake must refuse a truncated upload (webapp.analysis.photo), and a record only
-# embeds whole stored JPEGs, so Pillow's default is put back
+# importing weasyprint (its images module) turns on Pillow's loading of truncated images for
+# the whole process; the intake must refuse a truncated upload (webapp.analysis.photo), and a
+# record only embeds whole stored JPEGs, so Pillow's default is put back
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 # letters and digits that cannot be misread on paper (no 0/O, 1/I/L, U/V pairs)
