@@ -6,17 +6,18 @@ import sqlalchemy as sa
 
 from webapp import sessions
 from webapp.extensions import db
-from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Treatment, User, utcnow
+from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Record, Treatment, User, utcnow
 
 # open to everyone: signing in, joining from an invite, static files and public pages
 PUBLIC = {"static", "index", "auth.login", "auth.register", "links.join", "auth.check_email",
-          "auth.verify", "auth.reset_request", "auth.reset"}
+          "auth.verify", "auth.reset_request", "auth.reset", "records.lookup", "records.verify"}
 PUBLIC_PREFIXES = ("pages.",)
 # routes with no object in the URL, and the role they belong to (None: any signed-in user)
 ROLE_OF = {
     "auth.logout": None, "auth.settings": None, "links.index": None, "treatments.new": None,
     "auth.password": None, "auth.resend_verification": None, "sessions.index": None,
     "sessions.end_others": None, "auth.confirm": None,
+    "messages.inbox": None,
     "client.home": "client", "consent.show": "client", "consent.withdraw": "client",
     "reminders.settings": "client", "reminders.subscribe": "client",
     "reminders.unsubscribe": "client", "reminders.test": "client",
@@ -47,12 +48,14 @@ def world(app, people):
         note = Note(therapist_id=t1.id, client_id=c1.id, body="Private note about Cleo")
         invite = Invite(therapist_id=t1.id, expires_at=utcnow() + dt.timedelta(days=7))
         device, _token = sessions.open_for(db.session.get(User, c1.id))
-        db.session.add_all([checkin, flag, note, invite])
+        record = Record(treatment_id=treatment.id, code="A" * 16, sha256="0" * 64)
+        db.session.add_all([checkin, flag, note, invite, record])
         db.session.commit()
         link_id = db.session.scalar(sa.select(CareLink.id).where(CareLink.client_id == c1.id))
         args = {"treatment_id": treatment.id, "checkin_id": checkin.id, "client_id": c1.id,
                 "flag_id": flag.id, "note_id": note.id, "invite_id": invite.id,
-                "link_id": link_id, "session_id": device.id, "size": "thumb"}
+                "link_id": link_id, "session_id": device.id, "record_id": record.id,
+                "size": "thumb"}
     return people | {"args": args}
 
 

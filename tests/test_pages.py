@@ -16,7 +16,7 @@ def test_whats_normal_explains_stages_timing_and_what_slows_it(client):
     for stage in ("Fresh", "Turning", "Faint", "Faded"):
         assert f"{stage}</span>" in html
     assert "5 to 7 days" in html
-    assert "thin the blood" in html and "Strong suction" in html
+    assert "Takes blood thinners" in html and "Strong suction" in html
     # the red flags come from the same content file as the timeline's
     assert "Blisters or broken skin." in html and "not medical advice" in html
     assert "HX-Request" in response.headers["Vary"]

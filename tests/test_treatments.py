@@ -11,6 +11,7 @@ from webapp.checkins import record_checkin
 from webapp.extensions import db
 from webapp.models import (AuditEvent, CheckIn, Consent, Reading, RecoverySummary, Treatment,
                            User, utcnow)
+from webapp.recovery import expected_days_for
 from webapp.storage import get_store
 
 
@@ -47,16 +48,34 @@ def test_client_cannot_record_for_someone_else(app, client, auth, people):
     assert treatments(app) == []
 
 
-@pytest.mark.parametrize(("risk", "days"), [([], 7), (["blood_thinners"], 10),
-                                            (["over_65", "steroids"], 10)])
-def test_risk_factors_widen_expected_days(app, client, auth, people, risk, days):
+@pytest.mark.parametrize(("risk", "suction", "days"), [
+    ([], "medium", 7), ([], "light", 7), ([], "strong", 10), (["blood_thinners"], "medium", 10),
+    (["over_65", "steroids"], "light", 10), (["bruises_easily"], "strong", 10)])
+def test_risk_factors_and_strong_suction_widen_expected_days(app, client, auth, people, risk,
+                                                             suction, days):
     auth.login(people["t1"])
-    response = client.post("/treatments/new", data=treatment_form(client_id=people["c1"].id,
-                                                                  risk_factors=risk))
+    response = client.post("/treatments/new", data=treatment_form(
+        client_id=people["c1"].id, risk_factors=risk, suction=suction))
     assert response.status_code == 302
     [treatment] = treatments(app)
     assert (treatment.expected_days, treatment.risk_factors) == (days, risk)
     assert treatment.therapist_id == people["t1"].id
+
+
+def test_the_form_and_whats_normal_say_what_the_rule_decides(client, auth, people):
+    widening = [("strong", 10), ("medium", 7), ("light", 7)]
+    assert [(s, expected_days_for([], s)) for s, _days in widening] == widening
+    auth.login(people["c1"])
+    form = client.get("/treatments/new").get_data(as_text=True)
+    assert "Strong suction makes darker marks: we expect about 10 days instead of 7." in form
+    assert "Any of these makes us expect about 10 days instead of 7." in form
+    normal = client.get("/normal").get_data(as_text=True)
+    assert "expects about 10 days instead of 7:" in normal
+    causes = normal.split('<ul class="widening">')[1].split("</ul>")[0]
+    # every fact that widens the window, and nothing else (a medium suction does not)
+    assert [c.strip() for c in causes.replace("</li>", "").split("<li>")[1:]] == [
+        "Strong suction", "Takes blood thinners", "Steroid treatment", "Bruises easily",
+        "Over 65"]
 
 
 def test_therapist_cannot_record_for_unlinked_client(app, client, auth, people):
@@ -156,12 +175,29 @@ def test_slow_course_names_the_therapist_to_the_client_only(app, client, auth, p
     treatment_id = make_treatment(app, people["c1"], days_ago=4.5)
     add_course(app, treatment_id, [(0.4, 14.0, "violet"), (1.4, 16.0, "violet"),
                                    (3.4, 15.0, "violet"), (4.4, 14.5, "violet")])
-    for viewer, told in (("c1", True), ("t1", False)):
+    for viewer, words in (("c1", "Fading slower than usual: your therapist can see this"),
+                          ("t1", "Fading slower than expected")):
         auth.login(people[viewer])
         html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
-        assert "Fading slower than usual" in html
-        assert ("your therapist can see this" in html) == told
+        assert words in html
+        assert ("your therapist" in html) == (viewer == "c1")
         auth.logout()
+
+
+def test_a_verdict_has_a_client_form_and_a_therapist_form(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], people["t1"], days_ago=5.5)
+    add_course(app, treatment_id, [(0.4, 12.0, "violet"), (1.4, 14.0, "violet"),
+                                   (3.4, 5.0, "green"), (5.4, 14.0, "violet")])
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert "Darker or bigger again: please contact your therapist" in html
+    auth.logout()
+    auth.login(people["t1"])
+    for url in (f"/treatments/{treatment_id}", f"/therapist/clients/{people['c1'].id}"):
+        html = client.get(url).get_data(as_text=True)
+        assert "Darker or bigger again" in html, url
+        # a therapist's page never speaks to the client
+        assert "your therapist" not in html.lower(), url
 
 
 def test_reported_symptom_highlights_the_red_flags(app, client, auth, people):

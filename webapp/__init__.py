@@ -52,9 +52,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             sa.event.listen(db.engine, "connect", configure_sqlite)
 
     from webapp import (account, auth, checkins, client, consent, demo, flags, links, marks,
-                        photos, readings, reminders, sessions, therapist, throttle, treatments)
-    for module in (account, auth, checkins, client, consent, demo, flags, links, marks, pages,
-                   photos, readings, reminders, sessions, therapist, treatments):
+                        messages, photos, readings, records, reminders, sessions, therapist,
+                        throttle, treatments)
+    for module in (account, auth, checkins, client, consent, demo, flags, links, marks, messages,
+                   pages, photos, readings, records, reminders, sessions, therapist, treatments):
         app.register_blueprint(module.bp)
     pages.install(app)
     app.register_error_handler(429, throttle.too_many)

@@ -18,6 +18,7 @@ from webapp.analysis import synthetic
 from webapp.checkins import record_checkin
 from webapp.extensions import db
 from webapp.models import CareLink, Treatment, User, utcnow
+from webapp.recovery import expected_days_for
 
 bp = Blueprint("demo", __name__, cli_group=None)
 
@@ -96,7 +97,7 @@ def create_demo(now: dt.datetime) -> list[tuple[str, str]]:
             client_id=client.id, therapist_id=therapist.id, recorded_by_id=therapist.id,
             treated_at=now - dt.timedelta(days=spec.days_ago), body_area="upper_back",
             technique=spec.technique, cup_count=6, cup_material="glass", suction=spec.suction,
-            risk_factors=[], expected_days=Treatment.expected_days_for([]),
+            risk_factors=[], expected_days=expected_days_for([], spec.suction),
             notes="Demo session.")
         db.session.add(treatment)
         db.session.commit()

@@ -11,6 +11,7 @@ from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import clock
+from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
 from webapp.extensions import db
 
 # werkzeug's scrypt with N=2^17, r=8, p=1: the work factor the foundation issue asks for
@@ -26,9 +27,6 @@ RISK_FACTORS = ("blood_thinners", "steroids", "bruises_easily", "over_65")
 FLAG_KINDS = ("slow_healing", "worsening", "red_flag_symptom", "missed_checkins",
               "pigmentation")
 
-# seed texts of the product: marks usually resolve in 5-7 days, slower with fragile vessels
-EXPECTED_DAYS = 7
-EXPECTED_DAYS_WITH_RISK = 10
 
 
 def utcnow() -> dt.datetime:
@@ -198,16 +196,12 @@ class Treatment(db.Model):
     suction: so.Mapped[str] = so.mapped_column(sa.String(16))
     notes: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     risk_factors: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
-    expected_days: so.Mapped[int] = so.mapped_column(default=EXPECTED_DAYS)
+    # set from the treatment's facts by webapp.recovery.expected_days_for
+    expected_days: so.Mapped[int] = so.mapped_column(default=int(DEFAULT_EXPECTED_DAYS))
     created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     client: so.Mapped[User] = so.relationship(foreign_keys=[client_id])
     therapist: so.Mapped[Optional[User]] = so.relationship(foreign_keys=[therapist_id])
-
-    @staticmethod
-    def expected_days_for(risk_factors: list[str]) -> int:
-        """Return the expected recovery days for the given risk factors."""
-        return EXPECTED_DAYS_WITH_RISK if risk_factors else EXPECTED_DAYS
 
 
 class CheckIn(db.Model):
@@ -362,6 +356,50 @@ class RecoverySummary(db.Model):
     red_flag: so.Mapped[bool] = so.mapped_column(default=False)
     resolved_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime, index=True)
     assessed_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class Message(db.Model):
+    """One message between a client and a therapist about one of the client's treatments."""
+
+    # the index: a thread is read in order, and the unread counts look at the newest messages
+    __table_args__ = (sa.Index("ix_message_treatment_created", "treatment_id", "created_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    treatment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("treatment.id", ondelete="CASCADE"))
+    # the therapist of the conversation, who may read it while linked to the client
+    therapist_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    # who wrote it: the client, or the therapist (a deleted therapist's messages stay the client's)
+    from_client: so.Mapped[bool]
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    # set when the message is a therapist's note on a flag
+    flag_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("flag.id", ondelete="SET NULL"))
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # when the other person first saw it
+    read_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+
+    # joined: every message is shown with the therapist's name
+    therapist: so.Mapped[Optional[User]] = so.relationship(lazy="joined")
+    treatment: so.Mapped[Treatment] = so.relationship()
+    flag: so.Mapped[Optional["Flag"]] = so.relationship()
+
+
+class Record(db.Model):
+    """An issued treatment-mark record (a PDF): its verification code and the hash of its bytes."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    treatment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("treatment.id", ondelete="CASCADE"), index=True)
+    code: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True)
+    sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
+    issued_by_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"))
+    issued_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+
+    treatment: so.Mapped[Treatment] = so.relationship()
 
 
 class Note(db.Model):

@@ -97,6 +97,11 @@ def local_date(day: dt.date, pattern: str, locale: Locale) -> str:
     return parse_pattern(pattern).apply(day, locale)
 
 
+def stripped(value: str | None) -> str | None:
+    """Trim a form answer's surrounding whitespace, so a blank one counts as empty."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def wants_fragment() -> bool:
     """Tell whether htmx asks for a slice (boosted links and history restores want the page)."""
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from webapp import clock
 from webapp.analysis import CourseAssessment, PhotoReading, assess_course
+from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
 from webapp.analysis.colour import RESOLVED_BELOW, lab_to_hex
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, select_rows
 
@@ -18,6 +19,23 @@ from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, select
 # is as far along as its slowest followed mark (resolved only when every one is)
 SEVERITY = {"resolved": 0, "insufficient_data": 1, "on_track": 2, "pigmentation": 3,
             "slow": 4, "worsening": 5}
+
+# the expected window when a treatment's facts say the marks will be darker or the vessels
+# fragile: suction bruises are gone by 7-10 days (Mimasaka et al. 2010), and seed texts say
+# thin skin and fragile vessels take longer
+WIDENED_EXPECTED_DAYS = 10
+# strong suction widens it too: stronger suction makes darker marks (JTCM 2021: redness and
+# erythema index rise to 60 kPa, melanin index to 80 kPa), and a suction bruise lasts longer
+# the more severe it is (suction-bruise study, 41 volunteers: duration depended on severity);
+# practitioners see dark marks last up to 2-3 weeks (reference/colour-evidence.md)
+WIDENING_SUCTIONS = ("strong",)
+
+
+def expected_days_for(risk_factors: Iterable[str], suction: str) -> int:
+    """Return the days a treatment's marks are expected to take to fade, from its facts."""
+    if any(True for _factor in risk_factors) or suction in WIDENING_SUCTIONS:
+        return WIDENED_EXPECTED_DAYS
+    return int(DEFAULT_EXPECTED_DAYS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,15 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from webapp import audit, timeline, triage
+from webapp import audit, messages, timeline, triage
 from webapp.access import (get_linked_client_or_404, is_linked, linked_client_ids,
                            role_required)
 from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
-from webapp.pages import render, url_maker, wants_fragment
+from webapp.pages import render, stripped, url_maker, wants_fragment
 from webapp.recovery import recoveries
-from webapp.treatments import WORDS, TranslatedLabels, stage_chip_maker
+from webapp.treatments import (THERAPIST_VERDICT_LABELS, WORDS, TranslatedLabels,
+                               stage_chip_maker)
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
@@ -34,25 +35,13 @@ STATUS_LABELS = {
     "missed": _l("Missed check-ins"), "on_track": _l("On track"),
     "waiting": _l("Waiting for photos"), "resolved": _l("Resolved"),
 }
-# the verdict in a therapist's words, shown when the status says something else (missed, red flag)
-VERDICT_LABELS = {
-    "on_track": _l("fading as expected"), "slow": _l("fading slower than expected"),
-    "worsening": _l("darker or bigger again"), "resolved": _l("faded"),
-    "pigmentation": _l("a darker patch remains"),
-    "insufficient_data": _l("too few photos to judge"),
-}
 WORKSPACE_LABELS = TranslatedLabels({"flag": FLAG_LABELS, "status": STATUS_LABELS,
-                                     "verdict": VERDICT_LABELS})
+                                     "verdict": THERAPIST_VERDICT_LABELS})
 # the open flags a triage row spells out in full above its reason
 ALERT_KINDS = ("red_flag_symptom", "missed_checkins")
 NOTE_MAX = 2000
 # flask-babel's default: from 0.85 of a unit on, a time span is said in that unit
 AGO_THRESHOLD = 0.85
-
-
-def stripped(value: str | None) -> str | None:
-    """Trim surrounding whitespace so a blank answer counts as empty."""
-    return value.strip() if isinstance(value, str) else value
 
 
 class AcknowledgeForm(FlaskForm):
@@ -164,7 +153,8 @@ def review(person: User, note_form: NoteForm | None = None) -> dict:
     flags = db.session.scalars(sa.select(Flag).where(
         Flag.treatment_id.in_([t.id for t in treatments]))
         .order_by(Flag.acknowledged_at.is_not(None), Flag.raised_at.desc(), Flag.id.desc())).all()
-    return {"client": person, "timelines": timelines, "flags": flags,
+    threads = {t.id: messages.thread(t, current_user) for t in treatments}
+    return {"client": person, "timelines": timelines, "flags": flags, "threads": threads,
             "names": acknowledger_names(flags), "notes": own_notes(person.id),
             "note_form": note_form or NoteForm(formdata=None), "now": now}
 
@@ -191,6 +181,9 @@ def client(client_id: int):
     person = get_linked_client_or_404(client_id)
     # commit the audit first: a commit expires loaded objects, and reloading each costs a query
     audit.record("view_client", current_user, subject=person, obj=person)
+    # the page shows each treatment's thread: what the client wrote is seen
+    messages.mark_read(current_user, person.id,
+                       sa.select(Treatment.id).where(Treatment.client_id == person.id))
     db.session.commit()
     return render("therapist/client.html", **review(person))
 
@@ -256,7 +249,11 @@ def acknowledge(flag_id: int):
         found.note = form.note.data
         audit.record("acknowledge_flag", current_user, subject=found.treatment.client_id,
                      obj=found)
+        # the note reaches the client as a message on the treatment's thread
+        note = messages.send(found.treatment, current_user, found.note, current_user.id,
+                             flag=found)
         db.session.commit()
+        messages.announce(note)
         if not wants_fragment():
             flash(_("Flag acknowledged."))
             return redirect(url_for("therapist.client", client_id=found.treatment.client_id,

@@ -14,14 +14,16 @@ from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultip
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
-from webapp import audit, chart, clock, timeline
+from webapp import audit, chart, clock, messages, timeline
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
+from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
 from webapp.extensions import babel, db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
                            CareLink, CheckIn, Treatment, User, utcnow)
 from webapp.pages import (DATE_PATTERN, DATETIME_PATTERN, TIME_PATTERN, formatter, redirect_to,
-                          render, url_maker)
-from webapp.recovery import recoveries
+                          render, url_maker, wants_fragment)
+from webapp.recovery import (WIDENED_EXPECTED_DAYS, WIDENING_SUCTIONS, expected_days_for,
+                             recoveries)
 from webapp.storage import discard, get_store
 
 bp = Blueprint("treatments", __name__, url_prefix="/treatments")
@@ -48,7 +50,15 @@ STAGE_LABELS = {
     "fresh": _l("Fresh"), "turning": _l("Turning"), "faint": _l("Faint"),
     "resolved": _l("Faded"), "none": _l("Not measured"),
 }
-# the verdict in the client's words; "slow" adds that the therapist sees it when one is linked
+# a verdict has two forms, one per reader: the client's words (below; "slow" adds that the
+# therapist sees it when one is linked) and the therapist's, lowercase to sit in a sentence
+# (capitalised where one starts); a therapist's page never speaks to the client
+THERAPIST_VERDICT_LABELS = {
+    "on_track": _l("fading as expected"), "slow": _l("fading slower than expected"),
+    "worsening": _l("darker or bigger again"), "resolved": _l("faded"),
+    "pigmentation": _l("a darker patch remains"),
+    "insufficient_data": _l("too few photos to judge"),
+}
 VERDICT_LABELS = {
     "on_track": _l("Fading as expected"),
     "slow": _l("Fading slower than usual"),
@@ -57,9 +67,13 @@ VERDICT_LABELS = {
     "pigmentation": _l("A darker patch remains: worth showing your therapist"),
     "insufficient_data": _l("Too early to tell: take a photo each day"),
 }
+# a suction that widens the expected window, as a cause in a list (webapp.recovery says which)
+WIDENING_SUCTION_LABELS = {"light": _l("Light suction"), "medium": _l("Medium suction"),
+                           "strong": _l("Strong suction")}
 LABELS = {"body_area": BODY_AREA_LABELS, "technique": TECHNIQUE_LABELS,
           "cup_material": MATERIAL_LABELS, "suction": SUCTION_LABELS, "risk": RISK_LABELS,
-          "stage": STAGE_LABELS, "verdict": VERDICT_LABELS}
+          "stage": STAGE_LABELS, "verdict": VERDICT_LABELS,
+          "therapist_verdict": THERAPIST_VERDICT_LABELS}
 # a session older than this is history, not a recovery to follow
 MAX_AGE_DAYS = 60
 
@@ -99,6 +113,16 @@ class TranslatedLabels:
 WORDS = TranslatedLabels(LABELS)
 # every template, and the macros they import without context, gets the words as a global
 bp.add_app_template_global(WORDS, "labels")
+
+
+@bp.app_template_global()
+def expected_window() -> SimpleNamespace:
+    """Return the usual and the widened expected days, and the recorded facts that widen it."""
+    # the what's-normal page and the treatment form say what webapp.recovery decides
+    causes = ([str(WIDENING_SUCTION_LABELS[s]) for s in WIDENING_SUCTIONS]
+              + [str(RISK_LABELS[r]) for r in RISK_FACTORS])
+    return SimpleNamespace(usual=int(DEFAULT_EXPECTED_DAYS), widened=WIDENED_EXPECTED_DAYS,
+                           causes=causes)
 
 
 def stage_chip_maker():
@@ -260,7 +284,7 @@ def new():
             cup_count=form.cup_count.data, cup_material=form.cup_material.data,
             suction=form.suction.data, notes=form.notes.data or "",
             risk_factors=list(form.risk_factors.data or []),
-            expected_days=Treatment.expected_days_for(form.risk_factors.data or []))
+            expected_days=expected_days_for(form.risk_factors.data or [], form.suction.data))
         db.session.add(treatment)
         db.session.commit()
         flash(_("Treatment recorded."))
@@ -349,19 +373,24 @@ def has_therapist(client_id: int) -> bool:
 def show(treatment_id: int):
     """Show one treatment's recovery timeline; htmx asks for the timeline or the comparison."""
     treatment = get_treatment_or_404(treatment_id)
-    if current_user.id != treatment.client_id:
-        audit.record("view_treatment", current_user, subject=treatment.client_id, obj=treatment)
-        # committed before the check-ins load: a commit expires them, and each would reload
-        db.session.commit()
-    recovery = recoveries([treatment])[0]
-    view = timeline.build(recovery, utcnow(), request.args.get("first", type=int),
-                          request.args.get("second", type=int),
-                          request.args.get("mark", type=int))
     # only a request aimed at a slice gets the slice: any other htmx request wants the page
     partial = {f"timeline-{treatment.id}": "treatments/_timeline.html",
                f"compare-{treatment.id}": "treatments/_compare.html",
                f"marks-{treatment.id}": "treatments/_marks.html"}.get(htmx.target or "")
+    if current_user.id != treatment.client_id:
+        audit.record("view_treatment", current_user, subject=treatment.client_id, obj=treatment)
+    whole_page = not (partial and wants_fragment())
+    if whole_page:
+        # the page shows the thread: what the other person wrote is seen
+        messages.mark_read(current_user, treatment.client_id, [treatment.id])
+    # committed before the check-ins load: a commit expires them, and each would reload
+    db.session.commit()
+    recovery = recoveries([treatment])[0]
+    view = timeline.build(recovery, utcnow(), request.args.get("first", type=int),
+                          request.args.get("second", type=int),
+                          request.args.get("mark", type=int))
     # only a slow course tells the client their therapist sees it: no query otherwise
     tell_client = current_user.id == treatment.client_id and recovery.assessment.verdict == "slow"
     return render("treatments/show.html", partial, treatment=treatment, timeline=view,
-                  has_therapist=tell_client and has_therapist(treatment.client_id))
+                  has_therapist=tell_client and has_therapist(treatment.client_id),
+                  thread=messages.thread(treatment, current_user) if whole_page else None)

@@ -1,0 +1,99 @@
+"""Messages in Chromium at 390×844: a client and a therapist write to each other on two phones,
+and the therapist's note on a flag shows up in the client's thread without a reload."""
+import datetime as dt
+import hashlib
+import io
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from webapp.extensions import db
+from webapp.models import CareLink, Flag, Record, Treatment, User
+
+from .conftest import (ARTIFACTS, PASSWORD, axe_violations, consenting_client, login,
+                       no_horizontal_scroll, phone, shot, unique_email)
+
+
+def test_client_and_therapist_exchange_messages_and_a_flag_note(browser, base_url, page, watch,
+                                                                 live_app):
+    client_email, tid = consenting_client(live_app, "thread", "Cleo Thread", dt.timedelta(days=4))
+    therapist_email = unique_email("thread-therapist")
+    with live_app.app_context():
+        therapist = User(email=therapist_email, role="therapist", name="Tess Thread",
+                         practice_name="Calm Cups", timezone="UTC")
+        therapist.set_password(PASSWORD)
+        db.session.add(therapist)
+        db.session.flush()
+        treatment = db.session.get(Treatment, tid)
+        treatment.therapist_id = therapist.id
+        db.session.add(CareLink(therapist_id=therapist.id, client_id=treatment.client_id))
+        flag = Flag(treatment_id=tid, kind="slow_healing", reason="Slower than expected.")
+        db.session.add(flag)
+        db.session.commit()
+        client_id, flag_id = treatment.client_id, flag.id
+
+    # the client writes from the timeline: the message appears in place, the page stays
+    login(page, client_email)
+    page.goto(f"/treatments/{tid}#thread-{tid}")
+    box = page.locator(f"#message-{tid}-body")
+    box.fill("The lower mark is still dark purple. Is that normal on day 4?")
+    page.click(f"#thread-{tid} button[type=submit]")
+    page.wait_for_selector(f"#thread-{tid} .message.mine:has-text('still dark purple')")
+    assert page.url.endswith(f"/treatments/{tid}#thread-{tid}")
+    assert box.input_value() == ""
+
+    # the therapist, on another phone: the unread count, then a reply and a note on the flag
+    therapist_phone = phone(browser, base_url, watch)
+    tpage = therapist_phone.new_page()
+    login(tpage, therapist_email)
+    tpage.goto("/therapist/")
+    assert tpage.locator("nav.sections .count").inner_text() == "1"
+    tpage.goto(f"/therapist/clients/{client_id}")
+    thread = tpage.locator(f"#thread-{tid}")
+    thread.locator(".message.theirs:has-text('still dark purple')").wait_for()
+    thread.locator("textarea").fill("Yes, a dark mark can take 10 days. Keep it warm.")
+    thread.locator("button[type=submit]").click()
+    tpage.wait_for_selector(f"#thread-{tid} .message.mine:has-text('Keep it warm')")
+    tpage.fill(f"#ack-note-{flag_id}", "Looked at your photos: send one more on Friday, please.")
+    tpage.click(f"#flag-{flag_id} button[type=submit]")
+    tpage.wait_for_selector(f"#flag-{flag_id}.flag-done")
+    assert tpage.locator("nav.sections .count").count() == 0
+    therapist_phone.close()
+
+    # the client's open thread asks again every 20 s: both arrive without a reload
+    page.wait_for_selector(f"#thread-{tid} .message.theirs:has-text('Keep it warm')",
+                           timeout=30_000)
+    note = page.locator(f"#thread-{tid} .message.flag-note")
+    note.wait_for(timeout=30_000)
+    assert "send one more on Friday" in note.inner_text()
+    assert "About your marks fading slowly" in note.inner_text()
+    assert axe_violations(page) == []
+    assert no_horizontal_scroll(page)
+    shot(page, "messages-01-client-timeline")
+    page.locator(f"#thread-{tid}").scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "messages-02-client-thread.png"))
+
+
+def test_client_downloads_the_record_and_anyone_checks_its_code(browser, base_url, page, watch,
+                                                                live_app):
+    client_email, tid = consenting_client(live_app, "record", "Rita Record", dt.timedelta(days=2))
+    login(page, client_email)
+    page.goto(f"/treatments/{tid}")
+    with page.expect_download() as download:
+        page.click("#records a[download]")
+    pdf = Path(download.value.path()).read_bytes()
+    assert PdfReader(io.BytesIO(pdf)).pages[0].extract_text().startswith("Treatment-mark record")
+    with live_app.app_context():
+        record = db.session.scalar(db.select(Record).where(Record.treatment_id == tid))
+        code = record.code
+    # a stranger on another phone types the printed code
+    stranger = phone(browser, base_url, watch).new_page()
+    stranger.goto("/verify")
+    stranger.fill("#verify-code", "-".join(code[i:i + 4] for i in range(0, 16, 4)).lower())
+    stranger.click("main form button[type=submit]")
+    stranger.wait_for_url(f"**/verify/{code}")
+    assert hashlib.sha256(pdf).hexdigest() in stranger.inner_text("main")
+    assert "Rita" not in stranger.content()
+    assert axe_violations(stranger) == [] and no_horizontal_scroll(stranger)
+    shot(stranger, "messages-03-verify")
