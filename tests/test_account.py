@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from webapp.analysis import synthetic
 from webapp.checkins import record_checkin
 from webapp.extensions import db
-from webapp.models import (AuditEvent, CheckIn, Consent, Flag, Invite, Mark, MarkReading, Note,
-                           PushSubscription, ReminderSent, ReminderSetting, Treatment, User, utcnow)
+from webapp.models import (AuditEvent, CheckIn, Consent, Flag, Invite, Mark, MarkReading, Message,
+                           Note, PushSubscription, Record, ReminderSent, ReminderSetting,
+                           Treatment, User, utcnow)
 from webapp.storage import get_store
 
 # each table's rows in the export, by the key that holds them
@@ -21,7 +22,8 @@ SECTIONS = {"consent": "consents", "care_link": "care_links", "invite": "invites
             "mark": "marks", "mark_reading": "mark_readings", "flag": "flags",
             "recovery_summary": "recovery_summaries", "audit_event": "audit",
             "user_session": "devices", "reminder_setting": "reminder_settings",
-            "push_subscription": "push_devices", "reminder_sent": "reminders_sent"}
+            "push_subscription": "push_devices", "reminder_sent": "reminders_sent",
+            "message": "messages", "record": "records"}
 # the column each table's rows are told apart by, where it is not "id"
 ROW_KEYS = {"recovery_summary": "treatment_id", "reminder_setting": "user_id"}
 # kept out of the export on purpose: a therapist's private notes are theirs
@@ -62,9 +64,11 @@ def fill(app, people, name: str, therapist: str, photos: int) -> None:
                             acknowledged_at=utcnow()))
         db.session.add(Note(therapist_id=therapist_id, client_id=client.id,
                             body="Therapist-only remark"))
+        db.session.add(Message(treatment_id=treatment.id, therapist_id=therapist_id,
+                               from_client=True, body=f"{name} asks about the itch"))
+        db.session.add(Record(treatment_id=treatment.id, code=f"{name}-record-code",
+                              sha256="0" * 64, issued_by_id=client.id))
         db.session.add(ReminderSetting(user_id=client.id))
-        db.session.add(PushSubscription(user_id=client.id, endpoint=f"https://push.example/{name}",
-                                        p256dh="device-public-key", auth="device-auth-secret"))
         db.session.add(ReminderSent(user_id=client.id, day=utcnow().date(), channel="push"))
         db.session.commit()
 
@@ -124,6 +128,11 @@ def export(client, auth, user) -> tuple[dict, zipfile.ZipFile]:
 def test_export_holds_every_row_and_photo_of_the_client_and_nothing_else(app, client, auth,
                                                                          two_practices):
     people = two_practices
+    with app.app_context():
+        # a device taking push (never pushed to here: its address is made up)
+        db.session.add(PushSubscription(user_id=people["c1"].id, endpoint="https://push.example/c1",
+                                        p256dh="device-public-key", auth="device-auth-secret"))
+        db.session.commit()
     data, archive = export(client, auth, people["c1"])
     text = archive.read("data.json").decode()
     with app.app_context():
@@ -148,6 +157,7 @@ def test_export_holds_every_row_and_photo_of_the_client_and_nothing_else(app, cl
             assert checkin.photo_key not in text
     # nothing of the other practice, and of the linked therapist only her name
     for other in ("c2@example.org", "Cato Two", "t2@example.org", "Theo Two", "c2 treatment",
+                  "c2 asks", "c2-record-code",
                   "t1@example.org", "Therapist-only remark", "device-auth-secret",
                   "push.example"):
         assert other not in text, other

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from test_account import fill
 from tests.conftest import signed_in
 from webapp.extensions import db
-from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Treatment, UserSession
+from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Record, Treatment, UserSession
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ["", "0", "-1", "2147483648", "9223372036854775808", "1" * 40, "1e309", "NaN",
@@ -57,6 +57,7 @@ def world(app, people):
             "invite_id": db.session.scalar(sa.select(Invite.id)),
             "link_id": db.session.scalar(sa.select(CareLink.id).where(CareLink.client_id == c1)),
             "code": db.session.scalar(sa.select(Invite.code)),
+            "record_id": db.session.scalar(sa.select(Record.id).where(Record.treatment_id == treatment)),
             # a link token that was never issued: its page answers that the link is not valid
             "token": "never-issued",
             "session_id": db.session.scalar(sa.select(UserSession.id).where(UserSession.user_id == c1)

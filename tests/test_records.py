@@ -11,6 +11,7 @@ from pypdf import PdfReader
 
 from tests.recovery_rows import (FADING, add_course, make_treatment,
                                  photo_routes)  # noqa: F401 (an autouse fixture)
+from webapp import clock
 from webapp.analysis import analyze_photo
 from webapp.extensions import db
 from webapp.models import AuditEvent, CheckIn, Mark, MarkReading, Record
@@ -83,10 +84,14 @@ def test_the_record_holds_the_facts_each_day_and_its_code(app, client, auth, peo
     with app.app_context():
         [record] = db.session.scalars(sa.select(Record)).all()
         treated = record.treatment.treated_at
+        # days are calendar dates in the client's zone (clock.day_number)
+        days = [clock.day_number(treated, checkin.taken_at, record.treatment.client.timezone)
+                for checkin in db.session.scalars(sa.select(CheckIn).where(
+                    CheckIn.treatment_id == course).order_by(CheckIn.taken_at))]
     assert f"{treated:%Y}" in flat and f"{treated:%H:%M}" in flat
     grouped = "-".join(record.code[i:i + 4] for i in range(0, 16, 4))
     assert grouped in flat and f"/verify/{record.code}" in flat
-    for day, (_t, delta_e, _colour) in enumerate(FADING[:DAYS]):
+    for day, (_t, delta_e, _colour) in zip(days, FADING[:DAYS], strict=True):
         assert f"Day {day}" in flat
         assert f"ΔE {delta_e:.1f}" in flat, day  # the photo's
         assert f"Mark 1: ΔE {delta_e + 0.3:.1f}" in flat, day  # the followed mark's

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, url_for
+from flask import Blueprint, current_app, request, url_for
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -220,10 +220,14 @@ def partial_for(treatment: Treatment) -> str | None:
             f"thread-list-{treatment.id}": "messages/_list.html"}.get(htmx.target or "")
 
 
-@bp.route("/treatments/<int:treatment_id>/messages")
+# one rule for both methods: werkzeug answers 405, not 404, for an id no rule converts when
+# another rule has the same path with another method
+@bp.route("/treatments/<int:treatment_id>/messages", methods=("GET", "POST"))
 @login_required
 def show(treatment_id: int):
-    """Show a treatment's thread; htmx asks for the thread or (polling) its list."""
+    """Show a treatment's thread (htmx asks for the thread or, polling, its list); POST sends."""
+    if request.method == "POST":
+        return create(treatment_id)
     treatment = get_treatment_or_404(treatment_id)
     partial = partial_for(treatment)
     if current_user.id != treatment.client_id and partial is None:
@@ -233,8 +237,6 @@ def show(treatment_id: int):
     return render("messages/show.html", partial, thread=thread(treatment, current_user))
 
 
-@bp.route("/treatments/<int:treatment_id>/messages", methods=("POST",))
-@login_required
 def create(treatment_id: int):
     """Send a message on a treatment's thread; htmx gets the thread back, a form the page."""
     treatment = get_treatment_or_404(treatment_id)

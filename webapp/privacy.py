@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from webapp import audit, flags
 from webapp.extensions import db
 from webapp.models import (AuditEvent, CareLink, CheckIn, Consent, Flag, Invite, Mark, MarkReading,
-                           PushSubscription, Reading, RecoverySummary, ReminderSent,
-                           ReminderSetting, Treatment, User, UserSession, utcnow)
+                           Message, PushSubscription, Reading, Record, RecoverySummary,
+                           ReminderSent, ReminderSetting, Treatment, User, UserSession, utcnow)
 from webapp.storage import discard, get_store
 
 EXPORT_FORMAT = 1
@@ -100,6 +100,8 @@ def everything(user: User) -> dict:
         "marks": rows(Mark, Mark.treatment_id.in_(treatment_ids)),
         "mark_readings": rows(MarkReading, MarkReading.checkin_id.in_(checkin_ids)),
         "flags": rows(Flag, Flag.treatment_id.in_(treatment_ids)),
+        "messages": rows(Message, Message.treatment_id.in_(treatment_ids)),
+        "records": rows(Record, Record.treatment_id.in_(treatment_ids)),
         "recovery_summaries": [as_dict(summary) for summary in db.session.scalars(
             sa.select(RecoverySummary).where(RecoverySummary.treatment_id.in_(treatment_ids))
             .order_by(RecoverySummary.treatment_id))],

@@ -24,7 +24,7 @@ from webapp import audit, timeline
 from webapp.access import can_see_client, get_treatment_or_404
 from webapp.extensions import db
 from webapp.models import CheckIn, Record, Treatment, utcnow
-from webapp.pages import no_store, redirect_to, render
+from webapp.pages import redirect_to, render
 from webapp.analysis import PhotoReading
 from webapp.recovery import Recovery, photo_reading, recoveries
 from webapp.storage import PhotoMissing, get_store
@@ -135,8 +135,8 @@ def download(treatment_id: int):
     audit.record("download_record", current_user, subject=treatment.client_id, obj=record)
     db.session.commit()
     name = f"cupmark-record-{treatment.treated_at:%Y-%m-%d}-{grouped(code)}.pdf"
-    return no_store(Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{name}"'}))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.route("/records/<int:record_id>/revoke", methods=("POST",))

@@ -318,7 +318,7 @@ def edit(treatment_id: int):
             setattr(treatment, name, getattr(form, name).data)
         treatment.notes = form.notes.data or ""
         treatment.risk_factors = list(form.risk_factors.data or [])
-        treatment.expected_days = Treatment.expected_days_for(treatment.risk_factors)
+        treatment.expected_days = expected_days_for(treatment.risk_factors, treatment.suction)
         audit.record("edit_treatment", current_user, subject=treatment.client_id, obj=treatment)
         # imported here: flags reads this module's MAX_AGE_DAYS
         from webapp import flags
