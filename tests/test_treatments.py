@@ -1,5 +1,7 @@
 """Treatments: recording a cupping session, and who may see it."""
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -309,3 +311,84 @@ def test_chart_without_readings_is_empty_but_valid():
     c = chart.build((), expected_days=10, last_day=0)
     assert c.points == () and c.ceiling == "" and c.line == ""
     assert c.x_ticks[-1].label == "11"  # a day past the expected one
+
+
+WORSENING = [(0.4, 10.0, "violet"), (1.4, 12.0, "violet"), (2.4, 8.0, "violet"),
+             (3.4, 14.0, "violet")]
+SLOW = [(0.4, 14.0, "violet"), (1.4, 16.0, "violet"), (3.4, 15.0, "violet"),
+        (4.4, 14.5, "violet")]
+
+
+@pytest.mark.parametrize(("days_ago", "course", "verdict", "words", "tone"), [
+    (1.5, FADING[:1], "insufficient_data", "Too early to tell", "--pico-muted-border-color"),
+    (4.5, FADING[:4], "on_track", "Fading as expected", "--cm-ok"),
+    (4.5, SLOW, "slow", "Fading slower than usual", "--cm-warn"),
+    (3.5, WORSENING, "worsening", "Darker or bigger again", "--cm-fresh"),
+    (9.5, FADING, "resolved", "Faded: the marks have cleared", "--cm-ok"),
+])
+def test_each_verdict_has_its_words_and_the_colour_of_its_weight(app, client, auth, people,
+                                                                  days_ago, course, verdict,
+                                                                  words, tone):
+    treatment_id = make_treatment(app, people["c1"], days_ago=days_ago)
+    add_course(app, treatment_id, course)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert f'class="verdict verdict-{verdict}"' in html and words in html
+    card = client.get("/client/").get_data(as_text=True)
+    if verdict != "resolved":
+        assert f"verdict-{verdict}" in card and words in card
+    # the stylesheet gives the verdict the colour of its weight: "too early" is no news
+    css = re.sub(r"/\*.*?\*/", "", (Path(app.static_folder) / "css" / "app.css").read_text(),
+                 flags=re.S)
+    rules = {selector.strip(): body for block in css.split("}") if "{" in block
+             for selector_list, body in [block.rsplit("{", 1)]
+             for selector in selector_list.split(",")}
+    own = rules.get(f".verdict-{verdict}", rules[".verdict"])
+    assert tone in own
+
+
+def test_calm_course_folds_the_red_flags_under_a_calm_heading(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], people["t1"], days_ago=4.5)
+    add_course(app, treatment_id, count=5)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert '<details class="red-flags calm">' in html and 'role="alert"' not in html
+    assert "When to contact your therapist or a doctor" in html
+    assert "Today's photo is done. See you tomorrow." in html
+
+
+@pytest.mark.parametrize("linked", [True, False])
+def test_red_flag_report_is_one_clear_state(app, client, auth, people, make_user, linked):
+    person = people["c1"] if linked else make_user("alone@example.org")
+    treatment_id = make_treatment(app, person, days_ago=1.5)
+    add_checkin(app, treatment_id, 1.45, 12.0, blisters=True)
+    auth.login(person)
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    alarm = html.index('class="red-flags alarm"')
+    # the alarm first, then the verdict; the done message steps back
+    assert alarm < html.index('class="verdict ') < html.index('class="today-done quiet"')
+    assert "See you tomorrow" not in html and "Today's photo is saved." in html
+    assert ("Your therapist has been told" in html) == linked
+    assert "red-flags calm" not in html
+    card = client.get("/client/").get_data(as_text=True)
+    assert card.index("card-alarm") < card.index("verdict-words")
+    assert ("Your therapist has been told." in card) == linked
+
+
+def test_add_later_shows_once_todays_photo_is_done(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=2.5)
+    add_checkin(app, treatment_id, 1.4, 12.0)
+    auth.login(people["c1"])
+    later = f'class="add-later" href="/treatments/{treatment_id}/checkin"'
+    for url in (f"/treatments/{treatment_id}", "/client/"):
+        html = client.get(url).get_data(as_text=True)
+        assert later not in html and "Take today's photo" in html
+    add_checkin(app, treatment_id, 2.45, 11.0)
+    for url in (f"/treatments/{treatment_id}", "/client/"):
+        html = client.get(url).get_data(as_text=True)
+        assert later in html and "Add another photo or symptom today" in html
+        assert "Take today's photo" not in html
+    # the therapist does not add photos for the client
+    auth.logout()
+    auth.login(people["t1"])
+    assert later not in client.get(f"/treatments/{treatment_id}").get_data(as_text=True)

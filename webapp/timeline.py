@@ -66,6 +66,14 @@ class Timeline:
         return newest is not None and newest.day == self.today and newest.checkin is not None
 
     @property
+    def tells_therapist(self) -> bool:
+        """Tell whether the latest state raises a flag a therapist sees (see flags.wanted)."""
+        # a reported blister or fever, or a worsening course; pain and slow fading do not
+        latest = self.recovery.latest
+        return ((latest is not None and latest.has_red_flag_symptom)
+                or self.recovery.assessment.verdict == "worsening")
+
+    @property
     def latest_reading(self) -> ReadingRow | None:
         """Return the reading of the most recent check-in."""
         latest = self.recovery.latest
@@ -122,7 +130,7 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
     return Timeline(
         recovery=recovery, today=today, rows=rows,
         chart=chart.build(readings, treatment.expected_days, max(today, last), projected),
-        aftercare=tips.aftercare(today, stage, signs),
+        aftercare=tips.aftercare(today, stage, signs, recovery.assessment.verdict),
         compare=pick_pair(photo_rows, first, second), photo_rows=photo_rows,
         projected_on=(treatment.treated_at + projected * clock.DAY
                       if projected is not None else None), mark=followed)

@@ -275,7 +275,9 @@ def show(treatment_id: int):
     partial = {f"timeline-{treatment.id}": "treatments/_timeline.html",
                f"compare-{treatment.id}": "treatments/_compare.html",
                f"marks-{treatment.id}": "treatments/_marks.html"}.get(htmx.target or "")
-    # only a slow course tells the client their therapist sees it: no query otherwise
-    tell_client = current_user.id == treatment.client_id and recovery.assessment.verdict == "slow"
+    # only a slow course or a flagged alarm tells the client their therapist sees it: no query
+    # otherwise
+    tell_client = current_user.id == treatment.client_id and (
+        recovery.assessment.verdict == "slow" or view.tells_therapist)
     return render("treatments/show.html", partial, treatment=treatment, timeline=view,
                   has_therapist=tell_client and has_therapist(treatment.client_id))
