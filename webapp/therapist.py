@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from webapp import audit, timeline, triage
+from webapp import audit, flags as flagging, timeline, triage
 from webapp.access import (get_linked_client_or_404, is_linked, linked_client_ids,
                            role_required)
 from webapp.extensions import db
@@ -32,7 +32,7 @@ STATUS_LABELS = {
     "red_flag": _l("Red-flag symptoms"), "worsening": _l("Worsening"),
     "slow": _l("Slower than expected"), "pigmentation": _l("Pigmentation"),
     "missed": _l("Missed check-ins"), "on_track": _l("On track"),
-    "waiting": _l("Waiting for photos"), "resolved": _l("Resolved"),
+    "waiting": _l("Too early to judge"), "resolved": _l("Resolved"),
 }
 # the verdict in a therapist's words, shown when the status says something else (missed, red flag)
 VERDICT_LABELS = {
@@ -109,8 +109,9 @@ def triage_rows(rows: list[triage.TriageRow]) -> list[SimpleNamespace]:
     # own values are %-formatted into the sentences translated once, its links come from one
     # url_for per route, its stage chip from one macro call per look, and each value is one
     # string the template escapes once
-    day_of, last_photo, no_photo = (_("Day %(n)d of %(d)d"), _("Last photo %(ago)s"),
-                                    _("No photo yet"))
+    # the same sentences as treatments/_day_of.html: one wording per fact
+    day_of, past_usual = _("Day %(n)d of %(d)d"), _("Day %(n)d, past the usual %(d)d")
+    last_photo, no_photo = _("Last photo %(ago)s"), _("No photo yet")
     client_url = url_maker("therapist.client", "client_id")
     flag_url = url_maker("therapist.flag", "flag_id")
     chip, ago = stage_chip_maker(), ago_formatter()
@@ -123,10 +124,14 @@ def triage_rows(rows: list[triage.TriageRow]) -> list[SimpleNamespace]:
             status=row.status, status_label=statuses[row.status],
             client_url=client_url(row.client.id), name=row.client.name,
             area=areas[row.treatment.body_area],
-            day_of=day_of % {"n": row.day, "d": row.treatment.expected_days},
+            day_of=(day_of if row.day <= row.treatment.expected_days else past_usual)
+            % {"n": row.day, "d": row.treatment.expected_days},
             chip=chip(row.reading),
             seen=no_photo if since is None else last_photo % {"ago": ago(since)},
-            alerts=[flag.reason for flag in row.flags if flag.kind in ALERT_KINDS],
+            # a silence is said as it stands now, not as it was when its flag was raised
+            alerts=[flagging.silence_reason(row.treatment.treated_at, row.last_checkin_at, row.now)
+                    if flag.kind == "missed_checkins" else flag.reason
+                    for flag in row.flags if flag.kind in ALERT_KINDS],
             # the status names something else than the course: the verdict says how it goes
             verdict=(verdicts[row.verdict].capitalize() if row.status in ("red_flag", "missed")
                      else None),
@@ -166,6 +171,7 @@ def review(person: User, note_form: NoteForm | None = None) -> dict:
         .order_by(Flag.acknowledged_at.is_not(None), Flag.raised_at.desc(), Flag.id.desc())).all()
     return {"client": person, "timelines": timelines, "flags": flags,
             "names": acknowledger_names(flags), "notes": own_notes(person.id),
+            "current_reasons": flagging.current_reasons(flags, now),
             "note_form": note_form or NoteForm(formdata=None), "now": now}
 
 
@@ -234,7 +240,8 @@ def flag(flag_id: int):
     audit.record("view_flag", current_user, subject=found.treatment.client_id, obj=found)
     db.session.commit()
     return render("therapist/flag.html", flag=found, form=AcknowledgeForm(formdata=None),
-                  names=acknowledger_names([found]))
+                  names=acknowledger_names([found]),
+                  current_reasons=flagging.current_reasons([found], utcnow()))
 
 
 @bp.route("/flags/<int:flag_id>/acknowledge", methods=("POST",))
@@ -263,4 +270,5 @@ def acknowledge(flag_id: int):
                                     _anchor="flags"))
         status = 200
     return render("therapist/flag.html", "therapist/_flag.html", status=status, flag=found,
-                  form=form, names=acknowledger_names([found]), message=message)
+                  form=form, names=acknowledger_names([found]), message=message,
+                  current_reasons=flagging.current_reasons([found], utcnow()))
