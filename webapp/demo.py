@@ -5,6 +5,11 @@ account (``make run`` calls it that way). Photos are painted by webapp.analysis.
 and go through the same check-in service as a real upload, so every number is measured. The
 three marks of each photo are the treatment's followed marks, confirmed as a client would;
 Ben's third mark lags while his other two fade on the curve.
+
+The photos are stored now but dated days back, so each check-in is then dated as having
+arrived when it was taken, and the flags are worked out afresh as of the latest photo and
+then as of now: the therapist's first view shows what a real morning would, not flags raised
+and closed while the history was being written.
 """
 import datetime as dt
 from dataclasses import dataclass
@@ -13,11 +18,11 @@ import click
 import sqlalchemy as sa
 from flask import Blueprint
 
-from webapp import consent, marks
+from webapp import consent, flags, marks
 from webapp.analysis import synthetic
 from webapp.checkins import record_checkin
 from webapp.extensions import db
-from webapp.models import CareLink, Treatment, User, utcnow
+from webapp.models import CareLink, Flag, Treatment, User, utcnow
 
 bp = Blueprint("demo", __name__, cli_group=None)
 
@@ -85,6 +90,7 @@ def create_demo(now: dt.datetime) -> list[tuple[str, str]]:
     therapist.set_password(DEMO_PASSWORD)
     db.session.flush()
     logins = [("therapist", THERAPIST_EMAIL)]
+    treatments = []
     for spec in CLIENTS:
         # one hash for every demo account: the same password, and scrypt is slow on purpose
         client = add_user(spec.email, spec.name, "client", therapist.password_hash)
@@ -115,8 +121,24 @@ def create_demo(now: dt.datetime) -> list[tuple[str, str]]:
                 board.spots = [marks.Spot(x, y, radius, "tapped")
                                for (x, y), radius, _scale in MARK_LAYOUT]
             marks.save(board, client)
+            # it arrived when it was taken: "since yesterday" counts it then, not today
+            checkin.created_at = checkin.taken_at
+        treatments.append((treatment, checkin.taken_at))
         logins.append(("client", spec.email))
+    replay_flags(treatments, now)
+    db.session.commit()
     return logins
+
+
+def replay_flags(treatments: list[tuple[Treatment, dt.datetime]], now: dt.datetime) -> None:
+    """Raise the demo's flags as of each treatment's latest photo, then as of now."""
+    # each upload above raised and closed flags against the real clock (a photo dated days
+    # back looks like a long silence); none of that happened in the story the demo tells
+    ids = [treatment.id for treatment, _latest in treatments]
+    db.session.execute(sa.delete(Flag).where(Flag.treatment_id.in_(ids)))
+    for treatment, latest in treatments:
+        flags.refresh(treatment, latest)
+    flags.sweep(now)
 
 
 @bp.cli.command("demo")
