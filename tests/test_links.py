@@ -142,3 +142,12 @@ def test_unlinked_therapist_loses_access(app, client, auth, people):
         db.session.commit()
     auth.login(people["t1"])
     assert client.get(f"/therapist/clients/{people['c1'].id}").status_code == 404
+
+
+def test_a_typed_invite_code_opens_its_invite(app, client, auth, people):
+    page = client.get("/join").get_data(as_text=True)
+    assert 'name="code"' in page and "I have an invite code" in page
+    assert client.get("/join?code=+ab+c12+").headers["Location"] == "/join/abc12"
+    # a wrong code says so and offers the form again
+    wrong = client.get("/join/nope")
+    assert wrong.status_code == 404 and 'name="code"' in wrong.get_data(as_text=True)

@@ -1,4 +1,6 @@
 """Pages that belong to no one area: what's normal while marks fade; the shared translations."""
+from pathlib import Path
+
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -66,3 +68,34 @@ def test_the_catalogue_kept_for_a_request_follows_force_locale_and_refresh(russi
         assert gettext("Log in") == "Войти"
         refresh()
         assert render_template_string("{{ _('Log in') }}") == "Войти"
+
+
+def test_welcome_says_what_cupmark_does_for_a_visitor(client, auth, people):
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for words in ("For clients", "For therapists", "Create an account", "Log in",
+                  "I have an invite code", "not medical advice", 'href="/privacy"'):
+        assert words in html
+    # the example chart is drawn from the demo's numbers
+    assert 'id="welcome-chart-title"' in html and html.count('class="point"') == 5
+    # a signed-in person still goes to their own home
+    auth.login(people["c1"])
+    assert client.get("/").headers["Location"].endswith("/client/")
+
+
+def test_privacy_says_what_who_how_long_and_how_to_export_or_delete(client):
+    html = client.get("/privacy").get_data(as_text=True)
+    for words in ("What is stored", "Who sees it", "How long it is kept", "Export or delete",
+                  "download all your data", "delete your account", "not medical advice"):
+        assert words in html
+
+
+def test_register_links_privacy_and_asks_practice_of_therapists_only(app, client):
+    html = client.get("/auth/register").get_data(as_text=True)
+    assert 'href="/privacy"' in html and 'href="/join"' in html
+    assert '<div class="practice-field">' in html
+    # the stylesheet hides the practice while "A client" is chosen
+    css = (Path(app.static_folder) / "css" / "app.css").read_text()
+    assert ("#register-form:has(input[name=role][value=client]:checked) .practice-field "
+            "{ display: none; }") in css

@@ -12,14 +12,15 @@ then as of now: the therapist's first view shows what a real morning would, not 
 and closed while the history was being written.
 """
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import click
 import sqlalchemy as sa
 from flask import Blueprint
 
-from webapp import consent, flags, marks
-from webapp.analysis import synthetic
+from webapp import chart, consent, flags, marks
+from webapp.analysis import colour, synthetic
 from webapp.checkins import record_checkin
 from webapp.extensions import db
 from webapp.models import CareLink, Flag, Treatment, User, utcnow
@@ -63,6 +64,20 @@ CLIENTS = (
                notes={2: "Still quite dark.", 6: "Slowly going greenish."},
                technique="dynamic", suction="strong", mark_kinds=("normal", "normal", "slow")),
 )
+
+
+@functools.cache
+def sample_course() -> tuple[chart.ChartInput, ...]:
+    """Return Ana's course as painted: the true ΔE00 of her largest mark, by day."""
+    # the welcome page's example chart: the demo's own numbers, with no database or photo
+    spec = CLIENTS[0]
+    skin = synthetic.skin_lab_for_ita(spec.ita)
+    course = []
+    for day in synthetic.recovery_series(spec.mark_kinds[0], skin_lab=skin, days=spec.photo_days):
+        delta_e, _theta, _name, stage = synthetic.truth_for(skin, day.delta_lab)
+        mark_hex = colour.lab_to_hex(tuple(s + d for s, d in zip(skin, day.delta_lab)))
+        course.append(chart.ChartInput(day.t_days, round(delta_e, 1), stage, mark_hex))
+    return tuple(course)
 
 
 def photo_of(skin_lab, days: list[synthetic.SeriesDay], seed: int) -> bytes:

@@ -68,6 +68,15 @@ def remove(link_id: int):
     return redirect(url_for("links.index"))
 
 
+@bp.route("/join")
+def enter_code():
+    """Take an invite code typed by hand, and open the invite it names."""
+    code = "".join(request.args.get("code", "").split())
+    if code:
+        return redirect(url_for("links.join", code=code))
+    return render("links/code.html")
+
+
 @bp.route("/join/<code>", methods=("GET", "POST"))
 def join(code: str):
     """Open an invite: a signed-in client links; anyone else registers or logs in first."""
