@@ -307,6 +307,36 @@ def test_chart_places_points_ceiling_and_resolved_line():
     assert [t.label for t in c.y_ticks] == ["0", "5", "10", "15"]
 
 
+def test_chart_axis_reaches_the_projected_day_within_a_month():
+    readings = (chart.ChartInput(0.5, 14.0), chart.ChartInput(3.5, 12.0))
+    c = chart.build(readings, expected_days=7, last_day=4, projected_day=19.4)
+    assert c.projected_day == 20 and c.left < c.projected_x < c.right
+    far = chart.build(readings, expected_days=7, last_day=4, projected_day=80.0)
+    assert far.projected_x is None and far.projected_day is None
+    assert int(far.x_ticks[-1].label) <= chart.MAX_PROJECTED_SPAN
+
+
+def test_chart_points_carry_their_day_date_and_value_and_every_line_is_in_the_legend(
+        app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=4.5)
+    add_course(app, treatment_id, count=4)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    figure = html[html.index('<figure class="fade-chart">'):html.index("</figure>")]
+    # four focusable dots, each named with its day, date and value, also as an SVG <title>
+    assert figure.count('<g class="point" tabindex="0" role="img"') == 4
+    titles = re.findall(r"<title>(Day \d+, \w{3} \d+ \w{3}: \d+\.\d)</title>", figure)
+    assert len(titles) == 4 and titles[0].endswith(": 12.0")
+    assert figure.count('class="point-label"') == 4
+    # a key for every line drawn: measured, expected, faded, and the projection
+    for line, key in (("measured", "key-measured"), ("ceiling", "key-ceiling"),
+                      ("resolved", "key-resolved"), ("projected", "key-projected")):
+        assert f'class="{line}"' in figure and f'class="key {key}"' in figure
+    # client words first, the colour science on a detail line
+    assert "How visible the marks are" in figure and "ΔE00" in figure
+    assert figure.index("How visible") < figure.index("ΔE00")
+
+
 def test_chart_without_readings_is_empty_but_valid():
     c = chart.build((), expected_days=10, last_day=0)
     assert c.points == () and c.ceiling == "" and c.line == ""

@@ -116,12 +116,13 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
     followed = recovery.mark_course(mark)
     if followed is not None:
         readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, taken_at),
-                                          delta_e, stage, mark_hex)
+                                          delta_e, stage, mark_hex, taken_at)
                          for taken_at, delta_e, stage, mark_hex in mark_readings(followed))
         projected = followed.assessment.projected_resolution_day
     else:
         readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, c.taken_at),
-                                          c.reading.delta_e, c.reading.stage, c.reading.mark_hex)
+                                          c.reading.delta_e, c.reading.stage, c.reading.mark_hex,
+                                          c.taken_at)
                          for c in recovery.days if usable(c.reading))
         projected = recovery.assessment.projected_resolution_day
     latest = recovery.latest

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, get_template_attribute, redirect, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import get_timezone, gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultipleField,
@@ -120,14 +120,16 @@ def stage_chip_maker():
 @bp.app_template_global()
 def chart_figure(fade: chart.Chart, element_id: str):
     """Return the fade chart's figure (the _chart_figure.html macro) in the current language."""
-    return drawn_chart(fade, element_id, babel.domain_instance.get_translations())
+    return drawn_chart(fade, element_id, babel.domain_instance.get_translations(),
+                       str(get_timezone()))
 
 
 @functools.lru_cache(maxsize=256)
-def drawn_chart(fade: chart.Chart, element_id: str, catalogue):
-    """Draw a chart with the words of a catalogue (one per language)."""
+def drawn_chart(fade: chart.Chart, element_id: str, catalogue, zone: str):
+    """Draw a chart with the words of a catalogue (one per language) and dates in a zone."""
     # kept: a chart is a hundred-odd values, and the same course on the same day is drawn
     # the same way each time its timeline is opened; the figure depends on nothing else
+    # (its points' dates are said in the viewer's zone, hence the zone in the key)
     macro = get_template_attribute("treatments/_chart_figure.html", "fade_chart")
     return macro(fade, element_id)
 
