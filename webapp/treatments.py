@@ -14,7 +14,7 @@ from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultip
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
-from webapp import audit, chart, clock, timeline
+from webapp import audit, chart, clock, compare, timeline
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
 from webapp.extensions import babel, db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
@@ -132,6 +132,10 @@ def drawn_chart(fade: chart.Chart, element_id: str, catalogue, zone: str):
     # (its points' dates are said in the viewer's zone, hence the zone in the key)
     macro = get_template_attribute("treatments/_chart_figure.html", "fade_chart")
     return macro(fade, element_id)
+
+
+# the comparison slider lays the earlier photo over the later one, aligned (webapp.compare)
+bp.add_app_template_global(compare.overlay, "compare_overlay")
 
 
 @bp.app_template_global()

@@ -16,9 +16,50 @@ function selectOnFocus(root) {
   });
 }
 
+
+function compareSlider(root) {
+  // the before/after slider: the range input lies over the photo, so a drag anywhere on it
+  // and the arrow keys both move the divider; the divider moves by SVG attributes (the CSP
+  // allows no inline style)
+  root.querySelectorAll("[data-compare]").forEach((slider) => {
+    if (slider.dataset.ready) return;
+    slider.dataset.ready = "1";
+    const svg = slider.querySelector("[data-compare-svg]");
+    const clip = slider.querySelector("[data-compare-clip]");
+    const line = slider.querySelector("[data-compare-line]");
+    const range = slider.querySelector("[data-compare-range]");
+    const zoom = slider.querySelector("[data-compare-zoom]");
+    const width = Number(svg.dataset.width);
+    const height = Number(svg.dataset.height);
+    let scale = 1;
+    function place() {
+      const x = (width * Number(range.value)) / 100;
+      clip.setAttribute("width", x);
+      line.setAttribute("x1", x);
+      line.setAttribute("x2", x);
+      // zoomed in, the view follows the divider: where you look is where the two days meet
+      const w = width / scale;
+      const h = height / scale;
+      const left = Math.min(Math.max(x - w / 2, 0), width - w);
+      svg.setAttribute("viewBox", `${left} ${(height - h) / 2} ${w} ${h}`);
+      range.setAttribute("aria-valuetext", `${range.value}%`);
+    }
+    range.addEventListener("input", place);
+    zoom.addEventListener("click", () => {
+      // 1x, 2x, 4x, and back: the button says what its next tap does
+      scale = scale >= 4 ? 1 : scale * 2;
+      zoom.textContent = scale >= 4 ? zoom.dataset.zoomOut : zoom.dataset.zoomIn;
+      place();
+    });
+    slider.hidden = false;
+    place();
+  });
+}
+
 function enhance(root) {
   fillBrowserTimezone(root);
   selectOnFocus(root);
+  compareSlider(root);
 }
 
 document.addEventListener("DOMContentLoaded", () => enhance(document));
