@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from tests.conftest import PASSWORD
 from webapp.extensions import db
-from webapp.models import AuditEvent, CareLink, Invite, utcnow
+from webapp.models import INVITE_ALPHABET, AuditEvent, CareLink, Invite, utcnow
 
 
 def make_invite(app, therapist, **fields) -> str:
@@ -147,7 +147,36 @@ def test_unlinked_therapist_loses_access(app, client, auth, people):
 def test_a_typed_invite_code_opens_its_invite(app, client, auth, people):
     page = client.get("/join").get_data(as_text=True)
     assert 'name="code"' in page and "I have an invite code" in page
-    assert client.get("/join?code=+ab+c12+").headers["Location"] == "/join/abc12"
+    assert client.get("/join?code=+ab+c-12+").headers["Location"] == "/join/ABC12"
     # a wrong code says so and offers the form again
     wrong = client.get("/join/nope")
     assert wrong.status_code == 404 and 'name="code"' in wrong.get_data(as_text=True)
+
+
+def test_invites_have_names_and_a_code_that_is_easy_to_type(app, client, auth, people,
+                                                           make_user):
+    auth.login(people["t1"])
+    client.post("/invites", data={"name": "  Ana, Tuesday  "})
+    client.post("/invites", data={"name": ""})
+    assert client.post("/invites", data={"name": "x" * 121}).status_code == 422
+    with app.app_context():
+        named, unnamed = db.session.scalars(sa.select(Invite).order_by(Invite.id)).all()
+    assert named.name == "Ana, Tuesday" and unnamed.name is None
+    assert len(named.code) == 10 and set(named.code) <= set(INVITE_ALPHABET)
+    page = client.get("/invites").get_data(as_text=True)
+    assert "Ana, Tuesday" in page and "Invite of" in page
+    assert f"<code>{named.code}</code>" in page
+    assert "data-share" in page and "data-copy-button" in page
+    auth.logout()
+    # typed by hand, in small letters with a gap and a dash, it opens the same invite
+    typed = named.code.lower()[:4] + " " + named.code.lower()[4:7] + "-" + named.code.lower()[7:]
+    follow = client.get("/join", query_string={"code": typed}, follow_redirects=True)
+    assert "Tess One invites you" in follow.get_data(as_text=True)
+    # the name is the therapist's own: the client never sees it
+    assert "Ana, Tuesday" not in follow.get_data(as_text=True)
+    response = client.post("/auth/register", query_string={"invite": typed}, data={
+        "name": "Ana", "email": "ana@example.org", "password": "a long enough password",
+        "role": "client", "timezone": "Europe/Berlin"})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Invite, named.id).used_at is not None

@@ -3,23 +3,34 @@ import datetime as dt
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import Length
 
 from webapp import audit
 from webapp.access import role_required
 from webapp.extensions import db
 from webapp.models import CareLink, Invite, User, utcnow
 from webapp.pages import render
+from webapp.therapist import stripped
 
 bp = Blueprint("links", __name__)
 
 
+def typed_code(text: str) -> str:
+    """Return an invite code as typed by hand in its stored form: capitals, no gaps or dashes."""
+    return "".join(char for char in text.upper() if char.isalnum())
+
+
 def usable_invite(code: str | None) -> Invite | None:
-    """Return the invite with this code if it can still be accepted."""
+    """Return the invite with this code (as in its link, or typed) if it can still be accepted."""
     if not code:
         return None
-    invite = db.session.scalar(sa.select(Invite).where(Invite.code == code))
+    # a link carries the code exactly (older links are case-sensitive); a typed one may not
+    candidates = {code, typed_code(code)} - {""}
+    invite = db.session.scalar(sa.select(Invite).where(Invite.code.in_(candidates)).limit(1))
     return invite if invite and invite.is_usable(utcnow()) else None
 
 
@@ -37,11 +48,19 @@ def accept(invite: Invite, client: User) -> CareLink:
     return link
 
 
-def create_invite(therapist: User, days: int) -> Invite:
+def create_invite(therapist: User, days: int, name: str | None = None) -> Invite:
     """Create a single-use invite that expires after the given number of days."""
-    invite = Invite(therapist_id=therapist.id, expires_at=utcnow() + dt.timedelta(days=days))
+    invite = Invite(therapist_id=therapist.id, expires_at=utcnow() + dt.timedelta(days=days),
+                    name=name or None)
     db.session.add(invite)
     return invite
+
+
+class InviteForm(FlaskForm):
+    """A new invite: who it is for, so open invites can be told apart (optional)."""
+
+    name = StringField(_l("Who is it for? (optional)"), filters=[stripped],
+                       validators=[Length(max=120)])
 
 
 @bp.route("/links")
@@ -71,7 +90,7 @@ def remove(link_id: int):
 @bp.route("/join")
 def enter_code():
     """Take an invite code typed by hand, and open the invite it names."""
-    code = "".join(request.args.get("code", "").split())
+    code = typed_code(request.args.get("code", ""))
     if code:
         return redirect(url_for("links.join", code=code))
     return render("links/code.html")
@@ -99,15 +118,17 @@ def join(code: str):
 @role_required("therapist")
 def invites():
     """List your invites, and create a new one with a link that is easy to copy."""
-    if request.method == "POST":
-        invite = create_invite(current_user, current_app.config["INVITE_DAYS"])
+    form = InviteForm()
+    if form.validate_on_submit():
+        invite = create_invite(current_user, current_app.config["INVITE_DAYS"], form.name.data)
         db.session.commit()
-        flash(_("New invite created. Send the link to your client."))
+        flash(_("New invite created. Send the link or the code to your client."))
         return redirect(url_for("links.invites", _anchor=f"invite-{invite.id}"))
     all_invites = db.session.scalars(
         sa.select(Invite).where(Invite.therapist_id == current_user.id)
         .order_by(Invite.created_at.desc())).all()
-    return render("links/invites.html", invites=all_invites, now=utcnow())
+    return render("links/invites.html", status=422 if form.is_submitted() else 200,
+                  invites=all_invites, now=utcnow(), form=form)
 
 
 @bp.route("/invites/<int:invite_id>/revoke", methods=("POST",))

@@ -56,10 +56,39 @@ function compareSlider(root) {
   });
 }
 
+function inviteButtons(root) {
+  // an invite goes out through the phone's own share sheet where there is one (Web Share
+  // API), and is copied to the clipboard everywhere
+  root.querySelectorAll("[data-invite-actions]").forEach((actions) => {
+    const share = actions.querySelector("[data-share]");
+    const copy = actions.querySelector("[data-copy-button]");
+    const data = { title: share.dataset.shareTitle, text: share.dataset.shareText,
+                   url: share.dataset.shareUrl };
+    if (navigator.share && (!navigator.canShare || navigator.canShare(data))) {
+      share.hidden = false;
+      share.addEventListener("click", () => navigator.share(data).catch(() => {}));
+    }
+    copy.addEventListener("click", async () => {
+      const input = document.getElementById(copy.dataset.copyButton);
+      try {
+        await navigator.clipboard.writeText(input.value);
+      } catch (error) {
+        // no clipboard permission (or plain http): select it, so a long press copies it
+        input.focus();
+        input.select();
+        return;
+      }
+      copy.textContent = copy.dataset.copied;
+    });
+    actions.hidden = false;
+  });
+}
+
 function enhance(root) {
   fillBrowserTimezone(root);
   selectOnFocus(root);
   compareSlider(root);
+  inviteButtons(root);
 }
 
 document.addEventListener("DOMContentLoaded", () => enhance(document));

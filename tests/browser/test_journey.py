@@ -32,7 +32,7 @@ def test_therapist_invites_client_who_checks_in_and_shows_up_in_triage(browser, 
     check_page(page, "journey-01-login")
     register(page, "Tara Therapist", therapist_email, role="therapist", practice="Calm Cups")
     page.goto("/invites")
-    page.click("text=Create an invite link")
+    page.click("text=Create an invite")
     invite_url = page.input_value(".cards input[data-copy]")
     assert "/join/" in invite_url
 
