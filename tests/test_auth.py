@@ -143,3 +143,27 @@ def test_htmx_login_success_redirects_the_whole_page(client, make_user):
                            headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert response.headers["HX-Redirect"] == "/"
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("Berlin", "Europe/Berlin"), ("europe/berlin", "Europe/Berlin"), ("new york", "America/New_York"),
+    ("  Asia/Tokyo ", "Asia/Tokyo"), ("US/Pacific", "US/Pacific"), ("UTC", "UTC"),
+])
+def test_settings_time_zone_is_found_by_name_or_city(app, client, auth, make_user, typed, stored):
+    user = make_user("tz@example.org")
+    auth.login(user)
+    assert client.post("/auth/settings", data={"name": "Tz", "timezone": typed}).status_code == 302
+    with app.app_context():
+        assert db.session.get(User, user.id).timezone == stored
+
+
+def test_settings_offers_a_searchable_list_of_zones(client, auth, make_user):
+    auth.login(make_user("tz@example.org"))
+    page = client.get("/auth/settings").get_data(as_text=True)
+    assert 'list="zones"' in page and '<datalist id="zones">' in page
+    assert '<option value="Europe/Berlin">' in page and '<option value="Etc/GMT+5">' not in page
+    assert "data-browser-timezone-default" in page
+    # a name that is no zone, or a city in several, is refused with a clear message
+    for typed in ("Nowhere", "Europe"):
+        response = client.post("/auth/settings", data={"name": "Tz", "timezone": typed})
+        assert response.status_code == 422 and b"type its city" in response.data

@@ -7,6 +7,10 @@ function fillBrowserTimezone(root) {
   root.querySelectorAll("input[data-browser-timezone]").forEach((input) => {
     if (zone) input.value = zone;
   });
+  // settings: an account that fell back to UTC is offered the phone's zone (saved on Save)
+  root.querySelectorAll("input[data-browser-timezone-default]").forEach((input) => {
+    if (zone && input.value === "UTC") input.value = zone;
+  });
 }
 
 function selectOnFocus(root) {
