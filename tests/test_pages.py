@@ -99,3 +99,21 @@ def test_register_links_privacy_and_asks_practice_of_therapists_only(app, client
     css = (Path(app.static_folder) / "css" / "app.css").read_text()
     assert ("#register-form:has(input[name=role][value=client]:checked) .practice-field "
             "{ display: none; }") in css
+
+
+def test_navigation_marks_the_current_page(client, auth, people):
+    auth.login(people["c1"])
+    home = client.get("/client/").get_data(as_text=True)
+    assert '<a href="/client/" aria-current="page">Home</a>' in home
+    assert '<a href="/normal">What&#39;s normal</a>' in home
+    normal = client.get("/normal").get_data(as_text=True)
+    assert '<a href="/normal" aria-current="page">' in normal and 'aria-current="true"' not in normal
+    assert '<a href="/client/">Home</a>' in normal
+    auth.logout()
+    auth.login(people["t1"])
+    invites = client.get("/invites").get_data(as_text=True)
+    assert '<a href="/invites" aria-current="page">Invites</a>' in invites
+    assert '<a href="/therapist/">Clients</a>' in invites
+    review = client.get(f"/therapist/clients/{people['c1'].id}").get_data(as_text=True)
+    # a client's page belongs to "Clients", without being that page itself
+    assert '<a href="/therapist/" aria-current="true">Clients</a>' in review
