@@ -109,8 +109,9 @@ def test_timeline_renders_with_0_1_and_10_checkins(app, client, auth, people, co
     assert "<html" in html and f'id="timeline-{treatment_id}"' in html
     assert "Day 10, past the usual 7" in html
     assert html.count('class="day-row') == 11  # one row per day since the treatment
-    # thumbnail and its full photo per day, and the two days compared
-    assert html.count("/photos/") == count * 2 + (4 if count >= 2 else 0)
+    # thumbnail and its full photo per day, and the two days compared (the pair's links and
+    # images, and the slider's two images)
+    assert html.count("/photos/") == count * 2 + (6 if count >= 2 else 0)
     assert ("<svg viewBox" in html) == (count > 0)
     assert ('name="first"' in html) == (count >= 2)
     assert "not medical advice" in html

@@ -18,7 +18,7 @@ from webapp.checkins import record_checkin
 from webapp.extensions import db
 from webapp.models import CareLink, Flag, Treatment, User, utcnow
 
-from .conftest import (PASSWORD, axe_violations, consenting_client, login, no_horizontal_scroll,
+from .conftest import (ARTIFACTS, axe_violations, consenting_client, login, no_horizontal_scroll,
                        phone, shot)
 from .test_offline_queue import photo_bytes
 
@@ -157,6 +157,7 @@ def test_compare_slider_moves_with_a_drag_and_the_keyboard(page, people):
     width = float(page.locator(f"#compare-{treatment_id} [data-compare-svg]").get_attribute(
         "data-width"))
     assert float(clip.get_attribute("width")) == pytest.approx(width / 2)
+    page.locator(f"#compare-{treatment_id}").screenshot(path=str(ARTIFACTS / "welcome-06-compare.png"))
     box = page.locator(f"#compare-{treatment_id} .compare-stage").bounding_box()
     middle_y = box["y"] + box["height"] / 2
     # a drag from the middle towards the left moves the divider with the finger
@@ -180,8 +181,7 @@ def test_compare_slider_moves_with_a_drag_and_the_keyboard(page, people):
     view = page.locator(f"#compare-{treatment_id} [data-compare-svg]").get_attribute("viewBox")
     assert float(view.split()[2]) == pytest.approx(width / 2)
     check(page)
-    page.locator(f"#compare-{treatment_id}").screenshot(path=str(shot.__globals__["ARTIFACTS"]
-                                                                 / "welcome-06-compare.png"))
+    page.locator(f"#compare-{treatment_id}").screenshot(path=str(ARTIFACTS / "welcome-07-compare-zoomed.png"))
 
 
 def test_forms_and_swaps_make_no_csp_report(page, live_app, people):
