@@ -8,6 +8,7 @@ from werkzeug.security import generate_password_hash
 from browser.chromium import header as browser_header
 from webapp import create_app
 from webapp.extensions import db
+from webapp.mail import read_outbox
 from webapp.models import PASSWORD_METHOD, CareLink, User
 
 # set by .ci/run to run the whole suite a second time on PostgreSQL
@@ -42,6 +43,8 @@ def app(tmp_path):
         "SESSION_COOKIE_SECURE": False,
         "WTF_CSRF_ENABLED": False,
         "PHOTO_ROOT": str(tmp_path / "photos"),
+        "MAIL_BACKEND": "file",
+        "MAIL_FILE_PATH": str(tmp_path / "outbox"),
     })
     with app.app_context():
         db.drop_all()
@@ -57,6 +60,12 @@ def app(tmp_path):
 def client(app):
     """A test client for the app."""
     return app.test_client()
+
+
+@pytest.fixture
+def outbox(app):
+    """Return a function listing the messages the app has sent so far, oldest first."""
+    return lambda: read_outbox(app.config["MAIL_FILE_PATH"])
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, has_request_context, redirect, request, url_for
 from flask_login import current_user
 
-from webapp import config
+from webapp import config, mail
 from webapp.extensions import babel, csrf, db, htmx, login_manager, migrate
 from webapp.models import render_migration_item
 
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+    mail.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

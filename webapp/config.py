@@ -2,6 +2,7 @@
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 def instance_secret_key(instance_path: str) -> str:
@@ -28,6 +29,30 @@ def database_url(instance_path: str) -> str:
     return url
 
 
+def mail_settings(smtp_url: str | None, instance_path: str) -> dict:
+    """Return Flask-Mailman's settings: SMTP from a URL, or the instance outbox when there is none.
+
+    ``smtp://user:password@host:port`` speaks plain SMTP (a relay on loopback),
+    ``smtp+starttls://`` upgrades with STARTTLS and ``smtps://`` is TLS from the start.
+    """
+    if not smtp_url:
+        return {"MAIL_BACKEND": "file", "MAIL_FILE_PATH": str(Path(instance_path) / "outbox")}
+    url = urlsplit(smtp_url)
+    if url.scheme not in ("smtp", "smtp+starttls", "smtps") or not url.hostname:
+        raise ValueError("CUPMARK_SMTP_URL must look like smtp+starttls://user:password@host:587")
+    return {
+        "MAIL_BACKEND": "smtp",
+        "MAIL_SERVER": url.hostname,
+        "MAIL_PORT": url.port or {"smtp": 25, "smtp+starttls": 587, "smtps": 465}[url.scheme],
+        "MAIL_USERNAME": unquote(url.username) if url.username else None,
+        "MAIL_PASSWORD": unquote(url.password) if url.password else None,
+        "MAIL_USE_TLS": url.scheme == "smtp+starttls",
+        "MAIL_USE_SSL": url.scheme == "smtps",
+        # a stuck mail server must not hold a request (and its worker) for ever
+        "MAIL_TIMEOUT": float(parse_qs(url.query).get("timeout", ["10"])[0]),
+    }
+
+
 def defaults(instance_path: str) -> dict:
     """Return the default configuration, overridable by environment and instance config."""
     return {
@@ -50,4 +75,6 @@ def defaults(instance_path: str) -> dict:
         "PHOTO_ROOT": os.environ.get("CUPMARK_PHOTO_ROOT") or str(Path(instance_path) / "photos"),
         # bytes younger than this may belong to an upload still in flight: cleanup spares them
         "PHOTO_CLEANUP_GRACE_SECONDS": 3600,
+        "MAIL_DEFAULT_SENDER": os.environ.get("CUPMARK_MAIL_FROM", "Cupmark <no-reply@localhost>"),
+        **mail_settings(os.environ.get("CUPMARK_SMTP_URL"), instance_path),
     }

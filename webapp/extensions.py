@@ -5,6 +5,7 @@ from jinja2 import pass_eval_context
 from markupsafe import Markup
 from flask_htmx import HTMX
 from flask_login import LoginManager
+from flask_mailman import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -78,3 +79,4 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
 babel = Babel()
+mailer = Mail()

@@ -1,0 +1,44 @@
+"""Email: send a message over SMTP, or into the instance outbox in development and tests."""
+import email
+import email.policy
+import os
+from email.message import EmailMessage
+from pathlib import Path
+
+from flask import Flask, current_app
+from flask_mailman import EmailMultiAlternatives
+
+from webapp.extensions import mailer
+
+# flask-mailman's file backend ends each message with this line (django's file backend format)
+OUTBOX_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
+
+
+def init_app(app: Flask) -> None:
+    """Bind the mailer and, when mail goes to the outbox, make the folder only its owner reads."""
+    mailer.init_app(app)
+    if app.config.get("MAIL_BACKEND") == "file":
+        outbox = app.config["MAIL_FILE_PATH"]
+        # messages hold sign-in links: other accounts on the machine must not list or read them
+        os.makedirs(outbox, mode=0o700, exist_ok=True)
+        os.chmod(outbox, 0o700)
+
+
+def send_mail(to: str, subject: str, text: str, html: str | None = None) -> None:
+    """Send one message to one address, as plain text with an optional HTML version."""
+    message = EmailMultiAlternatives(subject, text, current_app.config["MAIL_DEFAULT_SENDER"],
+                                     [to])
+    if html is not None:
+        message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def read_outbox(folder: str | os.PathLike) -> list[EmailMessage]:
+    """Return the messages written to an outbox folder, oldest first (for tests and development)."""
+    paths = sorted(Path(folder).glob("*.log"), key=lambda path: path.stat().st_mtime_ns)
+    messages = []
+    for path in paths:
+        for raw in path.read_bytes().split(OUTBOX_SEPARATOR):
+            if raw.strip():
+                messages.append(email.message_from_bytes(raw, policy=email.policy.default))
+    return messages
