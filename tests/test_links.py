@@ -180,3 +180,20 @@ def test_invites_have_names_and_a_code_that_is_easy_to_type(app, client, auth, p
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Invite, named.id).used_at is not None
+
+
+def test_an_invite_can_be_emailed_with_its_link_and_code(app, client, auth, people, outbox):
+    auth.login(people["t1"])
+    assert client.post("/invites", data={"email": "not an email"}).status_code == 422
+    assert outbox() == []
+    response = client.post("/invites", data={"name": "Ana", "email": " ana@example.org "},
+                           follow_redirects=True)
+    assert "Invite emailed to ana@example.org" in response.get_data(as_text=True)
+    with app.app_context():
+        invite = db.session.scalar(sa.select(Invite))
+    [message] = outbox()
+    assert message["To"] == "ana@example.org" and "Tess One" in message["Subject"]
+    body = message.get_content()
+    assert f"/join/{invite.code}" in body and f"type: {invite.code}" in body
+    # the name is the therapist's own note: it is not in the email
+    assert "Ana" not in body

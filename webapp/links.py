@@ -3,15 +3,16 @@ import datetime as dt
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import format_date, gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import Length
+from wtforms import EmailField, StringField
+from wtforms.validators import Email, Length, Optional
 
 from webapp import audit
 from webapp.access import role_required
 from webapp.extensions import db
+from webapp.mail import send_mail
 from webapp.models import CareLink, Invite, User, utcnow
 from webapp.pages import render
 from webapp.therapist import stripped
@@ -57,10 +58,25 @@ def create_invite(therapist: User, days: int, name: str | None = None) -> Invite
 
 
 class InviteForm(FlaskForm):
-    """A new invite: who it is for, so open invites can be told apart (optional)."""
+    """A new invite: who it is for, and where to email it (both optional)."""
 
     name = StringField(_l("Who is it for? (optional)"), filters=[stripped],
                        validators=[Length(max=120)])
+    email = EmailField(_l("Email it to (optional)"), filters=[stripped],
+                       validators=[Optional(), Email(), Length(max=254)])
+
+
+def email_invite(invite: Invite, to: str) -> None:
+    """Email the invite's link and code to the client, from the therapist's name."""
+    therapist = invite.therapist
+    link = url_for("links.join", code=invite.code, _external=True)
+    text = _("%(name)s invites you to follow how your cupping marks fade, in Cupmark.\n\n"
+             "Open this link to accept (it works once, until %(until)s):\n%(link)s\n\n"
+             "Or open Cupmark, choose “I have an invite code” and type: %(code)s\n\n"
+             "If you did not expect this, ignore this email: nothing happens without you.",
+             name=therapist.name, until=format_date(invite.expires_at, "d MMMM"), link=link,
+             code=invite.code)
+    send_mail(to, _("%(name)s invites you to Cupmark", name=therapist.name), text)
 
 
 @bp.route("/links")
@@ -122,7 +138,11 @@ def invites():
     if form.validate_on_submit():
         invite = create_invite(current_user, current_app.config["INVITE_DAYS"], form.name.data)
         db.session.commit()
-        flash(_("New invite created. Send the link or the code to your client."))
+        if form.email.data:
+            email_invite(invite, form.email.data)
+            flash(_("Invite emailed to %(email)s.", email=form.email.data))
+        else:
+            flash(_("New invite created. Send the link or the code to your client."))
         return redirect(url_for("links.invites", _anchor=f"invite-{invite.id}"))
     all_invites = db.session.scalars(
         sa.select(Invite).where(Invite.therapist_id == current_user.id)
