@@ -1,4 +1,5 @@
 """Pages that belong to no one area: what's normal while marks fade; the shared translations."""
+import re
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,14 @@ def test_navigation_marks_the_current_page(client, auth, people):
     review = client.get(f"/therapist/clients/{people['c1'].id}").get_data(as_text=True)
     # a client's page belongs to "Clients", without being that page itself
     assert '<a href="/therapist/" aria-current="true">Clients</a>' in review
+
+
+def test_no_inline_styles_anywhere(app):
+    """The CSP allows no inline style: none in a template, none set by our scripts."""
+    root = Path(app.root_path).parent
+    for template in (root / "templates").rglob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"\sstyle\s*=|<style", text), template
+    for script in (root / "static" / "js").glob("*.js"):
+        text = script.read_text()
+        assert not re.search(r"\.style\b|setAttribute\(\s*[\"']style|cssText", text), script
