@@ -8,7 +8,7 @@ from webapp.extensions import db
 from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Treatment, utcnow
 
 # open to everyone: signing in, joining from an invite, static files and public pages
-PUBLIC = {"static", "index", "auth.login", "auth.register", "links.join"}
+PUBLIC = {"static", "index", "auth.login", "auth.register", "links.join", "links.enter_code"}
 PUBLIC_PREFIXES = ("pages.",)
 # routes with no object in the URL, and the role they belong to (None: any signed-in user)
 ROLE_OF = {
