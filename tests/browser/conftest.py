@@ -128,10 +128,15 @@ def watch():
     return Watch()
 
 
-def phone(browser, base_url: str, watch: Watch, color_scheme: str = "light"):
-    """Open a fresh phone-sized browser context that reports errors and CSP violations."""
+def phone(browser, base_url: str, watch: Watch, color_scheme: str = "light",
+          service_workers: str = "allow"):
+    """Open a fresh phone-sized browser context that reports errors and CSP violations.
+
+    ``service_workers="block"`` keeps the app's worker out: a page it controls fetches through
+    it, past Playwright's page.route (which axe_violations uses to serve axe-core).
+    """
     context = browser.new_context(base_url=base_url, viewport=PHONE, device_scale_factor=1,
-                                  service_workers="allow", color_scheme=color_scheme)
+                                  service_workers=service_workers, color_scheme=color_scheme)
     # a step that never happens should fail in seconds, not after Playwright's 30
     context.set_default_timeout(10_000)
     context.expose_function("cupmarkCsp", lambda violation: watch.csp.append(violation))

@@ -1,7 +1,8 @@
 """A first visit and a busy morning in Chromium: the welcome and privacy pages, sign-up, a
 red-flag day, a slow recovery, invites and the before/after comparison, in light and dark.
 
-Each page is checked by axe-core (no serious or critical violation) and fits 390 px; the
+Each page is checked by axe-core (no serious or critical violation) and fits 390 px (with the
+service worker blocked, see conftest.phone); the
 comparison's slider is moved by a drag and by the keyboard; screenshots land in
 test-artifacts/ (welcome-*.png). Every test fails on a console error or any CSP report, from
 the page or in the server's log (the `context` fixture).
@@ -91,7 +92,7 @@ def check(page, name: str | None = None) -> None:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_first_visit_and_recovery_pages_pass_axe(browser, base_url, watch, context, people,
                                                  scheme):
-    visitor = phone(browser, base_url, watch, color_scheme=scheme).new_page()
+    visitor = phone(browser, base_url, watch, color_scheme=scheme, service_workers="block").new_page()
     named = scheme == "light"
     visitor.goto("/")
     assert visitor.get_by_role("heading", name="For clients").is_visible()
@@ -108,7 +109,7 @@ def test_first_visit_and_recovery_pages_pass_axe(browser, base_url, watch, conte
     visitor.context.close()
 
     # a red-flag day: the alarm first, the therapist told, the done message quiet
-    rosa = phone(browser, base_url, watch, color_scheme=scheme).new_page()
+    rosa = phone(browser, base_url, watch, color_scheme=scheme, service_workers="block").new_page()
     login(rosa, people["rosa"][0])
     check(rosa, "welcome-02-red-flag-home" if named else None)
     rosa.goto(f"/treatments/{people['rosa'][1]}")
@@ -119,7 +120,7 @@ def test_first_visit_and_recovery_pages_pass_axe(browser, base_url, watch, conte
     rosa.context.close()
 
     # a slow recovery: the slow advice, the chart reaching the projected day, the comparison
-    ben = phone(browser, base_url, watch, color_scheme=scheme).new_page()
+    ben = phone(browser, base_url, watch, color_scheme=scheme, service_workers="block").new_page()
     demo_login(ben, "ben@demo.cupmark.example")
     check(ben)
     ben.goto(f"/treatments/{people['ben']}")
@@ -131,7 +132,7 @@ def test_first_visit_and_recovery_pages_pass_axe(browser, base_url, watch, conte
     ben.context.close()
 
     # the therapist's invites: a named one, with Copy and the code
-    mira = phone(browser, base_url, watch, color_scheme=scheme).new_page()
+    mira = phone(browser, base_url, watch, color_scheme=scheme, service_workers="block").new_page()
     demo_login(mira, demo.THERAPIST_EMAIL)
     mira.goto("/invites")
     mira.fill("#name", f"Ana's sister ({scheme})")
@@ -143,7 +144,9 @@ def test_first_visit_and_recovery_pages_pass_axe(browser, base_url, watch, conte
     mira.context.close()
 
 
-def test_compare_slider_moves_with_a_drag_and_the_keyboard(page, people):
+def test_compare_slider_moves_with_a_drag_and_the_keyboard(browser, base_url, watch, context,
+                                                           people):
+    page = phone(browser, base_url, watch, service_workers="block").new_page()
     email, treatment_id = people["uma"]
     login(page, email)
     page.goto(f"/treatments/{treatment_id}")
