@@ -10,7 +10,8 @@ from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Record, Treatme
 
 # open to everyone: signing in, joining from an invite, static files and public pages
 PUBLIC = {"static", "index", "auth.login", "auth.register", "links.join", "auth.check_email",
-          "auth.verify", "auth.reset_request", "auth.reset", "records.lookup", "records.verify"}
+          "auth.verify", "auth.reset_request", "auth.reset", "records.lookup", "records.verify",
+          "links.enter_code"}
 PUBLIC_PREFIXES = ("pages.",)
 # routes with no object in the URL, and the role they belong to (None: any signed-in user)
 ROLE_OF = {

@@ -342,3 +342,26 @@ def test_password_fields_are_masked_and_let_password_managers_fill_them(client):
     assert 'type="password"' in page and 'autocomplete="new-password"' in page
     assert "onpaste" not in page
     assert 'autocomplete="current-password"' in client.get("/auth/login").text
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("Berlin", "Europe/Berlin"), ("europe/berlin", "Europe/Berlin"), ("new york", "America/New_York"),
+    ("  Asia/Tokyo ", "Asia/Tokyo"), ("US/Pacific", "US/Pacific"), ("UTC", "UTC"),
+])
+def test_settings_time_zone_is_found_by_name_or_city(app, client, auth, make_user, typed, stored):
+    user = make_user("tz@example.org")
+    auth.login(user)
+    assert client.post("/auth/settings", data={"name": "Tz", "timezone": typed}).status_code == 302
+    with app.app_context():
+        assert db.session.get(User, user.id).timezone == stored
+
+
+def test_settings_offers_a_searchable_list_of_zones(client, auth, make_user):
+    auth.login(make_user("tz@example.org"))
+    page = client.get("/auth/settings").get_data(as_text=True)
+    assert 'list="zones"' in page and '<datalist id="zones">' in page
+    assert '<option value="Europe/Berlin">' in page and '<option value="Etc/GMT+5">' not in page
+    assert "data-browser-timezone-default" in page
+    # a name that is no zone, or a city in several, is refused with a clear message
+    for typed in ("Nowhere", "Europe"):
+        response = client.post("/auth/settings", data={"name": "Tz", "timezone": typed})
+        assert response.status_code == 422 and b"type its city" in response.data

@@ -50,9 +50,26 @@ def test_consent_redirects_back_only_to_our_own_pages(client, auth, people):
     auth.login(people["c1"])
     assert client.post("/consent?next=/client/").headers["Location"] == "/client/"
     client.post("/consent/withdraw", data={"photos": "keep"})
-    assert client.post("/consent?next=https://evil.example/").headers["Location"] == "/consent"
+    assert client.post("/consent?next=https://evil.example/").headers["Location"] == "/treatments/new"
 
 
 def test_therapists_have_no_consent_page(client, auth, people):
     auth.login(people["t1"])
     assert client.get("/consent").status_code == 404
+
+
+def test_consent_continues_to_the_first_treatment_then_home(app, client, auth, people):
+    from tests.recovery_rows import make_treatment
+    auth.login(people["c1"])
+    # no treatment yet: recording the session is what comes next
+    assert client.post("/consent").headers["Location"] == "/treatments/new"
+    client.post("/consent/withdraw")
+    make_treatment(app, people["c1"])
+    assert client.post("/consent").headers["Location"] == "/client/"
+    # the page itself, once consent is given, leads on instead of ending at "Withdraw"
+    assert 'href="/client/"' in client.get("/consent").get_data(as_text=True)
+    client.post("/consent/withdraw")
+    # a client sent here from somewhere goes back there
+    assert client.post("/consent?next=/join/abc").headers["Location"] == "/join/abc"
+    client.post("/consent/withdraw")
+    assert client.post("/consent?next=https://evil.example/").headers["Location"] == "/client/"

@@ -1,4 +1,6 @@
 """Demo data: a therapist and two clients with measured day-by-day photos."""
+import datetime as dt
+
 import sqlalchemy as sa
 
 from webapp.demo import CLIENTS, DEMO_PASSWORD, THERAPIST_EMAIL
@@ -54,3 +56,22 @@ def test_demo_twice_is_refused(app, runner):
     assert runner.invoke(args=["demo"]).exit_code == 0
     result = runner.invoke(args=["demo"])
     assert result.exit_code != 0 and "exists already" in result.output
+
+
+def test_demo_since_yesterday_counts_match_its_open_flags(app, runner):
+    from webapp.models import Flag, utcnow
+    from webapp.triage import since_yesterday
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        therapist = db.session.scalar(sa.select(User).where(User.email == THERAPIST_EMAIL))
+        flags = db.session.scalars(sa.select(Flag)).all()
+        since = since_yesterday(therapist.id, utcnow())
+    # no flag was raised and closed while the history was written
+    assert flags and all(f.acknowledged_at is None for f in flags)
+    assert [f.kind for f in flags] == ["slow_healing"]
+    new = [f for f in flags if f.raised_at >= utcnow() - dt.timedelta(days=1)]
+    assert since.new_flag_count == len(new) <= 1
+    assert [flag.kind for flag, _person in since.new_flags] == [f.kind for f in new]
+    # a real morning: yesterday's photos, not the whole history, are new
+    assert since.checkins == sum(1 for spec in CLIENTS for day in spec.photo_days
+                                 if spec.days_ago - day < 1)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, signed_in
 from webapp.extensions import db
-from webapp.models import AuditEvent, CareLink, Invite, utcnow
+from webapp.models import INVITE_ALPHABET, AuditEvent, CareLink, Invite, utcnow
 
 
 def make_invite(app, therapist, **fields) -> str:
@@ -170,3 +170,57 @@ def test_parallel_acceptances_of_one_invite_link_one_client(app, people, make_us
     with app.app_context():
         invite = db.session.scalar(sa.select(Invite).where(Invite.code == code))
         assert invite.used_by_id == linked[0]
+
+def test_a_typed_invite_code_opens_its_invite(app, client, auth, people):
+    page = client.get("/join").get_data(as_text=True)
+    assert 'name="code"' in page and "I have an invite code" in page
+    assert client.get("/join?code=+ab+c-12+").headers["Location"] == "/join/ABC12"
+    # a wrong code says so and offers the form again
+    wrong = client.get("/join/nope")
+    assert wrong.status_code == 404 and 'name="code"' in wrong.get_data(as_text=True)
+
+
+def test_invites_have_names_and_a_code_that_is_easy_to_type(app, client, auth, people,
+                                                           make_user):
+    auth.login(people["t1"])
+    client.post("/invites", data={"name": "  Ana, Tuesday  "})
+    client.post("/invites", data={"name": ""})
+    assert client.post("/invites", data={"name": "x" * 121}).status_code == 422
+    with app.app_context():
+        named, unnamed = db.session.scalars(sa.select(Invite).order_by(Invite.id)).all()
+    assert named.name == "Ana, Tuesday" and unnamed.name is None
+    assert len(named.code) == 10 and set(named.code) <= set(INVITE_ALPHABET)
+    page = client.get("/invites").get_data(as_text=True)
+    assert "Ana, Tuesday" in page and "Invite of" in page
+    assert f"<code>{named.code}</code>" in page
+    assert "data-share" in page and "data-copy-button" in page
+    auth.logout()
+    # typed by hand, in small letters with a gap and a dash, it opens the same invite
+    typed = named.code.lower()[:4] + " " + named.code.lower()[4:7] + "-" + named.code.lower()[7:]
+    follow = client.get("/join", query_string={"code": typed}, follow_redirects=True)
+    assert "Tess One invites you" in follow.get_data(as_text=True)
+    # the name is the therapist's own: the client never sees it
+    assert "Ana, Tuesday" not in follow.get_data(as_text=True)
+    response = client.post("/auth/register", query_string={"invite": typed}, data={
+        "name": "Ana", "email": "ana@example.org", "password": "a long enough password",
+        "role": "client", "timezone": "Europe/Berlin"})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Invite, named.id).used_at is not None
+
+
+def test_an_invite_can_be_emailed_with_its_link_and_code(app, client, auth, people, outbox):
+    auth.login(people["t1"])
+    assert client.post("/invites", data={"email": "not an email"}).status_code == 422
+    assert outbox() == []
+    response = client.post("/invites", data={"name": "Ana", "email": " ana@example.org "},
+                           follow_redirects=True)
+    assert "Invite emailed to ana@example.org" in response.get_data(as_text=True)
+    with app.app_context():
+        invite = db.session.scalar(sa.select(Invite))
+    [message] = outbox()
+    assert message["To"] == "ana@example.org" and "Tess One" in message["Subject"]
+    body = message.get_content()
+    assert f"/join/{invite.code}" in body and f"type: {invite.code}" in body
+    # the name is the therapist's own note: it is not in the email
+    assert "Ana" not in body

@@ -5,7 +5,7 @@ from recovery_rows import add_checkin, make_treatment, photo_routes  # noqa: F40
 
 from webapp import flags
 from webapp.extensions import db
-from webapp.models import AuditEvent, Flag, Note, Treatment
+from webapp.models import AuditEvent, Flag, Note, RecoverySummary, Treatment
 
 SLOW = [(0.4, 12.0, "violet"), (1.4, 14.0, "violet"), (3.4, 13.0, "green"),
         (4.4, 12.5, "green"), (5.4, 12.0, "yellow")]
@@ -175,3 +175,50 @@ def test_empty_practice_is_invited_to_invite(client, auth, people, make_user):
     auth.login(lone)
     page = client.get("/therapist/").get_data(as_text=True)
     assert "No clients yet" in page and "/invites" in page
+
+
+def test_open_flag_shows_the_current_reason_and_keeps_the_raised_one(app, client, auth, people,
+                                                                     slow_c1):
+    with app.app_context():
+        raised_with = db.session.get(Flag, slow_c1["flag"]).reason
+    # a later photo, still slow: the course's reason changes, the open flag is not raised again
+    add_checkin(app, slow_c1["treatment"], 5.45, 11.8, "yellow")
+    with app.app_context():
+        assert flags.refresh(db.session.get(Treatment, slow_c1["treatment"])) == []
+        db.session.commit()
+        now_reason = db.session.get(RecoverySummary, slow_c1["treatment"]).reason
+    assert now_reason != raised_with
+    auth.login(people["t1"])
+    for url in (f"/therapist/flags/{slow_c1['flag']}", f"/therapist/clients/{people['c1'].id}"):
+        page = client.get(url).get_data(as_text=True)
+        html_reason = now_reason.replace("'", "&#39;")
+        assert page.index(html_reason) < page.index("When raised: " + raised_with.replace("'", "&#39;"))
+    # the triage row beside it says the same
+    assert html_reason in client.get("/therapist/").get_data(as_text=True)
+    # acknowledged, it is history: the reason it was raised with, alone
+    client.post(f"/therapist/flags/{slow_c1['flag']}/acknowledge", data={"note": "Called her."})
+    page = client.get(f"/therapist/flags/{slow_c1['flag']}").get_data(as_text=True)
+    assert "When raised:" not in page and raised_with.replace("'", "&#39;") in page
+
+
+def test_triage_says_day_past_the_usual_like_the_timeline(app, client, auth, people):
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=8.5)
+    add_checkin(app, tid, 0.4, 12.0)
+    add_checkin(app, tid, 8.4, 9.0)
+    with app.app_context():
+        flags.refresh(db.session.get(Treatment, tid))
+        db.session.commit()
+    auth.login(people["t1"])
+    page = client.get("/therapist/").get_data(as_text=True)
+    assert "Day 8, past the usual 7" in page and "Day 8 of 7" not in page
+
+
+def test_a_first_photo_is_too_early_to_judge_not_waiting(app, client, auth, people):
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=0.5)
+    add_checkin(app, tid, 0.45, 12.0)
+    with app.app_context():
+        flags.refresh(db.session.get(Treatment, tid))
+        db.session.commit()
+    auth.login(people["t1"])
+    page = client.get("/therapist/").get_data(as_text=True)
+    assert "Too early to judge" in page and "Waiting for photos" not in page

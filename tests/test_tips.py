@@ -89,3 +89,25 @@ def test_every_content_string_reaches_the_translation_catalogue():
     assert "Drink plenty of water." in found and "A fever." in found
     assert tips.content()["disclaimer"] in found
     assert all(line > 0 for line, *_ in extracted)
+
+
+@pytest.mark.parametrize(("verdict", "shown"), [
+    ("slow", True), ("on_track", False), ("insufficient_data", False), ("worsening", False),
+    ("pigmentation", False), ("resolved", False), (None, False),
+])
+def test_slow_healing_advice_shows_only_for_a_slow_course(verdict, shown):
+    for day, stage in ((4, "fresh"), (8, "turning"), (12, "faint")):
+        keys = [tip.key for tip in tips.tips_for(day, stage, verdict)]
+        assert ("slow" in keys) == shown
+        # it comes first: it is the advice the verdict asks for
+        assert not shown or keys[0] == "slow"
+
+
+def test_slow_healing_advice_covers_warmth_movement_causes_and_when_to_ask():
+    slow = next(tip for tip in tips.content()["tips"] if tip.key == "slow")
+    words = " ".join(slow.items)
+    for phrase in ("warm", "Move gently", "Blood thinners", "strong suction",
+                   "Ask your therapist or a doctor", "after 10 days"):
+        assert phrase in words
+    for claim in ("cures", "will heal", "guarantee", "proven"):
+        assert claim not in words.lower()

@@ -1,5 +1,7 @@
 """Treatments: recording a cupping session, and who may see it."""
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -129,8 +131,9 @@ def test_timeline_renders_with_0_1_and_10_checkins(app, client, auth, people, co
     assert "<html" in html and f'id="timeline-{treatment_id}"' in html
     assert "Day 10, past the usual 7" in html
     assert html.count('class="day-row') == 11  # one row per day since the treatment
-    # thumbnail and its full photo per day, and the two days compared
-    assert html.count("/photos/") == count * 2 + (4 if count >= 2 else 0)
+    # thumbnail and its full photo per day, and the two days compared (the pair's links and
+    # images, and the slider's two images)
+    assert html.count("/photos/") == count * 2 + (6 if count >= 2 else 0)
     assert ("<svg viewBox" in html) == (count > 0)
     assert ('name="first"' in html) == (count >= 2)
     assert "not medical advice" in html
@@ -344,6 +347,36 @@ def test_chart_places_points_ceiling_and_resolved_line():
     assert [t.label for t in c.y_ticks] == ["0", "5", "10", "15"]
 
 
+def test_chart_axis_reaches_the_projected_day_within_a_month():
+    readings = (chart.ChartInput(0.5, 14.0), chart.ChartInput(3.5, 12.0))
+    c = chart.build(readings, expected_days=7, last_day=4, projected_day=19.4)
+    assert c.projected_day == 20 and c.left < c.projected_x < c.right
+    far = chart.build(readings, expected_days=7, last_day=4, projected_day=80.0)
+    assert far.projected_x is None and far.projected_day is None
+    assert int(far.x_ticks[-1].label) <= chart.MAX_PROJECTED_SPAN
+
+
+def test_chart_points_carry_their_day_date_and_value_and_every_line_is_in_the_legend(
+        app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=4.5)
+    add_course(app, treatment_id, count=4)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    figure = html[html.index('<figure class="fade-chart">'):html.index("</figure>")]
+    # four focusable dots, each named with its day, date and value, also as an SVG <title>
+    assert figure.count('<g class="point" tabindex="0" role="img"') == 4
+    titles = re.findall(r"<title>(Day \d+, \w{3} \d+ \w{3}: \d+\.\d)</title>", figure)
+    assert len(titles) == 4 and titles[0].endswith(": 12.0")
+    assert figure.count('class="point-label"') == 4
+    # a key for every line drawn: measured, expected, faded, and the projection
+    for line, key in (("measured", "key-measured"), ("ceiling", "key-ceiling"),
+                      ("resolved", "key-resolved"), ("projected", "key-projected")):
+        assert f'class="{line}"' in figure and f'class="key {key}"' in figure
+    # client words first, the colour science on a detail line
+    assert "How visible the marks are" in figure and "ΔE00" in figure
+    assert figure.index("How visible") < figure.index("ΔE00")
+
+
 def test_chart_without_readings_is_empty_but_valid():
     c = chart.build((), expected_days=10, last_day=0)
     assert c.points == () and c.ceiling == "" and c.line == ""
@@ -467,3 +500,101 @@ def test_another_client_or_therapist_can_neither_edit_nor_delete(app, client, au
     assert stored_objects(app) == (2, 4)
     with app.app_context():
         assert db.session.get(Treatment, photographed).body_area == "upper_back"
+
+WORSENING = [(0.4, 10.0, "violet"), (1.4, 12.0, "violet"), (2.4, 8.0, "violet"),
+             (3.4, 14.0, "violet")]
+SLOW = [(0.4, 14.0, "violet"), (1.4, 16.0, "violet"), (3.4, 15.0, "violet"),
+        (4.4, 14.5, "violet")]
+
+
+@pytest.mark.parametrize(("days_ago", "course", "verdict", "words", "tone"), [
+    (1.5, FADING[:1], "insufficient_data", "Too early to tell", "--pico-muted-border-color"),
+    (4.5, FADING[:4], "on_track", "Fading as expected", "--cm-ok"),
+    (4.5, SLOW, "slow", "Fading slower than usual", "--cm-warn"),
+    (3.5, WORSENING, "worsening", "Darker or bigger again", "--cm-fresh"),
+    (9.5, FADING, "resolved", "Faded: the marks have cleared", "--cm-ok"),
+])
+def test_each_verdict_has_its_words_and_the_colour_of_its_weight(app, client, auth, people,
+                                                                  days_ago, course, verdict,
+                                                                  words, tone):
+    treatment_id = make_treatment(app, people["c1"], days_ago=days_ago)
+    add_course(app, treatment_id, course)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert f'class="verdict verdict-{verdict}"' in html and words in html
+    card = client.get("/client/").get_data(as_text=True)
+    if verdict != "resolved":
+        assert f"verdict-{verdict}" in card and words in card
+    # the stylesheet gives the verdict the colour of its weight: "too early" is no news
+    css = re.sub(r"/\*.*?\*/", "", (Path(app.static_folder) / "css" / "app.css").read_text(),
+                 flags=re.S)
+    rules: dict[str, list[str]] = {}
+    for block in css.split("}"):
+        if "{" in block:
+            selectors, body = block.rsplit("{", 1)
+            for selector in selectors.split(","):
+                rules.setdefault(selector.strip(), []).append(body)
+    own = rules.get(f".verdict-{verdict}", rules[".verdict"])
+    assert any(tone in body for body in own)
+
+
+def test_calm_course_folds_the_red_flags_under_a_calm_heading(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], people["t1"], days_ago=4.5)
+    add_course(app, treatment_id, count=5)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert '<details class="red-flags calm">' in html and 'role="alert"' not in html
+    assert "When to contact your therapist or a doctor" in html
+    assert "Today's photo is done. See you tomorrow." in html
+
+
+@pytest.mark.parametrize("linked", [True, False])
+def test_red_flag_report_is_one_clear_state(app, client, auth, people, make_user, linked):
+    person = people["c1"] if linked else make_user("alone@example.org")
+    treatment_id = make_treatment(app, person, days_ago=1.5)
+    add_checkin(app, treatment_id, 1.45, 12.0, blisters=True)
+    auth.login(person)
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    alarm = html.index('class="red-flags alarm"')
+    # the alarm first, then the verdict; the done message steps back
+    assert alarm < html.index('class="verdict ') < html.index('class="today-done quiet"')
+    assert "See you tomorrow" not in html and "Today's photo is saved." in html
+    assert ("Your therapist has been told" in html) == linked
+    assert "red-flags calm" not in html
+    card = client.get("/client/").get_data(as_text=True)
+    assert card.index("card-alarm") < card.index("verdict-words")
+    assert ("Your therapist has been told." in card) == linked
+
+
+def test_add_later_shows_once_todays_photo_is_done(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=2.5)
+    add_checkin(app, treatment_id, 1.4, 12.0)
+    auth.login(people["c1"])
+    later = f'class="add-later" href="/treatments/{treatment_id}/checkin"'
+    for url in (f"/treatments/{treatment_id}", "/client/"):
+        html = client.get(url).get_data(as_text=True)
+        assert later not in html and "Take today's photo" in html
+    add_checkin(app, treatment_id, 2.45, 11.0)
+    for url in (f"/treatments/{treatment_id}", "/client/"):
+        html = client.get(url).get_data(as_text=True)
+        assert later in html and "Add another photo or symptom today" in html
+        assert "Take today's photo" not in html
+    # the therapist does not add photos for the client
+    auth.logout()
+    auth.login(people["t1"])
+    assert later not in client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+
+
+def test_compare_has_a_slider_for_javascript_and_the_pair_without(app, client, auth, people):
+    treatment_id = make_treatment(app, people["c1"], days_ago=4.5)
+    add_course(app, treatment_id, count=4)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    section = html[html.index('<section id="compare-'):]
+    section = section[:section.index("</section>")]
+    # hidden until static/js/app.js shows it; the side-by-side pair is there either way
+    assert '<div class="compare-slider" data-compare hidden>' in section
+    assert '<input type="range" class="compare-range"' in section
+    assert section.count("<figure>") == 2 and "Day 0" in section and "Day 3" in section
+    # these test photos are not stored: shown as taken, said so, and no error
+    assert "could not be lined up" in section and 'transform="matrix(1.0 0 0 1.0 0 0)"' in section

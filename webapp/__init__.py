@@ -62,9 +62,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.route("/")
     def index():
-        """Send each person to their own home page."""
+        """Welcome a visitor; send each signed-in person to their own home page."""
         if not current_user.is_authenticated:
-            return redirect(url_for("auth.login"))
+            return pages.welcome()
         return redirect(url_for("therapist.home" if current_user.is_therapist else "client.home"))
 
     return app

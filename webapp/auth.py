@@ -36,11 +36,40 @@ PASSWORD_JUDGED_CHARS = 72
 CONTEXT_WORDS = ("cupmark", "cupping", "cups", "hijama", "therapy", "therapist", "practice",
                  "marks", "recovery")
 TIMEZONES = frozenset(zoneinfo.available_timezones())
+# the zones the settings list offers: the canonical Area/City names (no "Etc/GMT+5" or legacy
+# aliases such as "US/Pacific", which are still accepted when typed)
+ZONE_CHOICES = tuple(sorted(zone for zone in TIMEZONES if "/" in zone and not zone.startswith(
+    ("Etc/", "SystemV/", "US/", "Canada/", "Mexico/", "Brazil/", "Chile/"))))
+
+
+def zones_by_city(zones) -> dict[str, list[str]]:
+    """Return the zones by their city in small letters ("new york"), several where it repeats."""
+    found: dict[str, list[str]] = {}
+    for zone in zones:
+        found.setdefault(zone.rsplit("/", 1)[1].replace("_", " ").lower(), []).append(zone)
+    return found
+
+
+# a city typed alone ("Berlin", "new york") names the one zone that ends with it
+ZONES_BY_CITY = zones_by_city(ZONE_CHOICES)
 
 
 def valid_timezone(name: str | None) -> str:
     """Return the IANA zone name if we know it, else UTC."""
     return name if name in TIMEZONES else "UTC"
+
+
+def find_timezone(text: str | None) -> str | None:
+    """Return the IANA zone a person typed: its exact name, any capitalisation, or its city."""
+    typed = " ".join((text or "").split())
+    if typed in TIMEZONES:
+        return typed
+    by_name = {zone.lower(): zone for zone in TIMEZONES}
+    found = by_name.get(typed.replace(" ", "_").lower())
+    if found:
+        return found
+    cities = ZONES_BY_CITY.get(typed.replace("_", " ").lower(), [])
+    return cities[0] if len(cities) == 1 else None
 
 
 @login_manager.user_loader
@@ -184,9 +213,12 @@ class SettingsForm(FlaskForm):
     timezone = StringField(_l("Time zone"), validators=[InputRequired(), Length(max=64)])
 
     def validate_timezone(self, field):
-        """Accept only IANA zone names such as Europe/Berlin."""
-        if field.data not in TIMEZONES:
-            raise ValidationError(_("Pick a time zone such as Europe/Berlin."))
+        """Accept IANA zone names such as Europe/Berlin, or a city such as Berlin."""
+        found = find_timezone(field.data)
+        if found is None:
+            raise ValidationError(_("Pick a time zone from the list, such as Europe/Berlin, "
+                                    "or type its city."))
+        field.data = found
 
 
 def start_session(user: User) -> None:
@@ -427,4 +459,4 @@ def settings():
         flash(_("Settings saved."))
         return redirect(url_for("auth.settings"))
     status = 422 if form.is_submitted() else 200
-    return render("auth/settings.html", status=status, form=form)
+    return render("auth/settings.html", status=status, form=form, zones=ZONE_CHOICES)

@@ -2,6 +2,7 @@
 
 Pure: no Flask, no database. ``templates/treatments/_chart.html`` draws what ``build`` returns.
 """
+import datetime as dt
 import functools
 import math
 from dataclasses import dataclass
@@ -15,6 +16,11 @@ HEIGHT = 230
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 34, 12, 12, 40
 # the ceiling is drawn as a polyline sampled this often (days)
 CURVE_STEP = 0.25
+# the x-axis reaches a projected day up to this far: a guess of "day 60" would squash the
+# rest, so it is left off (the verdict still says it in words)
+MAX_PROJECTED_SPAN = 30
+# a point's label sits this far above it (below it near the top), and this far from the sides
+LABEL_RISE, LABEL_DROP, LABEL_INSET = 14, 26, 40
 
 
 @dataclass(frozen=True)
@@ -25,11 +31,12 @@ class ChartInput:
     delta_e: float
     stage: str | None = None
     mark_hex: str | None = None
+    taken_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
 class Point:
-    """A measured reading placed on the chart."""
+    """A measured reading placed on the chart, with where its label shows on focus."""
 
     x: float
     y: float
@@ -37,6 +44,9 @@ class Point:
     delta_e: float
     stage: str | None
     mark_hex: str | None
+    taken_at: dt.datetime | None = None
+    label_x: float = 0.0
+    label_y: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,7 @@ class Chart:
     expected_days: int
     projected_x: float | None
     values: str  # "day: ΔE; " for each point, the chart's text alternative
+    projected_day: int | None = None  # the day the projection line marks
 
 
 def nice_top(value: float) -> float:
@@ -93,8 +104,11 @@ def build(readings: tuple[ChartInput, ...], expected_days: int, last_day: int,
     """Place the readings, the ceiling curve from their peak and the resolved line at 3."""
     # kept (the readings are a tuple for that): the same course on the same day gives the same
     # chart, and a timeline is opened again and again; the chart is immutable, so it is shared
+    # the axis reaches the projected day too, so "around day 12" is on the chart
+    reach = (projected_day + 0.5 if projected_day is not None
+             and projected_day <= MAX_PROJECTED_SPAN else 0.0)
     span = max(float(last_day) + 1, float(expected_days) + 1,
-               max((r.t_days for r in readings), default=0.0) + 0.5)
+               max((r.t_days for r in readings), default=0.0) + 0.5, reach)
     peak = max((r.delta_e for r in readings), default=0.0)
     top_value = nice_top(peak * 1.05)
     left, top = MARGIN_LEFT, MARGIN_TOP
@@ -108,16 +122,24 @@ def build(readings: tuple[ChartInput, ...], expected_days: int, last_day: int,
         """Map a colour difference to a vertical position."""
         return round(bottom - (bottom - top) * min(max(e, 0.0), top_value) / top_value, 1)
 
-    points = tuple(Point(x(r.t_days), y(r.delta_e), int(r.t_days), round(r.delta_e, 1), r.stage,
-                         r.mark_hex) for r in sorted(readings, key=lambda r: r.t_days))
+    def point(r: ChartInput) -> Point:
+        """Place a reading, and its label above it (below near the top), inside the chart."""
+        px, py = x(r.t_days), y(r.delta_e)
+        label_y = py - LABEL_RISE if py - LABEL_RISE > top + LABEL_RISE else py + LABEL_DROP
+        return Point(px, py, int(r.t_days), round(r.delta_e, 1), r.stage, r.mark_hex,
+                     r.taken_at, min(max(px, left + LABEL_INSET), right - LABEL_INSET), label_y)
+
+    points = tuple(point(r) for r in sorted(readings, key=lambda r: r.t_days))
     ceiling = ceiling_line(peak, expected_days, span, top_value) if peak > 0 else ""
     day_step = 1 if span <= 11 else 2 if span <= 22 else 5
     x_ticks = tuple(Tick(x(d), str(d)) for d in range(0, int(span) + 1, day_step))
     value_step = 5 if top_value <= 30 else 10
     y_ticks = tuple(Tick(y(v), str(v)) for v in range(0, int(top_value) + 1, value_step))
-    projected_x = x(projected_day) if projected_day is not None and projected_day <= span else None
+    shown = projected_day is not None and projected_day <= span
+    projected_x = x(projected_day) if shown else None
     return Chart(width=WIDTH, height=HEIGHT, left=left, top=top, right=right, bottom=bottom,
                  points=points, line=" ".join(f"{p.x},{p.y}" for p in points), ceiling=ceiling,
                  resolved_y=y(RESOLVED_BELOW), x_ticks=x_ticks, y_ticks=y_ticks,
                  expected_days=expected_days, projected_x=projected_x,
-                 values="".join(f"{p.day}: {p.delta_e:.1f}; " for p in points))
+                 values="".join(f"{p.day}: {p.delta_e:.1f}; " for p in points),
+                 projected_day=math.ceil(projected_day) if shown else None)

@@ -9,7 +9,7 @@ from flask_login import current_user
 from webapp import audit, privacy
 from webapp.access import role_required
 from webapp.extensions import db
-from webapp.models import Consent, User, utcnow
+from webapp.models import Consent, Treatment, User, utcnow
 from webapp.pages import render, safe_next
 
 bp = Blueprint("consent", __name__, url_prefix="/consent")
@@ -34,6 +34,13 @@ def give(user: User) -> Consent:
     return consent
 
 
+def next_step(user: User) -> str:
+    """Return where a client goes on after consenting: their first treatment, or home."""
+    has_treatment = db.session.scalar(sa.select(Treatment.id).where(
+        Treatment.client_id == user.id).limit(1)) is not None
+    return url_for("client.home") if has_treatment else url_for("treatments.new")
+
+
 def consent_required(view):
     """Send a client without standing consent to the consent page instead of the view."""
     @functools.wraps(view)
@@ -54,7 +61,7 @@ def show():
         consent = give(current_user)
         db.session.commit()
         flash(_("Thank you. You can now upload photos."))
-        return redirect(safe_next(request.args.get("next")) or url_for("consent.show"))
+        return redirect(safe_next(request.args.get("next")) or next_step(current_user))
     return render("consent/show.html", consent=consent,
                   version=current_app.config["CONSENT_VERSION"])
 

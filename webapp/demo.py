@@ -5,19 +5,25 @@ account (``make run`` calls it that way). Photos are painted by webapp.analysis.
 and go through the same check-in service as a real upload, so every number is measured. The
 three marks of each photo are the treatment's followed marks, confirmed as a client would;
 Ben's third mark lags while his other two fade on the curve.
+
+The photos are stored now but dated days back, so each check-in is then dated as having
+arrived when it was taken, and the flags are worked out afresh as of the latest photo and
+then as of now: the therapist's first view shows what a real morning would, not flags raised
+and closed while the history was being written.
 """
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import click
 import sqlalchemy as sa
 from flask import Blueprint
 
-from webapp import consent, marks
-from webapp.analysis import synthetic
+from webapp import chart, consent, flags, marks
+from webapp.analysis import colour, synthetic
 from webapp.checkins import record_checkin
 from webapp.extensions import db
-from webapp.models import CareLink, Treatment, User, utcnow
+from webapp.models import CareLink, Flag, Treatment, User, utcnow
 from webapp.recovery import expected_days_for
 
 bp = Blueprint("demo", __name__, cli_group=None)
@@ -61,6 +67,20 @@ CLIENTS = (
 )
 
 
+@functools.cache
+def sample_course() -> tuple[chart.ChartInput, ...]:
+    """Return Ana's course as painted: the true ΔE00 of her largest mark, by day."""
+    # the welcome page's example chart: the demo's own numbers, with no database or photo
+    spec = CLIENTS[0]
+    skin = synthetic.skin_lab_for_ita(spec.ita)
+    course = []
+    for day in synthetic.recovery_series(spec.mark_kinds[0], skin_lab=skin, days=spec.photo_days):
+        delta_e, _theta, _name, stage = synthetic.truth_for(skin, day.delta_lab)
+        mark_hex = colour.lab_to_hex(tuple(s + d for s, d in zip(skin, day.delta_lab)))
+        course.append(chart.ChartInput(day.t_days, round(delta_e, 1), stage, mark_hex))
+    return tuple(course)
+
+
 def photo_of(skin_lab, days: list[synthetic.SeriesDay], seed: int) -> bytes:
     """Paint one day's photo of the marks (each at its own stage) and return it as JPEG bytes."""
     marks = [synthetic.MarkSpec(delta_lab=tuple(v * scale for v in day.delta_lab), centre=centre,
@@ -87,6 +107,7 @@ def create_demo(now: dt.datetime) -> list[tuple[str, str]]:
     therapist.set_password(DEMO_PASSWORD)
     db.session.flush()
     logins = [("therapist", THERAPIST_EMAIL)]
+    treatments = []
     for spec in CLIENTS:
         # one hash for every demo account: the same password, and scrypt is slow on purpose
         client = add_user(spec.email, spec.name, "client", therapist.password_hash)
@@ -117,8 +138,24 @@ def create_demo(now: dt.datetime) -> list[tuple[str, str]]:
                 board.spots = [marks.Spot(x, y, radius, "tapped")
                                for (x, y), radius, _scale in MARK_LAYOUT]
             marks.save(board, client)
+            # it arrived when it was taken: "since yesterday" counts it then, not today
+            checkin.created_at = checkin.taken_at
+        treatments.append((treatment, checkin.taken_at))
         logins.append(("client", spec.email))
+    replay_flags(treatments, now)
+    db.session.commit()
     return logins
+
+
+def replay_flags(treatments: list[tuple[Treatment, dt.datetime]], now: dt.datetime) -> None:
+    """Raise the demo's flags as of each treatment's latest photo, then as of now."""
+    # each upload above raised and closed flags against the real clock (a photo dated days
+    # back looks like a long silence); none of that happened in the story the demo tells
+    ids = [treatment.id for treatment, _latest in treatments]
+    db.session.execute(sa.delete(Flag).where(Flag.treatment_id.in_(ids)))
+    for treatment, latest in treatments:
+        flags.refresh(treatment, latest)
+    flags.sweep(now)
 
 
 @bp.cli.command("demo")

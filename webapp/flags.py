@@ -61,12 +61,48 @@ def symptom_reason(recovery: Recovery) -> str:
 
 def missed_reason(recovery: Recovery, now: dt.datetime) -> str:
     """Say in words how long the client has not checked in."""
-    silence = format_timedelta(now - last_activity(recovery), threshold=1.5)
-    if recovery.latest is None:
+    latest = recovery.latest
+    return silence_reason(recovery.treatment.treated_at,
+                          latest.taken_at if latest is not None else None, now, recovery.timezone)
+
+
+def silence_reason(treated_at: dt.datetime, last_photo_at: dt.datetime | None,
+                   now: dt.datetime, timezone: str) -> str:
+    """Say in words how long a client has not checked in since the treatment or a photo.
+
+    The last photo's day is its calendar date in the client's ``timezone`` (clock.day_number).
+    """
+    silence = format_timedelta(now - (last_photo_at or treated_at), threshold=1.5)
+    if last_photo_at is None:
         return _("No check-in since the treatment %(time)s ago.", time=silence)
     return _("No check-in for %(time)s: the last photo was on day %(day)d.", time=silence,
-             day=clock.day_number(recovery.treatment.treated_at, recovery.latest.taken_at,
-                                  recovery.timezone))
+             day=clock.day_number(treated_at, last_photo_at, timezone))
+
+
+def current_reasons(flags: Sequence[Flag], now: dt.datetime) -> dict[int, str]:
+    """Return, per open flag, its reason as things stand now (one query for them all).
+
+    A verdict flag reads its treatment's current assessment, a missed check-in the silence so
+    far; a flag keeps the reason it was raised with as history. A red-flag symptom names the
+    day it was reported, which does not change.
+    """
+    live = [flag for flag in flags
+            if flag.acknowledged_at is None and flag.kind != "red_flag_symptom"]
+    if not live:
+        return {}
+    summaries = {s.treatment_id: s for s in db.session.scalars(sa.select(RecoverySummary).where(
+        RecoverySummary.treatment_id.in_({flag.treatment_id for flag in live})))}
+    reasons = {}
+    for flag in live:
+        summary = summaries.get(flag.treatment_id)
+        if summary is None:
+            continue
+        if flag.kind == "missed_checkins":
+            reasons[flag.id] = silence_reason(flag.treatment.treated_at, summary.last_checkin_at,
+                                              now, flag.treatment.client.timezone)
+        elif summary.reason:
+            reasons[flag.id] = summary.reason
+    return reasons
 
 
 def wanted(recovery: Recovery, now: dt.datetime) -> dict[str, tuple[str, dt.datetime]]:

@@ -3,23 +3,35 @@ import datetime as dt
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
-from flask_babel import gettext as _
+from flask_babel import format_date, gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import EmailField, StringField
+from wtforms.validators import Email, Length, Optional
 
 from webapp import audit
 from webapp.access import role_required
 from webapp.extensions import db
+from webapp.mail import send_mail
 from webapp.models import CareLink, Invite, User, utcnow
 from webapp.pages import render
+from webapp.therapist import stripped
 
 bp = Blueprint("links", __name__)
 
 
+def typed_code(text: str) -> str:
+    """Return an invite code as typed by hand in its stored form: capitals, no gaps or dashes."""
+    return "".join(char for char in text.upper() if char.isalnum())
+
+
 def usable_invite(code: str | None) -> Invite | None:
-    """Return the invite with this code if it can still be accepted."""
+    """Return the invite with this code (as in its link, or typed) if it can still be accepted."""
     if not code:
         return None
-    invite = db.session.scalar(sa.select(Invite).where(Invite.code == code))
+    # a link carries the code exactly (older links are case-sensitive); a typed one may not
+    candidates = {code, typed_code(code)} - {""}
+    invite = db.session.scalar(sa.select(Invite).where(Invite.code.in_(candidates)).limit(1))
     return invite if invite and invite.is_usable(utcnow()) else None
 
 
@@ -46,11 +58,34 @@ def accept(invite: Invite, client: User) -> CareLink | None:
     return link
 
 
-def create_invite(therapist: User, days: int) -> Invite:
+def create_invite(therapist: User, days: int, name: str | None = None) -> Invite:
     """Create a single-use invite that expires after the given number of days."""
-    invite = Invite(therapist_id=therapist.id, expires_at=utcnow() + dt.timedelta(days=days))
+    invite = Invite(therapist_id=therapist.id, expires_at=utcnow() + dt.timedelta(days=days),
+                    name=name or None)
     db.session.add(invite)
     return invite
+
+
+class InviteForm(FlaskForm):
+    """A new invite: who it is for, and where to email it (both optional)."""
+
+    name = StringField(_l("Who is it for? (optional)"), filters=[stripped],
+                       validators=[Length(max=120)])
+    email = EmailField(_l("Email it to (optional)"), filters=[stripped],
+                       validators=[Optional(), Email(), Length(max=254)])
+
+
+def email_invite(invite: Invite, to: str) -> None:
+    """Email the invite's link and code to the client, from the therapist's name."""
+    therapist = invite.therapist
+    link = url_for("links.join", code=invite.code, _external=True)
+    text = _("%(name)s invites you to follow how your cupping marks fade, in Cupmark.\n\n"
+             "Open this link to accept (it works once, until %(until)s):\n%(link)s\n\n"
+             "Or open Cupmark, choose “I have an invite code” and type: %(code)s\n\n"
+             "If you did not expect this, ignore this email: nothing happens without you.",
+             name=therapist.name, until=format_date(invite.expires_at, "d MMMM"), link=link,
+             code=invite.code)
+    send_mail(to, _("%(name)s invites you to Cupmark", name=therapist.name), text)
 
 
 @bp.route("/links")
@@ -77,6 +112,15 @@ def remove(link_id: int):
     return redirect(url_for("links.index"))
 
 
+@bp.route("/join")
+def enter_code():
+    """Take an invite code typed by hand, and open the invite it names."""
+    code = typed_code(request.args.get("code", ""))
+    if code:
+        return redirect(url_for("links.join", code=code))
+    return render("links/code.html")
+
+
 @bp.route("/join/<code>", methods=("GET", "POST"))
 def join(code: str):
     """Open an invite: a signed-in client links; anyone else registers or logs in first."""
@@ -101,19 +145,25 @@ def join(code: str):
 @role_required("therapist")
 def invites():
     """List your invites, and create a new one with a link that is easy to copy."""
-    if request.method == "POST":
+    form = InviteForm()
+    if form.validate_on_submit():
         if current_user.email_verified_at is None:
             # an invite speaks for a practice: its therapist must own the address they gave
             flash(_("Confirm your email before you invite clients."))
             return redirect(url_for("links.invites"))
-        invite = create_invite(current_user, current_app.config["INVITE_DAYS"])
+        invite = create_invite(current_user, current_app.config["INVITE_DAYS"], form.name.data)
         db.session.commit()
-        flash(_("New invite created. Send the link to your client."))
+        if form.email.data:
+            email_invite(invite, form.email.data)
+            flash(_("Invite emailed to %(email)s.", email=form.email.data))
+        else:
+            flash(_("New invite created. Send the link or the code to your client."))
         return redirect(url_for("links.invites", _anchor=f"invite-{invite.id}"))
     all_invites = db.session.scalars(
         sa.select(Invite).where(Invite.therapist_id == current_user.id)
         .order_by(Invite.created_at.desc())).all()
-    return render("links/invites.html", invites=all_invites, now=utcnow())
+    return render("links/invites.html", status=422 if form.is_submitted() else 200,
+                  invites=all_invites, now=utcnow(), form=form)
 
 
 @bp.route("/invites/<int:invite_id>/revoke", methods=("POST",))

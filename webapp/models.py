@@ -127,13 +127,25 @@ class UserSession(db.Model):
     # joined: every signed-in request loads the session with its user, this saves a query
     user: so.Mapped[User] = so.relationship(lazy="joined")
 
+# an invite code is read aloud or typed from a message: capitals and digits that cannot be
+# mistaken for one another (no 0/O, 1/I/L); 10 of these 31 are ~50 bits, for a code that works
+# once and only for a week
+INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+INVITE_CODE_LENGTH = 10
+
+
+def new_invite_code() -> str:
+    """Return a fresh random invite code that is easy to type."""
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
+
 
 class Invite(db.Model):
     """A single-use code with which a therapist invites a client to link."""
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    code: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True,
-                                            default=lambda: secrets.token_urlsafe(16))
+    code: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=new_invite_code)
+    # who the therapist meant it for: only the therapist sees it, to tell open invites apart
+    name: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
     therapist_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
                                                     index=True)
     created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)

@@ -346,6 +346,22 @@ def csp_report():
     return "", 204
 
 
+def welcome():
+    """Say what Cupmark does for clients and therapists, with an example chart (the demo's)."""
+    # imported here, like normal() below: this block stays self-contained in a shared file
+    from webapp import chart, demo
+    from webapp.models import EXPECTED_DAYS
+    course = demo.sample_course()
+    example = chart.build(course, EXPECTED_DAYS, int(course[-1].t_days) + 1)
+    return render_template("pages/welcome.html", example=example)
+
+
+@bp.route("/privacy")
+def privacy():
+    """Say what is stored, who sees it, how long it is kept, and how to export or delete it."""
+    return render_template("pages/privacy.html")
+
+
 @bp.route("/normal")
 def normal():
     """Explain what fading marks usually look like, how long they last and what slows them."""

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from webapp import audit, messages, timeline, triage
+from webapp import audit, flags as flagging, messages, timeline, triage
 from webapp.access import (get_linked_client_or_404, is_linked, linked_client_ids,
                            role_required)
 from webapp.extensions import db
@@ -33,7 +33,7 @@ STATUS_LABELS = {
     "red_flag": _l("Red-flag symptoms"), "worsening": _l("Worsening"),
     "slow": _l("Slower than expected"), "pigmentation": _l("Pigmentation"),
     "missed": _l("Missed check-ins"), "on_track": _l("On track"),
-    "waiting": _l("Waiting for photos"), "resolved": _l("Resolved"),
+    "waiting": _l("Too early to judge"), "resolved": _l("Resolved"),
 }
 WORKSPACE_LABELS = TranslatedLabels({"flag": FLAG_LABELS, "status": STATUS_LABELS,
                                      "verdict": THERAPIST_VERDICT_LABELS})
@@ -98,8 +98,9 @@ def triage_rows(rows: list[triage.TriageRow]) -> list[SimpleNamespace]:
     # own values are %-formatted into the sentences translated once, its links come from one
     # url_for per route, its stage chip from one macro call per look, and each value is one
     # string the template escapes once
-    day_of, last_photo, no_photo = (_("Day %(n)d of %(d)d"), _("Last photo %(ago)s"),
-                                    _("No photo yet"))
+    # the same sentences as treatments/_day_of.html: one wording per fact
+    day_of, past_usual = _("Day %(n)d of %(d)d"), _("Day %(n)d, past the usual %(d)d")
+    last_photo, no_photo = _("Last photo %(ago)s"), _("No photo yet")
     client_url = url_maker("therapist.client", "client_id")
     flag_url = url_maker("therapist.flag", "flag_id")
     chip, ago = stage_chip_maker(), ago_formatter()
@@ -112,10 +113,15 @@ def triage_rows(rows: list[triage.TriageRow]) -> list[SimpleNamespace]:
             status=row.status, status_label=statuses[row.status],
             client_url=client_url(row.client.id), name=row.client.name,
             area=areas[row.treatment.body_area],
-            day_of=day_of % {"n": row.day, "d": row.treatment.expected_days},
+            day_of=(day_of if row.day <= row.treatment.expected_days else past_usual)
+            % {"n": row.day, "d": row.treatment.expected_days},
             chip=chip(row.reading),
             seen=no_photo if since is None else last_photo % {"ago": ago(since)},
-            alerts=[flag.reason for flag in row.flags if flag.kind in ALERT_KINDS],
+            # a silence is said as it stands now, not as it was when its flag was raised
+            alerts=[flagging.silence_reason(row.treatment.treated_at, row.last_checkin_at, row.now,
+                                            row.client.timezone)
+                    if flag.kind == "missed_checkins" else flag.reason
+                    for flag in row.flags if flag.kind in ALERT_KINDS],
             # the status names something else than the course: the verdict says how it goes
             verdict=(verdicts[row.verdict].capitalize() if row.status in ("red_flag", "missed")
                      else None),
@@ -156,6 +162,7 @@ def review(person: User, note_form: NoteForm | None = None) -> dict:
     threads = {t.id: messages.thread(t, current_user) for t in treatments}
     return {"client": person, "timelines": timelines, "flags": flags, "threads": threads,
             "names": acknowledger_names(flags), "notes": own_notes(person.id),
+            "current_reasons": flagging.current_reasons(flags, now),
             "note_form": note_form or NoteForm(formdata=None), "now": now}
 
 
@@ -227,7 +234,8 @@ def flag(flag_id: int):
     audit.record("view_flag", current_user, subject=found.treatment.client_id, obj=found)
     db.session.commit()
     return render("therapist/flag.html", flag=found, form=AcknowledgeForm(formdata=None),
-                  names=acknowledger_names([found]))
+                  names=acknowledger_names([found]),
+                  current_reasons=flagging.current_reasons([found], utcnow()))
 
 
 @bp.route("/flags/<int:flag_id>/acknowledge", methods=("POST",))
@@ -260,4 +268,5 @@ def acknowledge(flag_id: int):
                                     _anchor="flags"))
         status = 200
     return render("therapist/flag.html", "therapist/_flag.html", status=status, flag=found,
-                  form=form, names=acknowledger_names([found]), message=message)
+                  form=form, names=acknowledger_names([found]), message=message,
+                  current_reasons=flagging.current_reasons([found], utcnow()))

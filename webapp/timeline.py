@@ -79,6 +79,13 @@ class Timeline:
         """Return today's row, when today has a photo."""
         return self.rows[0] if self.today_done else None
 
+    def tells_therapist(self) -> bool:
+        """Tell whether the latest state raises a flag a therapist sees (see flags.wanted)."""
+        # a reported blister or fever, or a worsening course; pain and slow fading do not
+        latest = self.recovery.latest
+        return ((latest is not None and latest.has_red_flag_symptom)
+                or self.recovery.assessment.verdict == "worsening")
+
     @property
     def latest_reading(self) -> ReadingRow | None:
         """Return the reading of the most recent check-in."""
@@ -127,12 +134,13 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
     followed = recovery.mark_course(mark)
     if followed is not None:
         readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, taken_at),
-                                          delta_e, stage, mark_hex)
+                                          delta_e, stage, mark_hex, taken_at)
                          for taken_at, delta_e, stage, mark_hex in mark_readings(followed))
         projected = followed.assessment.projected_resolution_day
     else:
         readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, c.taken_at),
-                                          c.reading.delta_e, c.reading.stage, c.reading.mark_hex)
+                                          c.reading.delta_e, c.reading.stage, c.reading.mark_hex,
+                                          c.taken_at)
                          for c in recovery.days if usable(c.reading))
         projected = recovery.assessment.projected_resolution_day
     latest = recovery.latest
@@ -144,7 +152,7 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
     return Timeline(
         recovery=recovery, today=today, rows=rows,
         chart=chart.build(readings, treatment.expected_days, max(today, last), projected),
-        aftercare=tips.aftercare(today, stage, signs),
+        aftercare=tips.aftercare(today, stage, signs, recovery.assessment.verdict),
         compare=pick_pair(photo_rows, first, second), photo_rows=photo_rows,
         projected_on=(treatment.treated_at + projected * clock.DAY
                       if projected is not None else None), mark=followed)

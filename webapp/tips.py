@@ -31,10 +31,13 @@ class Tip:
     min_day: int = 0
     max_day: int | None = None
     stages: tuple[str, ...] | None = None
+    verdicts: tuple[str, ...] | None = None
 
-    def applies(self, day: int, stage: str) -> bool:
-        """Tell whether the tip is meant for this day and stage."""
+    def applies(self, day: int, stage: str, verdict: str | None = None) -> bool:
+        """Tell whether the tip is meant for this day, stage and course verdict."""
         if day < self.min_day or (self.max_day is not None and day > self.max_day):
+            return False
+        if self.verdicts is not None and verdict not in self.verdicts:
             return False
         return self.stages is None or stage in self.stages
 
@@ -71,7 +74,8 @@ def content() -> dict:
         raw = tomllib.load(fh)
     tips = [Tip(key=t["key"], title=t["title"], items=tuple(t["items"]),
                 min_day=t.get("min_day", 0), max_day=t.get("max_day"),
-                stages=tuple(t["stages"]) if "stages" in t else None) for t in raw["tips"]]
+                stages=tuple(t["stages"]) if "stages" in t else None,
+                verdicts=tuple(t["verdicts"]) if "verdicts" in t else None) for t in raw["tips"]]
     return {"tips": tips, "red_flags": [(f["key"], f["text"]) for f in raw["red_flags"]],
             "disclaimer": raw["disclaimer"], "red_flags_title": raw["red_flags_title"],
             "red_flags_intro": raw["red_flags_intro"]}
@@ -94,9 +98,9 @@ def extract_messages(fileobj, keywords, comment_tags, options):
         yield line, "_", message, []
 
 
-def tips_for(day: int, stage: str | None) -> list[Tip]:
-    """Return the tips for this day since the treatment and the latest measured stage."""
-    return [tip for tip in content()["tips"] if tip.applies(day, stage or NO_STAGE)]
+def tips_for(day: int, stage: str | None, verdict: str | None = None) -> list[Tip]:
+    """Return the tips for this day since the treatment, the latest stage and the verdict."""
+    return [tip for tip in content()["tips"] if tip.applies(day, stage or NO_STAGE, verdict)]
 
 
 def signs_shown(days: Sequence[CheckIn], verdict: str, day: int,
@@ -124,10 +128,11 @@ def signs_shown(days: Sequence[CheckIn], verdict: str, day: int,
     return signs
 
 
-def aftercare(day: int, stage: str | None, signs: set[str]) -> Aftercare:
-    """Gather the tips for the day and stage and the red flags, the shown ones marked."""
+def aftercare(day: int, stage: str | None, signs: set[str],
+              verdict: str | None = None) -> Aftercare:
+    """Gather the tips for the day, stage and verdict and the red flags, the shown ones marked."""
     data = content()
     flags = [RedFlag(key, text, key in signs) for key, text in data["red_flags"]]
-    return Aftercare(tips=tips_for(day, stage), red_flags=flags, disclaimer=data["disclaimer"],
+    return Aftercare(tips=tips_for(day, stage, verdict), red_flags=flags, disclaimer=data["disclaimer"],
                      red_flags_title=data["red_flags_title"],
                      red_flags_intro=data["red_flags_intro"])

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, get_template_attribute, redirect, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l, ngettext
+from flask_babel import get_timezone, gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultipleField,
@@ -14,7 +14,7 @@ from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultip
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
-from webapp import audit, chart, clock, messages, timeline
+from webapp import audit, chart, clock, compare, messages, timeline
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
 from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
 from webapp.extensions import babel, db, htmx
@@ -146,16 +146,22 @@ def stage_chip_maker():
 @bp.app_template_global()
 def chart_figure(fade: chart.Chart, element_id: str):
     """Return the fade chart's figure (the _chart_figure.html macro) in the current language."""
-    return drawn_chart(fade, element_id, babel.domain_instance.get_translations())
+    return drawn_chart(fade, element_id, babel.domain_instance.get_translations(),
+                       str(get_timezone()))
 
 
 @functools.lru_cache(maxsize=256)
-def drawn_chart(fade: chart.Chart, element_id: str, catalogue):
-    """Draw a chart with the words of a catalogue (one per language)."""
+def drawn_chart(fade: chart.Chart, element_id: str, catalogue, zone: str):
+    """Draw a chart with the words of a catalogue (one per language) and dates in a zone."""
     # kept: a chart is a hundred-odd values, and the same course on the same day is drawn
     # the same way each time its timeline is opened; the figure depends on nothing else
+    # (its points' dates are said in the viewer's zone, hence the zone in the key)
     macro = get_template_attribute("treatments/_chart_figure.html", "fade_chart")
     return macro(fade, element_id)
+
+
+# the comparison slider lays the earlier photo over the later one, aligned (webapp.compare)
+bp.add_app_template_global(compare.overlay, "compare_overlay")
 
 
 @bp.app_template_global()
@@ -389,8 +395,10 @@ def show(treatment_id: int):
     view = timeline.build(recovery, utcnow(), request.args.get("first", type=int),
                           request.args.get("second", type=int),
                           request.args.get("mark", type=int))
-    # only a slow course tells the client their therapist sees it: no query otherwise
-    tell_client = current_user.id == treatment.client_id and recovery.assessment.verdict == "slow"
+    # only a slow course or a flagged alarm tells the client their therapist sees it: no query
+    # otherwise
+    tell_client = current_user.id == treatment.client_id and (
+        recovery.assessment.verdict == "slow" or view.tells_therapist)
     return render("treatments/show.html", partial, treatment=treatment, timeline=view,
                   has_therapist=tell_client and has_therapist(treatment.client_id),
                   thread=messages.thread(treatment, current_user) if whole_page else None)

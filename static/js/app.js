@@ -7,6 +7,10 @@ function fillBrowserTimezone(root) {
   root.querySelectorAll("input[data-browser-timezone]").forEach((input) => {
     if (zone) input.value = zone;
   });
+  // settings: an account that fell back to UTC is offered the phone's zone (saved on Save)
+  root.querySelectorAll("input[data-browser-timezone-default]").forEach((input) => {
+    if (zone && input.value === "UTC") input.value = zone;
+  });
 }
 
 function selectOnFocus(root) {
@@ -34,9 +38,78 @@ document.addEventListener("formdata", (event) => {
   });
 });
 
+function compareSlider(root) {
+  // the before/after slider: the range input lies over the photo, so a drag anywhere on it
+  // and the arrow keys both move the divider; the divider moves by SVG attributes (the CSP
+  // allows no inline style)
+  root.querySelectorAll("[data-compare]").forEach((slider) => {
+    if (slider.dataset.ready) return;
+    slider.dataset.ready = "1";
+    const svg = slider.querySelector("[data-compare-svg]");
+    const clip = slider.querySelector("[data-compare-clip]");
+    const line = slider.querySelector("[data-compare-line]");
+    const range = slider.querySelector("[data-compare-range]");
+    const zoom = slider.querySelector("[data-compare-zoom]");
+    const width = Number(svg.dataset.width);
+    const height = Number(svg.dataset.height);
+    let scale = 1;
+    function place() {
+      const x = (width * Number(range.value)) / 100;
+      clip.setAttribute("width", x);
+      line.setAttribute("x1", x);
+      line.setAttribute("x2", x);
+      // zoomed in, the view follows the divider: where you look is where the two days meet
+      const w = width / scale;
+      const h = height / scale;
+      const left = Math.min(Math.max(x - w / 2, 0), width - w);
+      svg.setAttribute("viewBox", `${left} ${(height - h) / 2} ${w} ${h}`);
+      range.setAttribute("aria-valuetext", `${range.value}%`);
+    }
+    range.addEventListener("input", place);
+    zoom.addEventListener("click", () => {
+      // 1x, 2x, 4x, and back: the button says what its next tap does
+      scale = scale >= 4 ? 1 : scale * 2;
+      zoom.textContent = scale >= 4 ? zoom.dataset.zoomOut : zoom.dataset.zoomIn;
+      place();
+    });
+    slider.hidden = false;
+    place();
+  });
+}
+
+function inviteButtons(root) {
+  // an invite goes out through the phone's own share sheet where there is one (Web Share
+  // API), and is copied to the clipboard everywhere
+  root.querySelectorAll("[data-invite-actions]").forEach((actions) => {
+    const share = actions.querySelector("[data-share]");
+    const copy = actions.querySelector("[data-copy-button]");
+    const data = { title: share.dataset.shareTitle, text: share.dataset.shareText,
+                   url: share.dataset.shareUrl };
+    if (navigator.share && (!navigator.canShare || navigator.canShare(data))) {
+      share.hidden = false;
+      share.addEventListener("click", () => navigator.share(data).catch(() => {}));
+    }
+    copy.addEventListener("click", async () => {
+      const input = document.getElementById(copy.dataset.copyButton);
+      try {
+        await navigator.clipboard.writeText(input.value);
+      } catch (error) {
+        // no clipboard permission (or plain http): select it, so a long press copies it
+        input.focus();
+        input.select();
+        return;
+      }
+      copy.textContent = copy.dataset.copied;
+    });
+    actions.hidden = false;
+  });
+}
+
 function enhance(root) {
   fillBrowserTimezone(root);
   selectOnFocus(root);
+  compareSlider(root);
+  inviteButtons(root);
 }
 
 function forgetPageCopies() {

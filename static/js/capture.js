@@ -117,7 +117,7 @@
       if (ghostSrc) {
         ghost.src = ghostSrc;
         ghost.hidden = false;
-        ghost.style.opacity = String(opacity.value / 100);
+        ghost.dataset.opacity = opacity.value;
       }
       camera.hidden = false;
       openButton.hidden = true;
@@ -134,7 +134,8 @@
       stop();
     }
 
-    opacity.addEventListener("input", () => { ghost.style.opacity = String(opacity.value / 100); });
+    // the stylesheet maps each step to an opacity: the CSP allows no inline style
+    opacity.addEventListener("input", () => { ghost.dataset.opacity = opacity.value; });
     openButton.addEventListener("click", open);
     section.querySelector("[data-capture-shoot]").addEventListener("click", shoot);
     section.querySelector("[data-capture-close]").addEventListener("click", stop);

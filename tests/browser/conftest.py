@@ -7,6 +7,7 @@ records console errors, page errors and Content-Security-Policy violations; a te
 any were seen that it did not expect. Without /usr/bin/chromium every test here is skipped
 with that reason, and the report header says so.
 """
+import logging
 import os
 import re
 import threading
@@ -131,10 +132,15 @@ def watch():
     return Watch()
 
 
-def phone(browser, base_url: str, watch: Watch):
-    """Open a fresh phone-sized browser context that reports errors and CSP violations."""
+def phone(browser, base_url: str, watch: Watch, color_scheme: str = "light",
+          service_workers: str = "allow"):
+    """Open a fresh phone-sized browser context that reports errors and CSP violations.
+
+    ``service_workers="block"`` keeps the app's worker out: a page it controls fetches through
+    it, past Playwright's page.route (which axe_violations uses to serve axe-core).
+    """
     context = browser.new_context(base_url=base_url, viewport=PHONE, device_scale_factor=1,
-                                  service_workers="allow")
+                                  service_workers=service_workers, color_scheme=color_scheme)
     # a step that never happens should fail in seconds, not after Playwright's 30
     context.set_default_timeout(10_000)
     context.expose_function("cupmarkCsp", lambda violation: watch.csp.append(violation))
@@ -144,12 +150,35 @@ def phone(browser, base_url: str, watch: Watch):
     return context
 
 
+class ServerCspLog(logging.Handler):
+    """Keep the CSP reports the live server logged (what /csp-report received)."""
+
+    def __init__(self, watch: Watch):
+        super().__init__(logging.WARNING)
+        self.watch = watch
+
+    def emit(self, record) -> None:
+        """Record a CSP report as something the test did not expect."""
+        message = record.getMessage()
+        if message.startswith("CSP violation"):
+            self.watch.csp.append(f"server log: {message}")
+
+
 @pytest.fixture
-def context(browser, base_url, watch):
-    """A fresh phone for the test, which fails on errors or CSP violations it did not expect."""
+def context(browser, base_url, watch, live_app):
+    """A fresh phone for the test, which fails on errors or CSP violations it did not expect.
+
+    A violation counts whether the page's own event saw it or the server's /csp-report
+    logged it (the report the browser sends), so no CSP report at all passes a test.
+    """
     context = phone(browser, base_url, watch)
-    yield context
-    context.close()
+    server_log = ServerCspLog(watch)
+    live_app.logger.addHandler(server_log)
+    try:
+        yield context
+        context.close()
+    finally:
+        live_app.logger.removeHandler(server_log)
     assert watch.unexpected() == []
 
 

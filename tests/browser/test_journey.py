@@ -34,7 +34,7 @@ def test_therapist_invites_client_who_checks_in_and_shows_up_in_triage(browser, 
     register(page, "Tara Therapist", therapist_email, role="therapist", practice="Calm Cups")
     confirm_email(page, live_app, therapist_email)
     page.goto("/invites")
-    page.click("text=Create an invite link")
+    page.click("text=Create an invite")
     invite_url = page.input_value(".cards input[data-copy]")
     assert "/join/" in invite_url
 
@@ -47,7 +47,8 @@ def test_therapist_invites_client_who_checks_in_and_shows_up_in_triage(browser, 
     check_page(client, "journey-02-client-home")
     client.goto("/consent")
     client.click("text=I agree")
-    client.wait_for_selector("text=You gave your consent")
+    # consent leads on to what the client came for: recording the session
+    client.wait_for_url("**/treatments/new")
     client.goto("/treatments/new")
     two_days_ago = (dt.datetime.now() - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     client.fill("#treated_at", two_days_ago)
