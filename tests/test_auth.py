@@ -36,7 +36,7 @@ def test_register_client_creates_the_account_and_asks_to_confirm_the_email(app, 
     assert message["To"] == "ada@example.org"
     assert "/auth/verify/" in message.get_content()
     # registering does not sign in (a taken email could not): the person signs in next
-    assert client.get("/").headers["Location"].startswith("/auth/login")
+    assert client.get("/client/").headers["Location"].startswith("/auth/login")
     assert auth_login(client, "ada@example.org", "long enough pw").status_code == 302
     assert client.get("/").headers["Location"].endswith("/client/")
 

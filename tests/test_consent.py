@@ -63,13 +63,13 @@ def test_consent_continues_to_the_first_treatment_then_home(app, client, auth, p
     auth.login(people["c1"])
     # no treatment yet: recording the session is what comes next
     assert client.post("/consent").headers["Location"] == "/treatments/new"
-    client.post("/consent/withdraw")
+    client.post("/consent/withdraw", data={"photos": "keep"})
     make_treatment(app, people["c1"])
     assert client.post("/consent").headers["Location"] == "/client/"
     # the page itself, once consent is given, leads on instead of ending at "Withdraw"
     assert 'href="/client/"' in client.get("/consent").get_data(as_text=True)
-    client.post("/consent/withdraw")
+    client.post("/consent/withdraw", data={"photos": "keep"})
     # a client sent here from somewhere goes back there
     assert client.post("/consent?next=/join/abc").headers["Location"] == "/join/abc"
-    client.post("/consent/withdraw")
+    client.post("/consent/withdraw", data={"photos": "keep"})
     assert client.post("/consent?next=https://evil.example/").headers["Location"] == "/client/"

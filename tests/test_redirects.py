@@ -71,4 +71,5 @@ def test_consent_next_stays_on_site(client, auth, make_user, payload):
     auth.login(make_user("ada@example.org"))
     response = client.post("/consent?next=" + payload)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/consent"
+    # the unsafe target is dropped: consent continues to what a new client came for
+    assert response.headers["Location"] == "/treatments/new"

@@ -183,7 +183,9 @@ def test_slow_course_names_the_therapist_to_the_client_only(app, client, auth, p
         auth.login(people[viewer])
         html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
         assert words in html
-        assert ("your therapist" in html) == (viewer == "c1")
+        # the verdict speaks to its reader; the therapist reads the client's aftercare as theirs
+        assert ("your therapist can see this" in html) == (viewer == "c1")
+        assert ("Aftercare your client is shown today" in html) == (viewer == "t1")
         auth.logout()
 
 
@@ -386,8 +388,8 @@ def test_chart_without_readings_is_empty_but_valid():
 # --- editing and deleting a treatment --------------------------------------------------------
 
 # slow for the usual 7 days, on track for the 10 expected with a risk factor
-SLOW = [(0.4, 12.0, "violet"), (1.4, 14.0, "violet"), (3.4, 11.0, "green"),
-        (4.4, 9.0, "yellow"), (5.4, 8.5, "yellow")]
+SLOW_FOR_USUAL = [(0.4, 12.0, "violet"), (1.4, 14.0, "violet"), (3.4, 11.0, "green"),
+                  (4.4, 9.0, "yellow"), (5.4, 8.5, "yellow")]
 
 
 def summary_verdict(app, treatment_id: int) -> str | None:
@@ -402,7 +404,7 @@ def test_client_or_linked_therapist_edits_a_treatment_and_its_course_is_judged_a
         app, client, auth, people, editor):
     """Adding blood thinners widens the expected days: the slow course is no longer slow."""
     treatment_id = make_treatment(app, people["c1"], people["t1"], days_ago=5.6)
-    add_course(app, treatment_id, SLOW)
+    add_course(app, treatment_id, SLOW_FOR_USUAL)
     with app.app_context():
         flags.refresh(db.session.get(Treatment, treatment_id))
         db.session.commit()

@@ -350,9 +350,9 @@ def welcome():
     """Say what Cupmark does for clients and therapists, with an example chart (the demo's)."""
     # imported here, like normal() below: this block stays self-contained in a shared file
     from webapp import chart, demo
-    from webapp.models import EXPECTED_DAYS
+    from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
     course = demo.sample_course()
-    example = chart.build(course, EXPECTED_DAYS, int(course[-1].t_days) + 1)
+    example = chart.build(course, DEFAULT_EXPECTED_DAYS, int(course[-1].t_days) + 1)
     return render_template("pages/welcome.html", example=example)
 
 
