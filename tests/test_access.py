@@ -16,9 +16,8 @@ ROLE_OF = {
     "client.home": "client", "consent.show": "client", "consent.withdraw": "client",
     "therapist.home": "therapist", "links.invites": "therapist",
 }
-# photos are embedded in pages, and the marks page draws on one: anonymous gets 404, not a
-# redirect to the login page
-NOT_FOUND_FOR_ANONYMOUS = {"photos.show", "marks.confirm"}
+# photos are embedded in pages: anonymous gets 404, not a redirect to the login page
+NOT_FOUND_FOR_ANONYMOUS = {"photos.show"}
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from PIL import Image
 
 from webapp import audit, flags
@@ -44,6 +44,12 @@ HIT_PX = 22
 TAPPED_RADIUS = 0.04
 # css pixels between a mark's edge and the ring drawn around it
 RING_GAP_PX = 4
+# a mark's number badge: its radius, the room kept between two badges, and the sides of the
+# ring tried in turn (upper right first; unit steps scaled by the ring's radius)
+BADGE_R = 13
+BADGE_GAP_PX = 4
+BADGE_SIDES = ((0.75, 0.75), (-0.75, 0.75), (0.75, -0.75), (-0.75, -0.75),
+               (1.06, 0.0), (-1.06, 0.0), (0.0, 1.06), (0.0, -1.06))
 # a proposal is offered ticked only when it is visible at all (ΔE00 ≥ 3, DESIGN.md)
 VISIBLE_DELTA_E = 3.0
 # a point counts as moved when it changed by more than this (fractions): rounding aside
@@ -181,6 +187,26 @@ def carry_to(checkin: CheckIn, reference: CheckIn, marks: list[Mark]) -> None:
     measure(checkin, marks, points, ["carried"] * len(marks), image)
 
 
+def place_badge(cx: float, cy: float, r: float, width: int, height: int,
+                placed: list[tuple[float, float]]) -> tuple[float, float]:
+    """Return where a mark's number badge goes: on its circle, inside the photo, apart from others.
+
+    The upper right of the circle first (off the mark); when that badge would touch one
+    already placed (two close marks), the next side that is free, else the least crowded.
+    static/js/marks.js (placeBadge) places them the same way.
+    """
+    best, best_gap = None, -1.0
+    for dx, dy in BADGE_SIDES:
+        bx = min(max(cx + r * dx, BADGE_R + 1), width - BADGE_R - 1)
+        by = min(max(cy - r * dy, BADGE_R + 1), height - BADGE_R - 1)
+        gap = min((math.hypot(bx - px, by - py) for px, py in placed), default=math.inf)
+        if gap >= 2 * BADGE_R + BADGE_GAP_PX:
+            return round(bx, 1), round(by, 1)
+        if gap > best_gap:
+            best, best_gap = (round(bx, 1), round(by, 1)), gap
+    return best
+
+
 @dataclass
 class Spot:
     """One point on the confirm page: a proposal, a tapped point or a followed mark."""
@@ -247,14 +273,14 @@ class Board:
     def drawn(self) -> list[dict]:
         """Return each point as the page draws it: circle, number badge and look, in pixels."""
         self.shown()
-        drawn = []
+        drawn, badges = [], []
         for spot in self.spots:
             # drawn just outside the mark, so the ring never hides the mark's own edge
             r = max(spot.radius * self.short_px + RING_GAP_PX, 12)
             cx, cy = spot.x * self.width, spot.y * self.height
-            # the number sits on the circle's upper right, off the mark, inside the photo
-            bx = min(max(cx + r * 0.75, 14), self.width - 14)
-            by = min(max(cy - r * 0.75, 14), self.height - 14)
+            bx, by = place_badge(cx, cy, r, self.width, self.height, badges)
+            if spot.kept and spot.number:
+                badges.append((bx, by))
             look = [spot.kind]
             if not spot.kept:
                 look.append("removed")
@@ -507,9 +533,6 @@ def save(board: Board, actor: User) -> list[int]:
 
 def get_checkin_or_404(checkin_id: int) -> CheckIn:
     """Return a check-in the signed-in user may see (its client or a linked therapist), or 404."""
-    # not a redirect to the login form for strangers: nobody learns that the check-in exists
-    if not current_user.is_authenticated:
-        abort(404)
     checkin = db.session.get(CheckIn, checkin_id)
     if checkin is None or not can_see_client(current_user, checkin.client_id):
         abort(404)
@@ -521,10 +544,14 @@ def show_board(board: Board, status: int = 200):
     partial = "marks/_board.html" if htmx.target == f"board-{board.checkin.id}" else None
     return render("marks/confirm.html", partial, status=status, board=board,
                   drawn=board.drawn(), treatment=board.checkin.treatment,
-                  tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX, ring_gap=RING_GAP_PX)
+                  tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX, ring_gap=RING_GAP_PX,
+                  badge_r=BADGE_R, badge_gap=BADGE_GAP_PX, badge_sides=BADGE_SIDES)
 
 
 @bp.route("/checkins/<int:checkin_id>/marks", methods=("GET", "POST"))
+# a page like the others: whoever is signed out (a session that ended while the page was open)
+# is sent to sign in, before anything is looked up, so nobody learns whether the check-in exists
+@login_required
 def confirm(checkin_id: int):
     """Show a photo's marks to confirm; a tap changes them, "Looks right" saves them."""
     checkin = get_checkin_or_404(checkin_id)

@@ -8,8 +8,8 @@ from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_temp
                    send_from_directory, url_for)
 from flask import Request as FlaskRequest
 from babel import Locale
-from babel.dates import parse_pattern
-from flask_babel import get_locale, get_timezone, gettext as _
+from babel.dates import get_datetime_format, parse_pattern
+from flask_babel import format_date, format_time, get_locale, get_timezone, gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 
@@ -145,9 +145,13 @@ def install(app: Flask) -> None:
 
     @app.template_filter("when")
     def when(value):
-        """Format a UTC datetime in the user's time zone."""
-        from flask_babel import format_datetime
-        return format_datetime(value, "medium") if value else ""
+        """Format a UTC datetime in the user's time zone, to the minute (seconds mean nothing here)."""
+        if not value:
+            return ""
+        # the locale's own "medium" date-and-time pattern, with its short (minutes) time
+        pattern = get_datetime_format("medium", locale=get_locale())
+        return (pattern.replace("'", "").replace("{0}", format_time(value, "short"))
+                .replace("{1}", format_date(value, "medium")))
 
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["theme_colour"] = THEME_COLOUR
