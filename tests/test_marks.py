@@ -232,6 +232,59 @@ def test_a_later_photo_offers_a_clear_mark_nobody_follows(app, client, auth, set
         assert [m.number for m in marks.active_marks(setup["treatment"])] == [1, 2]
 
 
+@pytest.mark.parametrize("keep_later", [False, True])
+def test_once_every_confirmed_photo_is_deleted_the_next_is_not_carried_from_them(
+        app, client, auth, setup, keep_later):
+    """Day 0 confirmed (and day 1 carried, unconfirmed, or not sent); day 0 deleted: nothing is
+    carried from a photo that is gone. Day 2 is a first photo again, with its own proposals."""
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"), ["0.0500,0.0500"])
+    later = None
+    if keep_later:
+        later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+            client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    assert client.post(f"/checkins/{checkin_id}/delete").status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+        assert db.session.scalar(sa.select(sa.func.count(MarkReading.id))) == 0
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "forget_marks"))
+        assert event is not None and event.actor_id == setup["c1"].id
+        if later:
+            # the photo left is read again as a first photo: its own proposals, not the old points
+            left = db.session.get(CheckIn, later)
+            assert left.marks_confirmed_at is None
+            assert all("centre" in d for d in left.reading.data["mark_details"])
+            assert (0.05, 0.05) not in [tuple(d["point"]) for d in left.reading.data["mark_details"]]
+    if later:
+        again = client.get(f"/checkins/{later}/marks").text
+        assert "Looks right" in again and values(again, "board") == ["first"]
+    response = upload(client, setup["treatment"], 2, "key-day-0002")
+    newest = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(MarkReading.id))) == 0
+    page = client.get(f"/checkins/{newest}/marks").text
+    assert "Looks right" in page and values(page, "keep") and not values(page, "mark")
+    # and it can be confirmed as the treatment's marks, numbered from 1 again
+    assert confirm_first(client, newest, values(page, "keep")).status_code == 303
+    with app.app_context():
+        assert [m.number for m in marks.active_marks(setup["treatment"])][0] == 1
+
+
+def test_deleting_one_of_two_confirmed_photos_keeps_the_marks(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+        client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    client.post(f"/checkins/{later}/marks", data={"mark": followed, "action": "save"})
+    assert client.post(f"/checkins/{checkin_id}/delete").status_code == 303
+    with app.app_context():
+        assert len(marks.active_marks(setup["treatment"])) == len(followed)
+        assert marks.reference_checkin(setup["treatment"]).id == later
+
+
 def test_client_moves_a_mark_by_choosing_its_number_then_tapping(app, client, auth, setup):
     checkin_id = first_checkin(client, auth, setup)
     page = client.get(f"/checkins/{checkin_id}/marks").text

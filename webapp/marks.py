@@ -125,6 +125,30 @@ def carry_reference(treatment: Treatment) -> tuple[Image.Image | None, list[tupl
         return None, points
 
 
+def forget_unanchored(treatment: Treatment, actor: User) -> bool:
+    """Stop following the treatment's marks once no confirmed photo of them is left (in the session).
+
+    Their points were set on photos that are gone (deleted), so a new photo must not be
+    carried over from them: the marks and their readings go, and every photo left is read
+    again as a first photo, whose proposals the client confirms. Returns whether it happened.
+    """
+    if reference_checkin(treatment.id) is not None or db.session.scalar(
+            sa.select(Mark.id).where(Mark.treatment_id == treatment.id).limit(1)) is None:
+        return False
+    audit.record("forget_marks", actor, subject=treatment.client_id, obj=treatment)
+    # their readings go with them (on delete cascade)
+    db.session.execute(sa.delete(Mark).where(Mark.treatment_id == treatment.id))
+    for checkin in db.session.scalars(sa.select(CheckIn).where(
+            CheckIn.treatment_id == treatment.id)):
+        checkin.marks_confirmed_at = None
+        try:
+            store_reading(checkin, analyze_image(display_image(checkin)))
+        except PhotoMissing:
+            # never expected (rows are committed after their bytes): its old reading stays
+            continue
+    return True
+
+
 def store_reading(checkin: CheckIn, reading) -> None:
     """Make a PhotoReading the check-in's reading (replacing the one it had)."""
     fields = dict(analyzer_version=reading.analyzer_version, ok=reading.ok,
