@@ -486,6 +486,22 @@ def test_recompute_reruns_older_readings_once(app, client, auth, setup, runner):
     assert "Recomputed 0 check-in(s)." in again.output
 
 
+def test_badges_of_close_marks_are_kept_apart(app, setup):
+    """Three marks a few pixels apart on day 0: no two number badges touch, all in the photo."""
+    with app.app_context():
+        checkin = CheckIn(photo_width=800, photo_height=600)
+        spots = [marks.Spot(0.30 + dx, 0.40 + dy, 0.02, "proposal") for dx, dy in
+                 ((0, 0), (0.03, 0.0), (0.0, 0.04), (0.035, 0.045))]
+        drawn = marks.Board(checkin, first=True, spots=spots).drawn()
+    badges = [(d["bx"], d["by"]) for d in drawn]
+    for i, (ax, ay) in enumerate(badges):
+        assert marks.BADGE_R < ax < marks.TAP_WIDTH - marks.BADGE_R
+        for bx, by in badges[i + 1:]:
+            assert ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 >= 2 * marks.BADGE_R + marks.BADGE_GAP_PX
+    # a mark alone keeps its badge on the upper right of its ring
+    assert drawn[0]["bx"] > drawn[0]["cx"] and drawn[0]["by"] < drawn[0]["cy"]
+
+
 def test_version_order():
     assert readings.version_key("2.10.0") > readings.version_key("2.9.1")
     assert readings.is_older("1.9.9") and not readings.is_older(ANALYZER_VERSION)
@@ -581,7 +597,11 @@ def test_timeline_shows_each_marks_course_and_outlines_in_the_comparison(app, cl
     auth.login(setup["c1"])
     page = client.get(f"/treatments/{setup['treatment']}").text
     assert 'name="mark"' in page and "Each mark" in page
-    assert re.search(r"Mark 2</a>:\s*Fading slower than usual", page)
+    # said plainly: the mark, its verdict, how visible it is; no advice for the whole treatment
+    row = re.search(r'<li class="mark-course verdict-slow">(.*?)</li>', page, re.S).group(1)
+    assert re.sub(r"<[^>]+>|\s+", " ", row).split() == [
+        "Mark", "2", "Fading", "slower", "than", "usual", "How", "visible:", "ΔE", "11.5"]
+    assert "Too early to tell:" not in page
     # the comparison outlines the same numbered marks on both days
     compare = page[page.index('class="compare"'):]
     assert compare.count('class="photo-outlines"') == 2

@@ -50,6 +50,8 @@ BADGE_R = 13
 BADGE_GAP_PX = 4
 BADGE_SIDES = ((0.75, 0.75), (-0.75, 0.75), (0.75, -0.75), (-0.75, -0.75),
                (1.06, 0.0), (-1.06, 0.0), (0.0, 1.06), (0.0, -1.06))
+# how far out (in rings' radii) the sides are tried, when every side nearer is taken
+BADGE_REACH = (1.0, 1.7, 2.4)
 # a proposal is offered ticked only when it is visible at all (ΔE00 ≥ 3, DESIGN.md)
 VISIBLE_DELTA_E = 3.0
 # a point counts as moved when it changed by more than this (fractions): rounding aside
@@ -216,18 +218,19 @@ def place_badge(cx: float, cy: float, r: float, width: int, height: int,
     """Return where a mark's number badge goes: on its circle, inside the photo, apart from others.
 
     The upper right of the circle first (off the mark); when that badge would touch one
-    already placed (two close marks), the next side that is free, else the least crowded.
-    static/js/marks.js (placeBadge) places them the same way.
+    already placed (close marks), the next side that is free, then the same sides further
+    out; else the least crowded. static/js/marks.js (placeBadge) places them the same way.
     """
     best, best_gap = None, -1.0
-    for dx, dy in BADGE_SIDES:
-        bx = min(max(cx + r * dx, BADGE_R + 1), width - BADGE_R - 1)
-        by = min(max(cy - r * dy, BADGE_R + 1), height - BADGE_R - 1)
-        gap = min((math.hypot(bx - px, by - py) for px, py in placed), default=math.inf)
-        if gap >= 2 * BADGE_R + BADGE_GAP_PX:
-            return round(bx, 1), round(by, 1)
-        if gap > best_gap:
-            best, best_gap = (round(bx, 1), round(by, 1)), gap
+    for reach in BADGE_REACH:
+        for dx, dy in BADGE_SIDES:
+            bx = min(max(cx + r * reach * dx, BADGE_R + 1), width - BADGE_R - 1)
+            by = min(max(cy - r * reach * dy, BADGE_R + 1), height - BADGE_R - 1)
+            gap = min((math.hypot(bx - px, by - py) for px, py in placed), default=math.inf)
+            if gap >= 2 * BADGE_R + BADGE_GAP_PX:
+                return round(bx, 1), round(by, 1)
+            if gap > best_gap:
+                best, best_gap = (round(bx, 1), round(by, 1)), gap
     return best
 
 
@@ -569,7 +572,8 @@ def show_board(board: Board, status: int = 200):
     return render("marks/confirm.html", partial, status=status, board=board,
                   drawn=board.drawn(), treatment=board.checkin.treatment,
                   tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX, ring_gap=RING_GAP_PX,
-                  badge_r=BADGE_R, badge_gap=BADGE_GAP_PX, badge_sides=BADGE_SIDES)
+                  badge_r=BADGE_R, badge_gap=BADGE_GAP_PX, badge_sides=BADGE_SIDES,
+                  badge_reach=BADGE_REACH)
 
 
 @bp.route("/checkins/<int:checkin_id>/marks", methods=("GET", "POST"))

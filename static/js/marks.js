@@ -46,8 +46,9 @@
     const badgeR = Number(board.dataset.badgeR);
     const badgeGap = Number(board.dataset.badgeGap);
     const badgeSides = JSON.parse(board.dataset.badgeSides);
+    const badgeReach = JSON.parse(board.dataset.badgeReach);
     // a press on a point that may move starts a drag, which becomes one once it travels;
-    // `dragged` swallows the click that follows the release
+    // `dragged` swallows the click that may follow the release
     let dragging = null;
     let dragged = false;
 
@@ -201,18 +202,20 @@
     }
 
     // the same placement as the server's (place_badge): upper right of the ring, else the
-    // next side free of the badges already placed, else the least crowded
+    // next side free of the badges already placed, then further out, else the least crowded
     function placeBadge(cx, cy, r, placed) {
       let best = null;
       let bestGap = -1;
-      for (const [dx, dy] of badgeSides) {
-        const bx = Math.min(Math.max(cx + r * dx, badgeR + 1), width - badgeR - 1);
-        const by = Math.min(Math.max(cy - r * dy, badgeR + 1), height - badgeR - 1);
-        const gap = Math.min(Infinity, ...placed.map(([px, py]) => Math.hypot(bx - px, by - py)));
-        if (gap >= 2 * badgeR + badgeGap) return [bx, by];
-        if (gap > bestGap) {
-          best = [bx, by];
-          bestGap = gap;
+      for (const reach of badgeReach) {
+        for (const [dx, dy] of badgeSides) {
+          const bx = Math.min(Math.max(cx + r * reach * dx, badgeR + 1), width - badgeR - 1);
+          const by = Math.min(Math.max(cy - r * reach * dy, badgeR + 1), height - badgeR - 1);
+          const gap = Math.min(Infinity, ...placed.map(([px, py]) => Math.hypot(bx - px, by - py)));
+          if (gap >= 2 * badgeR + badgeGap) return [bx, by];
+          if (gap > bestGap) {
+            best = [bx, by];
+            bestGap = gap;
+          }
         }
       }
       return best;
@@ -308,6 +311,7 @@
     }
 
     photo.addEventListener("pointerdown", (event) => {
+      dragged = false;
       if (event.button !== 0) return;
       const point = at(event);
       if (!onPhoto(point)) return;
@@ -336,7 +340,10 @@
       const finished = dragging;
       dragging = null;
       if (!finished.moved) return;
+      // a mouse's release is followed at once by a click, a finger's by none: either way the
+      // next tap is a tap again
       dragged = true;
+      setTimeout(() => { dragged = false; }, 0);
       draw();
       say(words("saidMoved", spots().find((s) => s.field === finished.field).number));
     }

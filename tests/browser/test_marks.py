@@ -91,6 +91,13 @@ def readable(page, javascript: bool) -> None:
     assert button["height"] >= 44
     size = page.locator(".board-help").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
     assert size >= 16
+    # no two number badges touch (close marks), drawn by the server or by marks.js
+    badges = page.locator(".mark-overlay circle.badge").evaluate_all(
+        "cs => cs.map(c => [Number(c.getAttribute('cx')), Number(c.getAttribute('cy')),"
+        " Number(c.getAttribute('r'))])")
+    for i, (ax, ay, r) in enumerate(badges):
+        for bx, by, _r in badges[i + 1:]:
+            assert ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 >= 2 * r, badges
 
 
 def journey(browser, base_url, watch, live_app, treatment, javascript: bool) -> None:
@@ -194,18 +201,40 @@ def touch_drag(page, start: tuple[float, float], end: tuple[float, float], steps
     session.detach()
 
 
-def test_client_drags_a_carried_mark_with_a_finger_and_nudges_one_with_the_keys(
+def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_keys(
         browser, base_url, watch, live_app, treatment):
-    """Day 2: mark 1 dragged 30 px right and 20 px down by touch, mark 2 moved 3 key presses
-    right: the stored points moved by exactly that, the other marks stayed."""
+    """Day 0: a proposal dragged with the mouse is followed where it was dropped. Day 2: mark 1
+    dragged 30 px right and 20 px down by touch, mark 2 moved by 3 presses of an arrow key:
+    the stored points moved by exactly that, the other marks stayed."""
     email, treatment_id = treatment
     context = phone(browser, base_url, watch)
     page = context.new_page()
     try:
         login(page, email)
         upload(page, treatment_id, 0)
+        # day 0, with a mouse: the first proposal dragged 10 px left and 8 px up is kept there
+        # (a point of the client's now); the release is not also a tap that removes it
+        first = proposals(page)[0]
+        ticked = kept(page)
+        box = page.locator('input[name="tap"]').bounding_box()
+        grab = (box["x"] + first[0] * box["width"], box["y"] + first[1] * box["height"])
+        page.mouse.move(*grab)
+        page.mouse.down()
+        page.mouse.move(grab[0] - 5, grab[1] - 4, steps=3)
+        page.mouse.move(grab[0] - 10, grab[1] - 8, steps=3)
+        page.mouse.up()
+        page.wait_for_function("document.querySelector('[data-board-message]').textContent"
+                               ".includes('moved')")
+        assert kept(page) == ticked - 1 and page.locator('input[name="point"]').count() == 1
         page.click("button.confirm-marks")
         page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+        with live_app.app_context():
+            followed = db.session.scalars(sa.select(Mark).where(
+                Mark.treatment_id == treatment_id).order_by(Mark.number)).all()
+        assert len(followed) == ticked
+        dropped = followed[-1]  # the client's own points come after the proposals kept
+        assert dropped.x == pytest.approx(first[0] - 10 / box["width"], abs=1 / box["width"])
+        assert dropped.y == pytest.approx(first[1] - 8 / box["height"], abs=1 / box["height"])
         move_to_day_two(live_app, treatment_id)
         context.close()
         # a phone with a touchscreen from here on: the drag is a finger's
@@ -242,8 +271,26 @@ def test_client_drags_a_carried_mark_with_a_finger_and_nudges_one_with_the_keys(
             "Mark 2")
         assert no_horizontal_scroll(page)
         shot(page, "marks-day2-after-drag")
+        # a finger just off the photo that still "clicks" it (touch adjustment): refused, said
+        points = page.locator('input[name="mark"]').evaluate_all("fs => fs.map(f => f.value)")
+        page.locator('input[name="tap"]').evaluate(
+            "p => { const b = p.getBoundingClientRect(); p.dispatchEvent(new MouseEvent('click',"
+            " {bubbles: true, cancelable: true, detail: 1, clientX: b.left + 40,"
+            " clientY: b.bottom + 3})); }")
+        assert "just off the photo" in page.locator("[data-board-message]").text_content()
+        assert page.locator('input[name="mark"]').evaluate_all(
+            "fs => fs.map(f => f.value)") == points
+        assert page.locator('input[name="point"]').count() == 0
         page.click("button.confirm-marks")
         page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+        # each mark's row on the timeline is a link a thumb can hit; the footer is readable
+        rows = page.locator(".mark-course a")
+        assert rows.count() == len(before)
+        assert all(rows.nth(i).bounding_box()["height"] >= 44 for i in range(rows.count()))
+        assert page.locator(".site-footer small").evaluate(
+            "e => parseFloat(getComputedStyle(e).fontSize)") >= 16
+        assert no_horizontal_scroll(page)
+        shot(page, "marks-day2-timeline")
 
         after = stored_points(live_app, checkin_id)
         # a css pixel is 1/width of the photo: the points moved by the dragged amount, to 1 px
