@@ -457,6 +457,63 @@ def test_therapist_corrects_a_point_audited_and_the_readings_are_recomputed(app,
         assert event.actor_id == setup["t1"].id and event.subject_id == setup["c1"].id
         assert event.detail == {"checkin_id": checkin_id, "mark": 2, "old": list(old),
                                 "new": [0.05, 0.05]}
+        # only mark 2 moved: one audit row, and the check-in's own reading is measured again
+        # at the new points (that of its most visible mark)
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.action == "move_mark_point")) == 1
+        rows = db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == checkin_id)).all()
+        reading = db.session.get(CheckIn, checkin_id).reading
+        assert [0.05, 0.05] in [d["point"] for d in reading.data["mark_details"]]
+        assert reading.delta_e == pytest.approx(max(r.delta_e for r in rows))
+        assert event.detail["old"] not in [[round(x, 4) for x in d["point"]]
+                                           for d in reading.data["mark_details"]]
+    # the therapist saving the points unchanged is no correction: nothing more is audited
+    again = values(client.get(f"/checkins/{checkin_id}/marks").text, "mark")
+    assert client.post(f"/checkins/{checkin_id}/marks",
+                       data={"mark": again, "action": "save"}).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.action == "move_mark_point")) == 1
+        # and the therapist's looks at the client's marks are recorded
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.action == "view_marks", AuditEvent.actor_id == setup["t1"].id)) == 2
+
+
+def test_therapist_corrects_a_carried_point_and_only_that_photo_is_measured_again(
+        app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+        client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    with app.app_context():
+        day0 = sorted((r.mark_id, r.x, r.y, r.delta_e, r.measured_at) for r in db.session.scalars(
+            sa.select(MarkReading).where(MarkReading.checkin_id == checkin_id)))
+        carried = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number == 1))
+        old, old_delta = (round(carried.x, 4), round(carried.y, 4)), carried.delta_e
+    auth.logout()
+    auth.login(setup["t1"])
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    response = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": ["1:0.9500,0.0500", *followed[1:]], "action": "save"})
+    assert response.status_code == 303
+    with app.app_context():
+        row = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number == 1))
+        assert (row.x, row.y, row.set_by) == (0.95, 0.05, "therapist")
+        assert row.delta_e != old_delta
+        others = {r.set_by for r in db.session.scalars(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number != 1))}
+        assert others == {"carried"}
+        # the first photo's readings are not touched
+        assert sorted((r.mark_id, r.x, r.y, r.delta_e, r.measured_at) for r in db.session.scalars(
+            sa.select(MarkReading).where(MarkReading.checkin_id == checkin_id))) == day0
+        event = db.session.scalar(sa.select(AuditEvent).where(
+            AuditEvent.action == "move_mark_point"))
+        assert event.detail == {"checkin_id": later, "mark": 1, "old": list(old),
+                                "new": [0.95, 0.05]}
 
 
 def test_recompute_reruns_older_readings_once(app, client, auth, setup, runner):
@@ -627,3 +684,53 @@ def test_therapist_review_shows_the_outlines_and_the_way_to_correct_them(app, cl
     page = client.get(f"/therapist/clients/{setup['c1'].id}").text
     assert page.count('class="photo-outlines"') == 2
     assert f'href="/checkins/{latest}/marks"' in page
+
+
+def test_triage_ranks_by_the_furthest_behind_mark(app, client, auth, make_user, link, people):
+    """On T1's real triage page: Lena's one faint mark that lags (her two big marks fade on
+    time) puts her first, above Sam whose marks all fade a little slowly, and both above Ed
+    whose marks all fade on time. Judged by her photos' most visible mark alone, Lena would
+    be on track and come after Sam."""
+    days = [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
+    fading = [14, 15, 11, 8, 5.5, 3.5, 2.2]
+    curves = {
+        "Lena Lagging": {1: [16, 17, 12, 8.5, 6, 4, 2.5], 2: fading,
+                         3: [6, 6.5, 6.3, 6.1, 5.9, 5.7, 5.5]},
+        "Sam Slowish": {1: [14, 15, 11, 8.5, 7, 6.5, 5], 2: [13, 14, 10.5, 8, 6.8, 6.3, 4.9]},
+        "Ed Even": {1: fading, 2: [v * 0.8 for v in fading], 3: [v * 0.9 for v in fading]},
+    }
+    t1 = people["t1"]
+    from webapp import flags
+    from webapp.recovery import assess
+    with app.app_context():
+        for name, marks_of in curves.items():
+            person = make_user(f"{name.split()[0].lower()}@example.org", "client", name)
+            link(t1, person)
+            treatment = Treatment(client_id=person.id, therapist_id=t1.id,
+                                  treated_at=utcnow() - 7 * DAY, body_area="upper_back",
+                                  technique="static", cup_count=6, cup_material="glass",
+                                  suction="medium")
+            db.session.add(treatment)
+            db.session.commit()
+            add_course(treatment.id, person.id, treatment.treated_at, marks_of, days)
+            flags.refresh(treatment)
+            db.session.commit()
+        courses = {t.client.name: recoveries([t])[0]
+                   for t in db.session.scalars(sa.select(Treatment))}
+        lena, sam = courses["Lena Lagging"], courses["Sam Slowish"]
+        # the photos alone (their most visible mark each day) would not call Lena slow
+        assert assess(lena.treatment, lena.days).assessment.verdict == "on_track"
+    assert lena.mark_course(3).assessment.verdict == "slow"
+    assert {lena.mark_course(n).assessment.verdict for n in (1, 2)} <= {"on_track", "resolved"}
+    assert {m.assessment.verdict for m in sam.marks} == {"slow"}
+    assert courses["Ed Even"].assessment.verdict in ("on_track", "resolved")
+    assert lena.assessment.verdict == "slow"
+    assert lena.assessment.ceiling_ratio > sam.assessment.ceiling_ratio
+
+    auth.login(t1)
+    page = client.get("/therapist/").text
+    order = [name for name in re.findall(r'<span class="triage-who"><strong>([^<]+)</strong>', page)
+             if name in curves]
+    assert order == ["Lena Lagging", "Sam Slowish", "Ed Even"]
+    lena_row = page[page.index("<strong>Lena Lagging</strong>"):page.index("<strong>Sam Slowish</strong>")]
+    assert "Mark 3 is fading slower than expected." in lena_row
