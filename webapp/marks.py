@@ -327,6 +327,11 @@ class Board:
                 best, best_d = spot, d
         return best
 
+    def added(self, spot: Spot) -> None:
+        """Say which number a point just added (or kept again) has on the photo."""
+        self.shown()
+        self.message = _("Mark %(n)s added.", n=spot.number)
+
     def tap(self, x: float, y: float) -> None:
         """Apply a tap on the photo: remove, add or move a point as the page says."""
         if self.first:
@@ -342,8 +347,9 @@ class Board:
                 if spot is not None:
                     spot.kept = True
                 else:
-                    self.spots.append(Spot(x, y, TAPPED_RADIUS, "tapped"))
-                self.message = _("Mark added.")
+                    spot = Spot(x, y, TAPPED_RADIUS, "tapped")
+                    self.spots.append(spot)
+                self.added(spot)
             return
         marks = {str(s.number): s for s in self.spots if s.kind == "mark"}
         if self.moving in marks:
@@ -352,13 +358,14 @@ class Board:
             self.message = _("Mark %(n)s moved. Confirm when every mark is right.", n=self.moving)
             self.moving = ""
         elif self.moving == "new":
-            self.spots.append(Spot(x, y, TAPPED_RADIUS, "tapped"))
+            spot = Spot(x, y, TAPPED_RADIUS, "tapped")
+            self.spots.append(spot)
             self.moving = ""
-            self.message = _("Mark added.")
+            self.added(spot)
         elif (seen := self.hit(x, y, [s for s in self.spots if s.kind == "suggested" and not s.kept])) is not None:
             seen.kept = True
             seen.kind = "tapped"
-            self.message = _("Mark added.")
+            self.added(seen)
         else:
             spot = self.hit(x, y, list(marks.values()))
             if spot is not None:

@@ -145,6 +145,11 @@
       return spot.field;
     }
 
+    // say which number a point just added (or kept again) has on the photo
+    function added(field) {
+      say(words("saidAdded", spots().find((s) => s.field === field).number));
+    }
+
     function tap(x, y) {
       const all = spots();
       if (first) {
@@ -158,8 +163,7 @@
         } else {
           const removed = hit(x, y, all.filter((s) => !s.kept));
           if (removed) removed.field.checked = true;
-          else addPoint(x, y);
-          say(words("saidAdded"));
+          added(removed ? removed.field : addPoint(x, y));
         }
         return;
       }
@@ -171,12 +175,12 @@
         form.querySelector('input[name="move"]:checked').checked = false;
         say(words("saidMoved", target.number));
       } else if (chosen === "new") {
-        addPoint(x, y);
         form.querySelector('input[name="move"]:checked').checked = false;
-        say(words("saidAdded"));
+        added(addPoint(x, y));
       } else if (hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept))) {
-        hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept)).field.checked = true;
-        say(words("saidAdded"));
+        const seen = hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept));
+        seen.field.checked = true;
+        added(seen.field);
       } else {
         const on = hit(x, y, marks);
         if (on) {
