@@ -223,6 +223,8 @@ def test_a_later_photo_offers_a_clear_mark_nobody_follows(app, client, auth, set
     page = client.get(f"/checkins/{later}/marks").text
     offered = re.findall(r'<input type="checkbox" name="point" value="([^"]+)"', page)
     assert offered and "may show a new mark" in page
+    # named by a letter on the photo and in the list: a number would read as a followed mark's
+    assert "Follow the new mark A too" in page and ">A</text>" in page
     truth = scene(1)
     assert all(truth.on_mark(*map(float, v.split(","))) is not None for v in offered)
     saved = client.post(f"/checkins/{later}/marks", data={

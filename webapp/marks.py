@@ -9,7 +9,8 @@ point, so a check-in's reading is always that of its most visible followed mark.
 
 Without JavaScript the photo is an ``<input type="image">`` shown at a fixed width: a tap
 submits its coordinates in that width's pixels, and the page comes back with the change.
-static/js/marks.js makes the same changes in the page and posts the final list.
+static/js/marks.js makes the same changes in the page, lets a point be dragged or moved with
+the arrow keys, and posts the final list.
 """
 from __future__ import annotations
 
@@ -57,8 +58,10 @@ VISIBLE_DELTA_E = 3.0
 # a point counts as moved when it changed by more than this (fractions): rounding aside
 MOVED = 1e-4
 MAX_POINTS = 24
-# a later photo offers at most this many marks it sees that nobody follows yet
+# a later photo offers at most this many marks it sees that nobody follows yet, named by a
+# letter until followed (a number would read as one of the followed marks)
 MAX_SUGGESTED = 3
+SUGGESTED_LETTERS = "ABC"
 
 
 class MarksRefused(Exception):
@@ -128,7 +131,7 @@ def carry_reference(treatment: Treatment) -> tuple[Image.Image | None, list[tupl
 
 
 def forget_unanchored(treatment: Treatment, actor: User) -> bool:
-    """Stop following the treatment's marks once no confirmed photo of them is left (in the session).
+    """Stop following the treatment's marks once no confirmed photo of them is left (uncommitted).
 
     Their points were set on photos that are gone (deleted), so a new photo must not be
     carried over from them: the marks and their readings go, and every photo left is read
@@ -298,15 +301,19 @@ class Board:
         return kept
 
     def drawn(self) -> list[dict]:
-        """Return each point as the page draws it: circle, number badge and look, in pixels."""
+        """Return each point as the page draws it: circle, badge (number or letter), look, in pixels."""
         self.shown()
         drawn, badges = [], []
+        letters = iter(SUGGESTED_LETTERS)
         for spot in self.spots:
             # drawn just outside the mark, so the ring never hides the mark's own edge
             r = max(spot.radius * self.short_px + RING_GAP_PX, 12)
             cx, cy = spot.x * self.width, spot.y * self.height
+            letter = next(letters) if spot.kind == "suggested" else None
             bx, by = place_badge(cx, cy, r, self.width, self.height, badges)
             if spot.kept and spot.number:
+                letter = None
+            if (spot.kept and spot.number) or letter:
                 badges.append((bx, by))
             look = [spot.kind]
             if not spot.kept:
@@ -315,7 +322,7 @@ class Board:
                 look.append("moving")
             drawn.append({"cx": round(cx, 1), "cy": round(cy, 1), "r": round(r, 1),
                           "bx": round(bx, 1), "by": round(by, 1), "look": " ".join(look),
-                          "number": spot.number if spot.kept else None})
+                          "number": spot.number if spot.kept else None, "letter": letter})
         return drawn
 
     def hit(self, x: float, y: float, spots: list[Spot]) -> Spot | None:
@@ -580,7 +587,7 @@ def show_board(board: Board, status: int = 200):
                   drawn=board.drawn(), treatment=board.checkin.treatment,
                   tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX, ring_gap=RING_GAP_PX,
                   badge_r=BADGE_R, badge_gap=BADGE_GAP_PX, badge_sides=BADGE_SIDES,
-                  badge_reach=BADGE_REACH)
+                  badge_reach=BADGE_REACH, letters=SUGGESTED_LETTERS)
 
 
 @bp.route("/checkins/<int:checkin_id>/marks", methods=("GET", "POST"))

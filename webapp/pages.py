@@ -145,7 +145,7 @@ def install(app: Flask) -> None:
 
     @app.template_filter("when")
     def when(value):
-        """Format a UTC datetime in the user's time zone, to the minute (seconds mean nothing here)."""
+        """Format a UTC datetime in the user's time zone, to the minute (never its seconds)."""
         if not value:
             return ""
         # the locale's own "medium" date-and-time pattern, with its short (minutes) time

@@ -47,6 +47,7 @@
     const badgeGap = Number(board.dataset.badgeGap);
     const badgeSides = JSON.parse(board.dataset.badgeSides);
     const badgeReach = JSON.parse(board.dataset.badgeReach);
+    const letters = board.dataset.letters || "";
     // a press on a point that may move starts a drag, which becomes one once it travels;
     // `dragged` swallows the click that may follow the release
     let dragging = null;
@@ -235,6 +236,7 @@
       const chosen = moving();
       const refocus = focusedField;
       const placed = [];
+      let suggested = 0;
       overlay.replaceChildren();
       all.forEach((spot) => {
         const group = document.createElementNS(SVG, "g");
@@ -247,7 +249,10 @@
         const cx = spot.x * width;
         const cy = spot.y * height;
         group.append(circle("ring-shadow", cx, cy, r), circle("ring", cx, cy, r));
-        if (spot.kept && spot.number) {
+        // a new mark the photo shows is named by a letter until it is followed (as the server's)
+        const letter = spot.kind === "suggested" ? letters[suggested++] : "";
+        const name = spot.kept && spot.number ? String(spot.number) : letter;
+        if (name) {
           const [bx, by] = placeBadge(cx, cy, r, placed);
           placed.push([bx, by]);
           const text = document.createElementNS(SVG, "text");
@@ -256,7 +261,7 @@
           text.setAttribute("y", by.toFixed(1));
           text.setAttribute("text-anchor", "middle");
           text.setAttribute("dominant-baseline", "central");
-          text.textContent = String(spot.number);
+          text.textContent = name;
           group.append(circle("badge", bx, by, badgeR), text);
         }
         if (movable(all).includes(spot)) {
@@ -290,13 +295,20 @@
       }
     }
 
-    // the arrow keys move the focused point, inside the photo
+    // the arrow keys move the focused point, inside the photo; Enter or Space does what a
+    // tap on it does (a button's keys)
     function nudge(event, field) {
+      const spot = spots().find((s) => s.field === field);
+      if (!spot) return;
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        tap(spot.x, spot.y);
+        draw();
+        return;
+      }
       const step = ARROWS[event.key];
       if (!step) return;
       event.preventDefault();
-      const spot = spots().find((s) => s.field === field);
-      if (!spot) return;
       const by = KEY_STEP * (event.shiftKey ? 4 : 1);
       focusedField = place(spot, clamp(spot.x + (step[0] * by) / width),
                            clamp(spot.y + (step[1] * by) / height));

@@ -203,7 +203,8 @@ def touch_drag(page, start: tuple[float, float], end: tuple[float, float], steps
 
 def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_keys(
         browser, base_url, watch, live_app, treatment):
-    """Day 0: a proposal dragged with the mouse is followed where it was dropped. Day 2: mark 1
+    """Day 0: a proposal dragged with the mouse is followed where it was dropped, one removed
+    from the keyboard. Day 2: mark 1
     dragged 30 px right and 20 px down by touch, mark 2 moved by 3 presses of an arrow key:
     the stored points moved by exactly that, the other marks stayed."""
     email, treatment_id = treatment
@@ -226,12 +227,19 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         page.wait_for_function("document.querySelector('[data-board-message]').textContent"
                                ".includes('moved')")
         assert kept(page) == ticked - 1 and page.locator('input[name="point"]').count() == 1
+        # from the keyboard: the first point focused, Enter removes it as a tap would
+        point = page.locator(".mark-overlay .spot[tabindex='0']").first
+        assert "Enter removes it" in point.get_attribute("aria-label")
+        point.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"document.querySelectorAll('input[name=keep]:checked').length"
+                               f" === {ticked - 2}")
         page.click("button.confirm-marks")
         page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
         with live_app.app_context():
             followed = db.session.scalars(sa.select(Mark).where(
                 Mark.treatment_id == treatment_id).order_by(Mark.number)).all()
-        assert len(followed) == ticked
+        assert len(followed) == ticked - 1
         dropped = followed[-1]  # the client's own points come after the proposals kept
         assert dropped.x == pytest.approx(first[0] - 10 / box["width"], abs=1 / box["width"])
         assert dropped.y == pytest.approx(first[1] - 8 / box["height"], abs=1 / box["height"])
@@ -280,7 +288,7 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         assert "just off the photo" in page.locator("[data-board-message]").text_content()
         assert page.locator('input[name="mark"]').evaluate_all(
             "fs => fs.map(f => f.value)") == points
-        assert page.locator('input[name="point"]').count() == 0
+        assert page.locator('[data-added-inputs] input[name="point"]').count() == 0
         page.click("button.confirm-marks")
         page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
         # each mark's row on the timeline is a link a thumb can hit; the footer is readable
