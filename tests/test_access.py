@@ -26,9 +26,8 @@ ROLE_OF = {
     # everyone's own account and data, whatever the role
     "account.index": None, "account.export": None, "account.audit": None, "account.delete": None,
 }
-# photos are embedded in pages, and the marks page draws on one: anonymous gets 404, not a
-# redirect to the login page
-NOT_FOUND_FOR_ANONYMOUS = {"photos.show", "marks.confirm"}
+# photos are embedded in pages: anonymous gets 404, not a redirect to the login page
+NOT_FOUND_FOR_ANONYMOUS = {"photos.show"}
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def test_first_photo_offers_proposals_and_looks_right_saves_the_followed_marks(a
     # a tap (no javascript) on a spot with no proposal adds a point, and nothing is saved yet
     tap = client.post(f"/checkins/{checkin_id}/marks",
                       data={"keep": proposed, "tap.x": "10", "tap.y": "10"})
-    assert tap.status_code == 200 and "Mark added." in tap.text
+    assert tap.status_code == 200 and f"Mark {len(proposed) + 1} added." in tap.text
     added = values(tap.text, "point")
     assert len(added) == 1
     assert pytest.approx([float(v) for v in added[0].split(",")], abs=0.005) == [
@@ -223,6 +223,8 @@ def test_a_later_photo_offers_a_clear_mark_nobody_follows(app, client, auth, set
     page = client.get(f"/checkins/{later}/marks").text
     offered = re.findall(r'<input type="checkbox" name="point" value="([^"]+)"', page)
     assert offered and "may show a new mark" in page
+    # named by a letter on the photo and in the list: a number would read as a followed mark's
+    assert "Follow the new mark A too" in page and ">A</text>" in page
     truth = scene(1)
     assert all(truth.on_mark(*map(float, v.split(","))) is not None for v in offered)
     saved = client.post(f"/checkins/{later}/marks", data={
@@ -230,6 +232,59 @@ def test_a_later_photo_offers_a_clear_mark_nobody_follows(app, client, auth, set
     assert saved.status_code == 303
     with app.app_context():
         assert [m.number for m in marks.active_marks(setup["treatment"])] == [1, 2]
+
+
+@pytest.mark.parametrize("keep_later", [False, True])
+def test_once_every_confirmed_photo_is_deleted_the_next_is_not_carried_from_them(
+        app, client, auth, setup, keep_later):
+    """Day 0 confirmed (and day 1 carried, unconfirmed, or not sent); day 0 deleted: nothing is
+    carried from a photo that is gone. Day 2 is a first photo again, with its own proposals."""
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"), ["0.0500,0.0500"])
+    later = None
+    if keep_later:
+        later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+            client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    assert client.post(f"/checkins/{checkin_id}/delete").status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+        assert db.session.scalar(sa.select(sa.func.count(MarkReading.id))) == 0
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "forget_marks"))
+        assert event is not None and event.actor_id == setup["c1"].id
+        if later:
+            # the photo left is read again as a first photo: its own proposals, not the old points
+            left = db.session.get(CheckIn, later)
+            assert left.marks_confirmed_at is None
+            assert all("centre" in d for d in left.reading.data["mark_details"])
+            assert (0.05, 0.05) not in [tuple(d["point"]) for d in left.reading.data["mark_details"]]
+    if later:
+        again = client.get(f"/checkins/{later}/marks").text
+        assert "Looks right" in again and values(again, "board") == ["first"]
+    response = upload(client, setup["treatment"], 2, "key-day-0002")
+    newest = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(MarkReading.id))) == 0
+    page = client.get(f"/checkins/{newest}/marks").text
+    assert "Looks right" in page and values(page, "keep") and not values(page, "mark")
+    # and it can be confirmed as the treatment's marks, numbered from 1 again
+    assert confirm_first(client, newest, values(page, "keep")).status_code == 303
+    with app.app_context():
+        assert [m.number for m in marks.active_marks(setup["treatment"])][0] == 1
+
+
+def test_deleting_one_of_two_confirmed_photos_keeps_the_marks(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+        client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    client.post(f"/checkins/{later}/marks", data={"mark": followed, "action": "save"})
+    assert client.post(f"/checkins/{checkin_id}/delete").status_code == 303
+    with app.app_context():
+        assert len(marks.active_marks(setup["treatment"])) == len(followed)
+        assert marks.reference_checkin(setup["treatment"]).id == later
 
 
 def test_client_moves_a_mark_by_choosing_its_number_then_tapping(app, client, auth, setup):
@@ -291,18 +346,87 @@ def test_a_mark_number_that_is_not_theirs_is_refused(app, client, auth, setup, d
         assert [(r.x, r.y) for r in db.session.scalars(sa.select(MarkReading))] == before
 
 
-@pytest.mark.parametrize("who", ["c2", "t2", None])
+@pytest.mark.parametrize("who", ["c2", "t2"])
 def test_others_cannot_see_or_move_the_marks(app, client, auth, setup, who):
     checkin_id = first_checkin(client, auth, setup)
     page = client.get(f"/checkins/{checkin_id}/marks").text
     keep = values(page, "keep")
     auth.logout()
-    if who:
-        auth.login(setup[who])
+    auth.login(setup[who])
     assert client.get(f"/checkins/{checkin_id}/marks").status_code == 404
     assert confirm_first(client, checkin_id, keep).status_code == 404
     assert client.post(f"/checkins/{checkin_id}/marks",
                        data={"tap.x": "3", "tap.y": "3"}).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+
+
+@pytest.mark.parametrize("who", ["c2", "t2"])
+def test_others_cannot_move_followed_marks_of_a_later_photo(app, client, auth, setup, who):
+    """Once followed: another client or therapist can neither see, move nor stop a mark."""
+    marks_audited = sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action.in_(
+        ("view_marks", "move_mark_point", "stop_following_mark", "confirm_marks")))
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+        client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    with app.app_context():
+        before = sorted((r.checkin_id, r.mark_id, r.x, r.y, r.set_by)
+                        for r in db.session.scalars(sa.select(MarkReading)))
+        events = db.session.scalar(marks_audited)
+    auth.logout()
+    auth.login(setup[who])
+    moved = ["1:0.0500,0.0500", *followed[1:]]
+    for target in (checkin_id, later):
+        assert client.get(f"/checkins/{target}/marks").status_code == 404
+        assert client.post(f"/checkins/{target}/marks",
+                           data={"board": "later", "mark": moved, "action": "save"}).status_code == 404
+        assert client.post(f"/checkins/{target}/marks",
+                           data={"board": "later", "mark": followed, "stop": ["1"],
+                                 "action": "save"}).status_code == 404
+        assert client.post(f"/checkins/{target}/marks",
+                           data={"mark": followed, "move": "1", "tap.x": "3", "tap.y": "3"}
+                           ).status_code == 404
+    with app.app_context():
+        assert sorted((r.checkin_id, r.mark_id, r.x, r.y, r.set_by)
+                      for r in db.session.scalars(sa.select(MarkReading))) == before
+        assert all(m.removed_at is None for m in db.session.scalars(sa.select(Mark)))
+        assert db.session.get(CheckIn, later).marks_confirmed_at is None
+        assert db.session.scalar(marks_audited) == events
+
+
+def test_a_signed_out_visitor_is_sent_to_sign_in_like_on_every_page(app, client, auth, setup):
+    """CSRF on, as in production: a session that ended (signed out on another device) while the
+    marks page was open; its form is sent to sign in, as the check-in form is, never a 400."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    with app.app_context():
+        checkin = CheckIn(treatment_id=setup["treatment"], client_id=setup["c1"].id,
+                          idempotency_key="k-signed-out", upload_sha256="0" * 64,
+                          taken_at=utcnow(), photo_key="p", thumb_key="t")
+        db.session.add(checkin)
+        db.session.commit()
+        checkin_id = checkin.id
+    page = client.get("/auth/login").text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{setup['c1'].id}:1"
+    with app.app_context():
+        # signed out everywhere (the logout of another device): this session's cookie is dead
+        db.session.execute(sa.update(type(setup["c1"])).values(session_version=2))
+        db.session.commit()
+    form = {"csrf_token": token, "keep": ["0.5000,0.5000"], "action": "save"}
+    elsewhere = client.post(f"/treatments/{setup['treatment']}/checkin", data={"csrf_token": token})
+    assert elsewhere.status_code == 302 and "/auth/login" in elsewhere.headers["Location"]
+    for response in (client.post(f"/checkins/{checkin_id}/marks", data=form),
+                     client.get(f"/checkins/{checkin_id}/marks"),
+                     client.post(f"/checkins/{checkin_id + 1000}/marks", data=form)):
+        assert response.status_code == 302
+        assert "/auth/login" in response.headers["Location"]
+    # htmx cannot follow a redirect: it is told where to go
+    hx = client.post(f"/checkins/{checkin_id}/marks", data=form, headers={"HX-Request": "true"})
+    assert hx.status_code == 401 and "/auth/login" in hx.headers["HX-Redirect"]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
 
@@ -335,6 +459,63 @@ def test_therapist_corrects_a_point_audited_and_the_readings_are_recomputed(app,
         assert event.actor_id == setup["t1"].id and event.subject_id == setup["c1"].id
         assert event.detail == {"checkin_id": checkin_id, "mark": 2, "old": list(old),
                                 "new": [0.05, 0.05]}
+        # only mark 2 moved: one audit row, and the check-in's own reading is measured again
+        # at the new points (that of its most visible mark)
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.action == "move_mark_point")) == 1
+        rows = db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == checkin_id)).all()
+        reading = db.session.get(CheckIn, checkin_id).reading
+        assert [0.05, 0.05] in [d["point"] for d in reading.data["mark_details"]]
+        assert reading.delta_e == pytest.approx(max(r.delta_e for r in rows))
+        assert event.detail["old"] not in [[round(x, 4) for x in d["point"]]
+                                           for d in reading.data["mark_details"]]
+    # the therapist saving the points unchanged is no correction: nothing more is audited
+    again = values(client.get(f"/checkins/{checkin_id}/marks").text, "mark")
+    assert client.post(f"/checkins/{checkin_id}/marks",
+                       data={"mark": again, "action": "save"}).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.action == "move_mark_point")) == 1
+        # and the therapist's looks at the client's marks are recorded
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.action == "view_marks", AuditEvent.actor_id == setup["t1"].id)) == 2
+
+
+def test_therapist_corrects_a_carried_point_and_only_that_photo_is_measured_again(
+        app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+        client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    with app.app_context():
+        day0 = sorted((r.mark_id, r.x, r.y, r.delta_e, r.measured_at) for r in db.session.scalars(
+            sa.select(MarkReading).where(MarkReading.checkin_id == checkin_id)))
+        carried = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number == 1))
+        old, old_delta = (round(carried.x, 4), round(carried.y, 4)), carried.delta_e
+    auth.logout()
+    auth.login(setup["t1"])
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    response = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": ["1:0.9500,0.0500", *followed[1:]], "action": "save"})
+    assert response.status_code == 303
+    with app.app_context():
+        row = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number == 1))
+        assert (row.x, row.y, row.set_by) == (0.95, 0.05, "therapist")
+        assert row.delta_e != old_delta
+        others = {r.set_by for r in db.session.scalars(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number != 1))}
+        assert others == {"carried"}
+        # the first photo's readings are not touched
+        assert sorted((r.mark_id, r.x, r.y, r.delta_e, r.measured_at) for r in db.session.scalars(
+            sa.select(MarkReading).where(MarkReading.checkin_id == checkin_id))) == day0
+        event = db.session.scalar(sa.select(AuditEvent).where(
+            AuditEvent.action == "move_mark_point"))
+        assert event.detail == {"checkin_id": later, "mark": 1, "old": list(old),
+                                "new": [0.95, 0.05]}
 
 
 def test_recompute_reruns_older_readings_once(app, client, auth, setup, runner):
@@ -362,6 +543,22 @@ def test_recompute_reruns_older_readings_once(app, client, auth, setup, runner):
         assert all(r.delta_e != 99.0 for r in db.session.scalars(sa.select(Reading)))
     again = runner.invoke(args=["readings", "recompute"])
     assert "Recomputed 0 check-in(s)." in again.output
+
+
+def test_badges_of_close_marks_are_kept_apart(app, setup):
+    """Three marks a few pixels apart on day 0: no two number badges touch, all in the photo."""
+    with app.app_context():
+        checkin = CheckIn(photo_width=800, photo_height=600)
+        spots = [marks.Spot(0.30 + dx, 0.40 + dy, 0.02, "proposal") for dx, dy in
+                 ((0, 0), (0.03, 0.0), (0.0, 0.04), (0.035, 0.045))]
+        drawn = marks.Board(checkin, first=True, spots=spots).drawn()
+    badges = [(d["bx"], d["by"]) for d in drawn]
+    for i, (ax, ay) in enumerate(badges):
+        assert marks.BADGE_R < ax < marks.TAP_WIDTH - marks.BADGE_R
+        for bx, by in badges[i + 1:]:
+            assert ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 >= 2 * marks.BADGE_R + marks.BADGE_GAP_PX
+    # a mark alone keeps its badge on the upper right of its ring
+    assert drawn[0]["bx"] > drawn[0]["cx"] and drawn[0]["by"] < drawn[0]["cy"]
 
 
 def test_version_order():
@@ -459,7 +656,11 @@ def test_timeline_shows_each_marks_course_and_outlines_in_the_comparison(app, cl
     auth.login(setup["c1"])
     page = client.get(f"/treatments/{setup['treatment']}").text
     assert 'name="mark"' in page and "Each mark" in page
-    assert re.search(r"Mark 2</a>:\s*Fading slower than usual", page)
+    # said plainly: the mark, its verdict, how visible it is; no advice for the whole treatment
+    row = re.search(r'<li class="mark-course verdict-slow">(.*?)</li>', page, re.S).group(1)
+    assert re.sub(r"<[^>]+>|\s+", " ", row).split() == [
+        "Mark", "2", "Fading", "slower", "than", "usual", "How", "visible:", "ΔE", "11.5"]
+    assert "Too early to tell:" not in page
     # the comparison outlines the same numbered marks on both days
     compare = page[page.index('class="compare"'):]
     assert compare.count('class="photo-outlines"') == 2
@@ -485,3 +686,53 @@ def test_therapist_review_shows_the_outlines_and_the_way_to_correct_them(app, cl
     page = client.get(f"/therapist/clients/{setup['c1'].id}").text
     assert page.count('class="photo-outlines"') == 2
     assert f'href="/checkins/{latest}/marks"' in page
+
+
+def test_triage_ranks_by_the_furthest_behind_mark(app, client, auth, make_user, link, people):
+    """On T1's real triage page: Lena's one faint mark that lags (her two big marks fade on
+    time) puts her first, above Sam whose marks all fade a little slowly, and both above Ed
+    whose marks all fade on time. Judged by her photos' most visible mark alone, Lena would
+    be on track and come after Sam."""
+    days = [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
+    fading = [14, 15, 11, 8, 5.5, 3.5, 2.2]
+    curves = {
+        "Lena Lagging": {1: [16, 17, 12, 8.5, 6, 4, 2.5], 2: fading,
+                         3: [6, 6.5, 6.3, 6.1, 5.9, 5.7, 5.5]},
+        "Sam Slowish": {1: [14, 15, 11, 8.5, 7, 6.5, 5], 2: [13, 14, 10.5, 8, 6.8, 6.3, 4.9]},
+        "Ed Even": {1: fading, 2: [v * 0.8 for v in fading], 3: [v * 0.9 for v in fading]},
+    }
+    t1 = people["t1"]
+    from webapp import flags
+    from webapp.recovery import assess
+    with app.app_context():
+        for name, marks_of in curves.items():
+            person = make_user(f"{name.split()[0].lower()}@example.org", "client", name)
+            link(t1, person)
+            treatment = Treatment(client_id=person.id, therapist_id=t1.id,
+                                  treated_at=utcnow() - 7 * DAY, body_area="upper_back",
+                                  technique="static", cup_count=6, cup_material="glass",
+                                  suction="medium")
+            db.session.add(treatment)
+            db.session.commit()
+            add_course(treatment.id, person.id, treatment.treated_at, marks_of, days)
+            flags.refresh(treatment)
+            db.session.commit()
+        courses = {t.client.name: recoveries([t])[0]
+                   for t in db.session.scalars(sa.select(Treatment))}
+        lena, sam = courses["Lena Lagging"], courses["Sam Slowish"]
+        # the photos alone (their most visible mark each day) would not call Lena slow
+        assert assess(lena.treatment, lena.days).assessment.verdict == "on_track"
+    assert lena.mark_course(3).assessment.verdict == "slow"
+    assert {lena.mark_course(n).assessment.verdict for n in (1, 2)} <= {"on_track", "resolved"}
+    assert {m.assessment.verdict for m in sam.marks} == {"slow"}
+    assert courses["Ed Even"].assessment.verdict in ("on_track", "resolved")
+    assert lena.assessment.verdict == "slow"
+    assert lena.assessment.ceiling_ratio > sam.assessment.ceiling_ratio
+
+    auth.login(t1)
+    page = client.get("/therapist/").text
+    order = [name for name in re.findall(r'<span class="triage-who"><strong>([^<]+)</strong>', page)
+             if name in curves]
+    assert order == ["Lena Lagging", "Sam Slowish", "Ed Even"]
+    lena_row = page[page.index("<strong>Lena Lagging</strong>"):page.index("<strong>Sam Slowish</strong>")]
+    assert "Mark 3 is fading slower than expected." in lena_row

@@ -245,6 +245,7 @@ def delete_checkin(checkin: CheckIn, actor: User) -> None:
     audit.record("delete_checkin", actor, subject=checkin.client_id, obj=checkin)
     db.session.delete(checkin)
     db.session.flush()
+    marks.forget_unanchored(treatment, actor)
     flags.refresh(treatment)
     db.session.commit()
     discard(get_store(), keys)

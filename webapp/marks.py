@@ -9,7 +9,8 @@ point, so a check-in's reading is always that of its most visible followed mark.
 
 Without JavaScript the photo is an ``<input type="image">`` shown at a fixed width: a tap
 submits its coordinates in that width's pixels, and the page comes back with the change.
-static/js/marks.js makes the same changes in the page and posts the final list.
+static/js/marks.js makes the same changes in the page, lets a point be dragged or moved with
+the arrow keys, and posts the final list.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from PIL import Image
 
 from webapp import audit, flags
@@ -44,13 +45,23 @@ HIT_PX = 22
 TAPPED_RADIUS = 0.04
 # css pixels between a mark's edge and the ring drawn around it
 RING_GAP_PX = 4
+# a mark's number badge: its radius, the room kept between two badges, and the sides of the
+# ring tried in turn (upper right first; unit steps scaled by the ring's radius)
+BADGE_R = 13
+BADGE_GAP_PX = 4
+BADGE_SIDES = ((0.75, 0.75), (-0.75, 0.75), (0.75, -0.75), (-0.75, -0.75),
+               (1.06, 0.0), (-1.06, 0.0), (0.0, 1.06), (0.0, -1.06))
+# how far out (in rings' radii) the sides are tried, when every side nearer is taken
+BADGE_REACH = (1.0, 1.7, 2.4)
 # a proposal is offered ticked only when it is visible at all (ΔE00 ≥ 3, DESIGN.md)
 VISIBLE_DELTA_E = 3.0
 # a point counts as moved when it changed by more than this (fractions): rounding aside
 MOVED = 1e-4
 MAX_POINTS = 24
-# a later photo offers at most this many marks it sees that nobody follows yet
+# a later photo offers at most this many marks it sees that nobody follows yet, named by a
+# letter until followed (a number would read as one of the followed marks)
 MAX_SUGGESTED = 3
+SUGGESTED_LETTERS = "ABC"
 
 
 class MarksRefused(Exception):
@@ -119,6 +130,30 @@ def carry_reference(treatment: Treatment) -> tuple[Image.Image | None, list[tupl
         return None, points
 
 
+def forget_unanchored(treatment: Treatment, actor: User) -> bool:
+    """Stop following the treatment's marks once no confirmed photo of them is left (uncommitted).
+
+    Their points were set on photos that are gone (deleted), so a new photo must not be
+    carried over from them: the marks and their readings go, and every photo left is read
+    again as a first photo, whose proposals the client confirms. Returns whether it happened.
+    """
+    if reference_checkin(treatment.id) is not None or db.session.scalar(
+            sa.select(Mark.id).where(Mark.treatment_id == treatment.id).limit(1)) is None:
+        return False
+    audit.record("forget_marks", actor, subject=treatment.client_id, obj=treatment)
+    # their readings go with them (on delete cascade)
+    db.session.execute(sa.delete(Mark).where(Mark.treatment_id == treatment.id))
+    for checkin in db.session.scalars(sa.select(CheckIn).where(
+            CheckIn.treatment_id == treatment.id)):
+        checkin.marks_confirmed_at = None
+        try:
+            store_reading(checkin, analyze_image(display_image(checkin)))
+        except PhotoMissing:
+            # never expected (rows are committed after their bytes): its old reading stays
+            continue
+    return True
+
+
 def store_reading(checkin: CheckIn, reading) -> None:
     """Make a PhotoReading the check-in's reading (replacing the one it had)."""
     fields = dict(analyzer_version=reading.analyzer_version, ok=reading.ok,
@@ -179,6 +214,27 @@ def carry_to(checkin: CheckIn, reference: CheckIn, marks: list[Mark]) -> None:
     points, _registration = carry_points(display_image(reference), image,
                                          [found.get(m.id, (m.x, m.y)) for m in marks])
     measure(checkin, marks, points, ["carried"] * len(marks), image)
+
+
+def place_badge(cx: float, cy: float, r: float, width: int, height: int,
+                placed: list[tuple[float, float]]) -> tuple[float, float]:
+    """Return where a mark's number badge goes: on its circle, inside the photo, apart from others.
+
+    The upper right of the circle first (off the mark); when that badge would touch one
+    already placed (close marks), the next side that is free, then the same sides further
+    out; else the least crowded. static/js/marks.js (placeBadge) places them the same way.
+    """
+    best, best_gap = None, -1.0
+    for reach in BADGE_REACH:
+        for dx, dy in BADGE_SIDES:
+            bx = min(max(cx + r * reach * dx, BADGE_R + 1), width - BADGE_R - 1)
+            by = min(max(cy - r * reach * dy, BADGE_R + 1), height - BADGE_R - 1)
+            gap = min((math.hypot(bx - px, by - py) for px, py in placed), default=math.inf)
+            if gap >= 2 * BADGE_R + BADGE_GAP_PX:
+                return round(bx, 1), round(by, 1)
+            if gap > best_gap:
+                best, best_gap = (round(bx, 1), round(by, 1)), gap
+    return best
 
 
 @dataclass
@@ -245,16 +301,20 @@ class Board:
         return kept
 
     def drawn(self) -> list[dict]:
-        """Return each point as the page draws it: circle, number badge and look, in pixels."""
+        """Return each point as the page draws it: circle, badge (number or letter), look, in pixels."""
         self.shown()
-        drawn = []
+        drawn, badges = [], []
+        letters = iter(SUGGESTED_LETTERS)
         for spot in self.spots:
             # drawn just outside the mark, so the ring never hides the mark's own edge
             r = max(spot.radius * self.short_px + RING_GAP_PX, 12)
             cx, cy = spot.x * self.width, spot.y * self.height
-            # the number sits on the circle's upper right, off the mark, inside the photo
-            bx = min(max(cx + r * 0.75, 14), self.width - 14)
-            by = min(max(cy - r * 0.75, 14), self.height - 14)
+            letter = next(letters) if spot.kind == "suggested" else None
+            bx, by = place_badge(cx, cy, r, self.width, self.height, badges)
+            if spot.kept and spot.number:
+                letter = None
+            if (spot.kept and spot.number) or letter:
+                badges.append((bx, by))
             look = [spot.kind]
             if not spot.kept:
                 look.append("removed")
@@ -262,7 +322,7 @@ class Board:
                 look.append("moving")
             drawn.append({"cx": round(cx, 1), "cy": round(cy, 1), "r": round(r, 1),
                           "bx": round(bx, 1), "by": round(by, 1), "look": " ".join(look),
-                          "number": spot.number if spot.kept else None})
+                          "number": spot.number if spot.kept else None, "letter": letter})
         return drawn
 
     def hit(self, x: float, y: float, spots: list[Spot]) -> Spot | None:
@@ -273,6 +333,11 @@ class Board:
             if d <= max(spot.radius * self.short_px, HIT_PX) and (best_d is None or d < best_d):
                 best, best_d = spot, d
         return best
+
+    def added(self, spot: Spot) -> None:
+        """Say which number a point just added (or kept again) has on the photo."""
+        self.shown()
+        self.message = _("Mark %(n)s added.", n=spot.number)
 
     def tap(self, x: float, y: float) -> None:
         """Apply a tap on the photo: remove, add or move a point as the page says."""
@@ -289,8 +354,9 @@ class Board:
                 if spot is not None:
                     spot.kept = True
                 else:
-                    self.spots.append(Spot(x, y, TAPPED_RADIUS, "tapped"))
-                self.message = _("Mark added.")
+                    spot = Spot(x, y, TAPPED_RADIUS, "tapped")
+                    self.spots.append(spot)
+                self.added(spot)
             return
         marks = {str(s.number): s for s in self.spots if s.kind == "mark"}
         if self.moving in marks:
@@ -299,13 +365,14 @@ class Board:
             self.message = _("Mark %(n)s moved. Confirm when every mark is right.", n=self.moving)
             self.moving = ""
         elif self.moving == "new":
-            self.spots.append(Spot(x, y, TAPPED_RADIUS, "tapped"))
+            spot = Spot(x, y, TAPPED_RADIUS, "tapped")
+            self.spots.append(spot)
             self.moving = ""
-            self.message = _("Mark added.")
+            self.added(spot)
         elif (seen := self.hit(x, y, [s for s in self.spots if s.kind == "suggested" and not s.kept])) is not None:
             seen.kept = True
             seen.kind = "tapped"
-            self.message = _("Mark added.")
+            self.added(seen)
         else:
             spot = self.hit(x, y, list(marks.values()))
             if spot is not None:
@@ -507,9 +574,6 @@ def save(board: Board, actor: User) -> list[int]:
 
 def get_checkin_or_404(checkin_id: int) -> CheckIn:
     """Return a check-in the signed-in user may see (its client or a linked therapist), or 404."""
-    # not a redirect to the login form for strangers: nobody learns that the check-in exists
-    if not current_user.is_authenticated:
-        abort(404)
     checkin = db.session.get(CheckIn, checkin_id)
     if checkin is None or not can_see_client(current_user, checkin.client_id):
         abort(404)
@@ -521,10 +585,15 @@ def show_board(board: Board, status: int = 200):
     partial = "marks/_board.html" if htmx.target == f"board-{board.checkin.id}" else None
     return render("marks/confirm.html", partial, status=status, board=board,
                   drawn=board.drawn(), treatment=board.checkin.treatment,
-                  tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX, ring_gap=RING_GAP_PX)
+                  tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX, ring_gap=RING_GAP_PX,
+                  badge_r=BADGE_R, badge_gap=BADGE_GAP_PX, badge_sides=BADGE_SIDES,
+                  badge_reach=BADGE_REACH, letters=SUGGESTED_LETTERS)
 
 
 @bp.route("/checkins/<int:checkin_id>/marks", methods=("GET", "POST"))
+# a page like the others: whoever is signed out (a session that ended while the page was open)
+# is sent to sign in, before anything is looked up, so nobody learns whether the check-in exists
+@login_required
 def confirm(checkin_id: int):
     """Show a photo's marks to confirm; a tap changes them, "Looks right" saves them."""
     checkin = get_checkin_or_404(checkin_id)

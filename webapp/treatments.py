@@ -70,10 +70,20 @@ VERDICT_LABELS = {
 # a suction that widens the expected window, as a cause in a list (webapp.recovery says which)
 WIDENING_SUCTION_LABELS = {"light": _l("Light suction"), "medium": _l("Medium suction"),
                            "strong": _l("Strong suction")}
+# one followed mark's verdict, said plainly beside its number ("Mark 2 · Fading slower than
+# usual"): what to do about it is said once, for the whole treatment
+MARK_VERDICT_LABELS = {
+    "on_track": _l("Fading as expected"),
+    "slow": _l("Fading slower than usual"),
+    "worsening": _l("Darker or bigger again"),
+    "resolved": _l("Faded"),
+    "pigmentation": _l("A darker patch remains"),
+    "insufficient_data": _l("Too early to tell"),
+}
 LABELS = {"body_area": BODY_AREA_LABELS, "technique": TECHNIQUE_LABELS,
           "cup_material": MATERIAL_LABELS, "suction": SUCTION_LABELS, "risk": RISK_LABELS,
           "stage": STAGE_LABELS, "verdict": VERDICT_LABELS,
-          "therapist_verdict": THERAPIST_VERDICT_LABELS}
+          "therapist_verdict": THERAPIST_VERDICT_LABELS, "mark_verdict": MARK_VERDICT_LABELS}
 # a session older than this is history, not a recovery to follow
 MAX_AGE_DAYS = 60
 

@@ -1,11 +1,17 @@
 // Followed marks on the confirm page, in the page: a tap removes, adds or moves a point at
-// once, and "Looks right" / "Confirm" posts the final list. Without this file every tap is a
-// form submission (<input type="image">) and the server makes the same change
+// once, a point can be dragged (mouse, pen or finger: Pointer Events) or, once focused, moved
+// with the arrow keys, and "Looks right" / "Confirm" posts the final list. Without this file
+// every tap is a form submission (<input type="image">) and the server makes the same change
 // (webapp/marks.py, Board.tap): both read and write the same form fields.
 "use strict";
 
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
+  // a press that travels less than this (css px) is a tap, not a drag
+  const DRAG_SLOP = 6;
+  // one arrow key press moves a point this far (css px); with Shift, four times as far
+  const KEY_STEP = 4;
+  const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
   function parsePoint(text) {
     const [x, y] = text.split(",").map(Number);
@@ -16,6 +22,10 @@
     return value.toFixed(4);
   }
 
+  function clamp(value) {
+    return Math.min(Math.max(value, 0), 1);
+  }
+
   function setUp(board) {
     if (board.dataset.ready) return;
     board.dataset.ready = "1";
@@ -23,6 +33,7 @@
     const photo = board.querySelector('input[type="image"]');
     const overlay = board.querySelector("[data-overlay]");
     const message = board.querySelector("[data-board-message]");
+    const help = board.querySelector("[data-board-help]");
     const addedInputs = board.querySelector("[data-added-inputs]");
     const addedList = board.querySelector("[data-added-list]");
     const first = board.dataset.first === "1";
@@ -32,6 +43,15 @@
     const hitPx = Number(board.dataset.hit);
     const tappedRadius = Number(board.dataset.tappedRadius);
     const ringGap = Number(board.dataset.ringGap);
+    const badgeR = Number(board.dataset.badgeR);
+    const badgeGap = Number(board.dataset.badgeGap);
+    const badgeSides = JSON.parse(board.dataset.badgeSides);
+    const badgeReach = JSON.parse(board.dataset.badgeReach);
+    const letters = board.dataset.letters || "";
+    // a press on a point that may move starts a drag, which becomes one once it travels;
+    // `dragged` swallows the click that may follow the release
+    let dragging = null;
+    let dragged = false;
 
     // every point the page shows, each tied to the form field that names it
     function spots() {
@@ -67,6 +87,11 @@
       return found;
     }
 
+    // the points a drag or the arrow keys may move: those that will be saved
+    function movable(all) {
+      return all.filter((s) => s.kept && s.kind !== "suggested");
+    }
+
     function hit(x, y, among) {
       let best = null;
       let bestDistance = Infinity;
@@ -80,11 +105,11 @@
       return best;
     }
 
-    function say(text) {
+    function say(text, refusal = false) {
       message.textContent = text;
       message.hidden = !text;
-      message.classList.remove("refusal");
-      message.classList.add("notice");
+      message.classList.toggle("refusal", refusal);
+      message.classList.toggle("notice", !refusal);
     }
 
     function words(name, number) {
@@ -103,6 +128,27 @@
       field.value = `${format(x)},${format(y)}`;
       field.dataset.radius = String(tappedRadius);
       addedInputs.append(field);
+      return field;
+    }
+
+    // put a point somewhere else; a first photo's proposal becomes a point of the client's
+    // (the server only knows proposals where it found them), so the field may change
+    function place(spot, x, y) {
+      if (spot.kind === "mark") {
+        spot.field.value = `${spot.number}:${format(x)},${format(y)}`;
+        return spot.field;
+      }
+      if (spot.kind === "proposal") {
+        spot.field.checked = false;
+        return addPoint(x, y);
+      }
+      spot.field.value = `${format(x)},${format(y)}`;
+      return spot.field;
+    }
+
+    // say which number a point just added (or kept again) has on the photo
+    function added(field) {
+      say(words("saidAdded", spots().find((s) => s.field === field).number));
     }
 
     function tap(x, y) {
@@ -118,8 +164,7 @@
         } else {
           const removed = hit(x, y, all.filter((s) => !s.kept));
           if (removed) removed.field.checked = true;
-          else addPoint(x, y);
-          say(words("saidAdded"));
+          added(removed ? removed.field : addPoint(x, y));
         }
         return;
       }
@@ -127,16 +172,16 @@
       const chosen = moving();
       const target = marks.find((s) => String(s.number) === chosen);
       if (target) {
-        target.field.value = `${target.number}:${format(x)},${format(y)}`;
+        place(target, x, y);
         form.querySelector('input[name="move"]:checked').checked = false;
         say(words("saidMoved", target.number));
       } else if (chosen === "new") {
-        addPoint(x, y);
         form.querySelector('input[name="move"]:checked').checked = false;
-        say(words("saidAdded"));
+        added(addPoint(x, y));
       } else if (hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept))) {
-        hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept)).field.checked = true;
-        say(words("saidAdded"));
+        const seen = hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept));
+        seen.field.checked = true;
+        added(seen.field);
       } else {
         const on = hit(x, y, marks);
         if (on) {
@@ -161,35 +206,81 @@
       return element;
     }
 
-    // the same drawing as the server's (Board.drawn): ring, and a number badge off the mark
+    // the same placement as the server's (place_badge): upper right of the ring, else the
+    // next side free of the badges already placed, then further out, else the least crowded
+    function placeBadge(cx, cy, r, placed) {
+      let best = null;
+      let bestGap = -1;
+      for (const reach of badgeReach) {
+        for (const [dx, dy] of badgeSides) {
+          const bx = Math.min(Math.max(cx + r * reach * dx, badgeR + 1), width - badgeR - 1);
+          const by = Math.min(Math.max(cy - r * reach * dy, badgeR + 1), height - badgeR - 1);
+          const gap = Math.min(Infinity, ...placed.map(([px, py]) => Math.hypot(bx - px, by - py)));
+          if (gap >= 2 * badgeR + badgeGap) return [bx, by];
+          if (gap > bestGap) {
+            best = [bx, by];
+            bestGap = gap;
+          }
+        }
+      }
+      return best;
+    }
+
+    // which field a point's drawing stands for, so focus survives a redraw
+    let focusedField = null;
+
+    // the same drawing as the server's (Board.drawn): ring, and a number badge off the mark;
+    // each point that may move is a focusable button the arrow keys move
     function draw() {
       const all = spots();
       const chosen = moving();
+      const refocus = focusedField;
+      const placed = [];
+      let suggested = 0;
       overlay.replaceChildren();
       all.forEach((spot) => {
         const group = document.createElementNS(SVG, "g");
         const looks = ["spot", spot.kind];
         if (!spot.kept) looks.push("removed");
         if (spot.kind === "mark" && String(spot.number) === chosen) looks.push("moving");
+        if (spot.field === dragging?.field && dragging.moved) looks.push("moving");
         group.setAttribute("class", looks.join(" "));
         const r = Math.max(spot.r * short + ringGap, 12);
         const cx = spot.x * width;
         const cy = spot.y * height;
         group.append(circle("ring-shadow", cx, cy, r), circle("ring", cx, cy, r));
-        if (spot.kept && spot.number) {
-          const bx = Math.min(Math.max(cx + r * 0.75, 14), width - 14);
-          const by = Math.min(Math.max(cy - r * 0.75, 14), height - 14);
+        // a new mark the photo shows is named by a letter until it is followed (as the server's)
+        const letter = spot.kind === "suggested" ? letters[suggested++] : "";
+        const name = spot.kept && spot.number ? String(spot.number) : letter;
+        if (name) {
+          const [bx, by] = placeBadge(cx, cy, r, placed);
+          placed.push([bx, by]);
           const text = document.createElementNS(SVG, "text");
           text.setAttribute("class", "badge-number");
           text.setAttribute("x", bx.toFixed(1));
           text.setAttribute("y", by.toFixed(1));
           text.setAttribute("text-anchor", "middle");
           text.setAttribute("dominant-baseline", "central");
-          text.textContent = String(spot.number);
-          group.append(circle("badge", bx, by, 13), text);
+          text.textContent = name;
+          group.append(circle("badge", bx, by, badgeR), text);
+        }
+        if (movable(all).includes(spot)) {
+          group.setAttribute("tabindex", "0");
+          group.setAttribute("role", "button");
+          group.setAttribute("aria-label", words("keyLabel", spot.number));
+          group.addEventListener("keydown", (event) => nudge(event, spot.field));
+          group.addEventListener("focus", () => { focusedField = spot.field; });
+          group.addEventListener("blur", () => {
+            if (focusedField === spot.field) focusedField = null;
+          });
+          group.fieldRef = spot.field;
         }
         overlay.append(group);
       });
+      if (refocus) {
+        const again = [...overlay.children].find((g) => g.fieldRef === refocus);
+        if (again) again.focus();
+      }
       form.querySelectorAll('input[name="keep"]').forEach((box) => {
         const label = box.closest("label").querySelector("[data-label]");
         const spot = all.find((s) => s.field === box);
@@ -204,18 +295,102 @@
       }
     }
 
+    // the arrow keys move the focused point, inside the photo; Enter or Space does what a
+    // tap on it does (a button's keys)
+    function nudge(event, field) {
+      const spot = spots().find((s) => s.field === field);
+      if (!spot) return;
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        tap(spot.x, spot.y);
+        draw();
+        return;
+      }
+      const step = ARROWS[event.key];
+      if (!step) return;
+      event.preventDefault();
+      const by = KEY_STEP * (event.shiftKey ? 4 : 1);
+      focusedField = place(spot, clamp(spot.x + (step[0] * by) / width),
+                           clamp(spot.y + (step[1] * by) / height));
+      draw();
+      say(words("saidMoved", spots().find((s) => s.field === focusedField).number));
+    }
+
+    // where a pointer is, as fractions of the photo (outside it: beyond 0..1)
+    function at(event) {
+      const box = photo.getBoundingClientRect();
+      return { x: (event.clientX - box.left) / box.width, y: (event.clientY - box.top) / box.height };
+    }
+
+    function onPhoto(point) {
+      return point.x >= 0 && point.x <= 1 && point.y >= 0 && point.y <= 1;
+    }
+
+    photo.addEventListener("pointerdown", (event) => {
+      dragged = false;
+      if (event.button !== 0) return;
+      const point = at(event);
+      if (!onPhoto(point)) return;
+      const on = hit(point.x, point.y, movable(spots()));
+      if (!on) return;
+      dragging = { field: on.field, pointerId: event.pointerId, start: point,
+                   dx: on.x - point.x, dy: on.y - point.y, moved: false };
+      photo.setPointerCapture(event.pointerId);
+    });
+
+    photo.addEventListener("pointermove", (event) => {
+      if (!dragging || event.pointerId !== dragging.pointerId) return;
+      const point = at(event);
+      const travelled = Math.hypot((point.x - dragging.start.x) * width,
+                                   (point.y - dragging.start.y) * height);
+      if (!dragging.moved && travelled < DRAG_SLOP) return;
+      dragging.moved = true;
+      const spot = spots().find((s) => s.field === dragging.field);
+      if (!spot) return;
+      dragging.field = place(spot, clamp(point.x + dragging.dx), clamp(point.y + dragging.dy));
+      draw();
+    });
+
+    function endDrag(event) {
+      if (!dragging || event.pointerId !== dragging.pointerId) return;
+      const finished = dragging;
+      dragging = null;
+      if (!finished.moved) return;
+      // a mouse's release is followed at once by a click, a finger's by none: either way the
+      // next tap is a tap again
+      dragged = true;
+      setTimeout(() => { dragged = false; }, 0);
+      draw();
+      say(words("saidMoved", spots().find((s) => s.field === finished.field).number));
+    }
+
+    photo.addEventListener("pointerup", endDrag);
+    photo.addEventListener("pointercancel", endDrag);
+    // the photo is not an image to drag out of the page
+    photo.addEventListener("dragstart", (event) => event.preventDefault());
+
     photo.addEventListener("click", (event) => {
       // the tap is handled here; only "Looks right" / "Confirm" sends the form
       event.preventDefault();
-      // a keyboard "click" has no place on the photo: the list below serves the keyboard
+      if (dragged) {
+        dragged = false;
+        return;
+      }
+      // a keyboard "click" has no place on the photo: the points and the list serve the keyboard
       if (event.detail === 0) return;
-      const box = photo.getBoundingClientRect();
-      const x = Math.min(Math.max((event.clientX - box.left) / box.width, 0), 1);
-      const y = Math.min(Math.max((event.clientY - box.top) / box.height, 0), 1);
-      tap(x, y);
+      const point = at(event);
+      // a finger just off the photo may still "click" it (touch adjustment): never an edge mark
+      if (!onPhoto(point)) {
+        say(words("saidOffPhoto"), true);
+        return;
+      }
+      tap(point.x, point.y);
       draw();
     });
     form.addEventListener("change", draw);
+    board.classList.add("draggable");
+    overlay.removeAttribute("aria-hidden");
+    if (help) help.textContent = words("helpDrag");
     draw();
   }
 

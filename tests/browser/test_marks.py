@@ -91,6 +91,13 @@ def readable(page, javascript: bool) -> None:
     assert button["height"] >= 44
     size = page.locator(".board-help").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
     assert size >= 16
+    # no two number badges touch (close marks), drawn by the server or by marks.js
+    badges = page.locator(".mark-overlay circle.badge").evaluate_all(
+        "cs => cs.map(c => [Number(c.getAttribute('cx')), Number(c.getAttribute('cy')),"
+        " Number(c.getAttribute('r'))])")
+    for i, (ax, ay, r) in enumerate(badges):
+        for bx, by, _r in badges[i + 1:]:
+            assert ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 >= 2 * r, badges
 
 
 def journey(browser, base_url, watch, live_app, treatment, javascript: bool) -> None:
@@ -171,3 +178,141 @@ def test_client_confirms_marks_with_javascript(browser, base_url, watch, live_ap
 
 def test_client_confirms_marks_without_javascript(browser, base_url, watch, live_app, treatment):
     journey(browser, base_url, watch, live_app, treatment, javascript=False)
+
+
+def stored_points(live_app, checkin_id: int) -> dict[int, tuple[float, float]]:
+    """Each mark's stored point in a check-in's photo, by mark number."""
+    with live_app.app_context():
+        return {r.mark.number: (r.x, r.y) for r in db.session.scalars(
+            sa.select(MarkReading).where(MarkReading.checkin_id == checkin_id))}
+
+
+def touch_drag(page, start: tuple[float, float], end: tuple[float, float], steps: int = 8) -> None:
+    """Drag one finger across the page (CSS pixels), as a phone's touchscreen sends it."""
+    session = page.context.new_cdp_session(page)
+    session.send("Input.dispatchTouchEvent", {
+        "type": "touchStart", "touchPoints": [{"x": start[0], "y": start[1]}]})
+    for i in range(1, steps + 1):
+        x = start[0] + (end[0] - start[0]) * i / steps
+        y = start[1] + (end[1] - start[1]) * i / steps
+        session.send("Input.dispatchTouchEvent", {
+            "type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    session.detach()
+
+
+def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_keys(
+        browser, base_url, watch, live_app, treatment):
+    """Day 0: a proposal dragged with the mouse is followed where it was dropped, one removed
+    from the keyboard. Day 2: mark 1
+    dragged 30 px right and 20 px down by touch, mark 2 moved by 3 presses of an arrow key:
+    the stored points moved by exactly that, the other marks stayed."""
+    email, treatment_id = treatment
+    context = phone(browser, base_url, watch)
+    page = context.new_page()
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        # day 0, with a mouse: the first proposal dragged 10 px left and 8 px up is kept there
+        # (a point of the client's now); the release is not also a tap that removes it
+        first = proposals(page)[0]
+        ticked = kept(page)
+        box = page.locator('input[name="tap"]').bounding_box()
+        grab = (box["x"] + first[0] * box["width"], box["y"] + first[1] * box["height"])
+        page.mouse.move(*grab)
+        page.mouse.down()
+        page.mouse.move(grab[0] - 5, grab[1] - 4, steps=3)
+        page.mouse.move(grab[0] - 10, grab[1] - 8, steps=3)
+        page.mouse.up()
+        page.wait_for_function("document.querySelector('[data-board-message]').textContent"
+                               ".includes('moved')")
+        assert kept(page) == ticked - 1 and page.locator('input[name="point"]').count() == 1
+        # from the keyboard: the first point focused, Enter removes it as a tap would
+        point = page.locator(".mark-overlay .spot[tabindex='0']").first
+        assert "Enter removes it" in point.get_attribute("aria-label")
+        point.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"document.querySelectorAll('input[name=keep]:checked').length"
+                               f" === {ticked - 2}")
+        page.click("button.confirm-marks")
+        page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+        with live_app.app_context():
+            followed = db.session.scalars(sa.select(Mark).where(
+                Mark.treatment_id == treatment_id).order_by(Mark.number)).all()
+        assert len(followed) == ticked - 1
+        dropped = followed[-1]  # the client's own points come after the proposals kept
+        assert dropped.x == pytest.approx(first[0] - 10 / box["width"], abs=1 / box["width"])
+        assert dropped.y == pytest.approx(first[1] - 8 / box["height"], abs=1 / box["height"])
+        move_to_day_two(live_app, treatment_id)
+        context.close()
+        # a phone with a touchscreen from here on: the drag is a finger's
+        context = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844},
+                                      device_scale_factor=1, has_touch=True, is_mobile=True)
+        context.set_default_timeout(15_000)
+        context.on("console", watch.console)
+        page = context.new_page()
+        login(page, email)
+        upload(page, treatment_id, 2)
+        checkin_id = int(re.search(r"/checkins/(\d+)/marks$", page.url).group(1))
+        before = stored_points(live_app, checkin_id)
+        assert len(before) >= 3
+        box = page.locator('input[name="tap"]').bounding_box()
+        width, height = box["width"], box["height"]
+        shot(page, "marks-day2-before-drag")
+
+        x, y = before[1]
+        start = (box["x"] + x * width, box["y"] + y * height)
+        touch_drag(page, start, (start[0] + 30, start[1] + 20))
+        page.wait_for_function("document.querySelector('[data-board-message]').textContent"
+                               ".includes('Mark 1 moved')")
+        # the drag moved the point; it did not also choose mark 1 for a tap
+        assert page.locator('input[name="move"]:checked').count() == 0
+        # the focused second mark, three presses of the right arrow
+        mark_two = page.locator(".mark-overlay .spot.mark[tabindex='0']").nth(1)
+        assert mark_two.get_attribute("aria-label").startswith("Mark 2")
+        mark_two.focus()
+        for _press in range(3):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function("document.querySelector('[data-board-message]').textContent"
+                               ".includes('Mark 2 moved')")
+        assert page.evaluate("document.activeElement.getAttribute('aria-label')").startswith(
+            "Mark 2")
+        assert no_horizontal_scroll(page)
+        shot(page, "marks-day2-after-drag")
+        # a finger just off the photo that still "clicks" it (touch adjustment): refused, said
+        points = page.locator('input[name="mark"]').evaluate_all("fs => fs.map(f => f.value)")
+        page.locator('input[name="tap"]').evaluate(
+            "p => { const b = p.getBoundingClientRect(); p.dispatchEvent(new MouseEvent('click',"
+            " {bubbles: true, cancelable: true, detail: 1, clientX: b.left + 40,"
+            " clientY: b.bottom + 3})); }")
+        assert "just off the photo" in page.locator("[data-board-message]").text_content()
+        assert page.locator('input[name="mark"]').evaluate_all(
+            "fs => fs.map(f => f.value)") == points
+        assert page.locator('[data-added-inputs] input[name="point"]').count() == 0
+        page.click("button.confirm-marks")
+        page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+        # each mark's row on the timeline is a link a thumb can hit; the footer is readable
+        rows = page.locator(".mark-course a")
+        assert rows.count() == len(before)
+        assert all(rows.nth(i).bounding_box()["height"] >= 44 for i in range(rows.count()))
+        assert page.locator(".site-footer small").evaluate(
+            "e => parseFloat(getComputedStyle(e).fontSize)") >= 16
+        assert no_horizontal_scroll(page)
+        shot(page, "marks-day2-timeline")
+
+        after = stored_points(live_app, checkin_id)
+        # a css pixel is 1/width of the photo: the points moved by the dragged amount, to 1 px
+        assert after[1][0] == pytest.approx(before[1][0] + 30 / width, abs=1 / width)
+        assert after[1][1] == pytest.approx(before[1][1] + 20 / height, abs=1 / height)
+        step = 3 * 4  # marks.js KEY_STEP, pressed three times
+        assert after[2][0] == pytest.approx(before[2][0] + step / width, abs=1 / width)
+        assert after[2][1] == pytest.approx(before[2][1], abs=1e-4)
+        for number in set(before) - {1, 2}:
+            assert after[number] == pytest.approx(before[number], abs=1e-4)
+        with live_app.app_context():
+            moved = {r.mark.number: r.set_by for r in db.session.scalars(
+                sa.select(MarkReading).where(MarkReading.checkin_id == checkin_id))}
+        assert moved[1] == moved[2] == "client"
+        assert watch.unexpected() == []
+    finally:
+        context.close()
