@@ -7,11 +7,11 @@ from functools import cache
 import pytest
 import sqlalchemy as sa
 
-from webapp import marks, readings
+from webapp import marks, readings, sessions
 from webapp.analysis import ANALYZER_VERSION, scenes, synthetic
 from webapp.extensions import db
-from webapp.models import (AuditEvent, CheckIn, Consent, Mark, MarkReading, Reading,
-                           Treatment, utcnow)
+from webapp.models import (AuditEvent, CheckIn, Consent, Mark, MarkReading, Reading, Treatment,
+                           UserSession, utcnow)
 from webapp.recovery import recoveries
 
 DAY = dt.timedelta(days=1)
@@ -410,11 +410,15 @@ def test_a_signed_out_visitor_is_sent_to_sign_in_like_on_every_page(app, client,
         checkin_id = checkin.id
     page = client.get("/auth/login").text
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{setup['c1'].id}:1"
     with app.app_context():
-        # signed out everywhere (the logout of another device): this session's cookie is dead
-        db.session.execute(sa.update(type(setup["c1"])).values(session_version=2))
+        device, token_of_device = sessions.open_for(db.session.merge(setup["c1"]))
+        db.session.commit()
+        device_id = device.id
+    with client.session_transaction() as session:
+        session["_user_id"] = token_of_device
+    with app.app_context():
+        # signed out from another device: this device's session is gone, its cookie is dead
+        db.session.execute(sa.delete(UserSession).where(UserSession.id == device_id))
         db.session.commit()
     form = {"csrf_token": token, "keep": ["0.5000,0.5000"], "action": "save"}
     elsewhere = client.post(f"/treatments/{setup['treatment']}/checkin", data={"csrf_token": token})
