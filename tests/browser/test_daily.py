@@ -73,6 +73,12 @@ def test_a_photo_sent_untouched_is_taken_now_and_confirmed(page, live_app):
     login(page, email)
     fill_checkin(page, treatment_id, seed=4)
     assert page.input_value("#taken_at") == ""
+    # whatever builds the form's data (the offline queue's FormData too) gets the moment of
+    # sending, on the client's wall clock (UTC here), while the field itself stays empty
+    stamped = page.evaluate("new FormData(document.querySelector('#checkin-form')).get('taken_at')")
+    now = clock.utc_to_local(utcnow(), "UTC")
+    assert abs(dt.datetime.fromisoformat(stamped) - now) < dt.timedelta(minutes=2)
+    assert page.input_value("#taken_at") == ""
     page.click("#checkin-form button[type=submit]")
     page.wait_for_url("**/marks*")
     said = page.locator(".flashes[role=status]")
