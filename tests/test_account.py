@@ -8,7 +8,7 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
-from webapp.analysis import synthetic
+from tests.test_checkins import skin_jpeg
 from webapp.checkins import record_checkin
 from webapp.extensions import db
 from webapp.models import (AuditEvent, CheckIn, Consent, Flag, Invite, Mark, MarkReading, Message,
@@ -28,14 +28,6 @@ SECTIONS = {"consent": "consents", "care_link": "care_links", "invite": "invites
 ROW_KEYS = {"recovery_summary": "treatment_id", "reminder_setting": "user_id"}
 # kept out of the export on purpose: a therapist's private notes are theirs
 NOT_EXPORTED = {"note"}
-
-
-def skin_jpeg(seed: int) -> bytes:
-    """Return a small synthetic photo of skin with one mark."""
-    skin = synthetic.skin_lab_for_ita(40)
-    marks = [synthetic.MarkSpec(delta_lab=synthetic.mark_delta(skin, 10, "red"),
-                                centre=(0.5, 0.5), radius=0.12)]
-    return synthetic.save_jpeg(synthetic.render_scene(skin, marks, seed=seed).image)
 
 
 def fill(app, people, name: str, therapist: str, photos: int) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = "/usr/sbin/nginx"
 OPENSSL = shutil.which("openssl")
@@ -39,13 +41,6 @@ def need(path: str | None, what: str) -> None:
     if REQUIRED:
         pytest.fail(f"CUPMARK_REQUIRE_SERVICES=1 but {message}")
     pytest.skip(message)
-
-
-def free_port() -> int:
-    """Return a TCP port on loopback that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path, seconds: float = 60) -> None:

@@ -1,13 +1,13 @@
 """The photo store contract, run against the local store and an S3 server started here."""
 import datetime as dt
 import io
-import socket
 import uuid
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.conftest import free_port
 from webapp.analysis import synthetic
 from webapp.extensions import db
 from webapp.models import CheckIn, Consent, Treatment, User, utcnow
@@ -22,13 +22,6 @@ def skin_jpeg() -> bytes:
     skin = synthetic.skin_lab_for_ita(30)
     marks = [synthetic.MarkSpec(delta_lab=synthetic.mark_delta(skin, 9, "violet"))]
     return synthetic.save_jpeg(synthetic.render_scene(skin, marks, seed=4).image)
-
-
-def free_port() -> int:
-    """Return a free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
