@@ -17,20 +17,20 @@ import datetime as dt
 import io
 import statistics
 import sys
-
-import sqlalchemy as sa
 import tempfile
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webapp import consent, create_app, marks, sessions  # noqa: E402
+from webapp import create_app  # noqa: E402
 from webapp.analysis import synthetic  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import CheckIn, Treatment, User, utcnow  # noqa: E402
+from webapp.services import consent, marks, sessions  # noqa: E402
 
 # where twelve_megapixel_jpeg paints its marks, in the upright photo (fractions): EXIF 6 turns
 # the stored (x, y) to (1 - y, x)

@@ -20,10 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from webapp import chart, create_app, recovery, treatments  # noqa: E402
+from webapp import create_app  # noqa: E402
 from webapp.analysis import PhotoReading  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import CheckIn, Reading, Treatment, User, utcnow  # noqa: E402
+from webapp.services import chart, recovery  # noqa: E402
+from webapp.views import treatments  # noqa: E402
 
 RUNS = 300
 WARMUP = 20

@@ -25,12 +25,12 @@ from werkzeug.security import generate_password_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webapp import create_app, flags  # noqa: E402
+from webapp import create_app  # noqa: E402
 from webapp.analysis import PhotoReading  # noqa: E402
 from webapp.analysis.colour import stage_for  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import (PASSWORD_METHOD, CareLink, CheckIn, Reading, Treatment,  # noqa: E402
-                           User, utcnow)
+from webapp.models import PASSWORD_METHOD, CareLink, CheckIn, Reading, Treatment, User, utcnow  # noqa: E402
+from webapp.services import flags  # noqa: E402
 
 PASSWORD = "benchmark password"
 # (days since the treatment, [(t_days, ΔE00, colour)] x 7): one course per triage state

@@ -68,7 +68,7 @@ def prepare_database(url: str, photo_root: str, clients: int) -> list[tuple[str,
     """Create empty tables and N consenting clients with a treatment; return (email, id)."""
     from werkzeug.security import generate_password_hash
 
-    from webapp import consent
+    from webapp.services import consent
     from webapp.extensions import db
     from webapp.models import PASSWORD_METHOD, Treatment, User, utcnow
     os.environ["LOAD_DATABASE_URL"], os.environ["LOAD_PHOTO_ROOT"] = url, photo_root
@@ -168,7 +168,7 @@ def verify(url: str, photo_root: str, acknowledged: dict[str, int]) -> dict:
 
     from webapp.extensions import db
     from webapp.models import CheckIn
-    from webapp.storage import get_store
+    from webapp.services.storage import get_store
     os.environ["LOAD_DATABASE_URL"], os.environ["LOAD_PHOTO_ROOT"] = url, photo_root
     app = make_app()
     with app.app_context():

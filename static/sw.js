@@ -1,7 +1,7 @@
-// Cupmark's service worker, served at /sw.js (scope "/") by webapp/pages.py, which puts
+// Cupmark's service worker, served at /sw.js (scope "/") by webapp/views/pages.py, which puts
 // `const CUPMARK = {version, shell}` above this file.
 //
-// What it caches, and why (see also webapp/pwa.py and README "Offline and install"):
+// What it caches, and why (see also webapp/services/pwa.py and README "Offline and install"):
 // - the app shell only: CSS, JS, htmx, icons, the manifest and the offline page, listed by the
 //   server. They hold nothing personal, so they may sit in shared Cache Storage, and they let
 //   the app open and say "you are offline" without a network.
@@ -11,7 +11,7 @@
 // - the cache name carries the shell's hash: a deploy makes a new cache, and activate deletes
 //   every older Cupmark cache.
 // It also replays the offline upload queue (static/js/queue.js) on Background Sync, and shows
-// the daily reminder that webapp/reminders.py sends by Web Push.
+// the daily reminder that webapp/services/reminders.py sends by Web Push.
 "use strict";
 
 const CACHE_PREFIX = "cupmark-shell-";
@@ -71,7 +71,7 @@ self.addEventListener("sync", (event) => {
 });
 
 self.addEventListener("push", (event) => {
-  // {title, body, url} from webapp/reminders.py send_push; a push without data still shows
+  // {title, body, url} from webapp/services/reminders.py send_push; a push without data still shows
   let message = {};
   try { message = event.data ? event.data.json() : {}; } catch (error) { message = {}; }
   const shown = self.registration.showNotification(message.title || "Cupmark", {

@@ -11,13 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
+from browser.chromium import header as browser_header
 from werkzeug.security import generate_password_hash
 
-from browser.chromium import header as browser_header
-from webapp import clock, create_app, sessions
+from webapp import clock, create_app
 from webapp.extensions import db
-from webapp.mail import read_outbox
 from webapp.models import CareLink, User, utcnow
+from webapp.services import sessions
+from webapp.services.mail import read_outbox
 
 # set by .ci/run to run the whole suite a second time on PostgreSQL
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from werkzeug.routing import IntegerConverter
 
 from tests.conftest import signed_in
-from webapp import create_app, sessions
+from tests.test_inputs import world  # noqa: F401 - a fixture: the objects every route needs
+from webapp import create_app
 from webapp.extensions import db
 from webapp.models import AuditEvent
-from test_inputs import world  # noqa: F401 - a fixture: the objects every route needs
+from webapp.services import sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 

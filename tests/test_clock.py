@@ -6,7 +6,7 @@ import zoneinfo
 import pytest
 import sqlalchemy as sa
 
-from tests.test_checkins import form_data, skin_jpeg
+from tests.views.test_checkins import form_data, skin_jpeg
 from webapp import clock
 from webapp.extensions import db
 from webapp.models import CheckIn, Consent, Treatment

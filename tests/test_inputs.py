@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from test_account import fill
 from tests.conftest import signed_in
+from tests.views.test_account import fill
 from webapp.extensions import db
 from webapp.models import CareLink, CheckIn, Flag, Invite, Note, Record, Treatment, UserSession
 
@@ -26,7 +26,7 @@ SKIPPED = {"auth.logout", "static"}
 def parameter_names() -> set[str]:
     """Return every parameter name the app reads: form fields, query and form keys, inputs."""
     names = set()
-    for path in (ROOT / "webapp").glob("*.py"):
+    for path in (ROOT / "webapp").rglob("*.py"):
         text = path.read_text()
         names.update(re.findall(r"^\s+(\w+) = \w+Field\(", text, re.M))
         names.update(re.findall(r"(?:args|form|values)\.get\(\"(\w+)\"", text))

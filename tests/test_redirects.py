@@ -4,7 +4,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from tests.conftest import PASSWORD
-from webapp.pages import safe_next
+from webapp.views.pages import safe_next
 
 # the issue's two (a tab and a newline) and the usual open-redirect lists' forms: other hosts,
 # schemes, backslashes, encodings a browser decodes, whitespace a browser drops, lookalikes

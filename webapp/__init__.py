@@ -6,9 +6,13 @@ from flask import Flask, current_app, has_request_context, redirect, request, ur
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import config, instance, mail, pages
+from webapp import config
 from webapp.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from webapp.models import render_migration_item
+from webapp.services import instance, mail
+from webapp.views import (account, auth, checkins, client, consent, demo, flags, links, marks,
+                          messages, pages, photos, readings, records, reminders, sessions,
+                          therapist, throttle, treatments)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,9 +55,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             sa.event.listen(db.engine, "connect", configure_sqlite)
 
-    from webapp import (account, auth, checkins, client, consent, demo, flags, links, marks,
-                        messages, photos, readings, records, reminders, sessions, therapist,
-                        throttle, treatments)
     for module in (account, auth, checkins, client, consent, demo, flags, links, marks, messages,
                    pages, photos, readings, records, reminders, sessions, therapist, treatments):
         app.register_blueprint(module.bp)

@@ -52,7 +52,7 @@ def upgrade():
     with op.batch_alter_table('record', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_record_treatment_id'), ['treatment_id'], unique=False)
 
-    # strong suction now widens the expected window like a risk factor (webapp.recovery):
+    # strong suction now widens the expected window like a risk factor (webapp.services.recovery):
     # treatments recorded before keep their facts and get the window those facts now mean
     op.execute("UPDATE treatment SET expected_days = 10 "
                "WHERE suction = 'strong' AND expected_days < 10")

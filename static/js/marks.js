@@ -2,7 +2,7 @@
 // once, a point can be dragged (mouse, pen or finger: Pointer Events) or, once focused, moved
 // with the arrow keys, and "Looks right" / "Confirm" posts the final list. Without this file
 // every tap is a form submission (<input type="image">) and the server makes the same change
-// (webapp/marks.py, Board.tap): both read and write the same form fields.
+// (webapp/services/marks.py, Board.tap): both read and write the same form fields.
 "use strict";
 
 (function () {

@@ -1,4 +1,4 @@
-// Reminders in the page (templates/reminders/page.html; webapp/reminders.py sends them):
+// Reminders in the page (templates/reminders/page.html; webapp/services/reminders.py sends them):
 // - "Turn on notifications on this device" asks the browser's permission only after that tap,
 //   subscribes with the server's VAPID key and hands the subscription to the server;
 // - the app icon's badge (navigator.setAppBadge) shows while today's photo is due, as every

@@ -278,7 +278,7 @@ def register(page, name: str, email: str, role: str | None = "client",
 
 def confirm_email(page, live_app, email: str) -> None:
     """Open the confirmation link the live server emailed to email."""
-    from webapp.mail import read_outbox
+    from webapp.services.mail import read_outbox
     [message] = [m for m in read_outbox(live_app.config["MAIL_FILE_PATH"]) if m["To"] == email]
     link = re.search(r"https?://[^/\s]+(/auth/verify/\S+)", message.get_content()).group(1)
     page.goto(link)

@@ -4,9 +4,9 @@ import uuid
 
 import sqlalchemy as sa
 
-from webapp import checkins
 from webapp.extensions import db
 from webapp.models import Treatment, User, utcnow
+from webapp.services import checkins
 
 from .conftest import axe_violations, login, no_horizontal_scroll, shot
 from .test_offline_queue import client_with_treatment, photo_bytes  # noqa: F401 (fixture)
@@ -33,6 +33,7 @@ def test_a_webp_goes_up_as_it_is_so_its_rotation_is_kept(page, client_with_treat
     # a phone's portrait WebP stored sideways with an EXIF rotation: re-encoded in the browser it
     # would lose the rotation, so it is sent untouched and the server turns it upright
     import io
+
     from PIL import Image
     email, treatment_id = client_with_treatment
     login(page, email)
@@ -51,6 +52,7 @@ def test_a_webp_goes_up_as_it_is_so_its_rotation_is_kept(page, client_with_treat
 def big_png() -> bytes:
     """A 2400×1800 PNG: larger than the upload's long side, and not a JPEG."""
     import io
+
     from PIL import Image
     buffer = io.BytesIO()
     Image.new("RGB", (2400, 1800), (200, 160, 140)).save(buffer, "PNG")

@@ -7,9 +7,10 @@ import zoneinfo
 import pytest
 import sqlalchemy as sa
 
-from webapp import checkins, clock
+from webapp import clock
 from webapp.extensions import db
 from webapp.models import CareLink, Consent, Treatment, User, utcnow
+from webapp.services import checkins
 
 from .conftest import PASSWORD, axe_violations, login, no_horizontal_scroll, shot, unique_email
 from .test_offline_queue import fill_checkin, photo_bytes

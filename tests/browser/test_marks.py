@@ -18,7 +18,7 @@ from webapp.models import CheckIn, Mark, MarkReading, Treatment
 
 from .conftest import axe_violations, consenting_client, login, no_horizontal_scroll, phone, shot
 
-TAP_WIDTH = 340  # webapp.marks.TAP_WIDTH: the photo's width on the confirm page
+TAP_WIDTH = 340  # webapp.services.marks.TAP_WIDTH: the photo's width on the confirm page
 
 
 @cache

@@ -10,8 +10,8 @@ from webapp.analysis import synthetic
 from webapp.extensions import db
 from webapp.models import CheckIn, Consent, User, utcnow
 
-from .conftest import (ARTIFACTS, axe_violations, consenting_client, login, no_horizontal_scroll, shot,
-                       worker_registration)
+from .conftest import (ARTIFACTS, axe_violations, consenting_client, login, no_horizontal_scroll,
+                       shot, worker_registration)
 
 QUEUE_COUNT = "CupmarkQueue.all('uploads').then((items) => items.length)"
 SAVED = "Saved on this phone — it will upload by itself."

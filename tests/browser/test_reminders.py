@@ -10,11 +10,10 @@ ServiceWorker.deliverPushMessage hands that payload to the page's real service w
 import datetime as dt
 import json
 
-from push_service import Device
-
-from webapp import reminders
+from tests.push_service import Device
 from webapp.extensions import db
 from webapp.models import ReminderSetting, Treatment, User, utcnow
+from webapp.services import reminders
 
 from .conftest import (axe_violations, consenting_client, login, no_horizontal_scroll, shot,
                        worker_registration)

@@ -12,12 +12,12 @@ import io
 
 import pytest
 import sqlalchemy as sa
-from scene_pairs import make_scene, photograph, rephotographed
 
-from webapp import demo, flags
-from webapp.checkins import record_checkin
+from tests.scene_pairs import make_scene, photograph, rephotographed
 from webapp.extensions import db
 from webapp.models import CareLink, Flag, Treatment, User, utcnow
+from webapp.services import demo, flags
+from webapp.services.checkins import record_checkin
 
 from .conftest import (ARTIFACTS, axe_violations, consenting_client, login, no_horizontal_scroll,
                        phone, shot)

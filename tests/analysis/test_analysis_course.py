@@ -1,0 +1,210 @@
+"""Tests of the course assessment: DESIGN.md's verdict rules, one boundary at a time, and whole
+day-by-day series of synthetic photos run through the analyser."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from webapp.analysis import (CourseAssessment, PhotoReading, analyze_photo, assess_course, course,
+                             expected_ceiling, synthetic as syn)
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def reading(delta_e, delta_lab=None, area=0.02, ok=True, quality=()):
+    """A hand-made reading with the given ΔE00 (mark found when ≥ 3)."""
+    found = delta_e >= 3
+    return PhotoReading(
+        ok=ok,
+        mark_found=found,
+        marks=1 if found else 0,
+        stage="fresh" if found else "resolved",
+        colour="violet" if found else "none",
+        delta_e=delta_e,
+        delta_lab=list(delta_lab or [-delta_e * 0.6, delta_e * 0.3, -delta_e * 0.4]),
+        area_fraction=area if found else 0.0,
+        quality=[{"code": q, "message": q} for q in quality],
+    )
+
+
+def at(day):
+    """The time `day` days after the treatment."""
+    return T0 + timedelta(days=day)
+
+
+def verdict(points, expected_days=7):
+    """Assess (day, reading) points."""
+    return assess_course(T0, [(at(d), r) for d, r in points], expected_days=expected_days)
+
+
+def test_expected_ceiling_curve():
+    assert expected_ceiling(1.0, 15) == 15
+    assert expected_ceiling(2.0, 15) == 15
+    assert expected_ceiling(7.0, 15) == pytest.approx(3.0)
+    assert expected_ceiling(4.5, 15) == pytest.approx(15 * (3 / 15) ** 0.5)
+    # D comes from expected_days
+    assert expected_ceiling(10.0, 15, expected_days=10) == pytest.approx(3.0)
+    assert expected_ceiling(3.0, 0) == 0.0
+
+
+def test_insufficient_data_with_fewer_than_two_usable_readings():
+    assert verdict([]).verdict == "insufficient_data"
+    assert verdict([(1, reading(10))]).verdict == "insufficient_data"
+    refused = PhotoReading.refused("truncated", "damaged")
+    no_skin = reading(0.0, quality=["no_skin"])
+    result = verdict([(1, reading(10)), (2, refused), (3, no_skin)])
+    assert result.verdict == "insufficient_data" and result.readings_used == 1
+    assert result.reason
+
+
+def test_readings_in_any_order_and_naive_times_are_utc():
+    naive = [(at(d).replace(tzinfo=None), reading(e)) for d, e in ((3, 9.0), (1, 12.0), (2, 13.0))]
+    result = assess_course(T0, naive)
+    assert result.day == pytest.approx(3.0) and result.peak == 13.0 and result.delta_e == 9.0
+    assert result.verdict == "on_track"
+    assert result.fade_fraction == pytest.approx(1 - 9 / 13, abs=1e-3)
+    assert result.expected_band["low"] == pytest.approx(expected_ceiling(3, 13), abs=1e-3)
+    assert result.expected_band["high"] == pytest.approx(1.25 * expected_ceiling(3, 13), abs=1e-3)
+    assert result.ceiling_ratio == pytest.approx(9 / expected_ceiling(3, 13), abs=1e-3)
+    assert isinstance(result, CourseAssessment) and result.to_dict()["verdict"] == "on_track"
+
+
+def test_resolved_by_two_low_readings_or_one_late_one():
+    assert verdict([(1, reading(8)), (2, reading(2.5)), (3, reading(2.0))]).verdict == "resolved"
+    # one reading under 3 at t ≥ D − 2 is enough ...
+    assert verdict([(1, reading(8)), (4, reading(5)), (5.0, reading(2.5))]).verdict == "resolved"
+    # ... but not before
+    assert verdict([(1, reading(8)), (3, reading(5)), (4.9, reading(2.5))]).verdict != "resolved"
+    assert verdict([(1, reading(8)), (4, reading(5)), (4.5, reading(2.5))], expected_days=6).verdict == "resolved"
+
+
+def test_worsening_needs_25_percent_and_3_units_after_day_2():
+    base = [(1, reading(12)), (2.5, reading(8))]
+    assert verdict(base + [(3.5, reading(11.1))]).verdict == "worsening"  # +3.1, +39%
+    assert verdict(base + [(3.5, reading(10.9))]).verdict != "worsening"  # +2.9 units only
+    low = [(1, reading(6)), (2.5, reading(13))]
+    assert verdict(low + [(3.5, reading(16.1))]).verdict != "worsening"  # +3.1 units, only +24%
+    # rises before day 2 are the normal darkening
+    assert verdict([(0.3, reading(4)), (1.5, reading(12))]).verdict == "on_track"
+    # the lowest earlier reading counts only from t ≥ 2
+    assert verdict([(1, reading(4)), (2.2, reading(12)), (3, reading(12.5))]).verdict != "worsening"
+    result = verdict(base + [(3.5, reading(11.1))])
+    assert "rose from 8.0" in result.reason
+
+
+def test_worsening_when_the_mark_grows_by_more_than_30_percent():
+    points = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02)), (3.5, reading(8, area=0.0262))]
+    result = verdict(points)
+    assert result.verdict == "worsening" and "grown" in result.reason
+    points[-1] = (3.5, reading(8, area=0.0258))
+    assert verdict(points).verdict != "worsening"
+
+
+def test_checks_run_in_order_resolved_before_worsening_before_pigmentation_before_slow():
+    # resolved wins over everything
+    assert verdict([(1, reading(10)), (8, reading(2.9)), (8.5, reading(2.0))]).verdict == "resolved"
+    # worsening before pigmentation: a big late rise with a pigment-like colour
+    pigment_lab = [-9.0, 0.5, 3.0]
+    points = [(1, reading(12)), (5, reading(4)), (8, reading(9, delta_lab=pigment_lab))]
+    assert verdict(points).verdict == "worsening"
+    # pigmentation before slow: past D, redness gone, darker and yellower, also above the slow line
+    points = [(1, reading(12)), (7.5, reading(6, delta_lab=pigment_lab)), (8, reading(6, delta_lab=pigment_lab))]
+    assert verdict(points).verdict == "pigmentation"
+    # the same colour at t ≤ D is not pigmentation (but slow)
+    points = [(1, reading(12)), (6.5, reading(6, delta_lab=pigment_lab)), (6.9, reading(6, delta_lab=pigment_lab))]
+    assert verdict(points).verdict == "slow"
+
+
+@pytest.mark.parametrize(
+    "delta_lab, expected",
+    [([-4.0, 2.0, 0.5], "pigmentation"), ([-4.0, 2.1, 0.5], "slow"), ([-3.9, 0.0, 0.5], "slow"), ([-6.0, 0.0, 0.0], "slow")],
+)
+def test_pigmentation_boundaries(delta_lab, expected):
+    points = [(1, reading(12)), (7.5, reading(5, delta_lab=delta_lab)), (8, reading(5, delta_lab=delta_lab))]
+    assert verdict(points).verdict == expected
+
+
+def test_slow_needs_both_latest_readings_above_the_band_from_day_3():
+    peak = 12.0
+    above = lambda t: 1.26 * expected_ceiling(t, peak)  # noqa: E731
+    below = lambda t: 1.24 * expected_ceiling(t, peak)  # noqa: E731
+    assert verdict([(1, reading(peak)), (3.5, reading(above(3.5))), (4.5, reading(above(4.5)))]).verdict == "slow"
+    assert verdict([(1, reading(peak)), (3.5, reading(below(3.5))), (4.5, reading(above(4.5)))]).verdict == "on_track"
+    # before day 3 nothing is slow
+    assert verdict([(1, reading(peak)), (2.5, reading(above(2.5))), (2.9, reading(above(2.9)))]).verdict == "on_track"
+    result = verdict([(1, reading(peak)), (3.5, reading(above(3.5))), (4.5, reading(above(4.5)))])
+    assert "slower than expected" in result.reason
+
+
+def test_slow_when_still_visible_three_days_after_d():
+    points = [(1, reading(4)), (9, reading(3.2)), (10.1, reading(3.1))]
+    assert verdict(points).verdict == "slow"
+    points[-1] = (9.9, reading(3.1))
+    assert verdict(points).verdict == "on_track"
+    # with a wider window, D moves and so does the rule
+    points = [(1, reading(4)), (9, reading(3.2)), (10.1, reading(3.1))]
+    assert verdict(points, expected_days=10).verdict == "on_track"
+
+
+def test_projection_of_resolution_day():
+    points = [(1, reading(14)), (2, reading(15)), (3, reading(11)), (4, reading(8.2)), (5, reading(6.0))]
+    result = verdict(points)
+    assert result.projected_resolution_day == pytest.approx(7.0, abs=0.6)
+    assert result.projection_confidence == "high"
+    few = verdict([(1, reading(14)), (2, reading(10))])
+    assert few.projection_confidence in ("low", "medium", None)
+
+
+def test_thresholds_are_named_constants_in_one_place():
+    assert course.SLOW_FACTOR == 1.25 and course.WORSENING_RATIO == 1.25 and course.WORSENING_UNITS == 3.0
+    assert course.AREA_GROWTH == 1.30 and course.DARKENING_DAYS == 2.0 and course.SLOW_GRACE_DAYS == 3.0
+
+
+EXPECTED_VERDICT = {
+    "normal": "on_track",
+    "slow": "slow",
+    "worsening": "worsening",
+    "resolved": "resolved",
+    "pigmentation": "pigmentation",
+}
+SERIES_DAYS = {
+    "normal": (0.5, 1.5, 2.5, 3.5, 4.5),
+    "slow": (0.5, 1.5, 2.5, 3.5, 4.5, 5.5),
+    "worsening": (0.5, 1.5, 2.5, 3.5, 4.5),
+    "resolved": (0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5),
+    "pigmentation": (0.5, 1.5, 3.5, 5.5, 7.5, 8.5),
+}
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED_VERDICT))
+def test_day_by_day_photo_series_get_the_right_verdict(kind):
+    skin = syn.skin_lab_for_ita(30)
+    points = []
+    for i, day in enumerate(syn.recovery_series(kind, skin, days=SERIES_DAYS[kind])):
+        marks = [syn.MarkSpec(delta_lab=day.delta_lab, centre=(0.5, 0.5), radius=0.1 * day.radius_scale)]
+        if day.delta_lab == (0.0, 0.0, 0.0):
+            marks = []
+        lighting = syn.Lighting(red_gain=1 + 0.04 * ((i % 3) - 1), exposure=1 + 0.05 * ((i % 2) * 2 - 1))
+        photo = syn.render_scene(skin, marks, size=(480, 360), lighting=lighting, seed=i)
+        points.append((at(day.t_days), analyze_photo(syn.save_jpeg(photo.image, quality=88))))
+    result = assess_course(T0, points)
+    assert result.verdict == EXPECTED_VERDICT[kind], (kind, [(r.delta_e, r.delta_lab) for _, r in points], result)
+    assert result.reason.endswith(".") and len(result.reason) > 20
+
+
+def test_a_darker_photo_one_day_is_put_on_the_first_photos_exposure():
+    from webapp.analysis.scenes import SceneLighting, make_scene
+    from webapp.analysis.synthetic import save_jpeg
+
+    # the same marks photographed on day 4 at the first photo's exposure and one stop darker:
+    # measured raw, the darker photo's ΔE00 is lower; on the course it is put back
+    first = make_scene(3, kind="back", lighting=SceneLighting(noise=1.5))
+    points = [m.centre for m in first.marks[:3]]
+    day0 = analyze_photo(save_jpeg(first.image), at=points)
+    same = analyze_photo(save_jpeg(make_scene(3, kind="back", lighting=SceneLighting(noise=1.5)).image), at=points)
+    dark = analyze_photo(save_jpeg(make_scene(3, kind="back", lighting=SceneLighting(exposure_ev=-1.0, noise=1.5)).image), at=points)
+    assert dark.skin_lab[0] < same.skin_lab[0] - 8
+    as_taken = assess_course(T0, [(at(0.5), day0), (at(4), same)])
+    darker = assess_course(T0, [(at(0.5), day0), (at(4), dark)])
+    assert darker.delta_e == pytest.approx(as_taken.delta_e, rel=0.1)
+    assert darker.verdict == as_taken.verdict

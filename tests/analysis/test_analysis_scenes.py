@@ -1,0 +1,133 @@
+"""The engine on realistic generated scenes (scenes.py): proposals, measurement at points, lighting.
+
+Each test prints the issue's figure beside its goal. The goals of issue 10 are not all met yet;
+each assert holds the figure this version reaches (``FLOOR``) so that a change that makes the
+engine worse on these scenes fails, and the printed line shows how far the goal still is.
+"""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from webapp.analysis import analyze_photo, scenes as sc
+from webapp.analysis.synthetic import save_jpeg
+
+SUITE_SIZE = 60
+# a truth this close to a stage boundary is left out of the stage figures: phone noise alone
+# moves a reading by ΔE 2–4 (colour-evidence.md, "Photos")
+BOUNDARY_SHARE = 0.15
+HUE_BOUNDARY_DEG = 8.0
+STAGE_HUE_BOUNDARIES = (35.0, 120.0, -160.0)
+
+
+@pytest.fixture(scope="module")
+def readings():
+    """The suite's scenes with their JPEG bytes, the reading without points and at the true centres."""
+    out = []
+    for scene in sc.scene_suite(SUITE_SIZE, seed=11, clean_fraction=0.25):
+        data = save_jpeg(scene.image, quality=90)
+        proposed = analyze_photo(data)
+        at_points = analyze_photo(data, at=[m.centre for m in scene.marks]) if scene.marks else None
+        out.append((scene, proposed, at_points))
+    return out
+
+
+def _near_boundary(mark) -> bool:
+    """True when a mark's truth lies close to a stage boundary (ΔE00 3 or 6, or a hue edge)."""
+    if min(abs(mark.delta_e - 3.0), abs(mark.delta_e - 6.0)) < BOUNDARY_SHARE * max(mark.delta_e, 3.0):
+        return True
+    return min(abs((mark.hue_deg - b + 180) % 360 - 180) for b in STAGE_HUE_BOUNDARIES) < HUE_BOUNDARY_DEG
+
+
+def _report(name, value, goal, floor):
+    """Print a figure with its goal, and check it has not fallen below this version's floor."""
+    print(f"\n{name}: {value:.1%} (issue goal {goal:.0%}, floor {floor:.0%})")
+    assert value >= floor
+
+
+def test_top_proposal_lies_on_a_true_mark(readings):
+    hits = [
+        bool(proposed.mark_details) and scene.on_mark(*proposed.mark_details[0]["centre"]) is not None
+        for scene, proposed, _ in readings
+        if scene.marks
+    ]
+    _report("top proposal on a true mark", float(np.mean(hits)), 0.90, 0.80)
+
+
+def test_clean_scenes_with_distractors_read_no_mark(readings):
+    clean = [not proposed.mark_found or proposed.stage == "resolved" for scene, proposed, _ in readings if not scene.marks]
+    assert len(clean) >= 10
+    _report("clean scenes without a mark", float(np.mean(clean)), 0.95, 0.90)
+
+
+def test_stage_of_the_reading_away_from_boundaries(readings):
+    right = []
+    for scene, proposed, _ in readings:
+        if not scene.marks or not proposed.mark_found:
+            continue
+        top = max(proposed.mark_details, key=lambda d: d["delta_e"])
+        index = scene.on_mark(*top["centre"])
+        if index is None:
+            right.append(False)
+        elif not _near_boundary(scene.marks[index]):
+            right.append(top["stage"] == scene.marks[index].stage)
+    _report("stage of the reading", float(np.mean(right)), 0.90, 0.85)
+
+
+def test_measured_at_true_centres(readings):
+    on, stage, errors = [], [], []
+    for scene, _, at_points in readings:
+        if at_points is None:
+            continue
+        assert len(at_points.mark_details) == len(scene.marks)
+        for index, (mark, detail) in enumerate(zip(scene.marks, at_points.mark_details)):
+            assert detail["point"] == pytest.approx(list(mark.centre), abs=1e-4)
+            on.append(scene.on_mark(*detail["centre"]) == index)
+            if not _near_boundary(mark):
+                stage.append(detail["stage"] == mark.stage)
+            errors.append(abs(detail["delta_e"] - mark.delta_e))
+    errors = np.array(errors)
+    print(f"\nat true centres: |ΔE00 error| median {np.median(errors):.2f} (goal ≤ 1.0), "
+          f"p90 {np.percentile(errors, 90):.2f} (goal ≤ 2.5) over {len(errors)} marks")
+    _report("measured on its mark", float(np.mean(on)), 0.95, 0.92)
+    _report("stage at the true centre", float(np.mean(stage)), 0.93, 0.85)
+    assert np.median(errors) <= 1.5
+
+
+def test_stage_stays_across_casts_and_exposures():
+    rng = np.random.default_rng(3)
+    same = []
+    for seed in range(10):
+        scene = sc.make_scene(seed, kind="back")
+        if not scene.marks:
+            continue
+        stages = []
+        for _ in range(4):
+            shot = sc.make_scene(seed, kind="back", lighting=sc.random_lighting(rng))
+            reading = analyze_photo(save_jpeg(shot.image), at=[m.centre for m in shot.marks])
+            stages.append([d["stage"] for d in reading.mark_details])
+        for column in zip(*stages):
+            usual = max(set(column), key=column.count)
+            same += [value == usual for value in column]
+    _report("stage unchanged across lightings", float(np.mean(same)), 0.95, 0.90)
+
+
+def test_clear_skin_point_reads_resolved_and_a_cut_mark_is_measured():
+    scene = sc.make_scene(2, kind="back", lighting=sc.SceneLighting(noise=2.0))
+    data = save_jpeg(scene.image)
+    # a point on skin well away from every mark and from the outline reads resolved
+    inside = ndimage.distance_transform_edt(scene.body) > 0.1 * min(scene.image.size)
+    ys, xs = np.nonzero(inside & ~np.logical_or.reduce([m.core for m in scene.marks]))
+    far = max(range(0, len(ys), 97), key=lambda i: min(
+        np.hypot(xs[i] / scene.image.width - m.centre[0], ys[i] / scene.image.height - m.centre[1]) for m in scene.marks
+    ))
+    point = (xs[far] / scene.image.width, ys[far] / scene.image.height)
+    detail = analyze_photo(data, at=[point]).mark_details[0]
+    assert detail["stage"] == "resolved" and detail["delta_e"] < 3
+    # a mark the frame's edge cuts is still segmented on itself at its point (its colour is not
+    # yet right here: the floor beyond the outline next to it pulls it toward yellow)
+    cut = [i for i, m in enumerate(scene.marks) if m.touches == "frame"]
+    assert cut
+    mark = scene.marks[cut[0]]
+    detail = analyze_photo(data, at=[mark.centre]).mark_details[0]
+    assert scene.on_mark(*detail["centre"]) == cut[0] and detail["delta_e"] >= 3

@@ -1,0 +1,742 @@
+"""Followed marks: confirming them on the first photo, carrying them over, correcting, recomputing."""
+import datetime as dt
+import io
+import re
+from functools import cache
+
+import pytest
+import sqlalchemy as sa
+
+from webapp.analysis import ANALYZER_VERSION, scenes, synthetic
+from webapp.extensions import db
+from webapp.models import (AuditEvent, CheckIn, Consent, Mark, MarkReading, Reading, Treatment,
+                           UserSession, utcnow)
+from webapp.services import marks, readings, sessions
+from webapp.services.recovery import recoveries
+
+DAY = dt.timedelta(days=1)
+
+
+@cache
+def scene(day: int = 0):
+    """A back with four marks (three proposed, one missed, two wrong proposals), moved later."""
+    first = scenes.make_scene(10, kind="back", marks=4, mixed=False)
+    if day == 0:
+        return first
+    return scenes.transformed(first, shift=(0.03 * day, -0.02 * day), rotate_deg=3.0 * day,
+                              scale=1.0 + 0.03 * day)
+
+
+def jpeg(day: int = 0) -> bytes:
+    """The scene of a day as JPEG bytes."""
+    return synthetic.save_jpeg(scene(day).image, quality=92)
+
+
+@pytest.fixture
+def setup(app, people):
+    """C1 (linked to T1) with consent and a treatment from three days ago."""
+    with app.app_context():
+        db.session.add(Consent(user_id=people["c1"].id, version=app.config["CONSENT_VERSION"]))
+        treatment = Treatment(client_id=people["c1"].id, therapist_id=people["t1"].id,
+                              treated_at=utcnow() - 3 * DAY, body_area="upper_back",
+                              technique="static", cup_count=6, cup_material="glass",
+                              suction="medium")
+        db.session.add(treatment)
+        db.session.commit()
+        return {**people, "treatment": treatment.id}
+
+
+def upload(client, treatment_id: int, day: int, key: str):
+    """Send a check-in through the form, as the phone does."""
+    taken = (utcnow() - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    return client.post(f"/treatments/{treatment_id}/checkin", data={
+        "pain": "1", "taken_at": taken, "idempotency_key": key,
+        "photo": (io.BytesIO(jpeg(day)), "IMG.jpg")}, content_type="multipart/form-data")
+
+
+def values(page: str, name: str) -> list[str]:
+    """Return the values of the inputs of this name on a page."""
+    found = []
+    for tag in re.findall(r"<input[^>]*>", page):
+        if f'name="{name}"' in tag:
+            value = re.search(r'value="([^"]*)"', tag)
+            checked = " checked" in tag or 'type="hidden"' in tag
+            if value and checked:
+                found.append(value.group(1))
+    return found
+
+
+def first_checkin(client, auth, setup) -> int:
+    """Upload the first photo as C1 and return its check-in's id."""
+    auth.login(setup["c1"])
+    response = upload(client, setup["treatment"], 0, "key-day-0000")
+    assert response.status_code == 303
+    match = re.search(r"/checkins/(\d+)/marks$", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return int(match.group(1))
+
+
+def confirm_first(client, checkin_id: int, keep: list[str], points=(), **extra):
+    """Post the first photo's marks."""
+    return client.post(f"/checkins/{checkin_id}/marks",
+                       data={"keep": keep, "point": list(points), "action": "save", **extra})
+
+
+def test_first_photo_offers_proposals_and_looks_right_saves_the_followed_marks(app, client, auth,
+                                                                              setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    assert 'type="image" name="tap"' in page and "Looks right" in page
+    proposed = values(page, "keep")
+    assert len(proposed) >= 3
+    truth = [m.centre for m in scene(0).marks]
+    # a tap (no javascript) on a spot with no proposal adds a point, and nothing is saved yet
+    tap = client.post(f"/checkins/{checkin_id}/marks",
+                      data={"keep": proposed, "tap.x": "10", "tap.y": "10"})
+    assert tap.status_code == 200 and f"Mark {len(proposed) + 1} added." in tap.text
+    added = values(tap.text, "point")
+    assert len(added) == 1
+    assert pytest.approx([float(v) for v in added[0].split(",")], abs=0.005) == [
+        10 / marks.TAP_WIDTH, 10 / round(marks.TAP_WIDTH * 600 / 800)]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+    # "Looks right": the kept proposals, then the added point, become marks 1..N
+    response = confirm_first(client, checkin_id, proposed, added)
+    assert response.status_code == 303
+    with app.app_context():
+        followed = db.session.scalars(sa.select(Mark).order_by(Mark.number)).all()
+        assert [m.number for m in followed] == list(range(1, len(proposed) + 2))
+        rows = db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == checkin_id)).all()
+        assert len(rows) == len(followed)
+        assert {r.set_by for r in rows} == {"client"}
+        assert all(r.analyzer_version == ANALYZER_VERSION for r in rows)
+        checkin = db.session.get(CheckIn, checkin_id)
+        assert checkin.marks_confirmed_at is not None
+        # the check-in's reading is now that of its most visible followed mark
+        assert checkin.reading.delta_e == pytest.approx(max(r.delta_e for r in rows))
+        assert len(checkin.reading.data["mark_details"]) == len(followed)
+        # three proposals sat on painted marks
+        assert sum(min(abs(m.x - x) + abs(m.y - y) for x, y in truth) < 0.05
+                   for m in followed) == 3
+
+
+def test_a_first_photo_page_sent_again_after_saving_follows_nothing_twice(app, client, auth, setup):
+    # two tabs, Back, or a retried send: the first page's form arrives after its marks were saved
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    assert values(page, "board") == ["first"]
+    proposed = values(page, "keep")
+    form = {"board": "first", "point": ["0.1000,0.1000", "0.9000,0.9000"]}
+    assert confirm_first(client, checkin_id, proposed, **form).status_code == 303
+    with app.app_context():
+        saved = db.session.scalar(sa.select(sa.func.count(Mark.id)))
+    again = confirm_first(client, checkin_id, proposed, **form)
+    assert again.status_code == 422 and "already saved" in again.text
+    assert values(again.text, "board") == ["later"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == saved
+
+
+def test_tapping_a_proposal_removes_it_and_tapping_it_again_brings_it_back(app, client, auth,
+                                                                         setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    proposed = values(page, "keep")
+    x, y = (float(v) for v in proposed[0].split(","))
+    height = round(marks.TAP_WIDTH * 600 / 800)
+    tap = {"tap.x": str(round(x * marks.TAP_WIDTH)), "tap.y": str(round(y * height))}
+    removed = client.post(f"/checkins/{checkin_id}/marks", data={"keep": proposed, **tap})
+    assert "Mark removed." in removed.text
+    assert values(removed.text, "keep") == proposed[1:]
+    back = client.post(f"/checkins/{checkin_id}/marks",
+                       data={"keep": values(removed.text, "keep"), **tap})
+    assert sorted(values(back.text, "keep")) == sorted(proposed)
+
+
+def test_later_photo_carries_the_marks_over_and_one_tap_confirms(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    response = upload(client, setup["treatment"], 2, "key-day-0002")
+    later = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    with app.app_context():
+        rows = db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == later).order_by(MarkReading.mark_id)).all()
+        assert rows and {r.set_by for r in rows} == {"carried"}
+        assert db.session.get(CheckIn, later).marks_confirmed_at is None
+        # each carried point lies on the painted mark it followed
+        truth = scene(2)
+        first_rows = db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == checkin_id).order_by(MarkReading.mark_id)).all()
+        for before, after in zip(first_rows, rows):
+            painted = scene(0).on_mark(before.x, before.y)
+            assert truth.on_mark(after.x, after.y) is not None or painted is None
+    page = client.get(f"/checkins/{later}/marks").text
+    assert "Confirm" in page and len(values(page, "mark")) == len(rows)
+    assert client.post(f"/checkins/{later}/marks",
+                       data={"mark": values(page, "mark"), "action": "save"}).status_code == 303
+    with app.app_context():
+        assert db.session.get(CheckIn, later).marks_confirmed_at is not None
+        assert {r.set_by for r in db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == later))} == {"carried"}
+
+
+def test_a_later_photo_can_stop_following_a_mark_and_not_the_last(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"), ["0.0100,0.0100"])
+    response = upload(client, setup["treatment"], 1, "key-day-0001")
+    later = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    page = client.get(f"/checkins/{later}/marks").text
+    followed = values(page, "mark")
+    last = followed[-1].split(":")[0]
+    assert f'name="stop" value="{last}"' in page
+    # every mark stopped is refused; the tap in the corner (the last mark) is stopped
+    all_stopped = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": followed, "stop": [m.split(":")[0] for m in followed], "action": "save"})
+    assert all_stopped.status_code == 422 and "Keep at least one mark" in all_stopped.text
+    saved = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": followed, "stop": [last], "action": "save"})
+    assert saved.status_code == 303
+    with app.app_context():
+        stopped = db.session.scalar(sa.select(Mark).where(Mark.number == int(last)))
+        assert stopped.removed_at is not None
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "stop_following_mark"))
+        assert event is not None and event.actor_id == setup["c1"].id
+        assert int(last) not in [m.number for m in marks.active_marks(setup["treatment"])]
+    again = client.get(f"/checkins/{later}/marks").text
+    assert len(values(again, "mark")) == len(followed) - 1
+    # a mark number that is not on the photo is refused
+    bad = client.post(f"/checkins/{later}/marks", data={"board": "later", "stop": ["99"], "action": "save"})
+    assert bad.status_code == 422
+
+
+def test_a_later_photo_offers_a_clear_mark_nobody_follows(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    proposed = values(page, "keep")
+    # only the first proposal is followed: the others are marks the next photo still shows
+    confirm_first(client, checkin_id, proposed[:1])
+    response = upload(client, setup["treatment"], 1, "key-day-0001")
+    later = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    page = client.get(f"/checkins/{later}/marks").text
+    offered = re.findall(r'<input type="checkbox" name="point" value="([^"]+)"', page)
+    assert offered and "may show a new mark" in page
+    # named by a letter on the photo and in the list: a number would read as a followed mark's
+    assert "Follow the new mark A too" in page and ">A</text>" in page
+    truth = scene(1)
+    assert all(truth.on_mark(*map(float, v.split(","))) is not None for v in offered)
+    saved = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": values(page, "mark"), "point": offered[:1], "action": "save"})
+    assert saved.status_code == 303
+    with app.app_context():
+        assert [m.number for m in marks.active_marks(setup["treatment"])] == [1, 2]
+
+
+@pytest.mark.parametrize("keep_later", [False, True])
+def test_once_every_confirmed_photo_is_deleted_the_next_is_not_carried_from_them(
+        app, client, auth, setup, keep_later):
+    """Day 0 confirmed (and day 1 carried, unconfirmed, or not sent); day 0 deleted: nothing is
+    carried from a photo that is gone. Day 2 is a first photo again, with its own proposals."""
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"), ["0.0500,0.0500"])
+    later = None
+    if keep_later:
+        later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+            client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    assert client.post(f"/checkins/{checkin_id}/delete").status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+        assert db.session.scalar(sa.select(sa.func.count(MarkReading.id))) == 0
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "forget_marks"))
+        assert event is not None and event.actor_id == setup["c1"].id
+        if later:
+            # the photo left is read again as a first photo: its own proposals, not the old points
+            left = db.session.get(CheckIn, later)
+            assert left.marks_confirmed_at is None
+            assert all("centre" in d for d in left.reading.data["mark_details"])
+            assert (0.05, 0.05) not in [tuple(d["point"]) for d in left.reading.data["mark_details"]]
+    if later:
+        again = client.get(f"/checkins/{later}/marks").text
+        assert "Looks right" in again and values(again, "board") == ["first"]
+    response = upload(client, setup["treatment"], 2, "key-day-0002")
+    newest = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(MarkReading.id))) == 0
+    page = client.get(f"/checkins/{newest}/marks").text
+    assert "Looks right" in page and values(page, "keep") and not values(page, "mark")
+    # and it can be confirmed as the treatment's marks, numbered from 1 again
+    assert confirm_first(client, newest, values(page, "keep")).status_code == 303
+    with app.app_context():
+        assert [m.number for m in marks.active_marks(setup["treatment"])][0] == 1
+
+
+def test_deleting_one_of_two_confirmed_photos_keeps_the_marks(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+        client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    client.post(f"/checkins/{later}/marks", data={"mark": followed, "action": "save"})
+    assert client.post(f"/checkins/{checkin_id}/delete").status_code == 303
+    with app.app_context():
+        assert len(marks.active_marks(setup["treatment"])) == len(followed)
+        assert marks.reference_checkin(setup["treatment"]).id == later
+
+
+def test_client_moves_a_mark_by_choosing_its_number_then_tapping(app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+        client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    page = client.get(f"/checkins/{later}/marks").text
+    points = values(page, "mark")
+    moved = client.post(f"/checkins/{later}/marks",
+                        data={"mark": points, "move": "1", "tap.x": "170", "tap.y": "120"})
+    assert "Mark 1 moved." in moved.text
+    new_points = values(moved.text, "mark")
+    assert new_points[0].startswith("1:0.5000,") and new_points[1:] == points[1:]
+    assert client.post(f"/checkins/{later}/marks",
+                       data={"mark": new_points, "action": "save"}).status_code == 303
+    with app.app_context():
+        row = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number == 1))
+        assert (row.x, row.set_by) == (0.5, "client")
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"keep": ["0.5,abc"], "action": "save"}, "could not be read"),
+    ({"keep": ["1.5,0.5"], "action": "save"}, "must lie on the photo"),
+    ({"keep": ["nan,0.5"], "action": "save"}, "must lie on the photo"),
+    ({"point": ["0.2"], "action": "save"}, "could not be read"),
+    ({"tap.x": "ten", "tap.y": "3"}, "could not be read"),
+    ({"tap.x": "9999", "tap.y": "3"}, "tap on the photo itself"),
+    ({"keep": [], "action": "save"}, "at least one mark"),
+])
+def test_bad_first_photo_input_is_refused_and_changes_nothing(app, client, auth, setup, data,
+                                                              message):
+    checkin_id = first_checkin(client, auth, setup)
+    response = client.post(f"/checkins/{checkin_id}/marks", data=data)
+    assert response.status_code == 422
+    assert message in response.text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+        assert db.session.get(CheckIn, checkin_id).marks_confirmed_at is None
+
+
+@pytest.mark.parametrize("data", [
+    {"mark": ["7:0.5,0.5"], "action": "save"},
+    {"mark": ["x:0.5,0.5"], "action": "save"},
+    {"mark": ["1:0.5,-0.1"], "action": "save"},
+    {"move": "9", "tap.x": "3", "tap.y": "3"},
+])
+def test_a_mark_number_that_is_not_theirs_is_refused(app, client, auth, setup, data):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep")[:2])
+    with app.app_context():
+        before = [(r.x, r.y) for r in db.session.scalars(sa.select(MarkReading))]
+    response = client.post(f"/checkins/{checkin_id}/marks", data=data)
+    assert response.status_code == 422
+    with app.app_context():
+        assert [(r.x, r.y) for r in db.session.scalars(sa.select(MarkReading))] == before
+
+
+@pytest.mark.parametrize("who", ["c2", "t2"])
+def test_others_cannot_see_or_move_the_marks(app, client, auth, setup, who):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    keep = values(page, "keep")
+    auth.logout()
+    auth.login(setup[who])
+    assert client.get(f"/checkins/{checkin_id}/marks").status_code == 404
+    assert confirm_first(client, checkin_id, keep).status_code == 404
+    assert client.post(f"/checkins/{checkin_id}/marks",
+                       data={"tap.x": "3", "tap.y": "3"}).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+
+
+@pytest.mark.parametrize("who", ["c2", "t2"])
+def test_others_cannot_move_followed_marks_of_a_later_photo(app, client, auth, setup, who):
+    """Once followed: another client or therapist can neither see, move nor stop a mark."""
+    marks_audited = sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action.in_(
+        ("view_marks", "move_mark_point", "stop_following_mark", "confirm_marks")))
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+        client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    with app.app_context():
+        before = sorted((r.checkin_id, r.mark_id, r.x, r.y, r.set_by)
+                        for r in db.session.scalars(sa.select(MarkReading)))
+        events = db.session.scalar(marks_audited)
+    auth.logout()
+    auth.login(setup[who])
+    moved = ["1:0.0500,0.0500", *followed[1:]]
+    for target in (checkin_id, later):
+        assert client.get(f"/checkins/{target}/marks").status_code == 404
+        assert client.post(f"/checkins/{target}/marks",
+                           data={"board": "later", "mark": moved, "action": "save"}).status_code == 404
+        assert client.post(f"/checkins/{target}/marks",
+                           data={"board": "later", "mark": followed, "stop": ["1"],
+                                 "action": "save"}).status_code == 404
+        assert client.post(f"/checkins/{target}/marks",
+                           data={"mark": followed, "move": "1", "tap.x": "3", "tap.y": "3"}
+                           ).status_code == 404
+    with app.app_context():
+        assert sorted((r.checkin_id, r.mark_id, r.x, r.y, r.set_by)
+                      for r in db.session.scalars(sa.select(MarkReading))) == before
+        assert all(m.removed_at is None for m in db.session.scalars(sa.select(Mark)))
+        assert db.session.get(CheckIn, later).marks_confirmed_at is None
+        assert db.session.scalar(marks_audited) == events
+
+
+def test_a_signed_out_visitor_is_sent_to_sign_in_like_on_every_page(app, client, auth, setup):
+    """CSRF on, as in production: a session that ended (signed out on another device) while the
+    marks page was open; its form is sent to sign in, as the check-in form is, never a 400."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    with app.app_context():
+        checkin = CheckIn(treatment_id=setup["treatment"], client_id=setup["c1"].id,
+                          idempotency_key="k-signed-out", upload_sha256="0" * 64,
+                          taken_at=utcnow(), photo_key="p", thumb_key="t")
+        db.session.add(checkin)
+        db.session.commit()
+        checkin_id = checkin.id
+    page = client.get("/auth/login").text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    with app.app_context():
+        device, token_of_device = sessions.open_for(db.session.merge(setup["c1"]))
+        db.session.commit()
+        device_id = device.id
+    with client.session_transaction() as session:
+        session["_user_id"] = token_of_device
+    with app.app_context():
+        # signed out from another device: this device's session is gone, its cookie is dead
+        db.session.execute(sa.delete(UserSession).where(UserSession.id == device_id))
+        db.session.commit()
+    form = {"csrf_token": token, "keep": ["0.5000,0.5000"], "action": "save"}
+    elsewhere = client.post(f"/treatments/{setup['treatment']}/checkin", data={"csrf_token": token})
+    assert elsewhere.status_code == 302 and "/auth/login" in elsewhere.headers["Location"]
+    for response in (client.post(f"/checkins/{checkin_id}/marks", data=form),
+                     client.get(f"/checkins/{checkin_id}/marks"),
+                     client.post(f"/checkins/{checkin_id + 1000}/marks", data=form)):
+        assert response.status_code == 302
+        assert "/auth/login" in response.headers["Location"]
+    # htmx cannot follow a redirect: it is told where to go
+    hx = client.post(f"/checkins/{checkin_id}/marks", data=form, headers={"HX-Request": "true"})
+    assert hx.status_code == 401 and "/auth/login" in hx.headers["HX-Redirect"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+
+
+def test_therapist_corrects_a_point_audited_and_the_readings_are_recomputed(app, client, auth,
+                                                                          setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    auth.logout()
+    auth.login(setup["t1"])
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    points = values(page, "mark")
+    with app.app_context():
+        before = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == checkin_id, Mark.number == 2))
+        old = (round(before.x, 4), round(before.y, 4))
+    skin = "2:0.0500,0.0500"
+    response = client.post(f"/checkins/{checkin_id}/marks",
+                           data={"mark": [points[0], skin, *points[2:]], "action": "save"})
+    assert response.status_code == 302 or response.status_code == 303
+    with app.app_context():
+        row = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == checkin_id, Mark.number == 2))
+        assert (row.x, row.y, row.set_by) == (0.05, 0.05, "therapist")
+        assert row.data["point"] == [0.05, 0.05]
+        assert row.delta_e != before.delta_e
+        event = db.session.scalar(sa.select(AuditEvent).where(
+            AuditEvent.action == "move_mark_point"))
+        assert event.actor_id == setup["t1"].id and event.subject_id == setup["c1"].id
+        assert event.detail == {"checkin_id": checkin_id, "mark": 2, "old": list(old),
+                                "new": [0.05, 0.05]}
+        # only mark 2 moved: one audit row, and the check-in's own reading is measured again
+        # at the new points (that of its most visible mark)
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.action == "move_mark_point")) == 1
+        rows = db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == checkin_id)).all()
+        reading = db.session.get(CheckIn, checkin_id).reading
+        assert [0.05, 0.05] in [d["point"] for d in reading.data["mark_details"]]
+        assert reading.delta_e == pytest.approx(max(r.delta_e for r in rows))
+        assert event.detail["old"] not in [[round(x, 4) for x in d["point"]]
+                                           for d in reading.data["mark_details"]]
+    # the therapist saving the points unchanged is no correction: nothing more is audited
+    again = values(client.get(f"/checkins/{checkin_id}/marks").text, "mark")
+    assert client.post(f"/checkins/{checkin_id}/marks",
+                       data={"mark": again, "action": "save"}).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.action == "move_mark_point")) == 1
+        # and the therapist's looks at the client's marks are recorded
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.action == "view_marks", AuditEvent.actor_id == setup["t1"].id)) == 2
+
+
+def test_therapist_corrects_a_carried_point_and_only_that_photo_is_measured_again(
+        app, client, auth, setup):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    later = int(re.search(r"/checkins/(\d+)/marks$", upload(
+        client, setup["treatment"], 1, "key-day-0001").headers["Location"]).group(1))
+    with app.app_context():
+        day0 = sorted((r.mark_id, r.x, r.y, r.delta_e, r.measured_at) for r in db.session.scalars(
+            sa.select(MarkReading).where(MarkReading.checkin_id == checkin_id)))
+        carried = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number == 1))
+        old, old_delta = (round(carried.x, 4), round(carried.y, 4)), carried.delta_e
+    auth.logout()
+    auth.login(setup["t1"])
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    response = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": ["1:0.9500,0.0500", *followed[1:]], "action": "save"})
+    assert response.status_code == 303
+    with app.app_context():
+        row = db.session.scalar(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number == 1))
+        assert (row.x, row.y, row.set_by) == (0.95, 0.05, "therapist")
+        assert row.delta_e != old_delta
+        others = {r.set_by for r in db.session.scalars(sa.select(MarkReading).join(Mark).where(
+            MarkReading.checkin_id == later, Mark.number != 1))}
+        assert others == {"carried"}
+        # the first photo's readings are not touched
+        assert sorted((r.mark_id, r.x, r.y, r.delta_e, r.measured_at) for r in db.session.scalars(
+            sa.select(MarkReading).where(MarkReading.checkin_id == checkin_id))) == day0
+        event = db.session.scalar(sa.select(AuditEvent).where(
+            AuditEvent.action == "move_mark_point"))
+        assert event.detail == {"checkin_id": later, "mark": 1, "old": list(old),
+                                "new": [0.95, 0.05]}
+
+
+def test_recompute_reruns_older_readings_once(app, client, auth, setup, runner):
+    checkin_id = first_checkin(client, auth, setup)
+    page = client.get(f"/checkins/{checkin_id}/marks").text
+    confirm_first(client, checkin_id, values(page, "keep"))
+    upload(client, setup["treatment"], 1, "key-day-0001")
+    with app.app_context():
+        current = {r.id: r.delta_e for r in db.session.scalars(sa.select(MarkReading))}
+        db.session.execute(sa.update(Reading).values(analyzer_version="1.9.0", delta_e=99.0))
+        db.session.execute(sa.update(MarkReading).where(MarkReading.checkin_id == checkin_id)
+                           .values(analyzer_version="1.9.0", delta_e=99.0))
+        db.session.commit()
+    result = runner.invoke(args=["readings", "recompute"])
+    assert result.exit_code == 0, result.output
+    assert "1 of 2" in result.output and "2 of 2" in result.output
+    assert "Recomputed 2 check-in(s)." in result.output
+    with app.app_context():
+        assert {r.analyzer_version for r in db.session.scalars(sa.select(Reading))} == {
+            ANALYZER_VERSION}
+        rows = db.session.scalars(sa.select(MarkReading)).all()
+        assert {r.analyzer_version for r in rows} == {ANALYZER_VERSION}
+        # measured again from the stored display copy (the upload itself is never kept)
+        assert {r.id: r.delta_e for r in rows} == pytest.approx(current, abs=1.0)
+        assert all(r.delta_e != 99.0 for r in db.session.scalars(sa.select(Reading)))
+    again = runner.invoke(args=["readings", "recompute"])
+    assert "Recomputed 0 check-in(s)." in again.output
+
+
+def test_badges_of_close_marks_are_kept_apart(app, setup):
+    """Three marks a few pixels apart on day 0: no two number badges touch, all in the photo."""
+    with app.app_context():
+        checkin = CheckIn(photo_width=800, photo_height=600)
+        spots = [marks.Spot(0.30 + dx, 0.40 + dy, 0.02, "proposal") for dx, dy in
+                 ((0, 0), (0.03, 0.0), (0.0, 0.04), (0.035, 0.045))]
+        drawn = marks.Board(checkin, first=True, spots=spots).drawn()
+    badges = [(d["bx"], d["by"]) for d in drawn]
+    for i, (ax, ay) in enumerate(badges):
+        assert marks.BADGE_R < ax < marks.TAP_WIDTH - marks.BADGE_R
+        for bx, by in badges[i + 1:]:
+            assert ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 >= 2 * marks.BADGE_R + marks.BADGE_GAP_PX
+    # a mark alone keeps its badge on the upper right of its ring
+    assert drawn[0]["bx"] > drawn[0]["cx"] and drawn[0]["by"] < drawn[0]["cy"]
+
+
+def test_version_order():
+    assert readings.version_key("2.10.0") > readings.version_key("2.9.1")
+    assert readings.is_older("1.9.9") and not readings.is_older(ANALYZER_VERSION)
+
+
+def fake_detail(delta_e: float, x: float) -> dict:
+    """A mark's measured detail of a given ΔE00 (violet-red while visible)."""
+    stage = "resolved" if delta_e < 3 else "faint" if delta_e < 6 else "fresh"
+    return {"point": [x, 0.5], "centre": [x, 0.5], "radius": 0.06, "delta_e": delta_e,
+            "delta_lab": [-delta_e * 0.6, delta_e * 0.6, -delta_e * 0.2], "hue_deg": -18.0,
+            "colour": "none" if delta_e < 3 else "red", "stage": stage, "area_fraction": 0.01,
+            "mark_lab": [55.0, 20.0, 12.0], "skin_lab": [62.0, 12.0, 16.0],
+            "erythema_index": 5.0, "ring_skin_fraction": 0.9, "mixed": False, "score": None}
+
+
+def add_course(treatment_id: int, client_id: int, treated_at, curves: dict[int, list[float]],
+               days: list[float]) -> None:
+    """Store check-ins whose followed marks read the given ΔE00 curves (mark number -> values)."""
+    followed = {}
+    for number in curves:
+        followed[number] = Mark(treatment_id=treatment_id, number=number, x=0.1 * number, y=0.5)
+        db.session.add(followed[number])
+    for i, t in enumerate(days):
+        details = [fake_detail(curves[n][i], 0.1 * n) for n in sorted(curves)]
+        top = max(details, key=lambda d: d["delta_e"])
+        checkin = CheckIn(treatment_id=treatment_id, client_id=client_id,
+                          idempotency_key=f"fake-{treatment_id}-{i}", upload_sha256="0" * 64,
+                          taken_at=treated_at + t * DAY, photo_key=f"k{i}", thumb_key=f"t{i}",
+                          marks_confirmed_at=treated_at + t * DAY)
+        data = {"ok": True, "mark_found": top["delta_e"] >= 3, "marks": len(details),
+                **{k: top[k] for k in ("stage", "colour", "delta_e", "delta_lab", "area_fraction")},
+                "mark_details": details, "analyzer_version": ANALYZER_VERSION}
+        checkin.reading = Reading(analyzer_version=ANALYZER_VERSION, ok=True, stage=top["stage"],
+                                  colour=top["colour"], delta_e=top["delta_e"], data=data)
+        db.session.add(checkin)
+        db.session.flush()
+        for n, detail in zip(sorted(curves), details):
+            db.session.add(MarkReading(checkin_id=checkin.id, mark=followed[n], x=0.1 * n, y=0.5,
+                                       set_by="client", analyzer_version=ANALYZER_VERSION,
+                                       delta_e=detail["delta_e"], stage=detail["stage"],
+                                       data=detail))
+    db.session.commit()
+
+
+def test_course_is_judged_per_mark_and_the_lagging_mark_is_named(app, setup):
+    """Two marks fade on the curve while mark 3 stays dark: the treatment is slow, for mark 3."""
+    days = [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
+    fading = [14, 15, 11, 8, 5.5, 3.5, 2.2]
+    lagging = [13, 14, 13.5, 13, 12.5, 12, 11.5]
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        treatment.treated_at = utcnow() - 7 * DAY
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: fading, 2: [v * 0.8 for v in fading], 3: lagging}, days)
+        recovery = recoveries([treatment])[0]
+        verdicts = {m.number: m.assessment.verdict for m in recovery.marks}
+        assert verdicts[3] == "slow"
+        assert verdicts[1] in ("on_track", "resolved") and verdicts[2] in ("on_track", "resolved")
+        assert recovery.assessment.verdict == "slow"
+        assert recovery.assessment.reason.startswith("Mark 3 is fading slower than expected.")
+        assert recovery.assessment.ceiling_ratio == pytest.approx(
+            recovery.mark_course(3).assessment.ceiling_ratio)
+        # the flag says which mark
+        from webapp.services import flags
+        raised = flags.refresh(treatment)
+        db.session.commit()
+        assert [f.kind for f in raised] == ["slow_healing"]
+        assert raised[0].reason.startswith("Mark 3 ")
+
+
+def test_treatment_resolves_only_when_every_mark_has(app, setup):
+    days = [0.5, 1.5, 3.0, 5.0, 6.0]
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        treatment.treated_at = utcnow() - 7 * DAY
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: [12, 13, 7, 2.5, 2.0], 2: [9, 9.5, 6, 4.5, 3.4]}, days)
+        recovery = recoveries([treatment])[0]
+        assert recovery.mark_course(1).assessment.verdict == "resolved"
+        assert recovery.mark_course(2).assessment.verdict != "resolved"
+        assert recovery.assessment.verdict != "resolved"
+
+
+def test_timeline_shows_each_marks_course_and_outlines_in_the_comparison(app, client, auth,
+                                                                         setup):
+    days = [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        treatment.treated_at = utcnow() - 7 * DAY
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: [14, 15, 11, 8, 5.5, 3.5, 2.2], 2: [13, 14, 13.5, 13, 12.5, 12, 11.5]},
+                   days)
+    auth.login(setup["c1"])
+    page = client.get(f"/treatments/{setup['treatment']}").text
+    assert 'name="mark"' in page and "Each mark" in page
+    # said plainly: the mark, its verdict, how visible it is; no advice for the whole treatment
+    row = re.search(r'<li class="mark-course verdict-slow">(.*?)</li>', page, re.S).group(1)
+    assert re.sub(r"<[^>]+>|\s+", " ", row).split() == [
+        "Mark", "2", "Fading", "slower", "than", "usual", "How", "visible:", "ΔE", "11.5"]
+    assert "Too early to tell:" not in page
+    # the comparison outlines the same numbered marks on both days
+    compare = page[page.index('class="compare"'):]
+    assert compare.count('class="photo-outlines"') == 2
+    assert compare.count(">2</text>") == 2
+    # the selector works without javascript: a plain GET shows mark 2's curve
+    chosen = client.get(f"/treatments/{setup['treatment']}?mark=2").text
+    assert re.search(r'<option value="2" selected>', chosen)
+    # htmx asks for the slice alone
+    slice_ = client.get(f"/treatments/{setup['treatment']}?mark=2",
+                        headers={"HX-Request": "true", "HX-Target": f"marks-{setup['treatment']}"})
+    assert slice_.text.lstrip().startswith('<section id="marks-') and "<html" not in slice_.text
+    assert "HX-Request" in slice_.headers["Vary"]
+
+
+def test_therapist_review_shows_the_outlines_and_the_way_to_correct_them(app, client, auth,
+                                                                        setup):
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: [12, 13, 9], 2: [10, 11, 8]}, [0.5, 1.5, 2.5])
+        latest = db.session.scalar(sa.select(CheckIn.id).order_by(CheckIn.taken_at.desc()))
+    auth.login(setup["t1"])
+    page = client.get(f"/therapist/clients/{setup['c1'].id}").text
+    assert page.count('class="photo-outlines"') == 2
+    assert f'href="/checkins/{latest}/marks"' in page
+
+
+def test_triage_ranks_by_the_furthest_behind_mark(app, client, auth, make_user, link, people):
+    """On T1's real triage page: Lena's one faint mark that lags (her two big marks fade on
+    time) puts her first, above Sam whose marks all fade a little slowly, and both above Ed
+    whose marks all fade on time. Judged by her photos' most visible mark alone, Lena would
+    be on track and come after Sam."""
+    days = [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
+    fading = [14, 15, 11, 8, 5.5, 3.5, 2.2]
+    curves = {
+        "Lena Lagging": {1: [16, 17, 12, 8.5, 6, 4, 2.5], 2: fading,
+                         3: [6, 6.5, 6.3, 6.1, 5.9, 5.7, 5.5]},
+        "Sam Slowish": {1: [14, 15, 11, 8.5, 7, 6.5, 5], 2: [13, 14, 10.5, 8, 6.8, 6.3, 4.9]},
+        "Ed Even": {1: fading, 2: [v * 0.8 for v in fading], 3: [v * 0.9 for v in fading]},
+    }
+    t1 = people["t1"]
+    from webapp.services import flags
+    from webapp.services.recovery import assess
+    with app.app_context():
+        for name, marks_of in curves.items():
+            person = make_user(f"{name.split()[0].lower()}@example.org", "client", name)
+            link(t1, person)
+            treatment = Treatment(client_id=person.id, therapist_id=t1.id,
+                                  treated_at=utcnow() - 7 * DAY, body_area="upper_back",
+                                  technique="static", cup_count=6, cup_material="glass",
+                                  suction="medium")
+            db.session.add(treatment)
+            db.session.commit()
+            add_course(treatment.id, person.id, treatment.treated_at, marks_of, days)
+            flags.refresh(treatment)
+            db.session.commit()
+        courses = {t.client.name: recoveries([t])[0]
+                   for t in db.session.scalars(sa.select(Treatment))}
+        lena, sam = courses["Lena Lagging"], courses["Sam Slowish"]
+        # the photos alone (their most visible mark each day) would not call Lena slow
+        assert assess(lena.treatment, lena.days).assessment.verdict == "on_track"
+    assert lena.mark_course(3).assessment.verdict == "slow"
+    assert {lena.mark_course(n).assessment.verdict for n in (1, 2)} <= {"on_track", "resolved"}
+    assert {m.assessment.verdict for m in sam.marks} == {"slow"}
+    assert courses["Ed Even"].assessment.verdict in ("on_track", "resolved")
+    assert lena.assessment.verdict == "slow"
+    assert lena.assessment.ceiling_ratio > sam.assessment.ceiling_ratio
+
+    auth.login(t1)
+    page = client.get("/therapist/").text
+    order = [name for name in re.findall(r'<span class="triage-who"><strong>([^<]+)</strong>', page)
+             if name in curves]
+    assert order == ["Lena Lagging", "Sam Slowish", "Ed Even"]
+    lena_row = page[page.index("<strong>Lena Lagging</strong>"):page.index("<strong>Sam Slowish</strong>")]
+    assert "Mark 3 is fading slower than expected." in lena_row

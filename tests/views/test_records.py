@@ -1,0 +1,178 @@
+"""Treatment-mark records: the PDF, its verification code, revoking, and who may download it."""
+import hashlib
+import io
+import math
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image, ImageDraw, ImageFile
+from pypdf import PdfReader
+
+from tests.recovery_rows import (FADING, add_course, make_treatment, photo_routes)  # noqa: F401 (an autouse fixture)
+from webapp import clock
+from webapp.analysis import analyze_photo
+from webapp.extensions import db
+from webapp.models import AuditEvent, CheckIn, Mark, MarkReading, Record
+from webapp.services.storage import get_store, new_key
+
+DAYS = 6
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def photo_jpeg(darkness: float) -> bytes:
+    """Return a JPEG of skin with one round mark, darker for a larger darkness."""
+    image = Image.new("RGB", (640, 480), (214, 170, 140))
+    shade = (int(214 - 90 * darkness), int(170 - 110 * darkness), int(140 - 60 * darkness))
+    ImageDraw.Draw(image).ellipse((260, 180, 380, 300), fill=shade)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+@pytest.fixture
+def course(app, people):
+    """C1's treatment with T1: six days with a stored photo, one followed mark; returns its id."""
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=6.6)
+    add_course(app, tid, FADING, count=DAYS)
+    with app.app_context():
+        checkins = db.session.scalars(sa.select(CheckIn).where(CheckIn.treatment_id == tid)
+                                      .order_by(CheckIn.taken_at)).all()
+        mark = Mark(treatment_id=tid, number=1, x=0.5, y=0.5)
+        db.session.add(mark)
+        db.session.flush()
+        store = get_store()
+        for (_t, delta_e, _colour), checkin in zip(FADING, checkins):
+            checkin.photo_key = new_key()
+            store.put(checkin.photo_key, photo_jpeg(delta_e / 14))
+            db.session.add(MarkReading(checkin_id=checkin.id, mark_id=mark.id, x=0.5, y=0.5,
+                                       set_by="client", analyzer_version="2.0.0",
+                                       delta_e=delta_e + 0.3, stage="fresh",
+                                       data={"radius": 0.1, "delta_e": delta_e + 0.3}))
+        db.session.commit()
+    return tid
+
+
+def download(client, auth, person, tid):
+    """Log in as the person and download the treatment's record; return the response."""
+    auth.login(person)
+    response = client.get(f"/treatments/{tid}/record.pdf")
+    auth.logout()
+    return response
+
+
+def pdf_text(data: bytes) -> tuple[int, str]:
+    """Return the PDF's page count and its text (it must open with pypdf)."""
+    reader = PdfReader(io.BytesIO(data))
+    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_the_record_holds_the_facts_each_day_and_its_code(app, client, auth, people, course):
+    response = download(client, auth, people["c1"], course)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.headers["Cache-Control"] == "no-store"
+    pages, text = pdf_text(response.data)
+    # kept for a look (pdftoppm renders it): the closing note's screenshot of the record
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "record.pdf").write_bytes(response.data)
+    flat = " ".join(text.split())
+    # the first page: facts, verdict and chart; then the days, a few to a page
+    assert 2 <= pages <= 1 + math.ceil(DAYS / 4), pages
+    for fact in ("Upper back", "Static", "6 · Glass", "Medium", "Test practice", "Cleo One",
+                 "Analyzer version 2.0.0", "How the marks are fading", "Fading as expected"):
+        assert fact in flat, fact
+    with app.app_context():
+        [record] = db.session.scalars(sa.select(Record)).all()
+        treated = record.treatment.treated_at
+        # days are calendar dates in the client's zone (clock.day_number)
+        days = [clock.day_number(treated, checkin.taken_at, record.treatment.client.timezone)
+                for checkin in db.session.scalars(sa.select(CheckIn).where(
+                    CheckIn.treatment_id == course).order_by(CheckIn.taken_at))]
+    assert f"{treated:%Y}" in flat and f"{treated:%H:%M}" in flat
+    grouped = "-".join(record.code[i:i + 4] for i in range(0, 16, 4))
+    assert grouped in flat and f"/verify/{record.code}" in flat
+    for day, (_t, delta_e, _colour) in zip(days, FADING[:DAYS], strict=True):
+        assert f"Day {day}" in flat
+        assert f"ΔE {delta_e:.1f}" in flat, day  # the photo's
+        assert f"Mark 1: ΔE {delta_e + 0.3:.1f}" in flat, day  # the followed mark's
+    assert record.sha256 == hashlib.sha256(response.data).hexdigest()
+
+
+def test_each_download_is_a_record_of_its_own_and_audited(app, client, auth, people, course):
+    first = download(client, auth, people["c1"], course)
+    second = download(client, auth, people["t1"], course)
+    assert second.status_code == 200
+    with app.app_context():
+        records = db.session.scalars(sa.select(Record).order_by(Record.id)).all()
+        events = db.session.execute(sa.select(AuditEvent.actor_id, AuditEvent.object_id).where(
+            AuditEvent.action == "download_record").order_by(AuditEvent.id)).all()
+    assert len({r.code for r in records}) == 2
+    assert [r.sha256 for r in records] == [hashlib.sha256(r.data).hexdigest()
+                                           for r in (first, second)]
+    assert events == [(people["c1"].id, records[0].id), (people["t1"].id, records[1].id)]
+
+
+def test_verify_shows_the_hash_and_nothing_more(app, client, auth, people, course):
+    pdf = download(client, auth, people["c1"], course).data
+    with app.app_context():
+        record = db.session.scalar(sa.select(Record))
+        treated = record.treatment.treated_at
+    typed = "-".join(record.code[i:i + 4] for i in range(0, 16, 4)).lower()
+    for url in (f"/verify/{record.code}", f"/verify/{typed}"):
+        response = client.get(url)  # anyone: nobody is signed in
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert hashlib.sha256(pdf).hexdigest() in html
+        assert "Test practice" in html and f"{treated:%Y}" in html
+        main = html.split('<main id="main"')[1].split("</main>")[0]
+        for private in ("Cleo", "c1@example.org", "Upper back", "ΔE", "Static", "Glass",
+                        "/photos/", "Tess"):
+            assert private not in main, private
+    assert client.get("/verify?code=" + typed).headers["Location"].endswith(
+        f"/verify/{record.code}")
+    response = client.get("/verify/ABCD-EFGH-JKMN-PQRS")
+    assert response.status_code == 404 and b"No record has this code" in response.data
+
+
+def test_a_revoked_record_says_so(app, client, auth, people, course):
+    download(client, auth, people["c1"], course)
+    with app.app_context():
+        record = db.session.scalar(sa.select(Record))
+    auth.login(people["t2"])
+    assert client.post(f"/records/{record.id}/revoke").status_code == 404
+    auth.logout()
+    assert b"revoked" not in client.get(f"/verify/{record.code}").data.lower()
+    auth.login(people["c1"])
+    page = client.get(f"/treatments/{course}").get_data(as_text=True)
+    assert "Revoke this record" in page and f"/records/{record.id}/revoke" in page
+    response = client.post(f"/records/{record.id}/revoke")
+    assert response.status_code == 302
+    assert "Revoked" in client.get(f"/treatments/{course}").get_data(as_text=True)
+    auth.logout()
+    html = client.get(f"/verify/{record.code}").get_data(as_text=True)
+    assert "This record was revoked" in html
+    with app.app_context():
+        assert db.session.scalar(sa.select(AuditEvent.action).where(
+            AuditEvent.action == "revoke_record", AuditEvent.actor_id == people["c1"].id))
+
+
+@pytest.mark.parametrize("intruder", ["c2", "t2"])
+def test_another_client_or_therapist_gets_404(app, client, auth, people, course, intruder):
+    response = download(client, auth, people[intruder], course)
+    assert response.status_code == 404 and b"%PDF" not in response.data
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Record.id))) == 0
+
+
+def test_anonymous_is_sent_to_log_in(client, course):
+    response = client.get(f"/treatments/{course}/record.pdf")
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_rendering_a_record_leaves_truncated_uploads_refused(app, client, auth, people, course):
+    # weasyprint switches Pillow to accept truncated images when imported: the app undoes it
+    assert download(client, auth, people["c1"], course).status_code == 200
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    whole = photo_jpeg(0.5)
+    assert analyze_photo(whole[: len(whole) // 2]).error == "truncated"

@@ -1,0 +1,62 @@
+"""The before/after comparison: how to lay one day's photo exactly over another day's.
+
+The two stored display copies are registered with ``webapp.analysis.registration`` (ORB
+features, a RANSAC similarity); the fitted transform becomes an SVG ``matrix()`` that draws the
+earlier photo in the later photo's pixels, so the divider of the comparison slider shows the
+same patch of skin on both sides. Photos that do not register are shown as they are.
+"""
+import functools
+import io
+
+import numpy as np
+import sqlalchemy as sa
+from PIL import Image, UnidentifiedImageError
+
+from webapp.analysis.registration import register
+from webapp.extensions import db
+from webapp.models import CheckIn
+from webapp.services.recovery import CheckInRow
+from webapp.services.storage import PhotoMissing, get_store
+
+Matrix = tuple[float, float, float, float, float, float]
+
+
+def overlay(before: CheckInRow, after: CheckInRow) -> Matrix | None:
+    """Return the SVG matrix laying the before photo over the after photo, or None."""
+    keys = dict(db.session.execute(sa.select(CheckIn.id, CheckIn.photo_key).where(
+        CheckIn.id.in_((before.id, after.id)))).all())
+    if before.id == after.id or len(keys) != 2:
+        return None
+    return aligned(keys[before.id], (before.photo_width, before.photo_height),
+                   keys[after.id], (after.photo_width, after.photo_height))
+
+
+@functools.lru_cache(maxsize=512)
+def aligned(before_key: str, before_size: tuple[int, int], after_key: str,
+            after_size: tuple[int, int]) -> Matrix | None:
+    """Register two stored photos and return the before photo's SVG matrix, or None."""
+    # kept per pair of keys: stored bytes never change under a key, and a registration costs
+    # two decodes and ~15 ms of matching, which a timeline opened again should not pay twice
+    try:
+        before, after = (open_photo(key) for key in (before_key, after_key))
+    except (PhotoMissing, UnidentifiedImageError, OSError):
+        return None
+    registration = register(before, after)
+    if not registration.ok:
+        return None
+    return svg_matrix(registration.homography, before_size, after_size)
+
+
+def open_photo(key: str) -> Image.Image:
+    """Open a stored display copy as RGB."""
+    with Image.open(io.BytesIO(get_store().get(key))) as image:
+        return image.convert("RGB")
+
+
+def svg_matrix(homography, before_size: tuple[int, int], after_size: tuple[int, int]) -> Matrix:
+    """Turn a map between photo fractions into SVG's matrix(a b c d e f) between photo pixels."""
+    (bw, bh), (aw, ah) = before_size, after_size
+    pixels = np.diag([aw, ah, 1.0]) @ np.asarray(homography) @ np.diag([1 / bw, 1 / bh, 1.0])
+    a, c, e = pixels[0]
+    b, d, f = pixels[1]
+    return tuple(round(float(v), 4) for v in (a, b, c, d, e, f))

@@ -1,0 +1,489 @@
+"""Followed marks: the client confirms where the marks are, and each is measured there.
+
+The first photo of a treatment shows the marks the analysis proposed; the client removes a
+wrong one, taps a missed one, and "Looks right" makes them the treatment's followed marks.
+Every later photo arrives with the marks carried over from the last confirmed photo (see
+``services.intake``); one tap confirms them, or the client moves a point first. The therapist
+may correct a point (audited). Whenever a point changes, the photo is measured again at every
+point, so a check-in's reading is always that of its most visible followed mark.
+"""
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from PIL import Image
+
+from webapp.analysis import analyze_image
+from webapp.analysis.analyze import SURE_SCORE
+from webapp.extensions import db
+from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, User, utcnow
+from webapp.services import audit, flags
+from webapp.services.storage import PhotoMissing, get_store
+
+
+class MarksRefused(Exception):
+    """A confirmation that cannot be saved, with the message the page shows."""
+
+    def __init__(self, message: str):
+        """Keep the message."""
+        super().__init__(message)
+        self.message = message
+
+
+def active_marks(treatment_id: int) -> list[Mark]:
+    """Return the treatment's followed marks, by number."""
+    return list(db.session.scalars(sa.select(Mark).where(
+        Mark.treatment_id == treatment_id, Mark.removed_at.is_(None)).order_by(Mark.number)))
+
+
+def mark_readings(checkin_id: int) -> list[MarkReading]:
+    """Return a check-in's mark readings, by mark number."""
+    return list(db.session.scalars(sa.select(MarkReading).join(Mark).where(
+        MarkReading.checkin_id == checkin_id).order_by(Mark.number)))
+
+
+def display_image(checkin: CheckIn) -> Image.Image:
+    """Open the check-in's stored display copy (our own clean sRGB JPEG)."""
+    with Image.open(io.BytesIO(get_store().get(checkin.photo_key))) as image:
+        return image.convert("RGB")
+
+
+def reference_checkin(treatment_id: int, before: CheckIn | None = None) -> CheckIn | None:
+    """Return the treatment's latest confirmed check-in that has mark readings (not `before`)."""
+    statement = (sa.select(CheckIn).where(
+        CheckIn.treatment_id == treatment_id, CheckIn.marks_confirmed_at.is_not(None),
+        sa.exists().where(MarkReading.checkin_id == CheckIn.id))
+        .order_by(CheckIn.taken_at.desc(), CheckIn.id.desc()).limit(1))
+    if before is not None:
+        statement = statement.where(CheckIn.id != before.id)
+    return db.session.scalar(statement)
+
+
+def reference_points(treatment_id: int, marks: list[Mark]
+                     ) -> tuple[CheckIn | None, list[tuple[float, float]]]:
+    """Return the last confirmed photo and where each mark is in it (its first point if absent)."""
+    reference = reference_checkin(treatment_id)
+    found = {}
+    if reference is not None:
+        found = {r.mark_id: (r.x, r.y) for r in mark_readings(reference.id)}
+    return reference, [found.get(m.id, (m.x, m.y)) for m in marks]
+
+
+def carry_reference(treatment: Treatment) -> tuple[Image.Image | None, list[tuple[float, float]]]:
+    """Return what a new photo's marks are carried from: the reference image and its points."""
+    marks = active_marks(treatment.id)
+    if not marks:
+        return None, []
+    reference, points = reference_points(treatment.id, marks)
+    if reference is None:
+        return None, points
+    try:
+        return display_image(reference), points
+    except PhotoMissing:
+        # never expected (rows are committed after their bytes): the same fractions it is
+        return None, points
+
+
+def forget_unanchored(treatment: Treatment, actor: User) -> bool:
+    """Stop following the treatment's marks once no confirmed photo of them is left (uncommitted).
+
+    Their points were set on photos that are gone (deleted), so a new photo must not be
+    carried over from them: the marks and their readings go, and every photo left is read
+    again as a first photo, whose proposals the client confirms. Returns whether it happened.
+    """
+    if reference_checkin(treatment.id) is not None or db.session.scalar(
+            sa.select(Mark.id).where(Mark.treatment_id == treatment.id).limit(1)) is None:
+        return False
+    audit.record("forget_marks", actor, subject=treatment.client_id, obj=treatment)
+    # their readings go with them (on delete cascade)
+    db.session.execute(sa.delete(Mark).where(Mark.treatment_id == treatment.id))
+    for checkin in db.session.scalars(sa.select(CheckIn).where(
+            CheckIn.treatment_id == treatment.id)):
+        checkin.marks_confirmed_at = None
+        try:
+            store_reading(checkin, analyze_image(display_image(checkin)))
+        except PhotoMissing:
+            # never expected (rows are committed after their bytes): its old reading stays
+            continue
+    return True
+
+
+def store_reading(checkin: CheckIn, reading) -> None:
+    """Make a PhotoReading the check-in's reading (replacing the one it had)."""
+    fields = dict(analyzer_version=reading.analyzer_version, ok=reading.ok,
+                  stage=reading.stage, colour=reading.colour, delta_e=reading.delta_e,
+                  mark_hex=reading.mark_hex, data=reading.to_dict())
+    if checkin.reading is None:
+        checkin.reading = Reading(**fields)
+    else:
+        for name, value in fields.items():
+            setattr(checkin.reading, name, value)
+
+
+def store_mark_readings(checkin: CheckIn, marks: list[Mark], reading,
+                        set_by: list[str]) -> None:
+    """Write one MarkReading per mark from a reading measured at the marks' points, in order."""
+    existing = {r.mark_id: r for r in db.session.scalars(sa.select(MarkReading).where(
+        MarkReading.checkin_id == checkin.id))}
+    for mark, detail, source in zip(marks, reading.mark_details, set_by, strict=True):
+        x, y = detail["point"]
+        row = existing.get(mark.id)
+        if row is None:
+            row = MarkReading(checkin_id=checkin.id, mark=mark)
+            db.session.add(row)
+        row.x, row.y, row.set_by = x, y, source
+        row.analyzer_version = reading.analyzer_version
+        row.delta_e, row.stage, row.data = detail["delta_e"], detail["stage"], detail
+        row.measured_at = utcnow()
+
+
+def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float]],
+            set_by: list[str], image: Image.Image | None = None) -> None:
+    """Measure the check-in's photo at the marks' points and store every reading."""
+    reading = analyze_image(image if image is not None else display_image(checkin), at=points)
+    store_reading(checkin, reading)
+    store_mark_readings(checkin, marks, reading, set_by)
+
+
+def record_carried(checkin: CheckIn, treatment: Treatment) -> None:
+    """Store the mark readings of a photo measured at carried-over points (in the session)."""
+    marks = active_marks(treatment.id)
+    reading = checkin.reading
+    details = reading.data.get("mark_details", [])
+    if len(details) != len(marks):
+        return
+    for mark, detail in zip(marks, details):
+        x, y = detail["point"]
+        db.session.add(MarkReading(
+            checkin_id=checkin.id, mark=mark, x=x, y=y, set_by="carried",
+            analyzer_version=reading.analyzer_version, delta_e=detail["delta_e"],
+            stage=detail["stage"], data=detail))
+
+
+def carry_to(checkin: CheckIn, reference: CheckIn, marks: list[Mark]) -> None:
+    """Carry the marks from a confirmed photo onto an unconfirmed one and measure them there."""
+    from webapp.analysis.registration import carry_points
+    found = {r.mark_id: (r.x, r.y) for r in mark_readings(reference.id)}
+    image = display_image(checkin)
+    points, _registration = carry_points(display_image(reference), image,
+                                         [found.get(m.id, (m.x, m.y)) for m in marks])
+    measure(checkin, marks, points, ["carried"] * len(marks), image)
+
+
+# the confirm page shows the photo this many CSS pixels wide, so that a tap's coordinates
+# (sent by <input type="image"> in the pixels of its box) turn into fractions of the photo;
+# 340 fits a 390 px phone inside the page's margins
+TAP_WIDTH = 340
+# a tap this close to a shown mark (in CSS pixels) is on it: half a 44 px tap target
+HIT_PX = 22
+# the circle drawn for a tapped point, before it is measured (fraction of the short side)
+TAPPED_RADIUS = 0.04
+# css pixels between a mark's edge and the ring drawn around it
+RING_GAP_PX = 4
+# a mark's number badge: its radius, the room kept between two badges, and the sides of the
+# ring tried in turn (upper right first; unit steps scaled by the ring's radius)
+BADGE_R = 13
+BADGE_GAP_PX = 4
+BADGE_SIDES = ((0.75, 0.75), (-0.75, 0.75), (0.75, -0.75), (-0.75, -0.75),
+               (1.06, 0.0), (-1.06, 0.0), (0.0, 1.06), (0.0, -1.06))
+# how far out (in rings' radii) the sides are tried, when every side nearer is taken
+BADGE_REACH = (1.0, 1.7, 2.4)
+# a proposal is offered ticked only when it is visible at all (ΔE00 ≥ 3, DESIGN.md)
+VISIBLE_DELTA_E = 3.0
+# a point counts as moved when it changed by more than this (fractions): rounding aside
+MOVED = 1e-4
+MAX_POINTS = 24
+# a later photo offers at most this many marks it sees that nobody follows yet, named by a
+# letter until followed (a number would read as one of the followed marks)
+MAX_SUGGESTED = 3
+SUGGESTED_LETTERS = "ABC"
+
+
+def place_badge(cx: float, cy: float, r: float, width: int, height: int,
+                placed: list[tuple[float, float]]) -> tuple[float, float]:
+    """Return where a mark's number badge goes: on its circle, inside the photo, apart from others.
+
+    The upper right of the circle first (off the mark); when that badge would touch one
+    already placed (close marks), the next side that is free, then the same sides further
+    out; else the least crowded. static/js/marks.js (placeBadge) places them the same way.
+    """
+    best, best_gap = None, -1.0
+    for reach in BADGE_REACH:
+        for dx, dy in BADGE_SIDES:
+            bx = min(max(cx + r * reach * dx, BADGE_R + 1), width - BADGE_R - 1)
+            by = min(max(cy - r * reach * dy, BADGE_R + 1), height - BADGE_R - 1)
+            gap = min((math.hypot(bx - px, by - py) for px, py in placed), default=math.inf)
+            if gap >= 2 * BADGE_R + BADGE_GAP_PX:
+                return round(bx, 1), round(by, 1)
+            if gap > best_gap:
+                best, best_gap = (round(bx, 1), round(by, 1)), gap
+    return best
+
+
+@dataclass
+class Spot:
+    """One point on the confirm page: a proposal, a tapped point or a followed mark."""
+
+    x: float
+    y: float
+    radius: float
+    kind: str  # "proposal", "tapped", "mark", or "suggested" (seen on a later photo, not followed)
+    kept: bool = True  # a proposal the client has not removed
+    number: int | None = None  # a followed mark's number; else its place among those kept
+    set_by: str | None = None
+    stage: str | None = None
+
+    @property
+    def value(self) -> str:
+        """Return the form value naming the point."""
+        point = f"{self.x:.4f},{self.y:.4f}"
+        return f"{self.number}:{point}" if self.kind == "mark" else point
+
+
+@dataclass
+class Board:
+    """What the confirm page shows of one check-in: its marks, and what the client asked for."""
+
+    checkin: CheckIn
+    first: bool  # no followed marks yet: the proposals are offered
+    spots: list[Spot]
+    moving: str = ""  # a mark number (or "new") the next tap places
+    message: str = ""
+    error: bool = False
+    changed: list[int] = field(default_factory=list)
+    open_moves: bool = False  # the choices of mark to move are shown unfolded
+
+    @property
+    def width(self) -> int:
+        """Return the photo's width on the page, in CSS pixels."""
+        return TAP_WIDTH
+
+    @property
+    def height(self) -> int:
+        """Return the photo's height on the page, in CSS pixels."""
+        w, h = self.checkin.photo_width or 4, self.checkin.photo_height or 3
+        return max(1, round(TAP_WIDTH * h / w))
+
+    @property
+    def short_px(self) -> int:
+        """Return the photo's short side on the page: radii are fractions of it."""
+        return min(self.width, self.height)
+
+    def shown(self) -> list[Spot]:
+        """Return the points that will be saved, numbered as the page shows them."""
+        kept = [s for s in self.spots if s.kept]
+        if self.first:
+            for i, spot in enumerate(kept, 1):
+                spot.number = i
+        else:
+            top = max((s.number or 0 for s in self.spots if s.kind == "mark"), default=0)
+            for spot in kept:
+                if spot.kind != "mark":
+                    top += 1
+                    spot.number = top
+        return kept
+
+    def drawn(self) -> list[dict]:
+        """Return each point as the page draws it: circle, badge (number or letter), look, in pixels."""
+        self.shown()
+        drawn, badges = [], []
+        letters = iter(SUGGESTED_LETTERS)
+        for spot in self.spots:
+            # drawn just outside the mark, so the ring never hides the mark's own edge
+            r = max(spot.radius * self.short_px + RING_GAP_PX, 12)
+            cx, cy = spot.x * self.width, spot.y * self.height
+            letter = next(letters) if spot.kind == "suggested" else None
+            bx, by = place_badge(cx, cy, r, self.width, self.height, badges)
+            if spot.kept and spot.number:
+                letter = None
+            if (spot.kept and spot.number) or letter:
+                badges.append((bx, by))
+            look = [spot.kind]
+            if not spot.kept:
+                look.append("removed")
+            if self.moving and str(spot.number) == self.moving and spot.kind == "mark":
+                look.append("moving")
+            drawn.append({"cx": round(cx, 1), "cy": round(cy, 1), "r": round(r, 1),
+                          "bx": round(bx, 1), "by": round(by, 1), "look": " ".join(look),
+                          "number": spot.number if spot.kept else None, "letter": letter})
+        return drawn
+
+    def hit(self, x: float, y: float, spots: list[Spot]) -> Spot | None:
+        """Return the point a tap at (x, y) falls on, the nearest first, if any."""
+        best, best_d = None, None
+        for spot in spots:
+            d = math.hypot((spot.x - x) * self.width, (spot.y - y) * self.height)
+            if d <= max(spot.radius * self.short_px, HIT_PX) and (best_d is None or d < best_d):
+                best, best_d = spot, d
+        return best
+
+    def added(self, spot: Spot) -> None:
+        """Say which number a point just added (or kept again) has on the photo."""
+        self.shown()
+        self.message = _("Mark %(n)s added.", n=spot.number)
+
+    def tap(self, x: float, y: float) -> None:
+        """Apply a tap on the photo: remove, add or move a point as the page says."""
+        if self.first:
+            spot = self.hit(x, y, [s for s in self.spots if s.kept])
+            if spot is not None and spot.kind == "tapped":
+                self.spots.remove(spot)
+                self.message = _("Mark removed.")
+            elif spot is not None:
+                spot.kept = False
+                self.message = _("Mark removed.")
+            else:
+                spot = self.hit(x, y, [s for s in self.spots if not s.kept])
+                if spot is not None:
+                    spot.kept = True
+                else:
+                    spot = Spot(x, y, TAPPED_RADIUS, "tapped")
+                    self.spots.append(spot)
+                self.added(spot)
+            return
+        marks = {str(s.number): s for s in self.spots if s.kind == "mark"}
+        if self.moving in marks:
+            spot = marks[self.moving]
+            spot.x, spot.y = x, y
+            self.message = _("Mark %(n)s moved. Confirm when every mark is right.", n=self.moving)
+            self.moving = ""
+        elif self.moving == "new":
+            spot = Spot(x, y, TAPPED_RADIUS, "tapped")
+            self.spots.append(spot)
+            self.moving = ""
+            self.added(spot)
+        elif (seen := self.hit(x, y, [s for s in self.spots if s.kind == "suggested" and not s.kept])) is not None:
+            seen.kept = True
+            seen.kind = "tapped"
+            self.added(seen)
+        else:
+            spot = self.hit(x, y, list(marks.values()))
+            if spot is not None:
+                self.moving = str(spot.number)
+                self.message = _("Now tap where mark %(n)s is.", n=spot.number)
+            else:
+                self.message = _("To move a mark, choose its number below, then tap the photo.")
+                self.open_moves = True
+
+
+def board_for(checkin: CheckIn, seen: bool = False) -> Board:
+    """Return the confirm page's points as stored: followed marks, or else the proposals.
+
+    ``seen`` also offers the new marks a later photo shows (:func:`new_marks_seen`): a whole
+    analysis of the photo, so only for a page that is shown, never for a save.
+    """
+    marks = active_marks(checkin.treatment_id)
+    if marks:
+        readings = {r.mark_id: r for r in mark_readings(checkin.id)}
+        reference, points = None, None
+        spots = []
+        for i, mark in enumerate(marks):
+            row = readings.get(mark.id)
+            if row is None:
+                if points is None:
+                    reference, points = reference_points(checkin.treatment_id, marks)
+                x, y, radius, stage, source = *points[i], TAPPED_RADIUS, None, "carried"
+            else:
+                x, y, radius, stage, source = (row.x, row.y, row.data.get("radius") or TAPPED_RADIUS,
+                                               row.stage, row.set_by)
+            spots.append(Spot(x, y, radius, "mark", number=mark.number, set_by=source,
+                              stage=stage))
+        return Board(checkin, first=False, spots=spots + (new_marks_seen(checkin, spots) if seen else []))
+    details = checkin.reading.data.get("mark_details", []) if checkin.reading else []
+    spots = [Spot(d["centre"][0], d["centre"][1], d.get("radius") or TAPPED_RADIUS, "proposal",
+                  kept=(d.get("delta_e") or 0) >= VISIBLE_DELTA_E, stage=d.get("stage"))
+             for d in details if d.get("centre")]
+    return Board(checkin, first=True, spots=spots)
+
+
+def new_marks_seen(checkin: CheckIn, followed: list[Spot]) -> list[Spot]:
+    """Marks the photo shows clearly that no followed mark is near: offered for adding.
+
+    The photo's own proposals (most mark-like first) with a sure score, away from every
+    followed mark by more than twice its radius; at most ``MAX_SUGGESTED``.
+    """
+    if not checkin.photo_key:
+        return []
+    proposals = analyze_image(display_image(checkin)).mark_details
+    seen = []
+    for detail in proposals:
+        x, y = detail["centre"]
+        radius = detail.get("radius") or TAPPED_RADIUS
+        if (detail.get("score") or 0) < SURE_SCORE or detail["delta_e"] < VISIBLE_DELTA_E:
+            continue
+        if any(math.hypot(x - s.x, y - s.y) < 2 * max(radius, s.radius) for s in followed + seen):
+            continue
+        seen.append(Spot(x, y, radius, "suggested", kept=False, stage=detail.get("stage")))
+        if len(seen) == MAX_SUGGESTED:
+            break
+    return seen
+
+
+def save(board: Board, actor: User) -> list[int]:
+    """Save the points on the board as the check-in's followed marks, measure them, commit.
+
+    Returns the numbers of the marks whose point changed. The therapist's changes are audited
+    with the old and the new point.
+    """
+    checkin = board.checkin
+    treatment = checkin.treatment
+    shown = board.shown()
+    if not shown:
+        raise MarksRefused(_("Tap at least one mark on the photo, or tick one below.") if board.first
+                           else _("Keep at least one mark: a treatment is followed by its marks."))
+    source = "therapist" if actor.is_therapist else "client"
+    stored = {s.number: s for s in board_for(checkin).spots} if not board.first else {}
+    existing = {r.mark_id: r for r in db.session.scalars(sa.select(MarkReading).where(
+        MarkReading.checkin_id == checkin.id))}
+    marks, points, set_by, moved = [], [], [], []
+    by_number = {m.number: m for m in active_marks(treatment.id)}
+    for spot in board.spots:
+        if spot.kind == "mark" and not spot.kept and spot.number in by_number:
+            stopped = by_number.pop(spot.number)
+            stopped.removed_at = utcnow()
+            audit.record("stop_following_mark", actor, subject=treatment.client_id, obj=stopped,
+                         detail={"checkin_id": checkin.id, "mark": stopped.number})
+    for spot in shown:
+        mark = by_number.get(spot.number) if spot.kind == "mark" else None
+        if mark is None:
+            mark = Mark(treatment_id=treatment.id, number=spot.number, x=spot.x, y=spot.y)
+            db.session.add(mark)
+            moved.append(spot.number)
+            set_by.append(source)
+        else:
+            before, row = stored[spot.number], existing.get(mark.id)
+            if abs(before.x - spot.x) > MOVED or abs(before.y - spot.y) > MOVED:
+                moved.append(spot.number)
+                set_by.append(source)
+                if actor.is_therapist:
+                    audit.record("move_mark_point", actor, subject=treatment.client_id,
+                                 obj=mark, detail={
+                                     "checkin_id": checkin.id, "mark": mark.number,
+                                     "old": [round(before.x, 4), round(before.y, 4)],
+                                     "new": [round(spot.x, 4), round(spot.y, 4)]})
+            else:
+                set_by.append(row.set_by if row is not None else "carried")
+        marks.append(mark)
+        points.append((spot.x, spot.y))
+    db.session.flush()
+    first = board.first
+    if moved or len(existing) != len(marks):
+        measure(checkin, marks, points, set_by)
+    if actor.id == treatment.client_id or checkin.marks_confirmed_at is None:
+        checkin.marks_confirmed_at = utcnow()
+    if first:
+        audit.record("confirm_marks", actor, subject=treatment.client_id, obj=checkin,
+                     detail={"marks": len(marks)})
+        db.session.flush()
+        # photos sent before the marks were first confirmed follow them as well
+        for other in db.session.scalars(sa.select(CheckIn).where(
+                CheckIn.treatment_id == treatment.id, CheckIn.id != checkin.id)):
+            carry_to(other, checkin, marks)
+    db.session.flush()
+    flags.refresh(treatment)
+    db.session.commit()
+    return moved

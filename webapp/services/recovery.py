@@ -1,0 +1,276 @@
+"""A treatment's recovery: its check-ins day by day and the course assessment over them."""
+import datetime as dt
+import functools
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from webapp import clock
+from webapp.analysis import CourseAssessment, PhotoReading, assess_course
+from webapp.analysis.colour import RESOLVED_BELOW, lab_to_hex
+from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
+from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, select_rows
+
+# a session older than this is history, not a recovery to follow
+MAX_AGE_DAYS = 60
+# how far a verdict is from "all is well", for picking the mark furthest behind: a treatment
+# is as far along as its slowest followed mark (resolved only when every one is)
+SEVERITY = {"resolved": 0, "insufficient_data": 1, "on_track": 2, "pigmentation": 3,
+            "slow": 4, "worsening": 5}
+
+# the expected window when a treatment's facts say the marks will be darker or the vessels
+# fragile: suction bruises are gone by 7-10 days (Mimasaka et al. 2010), and seed texts say
+# thin skin and fragile vessels take longer
+WIDENED_EXPECTED_DAYS = 10
+# strong suction widens it too: stronger suction makes darker marks (JTCM 2021: redness and
+# erythema index rise to 60 kPa, melanin index to 80 kPa), and a suction bruise lasts longer
+# the more severe it is (suction-bruise study, 41 volunteers: duration depended on severity);
+# practitioners see dark marks last up to 2-3 weeks (reference/colour-evidence.md)
+WIDENING_SUCTIONS = ("strong",)
+
+
+def expected_days_for(risk_factors: Iterable[str], suction: str) -> int:
+    """Return the days a treatment's marks are expected to take to fade, from its facts."""
+    if any(True for _factor in risk_factors) or suction in WIDENING_SUCTIONS:
+        return WIDENED_EXPECTED_DAYS
+    return int(DEFAULT_EXPECTED_DAYS)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingRow:
+    """The columns of a check-in's reading that recoveries show and judge."""
+
+    ok: bool
+    stage: str | None
+    delta_e: float | None
+    mark_hex: str | None
+    stored: str  # the JSON text of PhotoReading.to_dict(), for the course assessment
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInRow:
+    """The columns of a check-in that recoveries show and judge, with its reading (if any)."""
+
+    id: int
+    treatment_id: int
+    taken_at: dt.datetime
+    created_at: dt.datetime
+    pain: int
+    blisters: bool
+    fever: bool
+    note: str
+    photo_width: int
+    photo_height: int
+    marks_confirmed_at: dt.datetime | None
+    reading: ReadingRow | None
+
+    # the model's own rule, not a copy of it
+    has_red_flag_symptom = CheckIn.has_red_flag_symptom
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPoint:
+    """One followed mark in one check-in's photo: where it was measured and what it read."""
+
+    checkin_id: int
+    mark_id: int
+    number: int
+    x: float
+    y: float
+    set_by: str
+    delta_e: float | None
+    stage: str | None
+    stored: str  # the JSON text of the mark's mark_details entry
+
+    @property
+    def detail(self) -> dict:
+        """Return the mark's measured detail."""
+        return json.loads(self.stored)
+
+
+@dataclass(frozen=True)
+class MarkCourse:
+    """One followed mark's course: its reading on each day and the verdict over them."""
+
+    number: int
+    days: list[tuple[CheckInRow, MarkPoint]]
+    assessment: CourseAssessment
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """One treatment, its check-ins, the latest of each day, and how the course is going.
+
+    Days are calendar dates in the client's zone (``timezone``). The course is judged on the
+    latest check-in of each day (``days``); ``checkins`` holds every one, oldest first. With
+    followed marks, ``assessment`` is that of the mark furthest behind (or of the whole photo,
+    when that is further behind), and ``marks`` holds each mark's own course.
+    """
+
+    treatment: Treatment
+    days: list[CheckInRow]
+    assessment: CourseAssessment
+    timezone: str = "UTC"
+    checkins: list[CheckInRow] = field(default_factory=list)
+    marks: list[MarkCourse] = field(default_factory=list)
+    # the followed marks in each check-in's photo, by check-in id
+    mark_points: dict[int, list[MarkPoint]] = field(default_factory=dict)
+
+    def mark_course(self, number: int | None) -> MarkCourse | None:
+        """Return the course of the mark with this number, if it is followed."""
+        return next((m for m in self.marks if m.number == number), None)
+
+    @property
+    def latest(self) -> CheckInRow | None:
+        """Return the most recent check-in that counts, if any."""
+        return self.days[-1] if self.days else None
+
+
+# the columns a CheckInRow and a ReadingRow are built from, in their fields' order (the
+# reading's analysis as its JSON text)
+CHECKIN_COLUMNS = tuple(getattr(CheckIn, f.name) for f in fields(CheckInRow)
+                        if f.name != "reading")
+READING_COLUMNS = (Reading.ok, Reading.stage, Reading.delta_e, Reading.mark_hex,
+                   sa.cast(Reading.data, sa.Text))
+
+
+@functools.cache
+def checkins_statement() -> sa.Select:
+    """Return the statement selecting the check-ins of the treatments `ids` (built once)."""
+    # building it cost a quarter of running it for a timeline: the ids are a bound parameter.
+    # plain columns, not ORM objects: building an object per check-in and reading cost more
+    # than the query
+    return (sa.select(*CHECKIN_COLUMNS, *READING_COLUMNS)
+            .outerjoin(Reading, Reading.checkin_id == CheckIn.id)
+            .where(CheckIn.treatment_id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(CheckIn.taken_at, CheckIn.id))
+
+
+def checkins_by_treatment(treatment_ids: Iterable[int]) -> dict[int, list[CheckInRow]]:
+    """Load the check-ins, with their readings, of many treatments in one query."""
+    ids = list(treatment_ids)
+    found: dict[int, list[CheckInRow]] = defaultdict(list)
+    if not ids:
+        return found
+    split = len(CHECKIN_COLUMNS)
+    for row in select_rows(checkins_statement(), {"ids": ids}):
+        # a reading's ok is never null: a null one is the outer join finding no reading
+        reading = ReadingRow(*row[split:]) if row[split] is not None else None
+        found[row.treatment_id].append(CheckInRow(*row[:split], reading))
+    return found
+
+
+MARK_POINT_COLUMNS = (MarkReading.checkin_id, MarkReading.mark_id, Mark.number, MarkReading.x,
+                      MarkReading.y, MarkReading.set_by, MarkReading.delta_e, MarkReading.stage,
+                      sa.cast(MarkReading.data, sa.Text))
+
+
+@functools.cache
+def mark_points_statement() -> sa.Select:
+    """Return the statement selecting the followed marks' readings of the check-ins `ids`."""
+    return (sa.select(*MARK_POINT_COLUMNS).join(Mark, Mark.id == MarkReading.mark_id)
+            .where(MarkReading.checkin_id.in_(sa.bindparam("ids", expanding=True)),
+                   Mark.removed_at.is_(None))
+            .order_by(MarkReading.checkin_id, Mark.number))
+
+
+def mark_points_by_checkin(checkin_ids: Iterable[int]) -> dict[int, list[MarkPoint]]:
+    """Load the followed marks' readings of many check-ins in one query."""
+    ids = list(checkin_ids)
+    found: dict[int, list[MarkPoint]] = defaultdict(list)
+    if ids:
+        for row in select_rows(mark_points_statement(), {"ids": ids}):
+            found[row[0]].append(MarkPoint(*row))
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def mark_reading(stored: str) -> PhotoReading:
+    """Build the PhotoReading of one followed mark from its stored detail (shared, read only)."""
+    detail = json.loads(stored)
+    delta_e = detail.get("delta_e")
+    mark_lab = detail.get("mark_lab")
+    return PhotoReading.from_dict({
+        **detail, "ok": True, "marks": 1,
+        "mark_found": delta_e is not None and delta_e >= RESOLVED_BELOW,
+        "mark_hex": lab_to_hex(mark_lab) if mark_lab else None,
+        "total_area_fraction": detail.get("area_fraction", 0.0),
+        "confidence": "high", "mark_details": [detail]})
+
+
+def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
+                 points: dict[int, list[MarkPoint]]) -> list[MarkCourse]:
+    """Judge each followed mark's course over the latest check-in of each day."""
+    by_number: dict[int, list[tuple[CheckInRow, MarkPoint]]] = defaultdict(list)
+    for checkin in days:
+        for point in points.get(checkin.id, ()):
+            by_number[point.number].append((checkin, point))
+    return [MarkCourse(number, found, assess_course(
+        treatment.treated_at, [(c.taken_at, mark_reading(p.stored)) for c, p in found],
+        expected_days=treatment.expected_days)) for number, found in sorted(by_number.items())]
+
+
+def furthest_behind(photo: CourseAssessment, marks: Sequence[MarkCourse]) -> CourseAssessment:
+    """Return the treatment's assessment: its mark furthest behind, saying which, or the photo's."""
+    if not marks:
+        return photo
+    worst = max(marks, key=lambda m: (SEVERITY.get(m.assessment.verdict, 0),
+                                      m.assessment.ceiling_ratio or 0.0))
+    ratio = max((m.assessment.ceiling_ratio for m in marks
+                 if m.assessment.ceiling_ratio is not None), default=photo.ceiling_ratio)
+    if SEVERITY.get(photo.verdict, 0) > SEVERITY.get(worst.assessment.verdict, 0):
+        return replace(photo, ceiling_ratio=ratio)
+    verdict = worst.assessment.verdict
+    said = {
+        "slow": _("Mark %(n)d is fading slower than expected.", n=worst.number),
+        "worsening": _("Mark %(n)d is darker or bigger again.", n=worst.number),
+        "pigmentation": _("Mark %(n)d leaves a darker patch.", n=worst.number),
+        "resolved": _("Every followed mark has faded."),
+    }.get(verdict)
+    reason = f"{said} {worst.assessment.reason}" if said else worst.assessment.reason
+    return replace(worst.assessment, reason=reason, ceiling_ratio=ratio)
+
+
+@functools.lru_cache(maxsize=2048)
+def photo_reading(stored: str) -> PhotoReading:
+    """Rebuild a stored reading from its JSON text (the same text gives the same reading)."""
+    # kept: decoding and rebuilding 14 readings cost as much as the query that loads them,
+    # and every view of a recovery (timeline, home, review, flags) rebuilds the same ones.
+    # the readings are shared, so they are only read (as assess_course does)
+    return PhotoReading.from_dict(json.loads(stored))
+
+
+def latest_per_day(treatment: Treatment, checkins: Sequence[CheckInRow]) -> list[CheckInRow]:
+    """Keep the latest check-in of each calendar date (the client's zone), oldest first."""
+    zone = treatment.client.timezone
+    by_day: dict[int, CheckInRow] = {}
+    for checkin in sorted(checkins, key=lambda c: (c.taken_at, c.id)):
+        by_day[clock.day_number(treatment.treated_at, checkin.taken_at, zone)] = checkin
+    return [by_day[day] for day in sorted(by_day)]
+
+
+def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
+           points: dict[int, list[MarkPoint]] | None = None) -> Recovery:
+    """Judge the course of one treatment, and of each followed mark, from loaded check-ins."""
+    days = latest_per_day(treatment, checkins)
+    readings = [(c.taken_at, photo_reading(c.reading.stored))
+                for c in days if c.reading is not None]
+    assessment = assess_course(treatment.treated_at, readings,
+                               expected_days=treatment.expected_days)
+    points = points or {}
+    marks = mark_courses(treatment, days, points)
+    return Recovery(treatment=treatment, days=days, assessment=furthest_behind(assessment, marks),
+                    timezone=treatment.client.timezone, checkins=list(checkins),
+                    marks=marks, mark_points={c.id: points[c.id] for c in checkins
+                                              if c.id in points})
+
+
+def recoveries(treatments: Sequence[Treatment]) -> list[Recovery]:
+    """Judge many treatments with one query for their check-ins and one for their marks."""
+    checkins = checkins_by_treatment(t.id for t in treatments)
+    points = mark_points_by_checkin(c.id for found in checkins.values() for c in found)
+    return [assess(t, checkins.get(t.id, []), points) for t in treatments]

@@ -1,0 +1,152 @@
+"""Check-in pages: the daily photo form, its JSON for the offline queue, and deleting a photo.
+
+The views only read the request, call ``services.checkins`` and answer with a page, a redirect
+or JSON.
+"""
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, jsonify, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from webapp import clock
+from webapp.extensions import db
+from webapp.models import CheckIn, Treatment
+from webapp.services.checkins import (NOTE_MAX, CheckInRefused, delete_checkin, refusal,
+                                      submit_checkin)
+from webapp.services.consent import current_consent
+from webapp.views.access import role_required
+from webapp.views.pages import TIME_PATTERN, formatter, redirect_to, render
+from webapp.views.throttle import limited
+
+bp = Blueprint("checkins", __name__)
+
+# refusal codes whose http status is not the default 422
+
+
+class CheckInForm(FlaskForm):
+    """Today's photo, three quick questions, an optional note and when the photo was taken."""
+
+    photo = FileField(_l("Photo of your marks"),
+                      validators=[FileRequired(_l("Please take or choose a photo."))])
+    pain = IntegerField(_l("Pain right now, from 0 (none) to 10 (worst)"), default=0,
+                        validators=[InputRequired(_l("Please give a number from 0 to 10.")),
+                                    NumberRange(0, 10, _l("Please give a number from 0 to 10."))])
+    blisters = BooleanField(_l("Blisters or broken skin"))
+    fever = BooleanField(_l("Fever, or feeling unwell"))
+    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=NOTE_MAX)])
+    # left empty it means "now": the page's script fills in the moment of sending, and the
+    # server the moment it receives a form sent without it
+    taken_at = DateTimeLocalField(_l("Photo taken at"), validators=[Optional()])
+    idempotency_key = HiddenField()
+
+
+def wants_json() -> bool:
+    """Tell whether the caller (the offline queue) asked for JSON rather than a page."""
+    return request.accept_mimetypes.best_match(
+        ("text/html", "application/json")) == "application/json"
+
+
+def fresh_form() -> CheckInForm:
+    """Return an empty form with a new upload key (an empty time means the time of sending)."""
+    form = CheckInForm(formdata=None)
+    form.idempotency_key.data = str(uuid.uuid4())
+    return form
+
+
+def show_form(treatment: Treatment, form: CheckInForm, refused: CheckInRefused | None = None):
+    """Render the check-in page (or its form alone for htmx), with the refusal if any."""
+    if refused is None:
+        status = 200
+    else:
+        # htmx swaps only 413 and 422 error answers into the page
+        status = 413 if refused.status == 413 else 422
+    return render("checkins/new.html", "checkins/_form.html", status=status, form=form,
+                  treatment=treatment, refused=refused,
+                  consent=current_consent(current_user))
+
+
+def refuse(treatment: Treatment, form: CheckInForm, refused: CheckInRefused):
+    """Answer a refusal: JSON for the offline queue, else the form with the message."""
+    if wants_json():
+        body = {"ok": False, "error": refused.code, "message": refused.message}
+        if form.errors:
+            body["fields"] = {name: [str(e) for e in errors]
+                              for name, errors in form.errors.items()}
+        return jsonify(body), refused.status
+    return show_form(treatment, form, refused)
+
+
+@bp.route("/treatments/<int:treatment_id>/checkin", methods=("GET", "POST"))
+@limited("upload")
+@role_required("client")
+def new(treatment_id: int):
+    """Show the check-in form for your treatment; a POST stores the check-in."""
+    treatment = db.session.get(Treatment, treatment_id)
+    if treatment is None or treatment.client_id != current_user.id:
+        abort(404)
+    if request.method == "GET":
+        return show_form(treatment, fresh_form())
+    try:
+        form = CheckInForm()
+    except RequestEntityTooLarge:
+        # the body was refused before it was read: show the form again with the size message
+        return refuse(treatment, fresh_form(), refusal("too_large"))
+    if not form.validate():
+        return refuse(treatment, form, refusal("invalid"))
+    key = request.headers.get("Idempotency-Key") or form.idempotency_key.data or ""
+    try:
+        checkin, created = submit_checkin(
+            current_user, treatment, form.photo.data.read(), idempotency_key=key,
+            taken_at=(clock.local_to_utc(form.taken_at.data, current_user.timezone)
+                      if form.taken_at.data else None),
+            pain=form.pain.data, blisters=form.blisters.data, fever=form.fever.data,
+            note=form.note.data or "", any_day=wants_json())
+    except CheckInRefused as refused:
+        return refuse(treatment, form, refused)
+    # the next step is confirming where the marks are in the new photo
+    url = url_for("marks.confirm", checkin_id=checkin.id)
+    # the confirmation shows on the next page, the one the page's script goes to as well
+    flash(_("Check-in saved. Now check the marks on your photo.") if created
+          else _("This check-in was already saved."))
+    if wants_json():
+        return jsonify(ok=True, checkin_id=checkin.id, url=url), 201 if created else 200
+    return redirect_to(url, status=303, in_place=True)
+
+
+@bp.route("/checkins/<int:checkin_id>/delete", methods=("POST",))
+@role_required("client")
+def delete(checkin_id: int):
+    """Delete one of your check-ins and its photos."""
+    checkin = db.session.get(CheckIn, checkin_id)
+    if checkin is None or checkin.client_id != current_user.id:
+        abort(404)
+    treatment = checkin.treatment
+    day = clock.day_number(treatment.treated_at, checkin.taken_at, current_user.timezone)
+    delete_checkin(checkin, current_user)
+    url = url_for("treatments.show", treatment_id=treatment.id, _anchor=f"day-{treatment.id}-{day}")
+    if wants_json():
+        return jsonify(ok=True, url=url)
+    flash(deleted_message(treatment, day))
+    return redirect_to(url, status=303, in_place=True)
+
+
+def deleted_message(treatment: Treatment, day: int) -> str:
+    """Say that a check-in is gone, and what its day shows now: another photo of it, or none."""
+    zone = treatment.client.timezone
+    left = [c for c in db.session.scalars(sa.select(CheckIn).where(
+        CheckIn.treatment_id == treatment.id).order_by(CheckIn.taken_at.desc()))
+        if clock.day_number(treatment.treated_at, c.taken_at, zone) == day]
+    if not left:
+        return _("Check-in deleted, with its photos. Day %(n)d now has no photo.", n=day)
+    return _("Check-in deleted, with its photos. Day %(n)d now shows your other photo of that "
+             "day, taken at %(time)s.", n=day,
+             time=formatter(TIME_PATTERN, zone)(left[0].taken_at))

@@ -1,0 +1,100 @@
+"""Record routes: download a treatment's PDF record, revoke it, and check a code at /verify."""
+import hashlib
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from PIL import ImageFile
+
+from webapp.extensions import db
+from webapp.models import Record, Treatment, utcnow
+from webapp.services import audit
+from webapp.services.access import can_see_client
+from webapp.services.records import new_code, normalised, render_pdf
+from webapp.views.access import get_treatment_or_404
+from webapp.views.pages import redirect_to, render
+
+bp = Blueprint("records", __name__)
+
+# importing weasyprint (its images module) turns on Pillow's loading of truncated images for
+# the whole process; the intake must refuse a truncated upload (webapp.analysis.photo), and a
+# record only embeds whole stored JPEGs, so Pillow's default is put back
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+@bp.app_template_filter("record_code")
+def grouped(code: str) -> str:
+    """Write a code in groups of four, the way it is printed."""
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def get_record_or_404(record_id: int) -> Record:
+    """Return a record of a treatment the signed-in person may see, or answer 404."""
+    record = db.session.get(Record, record_id)
+    if record is None or not can_see_client(current_user, record.treatment.client_id):
+        abort(404)
+    return record
+
+
+@bp.app_template_global()
+def issued_records(treatment: Treatment) -> list[Record]:
+    """Return the records issued for a treatment, newest first (for its page)."""
+    return db.session.scalars(sa.select(Record).where(Record.treatment_id == treatment.id)
+                              .order_by(Record.issued_at.desc(), Record.id.desc())).all()
+
+
+@bp.route("/treatments/<int:treatment_id>/record.pdf")
+@login_required
+def download(treatment_id: int):
+    """Issue and send a treatment's record (PDF) to its client or their linked therapist."""
+    treatment = get_treatment_or_404(treatment_id)
+    issued_at = utcnow()
+    code = new_code()
+    pdf = render_pdf(treatment, code, issued_at)
+    record = Record(treatment_id=treatment.id, code=code, issued_at=issued_at,
+                    sha256=hashlib.sha256(pdf).hexdigest(), issued_by_id=current_user.id)
+    db.session.add(record)
+    db.session.flush()
+    audit.record("download_record", current_user, subject=treatment.client_id, obj=record)
+    db.session.commit()
+    name = f"cupmark-record-{treatment.treated_at:%Y-%m-%d}-{grouped(code)}.pdf"
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/records/<int:record_id>/revoke", methods=("POST",))
+@login_required
+def revoke(record_id: int):
+    """Revoke an issued record: its code then says it is no longer valid."""
+    record = get_record_or_404(record_id)
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        audit.record("revoke_record", current_user, subject=record.treatment.client_id,
+                     obj=record)
+        db.session.commit()
+    flash(_("Record %(code)s revoked: checking its code now says so.",
+            code=grouped(record.code)))
+    return redirect_to(url_for("treatments.show", treatment_id=record.treatment_id,
+                               _anchor="records"))
+
+
+@bp.route("/verify")
+def lookup():
+    """Ask for a code from a printed record, and go to what it says."""
+    code = normalised(request.args.get("code", ""))
+    if code:
+        return redirect_to(url_for("records.verify", code=code))
+    return render("records/verify.html", record=None, code="")
+
+
+@bp.route("/verify/<code>")
+def verify(code: str):
+    """Show anyone holding a code the record's date, practice, treatment date and PDF hash."""
+    record = db.session.scalar(sa.select(Record).where(Record.code == normalised(code)))
+    if record is None:
+        return render("records/verify.html", status=404, record=None, code=code)
+    treatment = record.treatment
+    practice = treatment.therapist.practice_name if treatment.therapist else None
+    return render("records/verify.html", record=record, code=record.code, practice=practice,
+                  treated_at=treatment.treated_at)
