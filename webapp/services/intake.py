@@ -4,8 +4,9 @@ Pure image work (no Flask, no database). The upload is decoded once, by the anal
 safe opener (content-sniffed formats, byte and pixel caps, EXIF orientation applied, sRGB).
 The analysis runs on that decoded image while a second thread makes the display copy and the
 thumbnail from the same image and encodes them. A treatment's later photos carry its followed
-marks over from the last confirmed photo (registration) and are measured at those points. The JPEGs are written from bare pixels: no
-EXIF, GPS, XMP, comment or ICC profile can reach them, and the original upload is never kept.
+marks over from the last confirmed photo (registration) and are measured at those points. The
+JPEGs are written from bare pixels: no EXIF, GPS, XMP, comment or ICC profile can reach them,
+and the original upload is never kept.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from PIL import Image
 
 from webapp.analysis import PhotoReading, PhotoRefused, analyze_image, open_photo
 from webapp.analysis.reading import QUALITY_MESSAGES
+from webapp.analysis.registration import carry_points
 
 DISPLAY_LONG_SIDE = 1600
 THUMB_LONG_SIDE = 320
@@ -99,8 +101,6 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
         if points:
             carried = [(float(x), float(y)) for x, y in points]
             if reference is not None:
-                # imported here: opencv loads only once a treatment has followed marks
-                from webapp.analysis.registration import carry_points
                 carried, registration = carry_points(reference, image, carried)
                 registered = registration.ok
             reading = analyze_image(image, at=carried)
