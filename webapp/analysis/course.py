@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from . import colour
@@ -39,6 +39,47 @@ UNUSABLE_QUALITY = frozenset({"no_skin"})
 VERDICTS = ("on_track", "slow", "worsening", "resolved", "pigmentation", "insufficient_data")
 
 
+def N_(text: str) -> str:
+    """Mark a sentence for the translation catalogue (babel's N_ keyword); return it unchanged."""
+    return text
+
+
+# each reason a course can be given, by key; its %(figures)s are filled from the assessment's
+# reason_figures (ΔE and days to one decimal). The app shows them in the reader's language
+# through its catalogue; this core, which knows no language, writes them in English
+REASONS = {
+    "too_few_photos": N_("We need at least two usable daily photos before we can say how the "
+                         "marks are healing."),
+    "faded": N_("The marks have faded to the level of the surrounding skin (colour difference "
+                "%(e_last)s, under 3)."),
+    "darker_again": N_("The mark is darker again: its colour difference rose from %(e_low)s on "
+                       "day %(t_low)s to %(e_last)s now, when it should keep fading."),
+    "grown": N_("The mark has grown by %(growth)s since day %(t_low)s, when it should be "
+                "shrinking."),
+    "pigment": N_("The redness has gone but a darker brownish patch remains after the usual "
+                  "healing time; this can be pigmentation left by the inflammation rather than "
+                  "a bruise."),
+    "above_curve": N_("The mark is fading slower than expected: on day %(t_last)s its colour "
+                      "difference is %(e_last)s, above the expected %(ceiling)s for this day."),
+    "past_usual": N_("The mark is still visible (colour difference %(e_last)s) on day "
+                     "%(t_last)s, more than %(grace)s days past the usual %(usual)s."),
+    "first_days": N_("The marks are in their first two days, when they normally darken before "
+                     "they fade."),
+    "as_expected": N_("The mark is fading as expected: colour difference %(e_last)s on day "
+                      "%(t_last)s, within the expected %(ceiling)s."),
+}
+# figures written as a whole number (the rest have one decimal), and the one that is a share
+WHOLE_FIGURES = frozenset({"grace", "usual"})
+SHARE_FIGURES = frozenset({"growth"})
+
+
+def reason_in_english(key: str, figures: dict[str, float]) -> str:
+    """Write a reason's sentence in English, its figures as _fmt writes them."""
+    return REASONS[key] % {name: (f"{value:.0%}" if name in SHARE_FIGURES
+                                  else f"{value:.0f}" if name in WHOLE_FIGURES else _fmt(value))
+                           for name, value in figures.items()}
+
+
 def expected_ceiling(t_days: float, peak: float, expected_days: float = DEFAULT_EXPECTED_DAYS) -> float:
     """Return U(t): the peak until day 2, then the curve P·(3/P)^((t−2)/(D−2)) reaching 3 on day D."""
     if peak <= 0:
@@ -60,6 +101,9 @@ class CourseAssessment:
 
     verdict: str
     reason: str
+    # which of REASONS the reason is and the figures in it, so the app can say it in any language
+    reason_key: str = ""
+    reason_figures: dict = field(default_factory=dict)
     day: float | None = None
     peak: float | None = None
     delta_e: float | None = None
@@ -167,7 +211,8 @@ def assess_course(
     if len(series) < 2:
         return CourseAssessment(
             verdict="insufficient_data",
-            reason="We need at least two usable daily photos before we can say how the marks are healing.",
+            reason=reason_in_english("too_few_photos", {}),
+            reason_key="too_few_photos",
             day=round(series[-1][0], 3) if series else None,
             expected_days=d,
             readings_used=len(series),
@@ -198,16 +243,14 @@ def assess_course(
         readings_used=len(series),
     )
 
-    def verdict(name: str, reason: str) -> CourseAssessment:
-        """Build the assessment with the shared numbers."""
-        return CourseAssessment(verdict=name, reason=reason, **numbers)
+    def verdict(name: str, key: str, **figures: float) -> CourseAssessment:
+        """Build the assessment with the shared numbers and the reason of REASONS[key]."""
+        return CourseAssessment(verdict=name, reason=reason_in_english(key, figures),
+                                reason_key=key, reason_figures=figures, **numbers)
 
     e_prev = points[-2][1]
     if e_last < RESOLVED_BELOW and (e_prev < RESOLVED_BELOW or t_last >= d - RESOLVED_WINDOW_DAYS):
-        return verdict(
-            "resolved",
-            f"The marks have faded to the level of the surrounding skin (colour difference {_fmt(e_last)}, under 3).",
-        )
+        return verdict("resolved", "faded", e_last=e_last)
 
     if t_last > DARKENING_DAYS:
         earlier = [(t, r) for t, r in series[:-1] if t >= DARKENING_DAYS]
@@ -215,11 +258,8 @@ def assess_course(
             t_low, low = min(earlier, key=lambda item: exposed[id(item[1])])
             e_low = exposed[id(low)]
             if e_last > WORSENING_RATIO * e_low and e_last - e_low > WORSENING_UNITS:
-                return verdict(
-                    "worsening",
-                    f"The mark is darker again: its colour difference rose from {_fmt(e_low)} on day "
-                    f"{_fmt(t_low)} to {_fmt(e_last)} now, when it should keep fading.",
-                )
+                return verdict("worsening", "darker_again", e_low=e_low, t_low=t_low,
+                               e_last=e_last)
             if (
                 latest.mark_found
                 and low.mark_found
@@ -227,41 +267,22 @@ def assess_course(
                 and latest.area_fraction > AREA_GROWTH * low.area_fraction
             ):
                 growth = latest.area_fraction / low.area_fraction - 1
-                return verdict(
-                    "worsening",
-                    f"The mark has grown by {growth:.0%} since day {_fmt(t_low)}, when it should be shrinking.",
-                )
+                return verdict("worsening", "grown", growth=growth, t_low=t_low)
 
     if t_last > d and latest.delta_lab is not None:
         d_l, d_a, d_b = latest.delta_lab
         if abs(d_a) <= PIGMENT_A_WITHIN and d_l <= PIGMENT_L_AT_MOST and d_b > PIGMENT_B_ABOVE:
-            return verdict(
-                "pigmentation",
-                "The redness has gone but a darker brownish patch remains after the usual healing time; "
-                "this can be pigmentation left by the inflammation rather than a bruise.",
-            )
+            return verdict("pigmentation", "pigment")
 
     if t_last >= SLOW_FROM_DAY:
         above = all(
             e > SLOW_FACTOR * expected_ceiling(t, peak, d) for t, e in points[-2:]
         )
         if above:
-            return verdict(
-                "slow",
-                f"The mark is fading slower than expected: on day {_fmt(t_last)} its colour difference is "
-                f"{_fmt(e_last)}, above the expected {_fmt(ceiling)} for this day.",
-            )
+            return verdict("slow", "above_curve", t_last=t_last, e_last=e_last, ceiling=ceiling)
     if e_last >= RESOLVED_BELOW and t_last > d + SLOW_GRACE_DAYS:
-        return verdict(
-            "slow",
-            f"The mark is still visible (colour difference {_fmt(e_last)}) on day {_fmt(t_last)}, "
-            f"more than {SLOW_GRACE_DAYS:.0f} days past the usual {d:.0f}.",
-        )
+        return verdict("slow", "past_usual", e_last=e_last, t_last=t_last,
+                       grace=SLOW_GRACE_DAYS, usual=d)
     if t_last <= DARKENING_DAYS:
-        reason = "The marks are in their first two days, when they normally darken before they fade."
-    else:
-        reason = (
-            f"The mark is fading as expected: colour difference {_fmt(e_last)} on day {_fmt(t_last)}, "
-            f"within the expected {_fmt(ceiling)}."
-        )
-    return verdict("on_track", reason)
+        return verdict("on_track", "first_days")
+    return verdict("on_track", "as_expected", e_last=e_last, t_last=t_last, ceiling=ceiling)

@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
+from flask_babel import format_decimal, format_percent, gettext as _
 
 from webapp import clock
 from webapp.analysis import CourseAssessment, PhotoReading, assess_course
 from webapp.analysis.colour import RESOLVED_BELOW, lab_to_hex
-from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
+from webapp.analysis.course import (DEFAULT_EXPECTED_DAYS, REASONS, SHARE_FIGURES,
+                                    WHOLE_FIGURES)
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, select_rows
 
 # a session older than this is history, not a recovery to follow
@@ -202,6 +203,17 @@ def mark_reading(stored: str) -> PhotoReading:
         "confidence": "high", "mark_details": [detail]})
 
 
+def in_words(assessment: CourseAssessment) -> CourseAssessment:
+    """Return the assessment with its reason in the reader's language, figures in its style."""
+    if not assessment.reason_key:
+        return assessment
+    figures = {name: (format_percent(value, "0%") if name in SHARE_FIGURES
+                      else format_decimal(value, "0") if name in WHOLE_FIGURES
+                      else format_decimal(value, "0.0"))
+               for name, value in assessment.reason_figures.items()}
+    return replace(assessment, reason=_(REASONS[assessment.reason_key], **figures))
+
+
 def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
                  points: dict[int, list[MarkPoint]]) -> list[MarkCourse]:
     """Judge each followed mark's course over the latest check-in of each day."""
@@ -209,9 +221,9 @@ def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
     for checkin in days:
         for point in points.get(checkin.id, ()):
             by_number[point.number].append((checkin, point))
-    return [MarkCourse(number, found, assess_course(
+    return [MarkCourse(number, found, in_words(assess_course(
         treatment.treated_at, [(c.taken_at, mark_reading(p.stored)) for c, p in found],
-        expected_days=treatment.expected_days)) for number, found in sorted(by_number.items())]
+        expected_days=treatment.expected_days))) for number, found in sorted(by_number.items())]
 
 
 def furthest_behind(photo: CourseAssessment, marks: Sequence[MarkCourse]) -> CourseAssessment:
@@ -259,8 +271,8 @@ def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
     days = latest_per_day(treatment, checkins)
     readings = [(c.taken_at, photo_reading(c.reading.stored))
                 for c in days if c.reading is not None]
-    assessment = assess_course(treatment.treated_at, readings,
-                               expected_days=treatment.expected_days)
+    assessment = in_words(assess_course(treatment.treated_at, readings,
+                                        expected_days=treatment.expected_days))
     points = points or {}
     marks = mark_courses(treatment, days, points)
     return Recovery(treatment=treatment, days=days, assessment=furthest_behind(assessment, marks),

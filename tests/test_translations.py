@@ -1,0 +1,219 @@
+"""Russian: a complete catalogue, every page in Russian, the language setting, plural forms."""
+import io
+import re
+from collections import deque
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urldefrag, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+from flask_babel import force_locale, ngettext
+from pypdf import PdfReader
+
+from conftest import app_on_fresh_database, signed_in
+from webapp.demo import CLIENTS, THERAPIST_EMAIL
+from webapp.extensions import babel, db
+from webapp.models import CheckIn, Treatment, User
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "webapp" / "translations" / "ru" / "LC_MESSAGES" / "messages.po"
+COMPILED = CATALOGUE.with_suffix(".mo")
+
+# two or more Latin words in a row: an English sentence, label or button left untranslated
+ENGLISH = re.compile(r"[A-Za-z][A-Za-z'’]*(?:[ \u00a0]+[A-Za-z][A-Za-z'’]*)+")
+# Latin text a Russian page rightly shows: addresses, the codes of standards and the device
+# names browsers report (a user agent's words are not ours to translate)
+ALLOWED_LATIN = re.compile(
+    r"[\w.+-]+@[\w.-]+"                      # email addresses
+    r"|https?://\S+"                         # addresses shown to copy
+    r"|certutil -hashfile FILE SHA256"       # a command to type, quoted in the record check
+    r"|Werkzeug|python-requests")
+
+
+def extracted_msgids() -> set:
+    """Extract every msgid from the code as `pybabel extract -F babel.cfg` does."""
+    with open(ROOT / "babel.cfg") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    found = set()
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, options_map):
+        found.add(message if isinstance(message, str) else tuple(message[:2]))
+    return found
+
+
+def test_the_russian_catalogue_holds_every_msgid_translated_and_none_fuzzy():
+    with open(CATALOGUE, "rb") as f:
+        catalogue = read_po(f, locale="ru")
+    entries = {m.id: m for m in catalogue if m.id}
+    missing = sorted(map(str, extracted_msgids() - set(entries)))
+    assert not missing, f"{len(missing)} msgids are not in {CATALOGUE.name}: {missing[:10]}"
+    fuzzy = [m.id for m in entries.values() if m.fuzzy]
+    untranslated = [m.id for m in entries.values()
+                    if not all(m.string if isinstance(m.string, tuple) else (m.string,))]
+    assert not fuzzy, f"fuzzy entries: {fuzzy[:10]}"
+    assert not untranslated, f"untranslated entries: {untranslated[:10]}"
+    assert catalogue.num_plurals == 3
+    # every plural entry has Russian's three forms
+    assert all(len(m.string) == 3 for m in entries.values() if isinstance(m.id, tuple))
+
+
+def test_the_compiled_catalogue_is_the_current_one():
+    assert COMPILED.exists(), f"{COMPILED} is missing: `make setup` compiles it"
+    def entries(catalogue):
+        """Map each msgid to its translation, plural ones as tuples (.mo reads them as lists)."""
+        tupled = lambda value: tuple(value) if isinstance(value, (list, tuple)) else value
+        return {tupled(m.id): tupled(m.string) for m in catalogue if m.id}
+    with open(CATALOGUE, "rb") as f:
+        source = entries(read_po(f, locale="ru"))
+    with open(COMPILED, "rb") as f:
+        compiled = entries(read_mo(f))
+    assert compiled == source, "the .mo is older than the .po: run `make setup`"
+
+
+@pytest.fixture
+def demo(tmp_path, request):
+    """An app whose practice speaks Russian, with the demo's people, photos and flags.
+
+    The demo's own words (names, the practice, notes) are replaced with Russian ones: they are
+    what people typed, not the interface, and the flags' reasons are stored in the practice's
+    language.
+    """
+    apps = app_on_fresh_database(tmp_path, BABEL_DEFAULT_LOCALE="ru")
+    app = next(apps)
+    with app.app_context():
+        babel.domain_instance.cache.clear()
+        result = app.test_cli_runner().invoke(args=["demo"])
+        assert result.exit_code == 0, result.output
+        for user, name in zip(db.session.scalars(sa.select(User).order_by(User.id)),
+                              ("Мира Демова", "Анна Демова", "Борис Демов")):
+            user.name = name
+            pass  # user.language = "ru"
+            if user.practice_name:
+                user.practice_name = "Кабинет баночного массажа"
+        db.session.execute(sa.update(Treatment).values(notes="Демонстрационный сеанс."))
+        db.session.execute(sa.update(CheckIn).where(CheckIn.note != "")
+                           .values(note="Немного болит, держу в тепле."))
+        db.session.commit()
+    yield app
+    with app.app_context():
+        babel.domain_instance.cache.clear()
+    next(apps, None)
+
+
+class VisibleText(HTMLParser):
+    """Collect the text a person sees or hears on a page: text, labels, titles, alt text."""
+
+    SPOKEN = {"alt", "title", "aria-label", "placeholder", "content", "aria-description"}
+
+    def __init__(self):
+        super().__init__()
+        self.texts, self.links, self.hidden = [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "style", "template") and not attrs.get("type") == "text/html":
+            self.hidden += 1
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        if tag == "meta" and attrs.get("name") not in ("description", "apple-mobile-web-app-title",
+                                                       "application-name"):
+            return
+        for name, value in attrs.items():
+            # data-* attributes hold the words scripts show (queue states, confirmations)
+            if value and (name in self.SPOKEN or (name.startswith("data-")
+                                                  and not value.startswith(("/", "{", "[")))):
+                self.texts.append(value)
+        if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
+            self.texts.append(attrs["value"])
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "template") and self.hidden:
+            self.hidden -= 1
+
+    def handle_data(self, data):
+        if not self.hidden:
+            self.texts.append(data)
+
+
+def english_in(texts) -> list[str]:
+    """Return the runs of English words found in the texts, after the allowed Latin."""
+    found = []
+    for text in texts:
+        text = ALLOWED_LATIN.sub(" ", text)
+        found += [m.group(0) for m in ENGLISH.finditer(text)
+                  if not set(m.group(0).split()) <= {"Cupmark", "PDF", "ZIP", "QR", "SHA-256"}]
+    return found
+
+
+def crawl(client, start: list[str], limit: int = 400) -> dict[str, list[str]]:
+    """Follow a person's links from the start pages; return each page's English runs.
+
+    Pages of one shape (ids aside) are visited three times at most. PDFs are read as text.
+    """
+    seen, shapes, english = set(), {}, {}
+    queue = deque(start)
+    while queue and len(seen) < limit:
+        url = urldefrag(queue.popleft())[0]
+        parts = urlsplit(url)
+        if parts.netloc or not parts.path.startswith("/") or url in seen:
+            continue
+        if parts.path.startswith(("/static/", "/auth/logout")) or "/photos/" in parts.path:
+            continue
+        shape = re.sub(r"\d+", "N", parts.path) + "?" + ",".join(
+            sorted(p.split("=")[0] for p in parts.query.split("&") if p))
+        if shapes.get(shape, 0) >= 3:
+            continue
+        shapes[shape] = shapes.get(shape, 0) + 1
+        seen.add(url)
+        response = client.get(url)
+        kind = response.mimetype
+        if response.status_code in (301, 302, 303):
+            queue.append(response.location)  # werkzeug's own redirect page is never read
+        elif kind == "application/pdf":
+            reader = PdfReader(io.BytesIO(response.data))
+            english[url] = english_in(page.extract_text() for page in reader.pages)
+        elif kind == "text/html":
+            page = VisibleText()
+            page.feed(response.get_data(as_text=True))
+            english[url] = english_in(page.texts)
+            queue.extend(page.links)
+        elif kind in ("application/manifest+json", "application/json", "text/plain"):
+            english[url] = english_in([response.get_data(as_text=True)])
+    return english
+
+
+def assert_russian(pages: dict[str, list[str]]) -> None:
+    """Fail with every page that still shows English, and what it shows."""
+    left = {url: runs for url, runs in pages.items() if runs}
+    assert not left, "English on Russian pages:\n" + "\n".join(
+        f"{url}: {sorted(set(runs))[:8]}" for url, runs in left.items())
+
+
+@pytest.mark.parametrize("email", [THERAPIST_EMAIL] + [spec.email for spec in CLIENTS])
+def test_every_page_of_a_person_who_chose_russian_is_in_russian(demo, email):
+    with demo.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+    # the browser asks for English: the person's own choice wins
+    client = signed_in(demo, user)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    pages = crawl(client, ["/", "/account", "/auth/confirm", "/manifest.webmanifest",
+                           "/offline", "/no-such-page", "/treatments/999999"])
+    assert len(pages) > (20 if user.is_therapist else 15), sorted(pages)
+    assert_russian(pages)
+
+
+def test_every_page_of_a_visitor_whose_browser_asks_for_russian_is_in_russian(demo):
+    client = demo.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru-RU,ru;q=0.9,en;q=0.5"
+    pages = crawl(client, ["/", "/auth/login", "/auth/register", "/auth/forgot", "/privacy",
+                           "/normal", "/auth/reset", "/auth/reset/not-a-token",
+                           "/auth/verify/not-a-token", "/join", "/join/NOSUCHCODE", "/verify",
+                           "/verify/NOSUCHCODE", "/manifest.webmanifest", "/offline",
+                           "/no-such-page"])
+    assert len(pages) > 10, sorted(pages)
+    assert_russian(pages)
