@@ -59,6 +59,18 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+# the languages Cupmark ships a catalogue for (webapp/translations), English first: the source
+LANGUAGES = ("en", "ru")
+
+
+def practice_language() -> str:
+    """Return CUPMARK_LANGUAGE (default en); a language we do not ship is refused."""
+    language = os.environ.get("CUPMARK_LANGUAGE", "en").strip().lower()
+    if language not in LANGUAGES:
+        raise ValueError(f"CUPMARK_LANGUAGE must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    return language
+
+
 def defaults(instance_path: str) -> dict:
     """Return the default configuration, overridable by environment and instance config."""
     https = env_flag("CUPMARK_HTTPS")
@@ -83,8 +95,10 @@ def defaults(instance_path: str) -> dict:
         "REAUTHENTICATION_MINUTES": 10,
         "RESET_LINK_MINUTES": 30,
         "VERIFY_LINK_DAYS": 7,
-        "BABEL_DEFAULT_LOCALE": "en",
-        "LANGUAGES": ["en", "ru"],
+        # the practice's language: for whoever chose none and whose browser asks for none we
+        # ship, for flag reasons (stored once for every reader) and mail sent outside a request
+        "BABEL_DEFAULT_LOCALE": practice_language(),
+        "LANGUAGES": list(LANGUAGES),
         "CONSENT_VERSION": "2026-11",
         "INVITE_DAYS": 7,
         # a phone photo is 2-8 MB; 25 MB leaves room for HEIC bursts and form fields

@@ -80,6 +80,8 @@ class User(UserMixin, db.Model):
     role: so.Mapped[str] = so.mapped_column(sa.String(16))
     practice_name: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
     timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC")
+    # the language chosen in settings (a code of LANGUAGES); none follows the browser's
+    language: so.Mapped[Optional[str]] = so.mapped_column(sa.String(8))
     # set when the person opened the link we emailed: a therapist invites only after it
     email_verified_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
