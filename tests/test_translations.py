@@ -16,6 +16,9 @@ from flask_babel import force_locale, ngettext
 from pypdf import PdfReader
 
 from conftest import app_on_fresh_database, signed_in
+from recovery_rows import make_treatment
+from test_reminders import at, client_with_treatment, send_due
+from webapp import config
 from webapp.demo import CLIENTS, THERAPIST_EMAIL
 from webapp.extensions import babel, db
 from webapp.models import CheckIn, Treatment, User
@@ -92,7 +95,7 @@ def demo(tmp_path, request):
         for user, name in zip(db.session.scalars(sa.select(User).order_by(User.id)),
                               ("Мира Демова", "Анна Демова", "Борис Демов")):
             user.name = name
-            pass  # user.language = "ru"
+            user.language = "ru"
             if user.practice_name:
                 user.practice_name = "Кабинет баночного массажа"
         db.session.execute(sa.update(Treatment).values(notes="Демонстрационный сеанс."))
@@ -200,7 +203,7 @@ def test_every_page_of_a_person_who_chose_russian_is_in_russian(demo, email):
         user = db.session.scalar(sa.select(User).where(User.email == email))
     # the browser asks for English: the person's own choice wins
     client = signed_in(demo, user)
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB,en;q=0.9"
     pages = crawl(client, ["/", "/account", "/auth/confirm", "/manifest.webmanifest",
                            "/offline", "/no-such-page", "/treatments/999999"])
     assert len(pages) > (20 if user.is_therapist else 15), sorted(pages)
@@ -217,3 +220,135 @@ def test_every_page_of_a_visitor_whose_browser_asks_for_russian_is_in_russian(de
                            "/no-such-page"])
     assert len(pages) > 10, sorted(pages)
     assert_russian(pages)
+
+
+@pytest.mark.parametrize("choice, browser, expected", [
+    ("ru", "en-GB,en;q=0.9", "ru"),
+    ("en", "ru-RU,ru;q=0.9", "en"),
+    ("", "ru-RU,ru;q=0.9", "ru"),  # browser default: the browser's language
+    ("", "en-GB,en;q=0.9", "en"),
+])
+def test_the_language_chosen_in_settings_overrides_the_browsers(app, client, auth, make_user,
+                                                                choice, browser, expected):
+    user = make_user("lena@example.org", name="Лена")
+    auth.login(user)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = browser
+    response = client.post("/auth/settings", data={"name": "Лена", "timezone": "Europe/Moscow",
+                                                   "language": choice}, follow_redirects=True)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f'<html lang="{expected}">' in html
+    # the confirmation is said in the language just chosen
+    assert ("Настройки сохранены." if expected == "ru" else "Settings saved.") in html
+    with app.app_context():
+        assert db.session.get(User, user.id).language == (choice or None)
+    # and it stays chosen on the next page
+    home = client.get("/client/").get_data(as_text=True)
+    assert f'<html lang="{expected}">' in home
+
+
+def test_the_language_choice_offers_browser_default_english_and_russian(client, auth, make_user):
+    auth.login(make_user("lena@example.org"))
+    html = client.get("/auth/settings", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    options = re.findall(r'<option (selected )?value="([^"]*)">([^<]+)</option>', html)
+    assert ("selected ", "", "Как в браузере") in options  # nothing chosen yet
+    assert ("", "en", "English") in options and ("", "ru", "Русский") in options
+
+
+def test_a_language_we_do_not_ship_is_refused_with_a_message(app, client, auth, make_user):
+    user = make_user("lena@example.org")
+    auth.login(user)
+    response = client.post("/auth/settings", data={"name": "Lena", "timezone": "UTC",
+                                                   "language": "de"})
+    assert response.status_code == 422 and "Not a valid choice" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, user.id).language is None
+
+
+@pytest.mark.parametrize("n, words", [(1, "1 день с фотографией."), (2, "2 дня с фотографией."),
+                                      (5, "5 дней с фотографией."), (11, "11 дней с фотографией."),
+                                      (21, "21 день с фотографией."),
+                                      (22, "22 дня с фотографией.")])
+def test_russian_plurals_pick_the_form_the_number_needs(app, n, words):
+    with app.test_request_context(), force_locale("ru"):
+        assert ngettext("%(num)d day with a photo.", "%(num)d days with a photo.", n) == words
+        # the templates' own ngettext the same
+        rendered = app.jinja_env.from_string(
+            '{{ ngettext("%(num)d day with a photo.", "%(num)d days with a photo.", n) }}')
+        assert rendered.render(n=n) == words
+
+
+def test_the_practice_language_comes_from_the_environment_and_must_be_shipped(monkeypatch):
+    monkeypatch.setenv("CUPMARK_LANGUAGE", "ru")
+    assert config.defaults("/tmp")["BABEL_DEFAULT_LOCALE"] == "ru"
+    monkeypatch.setenv("CUPMARK_LANGUAGE", "de")
+    with pytest.raises(ValueError, match="CUPMARK_LANGUAGE must be one of en, ru"):
+        config.defaults("/tmp")
+
+
+@pytest.mark.parametrize("path, form", [
+    ("/auth/login", {"email": "nobody@example.org", "password": "wrong"}),
+    ("/auth/register", {"email": "not-an-address", "password": "short", "role": "therapist"}),
+    ("/auth/reset", {"email": ""}),
+    ("/auth/register", {"name": "", "email": "", "password": ""}),
+])
+def test_a_refused_form_says_why_in_russian(client, path, form):
+    # wtforms' own messages ("This field is required.") come from its Russian catalogue
+    response = client.post(path, data=form, headers={"Accept-Language": "ru"})
+    assert response.status_code in (200, 422)
+    page = VisibleText()
+    page.feed(response.get_data(as_text=True))
+    assert not english_in(page.texts)
+    assert 'class="error"' in response.get_data(as_text=True)
+
+
+def set_language(app, user_id: int, language: str | None, **fields) -> None:
+    """Store a person's language choice (and other fields)."""
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        user.language = language
+        for name, value in fields.items():
+            setattr(user, name, value)
+        db.session.commit()
+
+
+def mail_is_russian(message) -> None:
+    """Fail when a sent message's subject or text shows English."""
+    assert not english_in([message["Subject"], message.get_body().get_content()]), message
+
+
+def test_a_reminder_is_sent_in_the_language_its_reader_chose(app, make_user, outbox):
+    uid = client_with_treatment(app, make_user, at("2026-11-29T09:00:00"))
+    set_language(app, uid, "ru", name="Рита")
+    # cron has no request and no browser: the reader's own choice decides
+    assert send_due(app, at("2026-11-30T18:30:00")) == [(uid, "email")]
+    (message,) = outbox()
+    assert message["Subject"].strip() == "Пора сделать фото за сегодня"
+    mail_is_russian(message)
+
+
+def test_news_of_a_message_is_in_the_recipients_language_not_the_senders(app, client, auth,
+                                                                        people, outbox):
+    treatment = make_treatment(app, people["c1"], people["t1"], days_ago=3.5)
+    set_language(app, people["c1"].id, "ru")
+    set_language(app, people["t1"].id, None, name="Тереза Первая")
+    auth.login(people["t1"])  # the therapist writes from an English browser
+    client.post(f"/treatments/{treatment}/messages", data={f"message-{treatment}-body": "Hi"},
+                headers={"Accept-Language": "en"})
+    (message,) = outbox()
+    assert message["To"] == people["c1"].email
+    assert message["Subject"].strip() == "Новое сообщение: Тереза Первая"
+    mail_is_russian(message)
+
+
+def test_mail_asked_for_from_a_russian_browser_is_in_russian(client, make_user, outbox):
+    make_user("lena@example.org")
+    client.post("/auth/reset", data={"email": "lena@example.org"},
+                headers={"Accept-Language": "ru"})
+    client.post("/auth/register", data={"name": "Лена", "email": "new@example.org",
+                                        "password": "correct horse battery staple",
+                                        "role": "client"}, headers={"Accept-Language": "ru"})
+    messages = outbox()
+    assert len(messages) == 2
+    for message in messages:
+        mail_is_russian(message)

@@ -81,9 +81,14 @@ def configure_sqlite(dbapi_connection, connection_record) -> None:
 
 
 def select_locale() -> str | None:
-    """Pick the browser's best language among those we ship; the default outside a request."""
+    """Pick the language the person chose in settings, else the browser's best among ours.
+
+    Outside a request (or when neither says) it is None: the practice's language.
+    """
     if not has_request_context():
         return None
+    if current_user and current_user.is_authenticated and current_user.language:
+        return current_user.language
     return request.accept_languages.best_match(current_app.config["LANGUAGES"])
 
 

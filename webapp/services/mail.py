@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from flask import Flask, current_app
+from flask_babel import force_locale
 from flask_mailman import EmailMultiAlternatives
 
 from webapp.extensions import mailer
@@ -23,6 +24,15 @@ def init_app(app: Flask) -> None:
         # messages hold sign-in links: other accounts on the machine must not list or read them
         os.makedirs(outbox, mode=0o700, exist_ok=True)
         os.chmod(outbox, 0o700)
+
+
+def in_language_of(user):
+    """Say what follows in the language the user chose, else the practice's (a `with` block).
+
+    For words sent to someone who is not the one asking (a reminder, news of a message): the
+    request's own language is the sender's, or none at all from cron.
+    """
+    return force_locale(user.language or current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def send_mail(to: str, subject: str, text: str, html: str | None = None) -> bool:

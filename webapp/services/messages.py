@@ -10,13 +10,13 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app, url_for
-from flask_babel import force_locale, gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from webapp.extensions import db
 from webapp.models import CareLink, Flag, Message, Treatment, User, utcnow
 from webapp.services import audit
 from webapp.services.access import is_linked, linked_client_ids
-from webapp.services.mail import send_mail
+from webapp.services.mail import in_language_of, send_mail
 from webapp.services.push import send_push
 
 BODY_MAX = 2000
@@ -92,8 +92,8 @@ def announce(message: Message) -> None:
         return
     sender = treatment.client if message.from_client else message.therapist
     path = url_for("treatments.show", treatment_id=treatment.id, _anchor=f"thread-{treatment.id}")
-    # stored and sent once for the recipient, so in the practice's language (as flag reasons)
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+    # said to the recipient, so in their language, not the sender's
+    with in_language_of(recipient):
         name = sender.name if sender else _("Your therapist")
         title = _("New message from %(name)s", name=name)
         if send_push(recipient, title, _("Open Cupmark to read it and reply."), path):

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from webapp.extensions import db
 from webapp.models import ReminderSent, ReminderSetting, User, utcnow
-from webapp.services.mail import send_mail
+from webapp.services.mail import in_language_of, send_mail
 from webapp.services.push import send_push
 from webapp.services.timeline import recovery_views
 
@@ -84,13 +84,15 @@ def send_due(now: dt.datetime | None = None) -> list[Sent]:
         except sa.exc.IntegrityError:
             db.session.rollback()
             continue
-        devices = send_push(user, _("Time for today's photo"),
-                            _("One photo of your marks, in daylight, about 30 cm away."),
-                            "/client/")
-        if devices:
-            claim.channel = "push"
-        elif setting.email and send_email(user, _("Time for today's photo"), email_text(user)):
-            claim.channel = "email"
+        with in_language_of(user):
+            devices = send_push(user, _("Time for today's photo"),
+                                _("One photo of your marks, in daylight, about 30 cm away."),
+                                "/client/")
+            if devices:
+                claim.channel = "push"
+            elif setting.email and send_email(user, _("Time for today's photo"),
+                                              email_text(user)):
+                claim.channel = "email"
         db.session.commit()
         sent.append(Sent(user, day, claim.channel, devices))
     return sent

@@ -5,12 +5,12 @@ The rules (passwords, time zones, signed links) are in ``services.auth``.
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l, refresh
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from itsdangerous import BadData
 from werkzeug.security import check_password_hash
-from wtforms import EmailField, HiddenField, PasswordField, RadioField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, ValidationError
 
@@ -134,10 +134,15 @@ class ConfirmForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    """A user's name and time zone."""
+    """A user's name, time zone and language."""
 
     name = StringField(_l("Your name"), validators=[InputRequired(), Length(max=120)])
     timezone = StringField(_l("Time zone"), validators=[InputRequired(), Length(max=64)])
+    # each language named in itself, so whoever cannot read the page still finds their own;
+    # "" follows the browser (stored as no choice)
+    language = SelectField(_l("Language"), choices=[
+        SelectChoice("", _l("Browser default")), SelectChoice("en", "English"),
+        SelectChoice("ru", "Русский")], default="")
 
     def validate_timezone(self, field):
         """Accept IANA zone names such as Europe/Berlin, or a city such as Berlin."""
@@ -377,12 +382,18 @@ def password():
 @bp.route("/settings", methods=("GET", "POST"))
 @login_required
 def settings():
-    """Change your name and the time zone times are shown in."""
-    form = SettingsForm(obj=current_user)
+    """Change your name, the time zone times are shown in, and the language of the pages."""
+    # no stored choice is the list's "browser default" ("", which obj= would read as None)
+    form = SettingsForm(name=current_user.name, timezone=current_user.timezone,
+                        language=current_user.language or "")
     if form.validate_on_submit():
         current_user.name = form.name.data.strip()
         current_user.timezone = form.timezone.data
+        current_user.language = form.language.data or None
         db.session.commit()
+        # the locale was picked for this request before the choice changed: pick it again, so
+        # the confirmation is already in the language chosen
+        refresh()
         flash(_("Settings saved."))
         return redirect(url_for("auth.settings"))
     status = 422 if form.is_submitted() else 200
