@@ -1,4 +1,5 @@
 """Russian: a complete catalogue, every page in Russian, the language setting, plural forms."""
+import datetime as dt
 import io
 import re
 from collections import deque
@@ -352,3 +353,12 @@ def test_mail_asked_for_from_a_russian_browser_is_in_russian(client, make_user, 
     assert len(messages) == 2
     for message in messages:
         mail_is_russian(message)
+
+
+def test_dates_and_times_are_written_in_the_readers_language(app):
+    moment = dt.datetime(2026, 11, 25, 4, 41, tzinfo=dt.timezone.utc)
+    template = app.jinja_env.from_string("{{ moment|when }} · {{ moment|day }}")
+    with app.test_request_context(headers={"Accept-Language": "ru"}):
+        assert template.render(moment=moment) == "ср 25 нояб., 04:41 · ср 25 нояб."
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert template.render(moment=moment) == "Wed 25 Nov, 04:41 · Wed 25 Nov"
