@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "webapp" / "translations" / "ru" / "LC_MESSAGES" / "messages.po"
 COMPILED = CATALOGUE.with_suffix(".mo")
 
+# a value a string is formatted with: %(name)s, %(num)d, or the {n} scripts fill in
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|\{[a-z]+\}")
 # two or more Latin words in a row: an English sentence, label or button left untranslated
 ENGLISH = re.compile(r"[A-Za-z][A-Za-z'’]*(?:[ \u00a0]+[A-Za-z][A-Za-z'’]*)+")
 # Latin text a Russian page rightly shows: addresses, the codes of standards and the device
@@ -61,6 +63,15 @@ def test_the_russian_catalogue_holds_every_msgid_translated_and_none_fuzzy():
                     if not all(m.string if isinstance(m.string, tuple) else (m.string,))]
     assert not fuzzy, f"fuzzy entries: {fuzzy[:10]}"
     assert not untranslated, f"untranslated entries: {untranslated[:10]}"
+    # babel's own checks: the same %(name)s placeholders as the English, all plural forms
+    problems = [(m.id, [str(e) for e in errors]) for m, errors in catalogue.check()]
+    assert not problems, problems[:10]
+    # stricter: no placeholder dropped either, in any form (Russian's first form serves 21 too)
+    dropped = [m.id for m in entries.values() for form in (
+        m.string if isinstance(m.string, tuple) else (m.string,))
+        if set(PLACEHOLDER.findall(form)) != set(PLACEHOLDER.findall(
+            m.id[-1] if isinstance(m.id, tuple) else m.id))]
+    assert not dropped, dropped[:10]
     assert catalogue.num_plurals == 3
     # every plural entry has Russian's three forms
     assert all(len(m.string) == 3 for m in entries.values() if isinstance(m.id, tuple))
