@@ -16,13 +16,13 @@ from babel.messages.pofile import read_po
 from flask_babel import force_locale, ngettext
 from pypdf import PdfReader
 
-from conftest import app_on_fresh_database, signed_in
-from recovery_rows import make_treatment
-from test_reminders import at, client_with_treatment, send_due
+from tests.conftest import app_on_fresh_database, signed_in
+from tests.recovery_rows import make_treatment
+from tests.views.test_reminders import at, client_with_treatment, send_due
 from webapp import config
-from webapp.demo import CLIENTS, THERAPIST_EMAIL
 from webapp.extensions import babel, db
 from webapp.models import CheckIn, Treatment, User
+from webapp.services.demo import CLIENTS, THERAPIST_EMAIL
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "webapp" / "translations" / "ru" / "LC_MESSAGES" / "messages.po"
