@@ -74,6 +74,7 @@ def test_the_record_holds_the_facts_each_day_and_its_code(app, client, auth, peo
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert response.headers["Cache-Control"] == "no-store"
     pages, text = pdf_text(response.data)
+    ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "record.pdf").write_bytes(response.data)
     flat = " ".join(text.split())
     # the first page: facts, verdict and chart; then the days, a few to a page
