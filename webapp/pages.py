@@ -1,6 +1,5 @@
 """Pages that belong to no one area, and the response habits every page shares."""
 import datetime as dt
-import functools
 import io
 import json
 import unicodedata
@@ -9,7 +8,6 @@ from urllib.parse import unquote, urlsplit
 from flask import (Blueprint, Flask, abort, current_app, jsonify, redirect, render_template,
                    request, send_from_directory, url_for)
 from flask import Request as FlaskRequest
-from babel import Locale
 from babel.dates import get_timezone as babel_timezone, parse_pattern
 from flask_babel import get_locale, get_timezone, gettext as _
 from flask_login import current_user
@@ -41,8 +39,6 @@ BACKGROUND_COLOUR = "#ffffff"
 
 # the largest id a database integer column holds (PostgreSQL's integer, 32 bits)
 MAX_ID = 2_147_483_647
-# an id no row has: url_maker builds the URL with it once, then puts each row's id in its place
-URL_MARKER = MAX_ID
 
 
 class IdConverter(IntegerConverter):
@@ -54,16 +50,8 @@ class IdConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, max, signed)
 
 
-def url_maker(endpoint: str, key: str, **values):
-    """Return a function giving the endpoint's URL for any id, built with one url_for call."""
-    # url_for costs tens of microseconds, and lists show a link or two per row: the route stays
-    # the one source of the pattern, asked once per page
-    head, tail = url_for(endpoint, **{key: URL_MARKER}, **values).split(str(URL_MARKER), 1)
-    return lambda value: f"{head}{int(value)}{tail}"
-
-
-# the one way every page writes a date, a time of day, and both (the `day` and `when` filters,
-# and the lists that format many rows through formatter())
+# the one way every page writes a date, a time of day, and both (the `day`, `time_of_day` and
+# `when` filters, and formatter() for a zone other than the user's)
 DATE_PATTERN = "EEE d MMM"
 TIME_PATTERN = "HH:mm"
 DATETIME_PATTERN = f"{DATE_PATTERN}, {TIME_PATTERN}"
@@ -74,27 +62,16 @@ def formatter(pattern: str, timezone: str | None = None):
 
     Times are shown in ``timezone`` (default: the user's) and the user's language.
     """
-    # flask-babel's filters find the zone and locale per call; a list formats one date per
-    # row, so they are found once here
     zone = get_timezone() if timezone is None else babel_timezone(timezone)
     locale = get_locale()
     compiled = parse_pattern(pattern)
 
     def write(value: dt.datetime | dt.date) -> str:
         """Write one datetime or date."""
-        if not isinstance(value, dt.datetime):
-            return local_date(value, pattern, locale)
-        local = value.astimezone(zone)
-        if pattern == DATE_PATTERN:
-            return local_date(local.date(), pattern, locale)
-        return compiled.apply(local, locale)
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(zone)
+        return compiled.apply(value, locale)
     return write
-
-
-@functools.lru_cache(maxsize=4096)
-def local_date(day: dt.date, pattern: str, locale: Locale) -> str:
-    """Format a calendar date with a babel pattern (kept: a timeline shows the same days daily)."""
-    return parse_pattern(pattern).apply(day, locale)
 
 
 def stripped(value: str | None) -> str | None:

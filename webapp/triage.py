@@ -24,7 +24,7 @@ import sqlalchemy.orm as so
 
 from webapp import clock
 from webapp.access import linked_client_ids
-from webapp.flags import ACTIVE_DAYS, MISSED_AFTER
+from webapp.flags import ACTIVE_DAYS, MISSED_AFTER, silence_reason
 from webapp.models import (CheckIn, Flag, Reading, RecoverySummary, Treatment, User,
                            UTCDateTime, select_rows)
 from webapp.treatments import MAX_AGE_DAYS
@@ -99,6 +99,12 @@ class TriageRow:
     def since_last_checkin(self) -> dt.timedelta | None:
         """Return how long ago the latest photo was taken, if any."""
         return self.now - self.last_checkin_at if self.last_checkin_at else None
+
+    @property
+    def silence(self) -> str:
+        """Say how long the client has not checked in, as it stands now (flags.silence_reason)."""
+        return silence_reason(self.treatment.treated_at, self.last_checkin_at, self.now,
+                              self.client.timezone)
 
 
 @dataclass(frozen=True)
