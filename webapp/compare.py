@@ -9,12 +9,9 @@ import functools
 import io
 
 import numpy as np
-import sqlalchemy as sa
 from PIL import Image, UnidentifiedImageError
 
 from webapp.analysis.registration import register
-from webapp.extensions import db
-from webapp.models import CheckIn
 from webapp.recovery import CheckInRow
 from webapp.storage import PhotoMissing, get_store
 
@@ -23,12 +20,10 @@ Matrix = tuple[float, float, float, float, float, float]
 
 def overlay(before: CheckInRow, after: CheckInRow) -> Matrix | None:
     """Return the SVG matrix laying the before photo over the after photo, or None."""
-    keys = dict(db.session.execute(sa.select(CheckIn.id, CheckIn.photo_key).where(
-        CheckIn.id.in_((before.id, after.id)))).all())
-    if before.id == after.id or len(keys) != 2:
+    if before.id == after.id:
         return None
-    return aligned(keys[before.id], (before.photo_width, before.photo_height),
-                   keys[after.id], (after.photo_width, after.photo_height))
+    return aligned(before.photo_key, (before.photo_width, before.photo_height),
+                   after.photo_key, (after.photo_width, after.photo_height))
 
 
 @functools.lru_cache(maxsize=512)

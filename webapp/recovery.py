@@ -62,6 +62,7 @@ class CheckInRow:
     note: str
     photo_width: int
     photo_height: int
+    photo_key: str  # the stored display copy, which the comparison registers (webapp.compare)
     marks_confirmed_at: dt.datetime | None
     reading: ReadingRow | None
 
