@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
 from webapp.pages import render, stripped, wants_fragment
 from webapp.recovery import recoveries
-from webapp.treatments import THERAPIST_VERDICT_LABELS, TranslatedLabels
+from webapp.treatments import THERAPIST_VERDICT_LABELS, Labels
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
@@ -32,8 +32,6 @@ STATUS_LABELS = {
     "missed": _l("Missed check-ins"), "on_track": _l("On track"),
     "waiting": _l("Too early to judge"), "resolved": _l("Resolved"),
 }
-WORKSPACE_LABELS = TranslatedLabels({"flag": FLAG_LABELS, "status": STATUS_LABELS,
-                                     "verdict": THERAPIST_VERDICT_LABELS})
 NOTE_MAX = 2000
 
 
@@ -55,9 +53,8 @@ class NoteForm(FlaskForm):
 @bp.context_processor
 def workspace_words():
     """Give the workspace templates its labels and a "how long ago" helper."""
-    # translated once per language, not per use: lists show these on every row
-    return {"flag_labels": WORKSPACE_LABELS.flag, "status_labels": WORKSPACE_LABELS.status,
-            "verdict_labels": WORKSPACE_LABELS.verdict, "statuses": triage.STATUSES,
+    return {"flag_labels": Labels(FLAG_LABELS), "status_labels": Labels(STATUS_LABELS),
+            "verdict_labels": Labels(THERAPIST_VERDICT_LABELS), "statuses": triage.STATUSES,
             "ago": ago, "page_size": triage.PAGE_SIZE}
 
 

@@ -1,6 +1,5 @@
 """Treatments: a client, or their linked therapist, records a cupping session."""
 import datetime as dt
-import weakref
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -16,7 +15,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, ValidationErr
 from webapp import audit, clock, compare, messages, timeline
 from webapp.access import get_treatment_or_404, is_linked, linked_client_ids
 from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
-from webapp.extensions import babel, db, htmx
+from webapp.extensions import db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES,
                            CareLink, CheckIn, Treatment, User, utcnow)
 from webapp.pages import DATETIME_PATTERN, formatter, redirect_to, render, wants_fragment
@@ -93,34 +92,23 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class TranslatedLabels:
-    """The LABELS groups as plain strings in the current language, translated once per request."""
+class Labels:
+    """One group of LABELS, read by key in the current language: `labels.stage["fresh"]`."""
 
-    def __init__(self, groups: dict[str, dict]):
-        """Keep the groups of lazy labels to translate."""
-        self.groups = groups
-        self.translated: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    def __init__(self, labels: dict):
+        """Keep the group's lazy labels."""
+        self.labels = labels
 
-    def __getattr__(self, group: str) -> dict[str, str]:
-        """Return one group (e.g. `labels.stage`) translated for the current catalogue."""
-        if group not in self.groups:
-            raise AttributeError(group)
-        # a lazy label translates each time it is shown, and lists show one or two per row;
-        # the words depend on the catalogue alone (flask-babel keeps one per language, and
-        # force_locale switches it), so they are kept beside it
-        catalogue = babel.domain_instance.get_translations()
-        kept = self.translated.get(catalogue)
-        if kept is None:
-            kept = self.translated[catalogue] = {}
-        words = kept.get(group)
-        if words is None:
-            words = kept[group] = {key: str(label) for key, label in self.groups[group].items()}
-        return words
+    def __getitem__(self, key: str) -> str:
+        """Return the key's label translated, as a plain string."""
+        # a plain string, so the template escapes it ("Neck & shoulders"): flask-babel's lazy
+        # strings pass as markup and would be written out unescaped
+        return str(self.labels[key])
 
 
-WORDS = TranslatedLabels(LABELS)
-# every template, and the macros they import without context, gets the words as a global
-bp.add_app_template_global(WORDS, "labels")
+# every template, and the macros they import without context, gets the labels as a global
+bp.add_app_template_global(SimpleNamespace(**{group: Labels(labels)
+                                              for group, labels in LABELS.items()}), "labels")
 
 
 @bp.app_template_global()
