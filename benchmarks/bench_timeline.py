@@ -2,11 +2,10 @@
 
 Run with ``python benchmarks/bench_timeline.py``. Builds an app on a temporary SQLite
 database, signs a client in with the Flask test client, then times GETs of the login page and
-of the timeline in one interleaved run. Prints both medians and their ratio (goal ≤ 2).
+of the timeline in one interleaved run. Prints both medians and their ratio (goal ≤ 3, issue 15).
 
-The timeline keeps what depends only on the stored readings between requests (the rebuilt
-readings, the chart and its drawing): a timeline opened again is the warm figure; its first
-view after a new check-in is the cold one, timed with those caches emptied before each GET.
+Nothing of a timeline is kept between requests: its first view after a new check-in costs what
+a view of it opened again costs.
 """
 
 from __future__ import annotations
@@ -20,12 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from webapp import create_app  # noqa: E402
+from webapp import clock, create_app  # noqa: E402
 from webapp.analysis import PhotoReading  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import CheckIn, Reading, Treatment, User, utcnow  # noqa: E402
-from webapp.services import chart, recovery  # noqa: E402
-from webapp.views import treatments  # noqa: E402
 
 RUNS = 300
 WARMUP = 20
@@ -62,12 +59,6 @@ def seed() -> int:
     return treatment.id
 
 
-def forget_readings() -> None:
-    """Empty the caches a new check-in makes the timeline miss."""
-    for cached in (recovery.photo_reading, chart.build, treatments.drawn_chart):
-        cached.cache_clear()
-
-
 def median_ms(samples: list[float]) -> float:
     """Return the median of the samples in milliseconds."""
     return statistics.median(samples) * 1000
@@ -75,7 +66,10 @@ def median_ms(samples: list[float]) -> float:
 
 def main() -> None:
     """Time the two routes alternately, so both see the same machine load."""
-    with tempfile.TemporaryDirectory() as tmp:
+    # at noon, the treatment 14.5 days back falls 14 calendar days back: 15 day rows whatever
+    # the hour the benchmark runs (before noon UTC the real clock made them 16)
+    noon = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
+    with clock.travel(noon), tempfile.TemporaryDirectory() as tmp:
         app = create_app({"SECRET_KEY": "bench",
                           "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
                           "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False,
@@ -90,13 +84,9 @@ def main() -> None:
         timeline_url = f"/treatments/{treatment_id}"
         page = client.get(timeline_url)
         assert page.status_code == 200 and page.data.count(b'class="day-row') == DAYS + 1
-        trivial, timeline, cold = [], [], []
+        trivial, timeline = [], []
         for i in range(WARMUP + RUNS):
-            for url, samples, before in (("/auth/login", trivial, None),
-                                         (timeline_url, timeline, None),
-                                         (timeline_url, cold, forget_readings)):
-                if before:
-                    before()
+            for url, samples in (("/auth/login", trivial), (timeline_url, timeline)):
                 start = time.perf_counter()
                 response = client.get(url)
                 elapsed = time.perf_counter() - start
@@ -106,10 +96,9 @@ def main() -> None:
         base = median_ms(trivial)
         print(f"trivial route (GET /auth/login, signed in): median {base:.2f} ms over {RUNS} runs")
         size = len(page.data) // 1024
-        for name, samples in (("opened again", timeline), ("first view", cold)):
-            measured = median_ms(samples)
-            print(f"timeline ({DAYS} check-ins, {size} KiB), {name}: median {measured:.2f} ms, "
-                  f"ratio {measured / base:.2f} (goal <= 2)")
+        measured = median_ms(timeline)
+        print(f"timeline ({DAYS} check-ins, {size} KiB): median {measured:.2f} ms, "
+              f"ratio {measured / base:.2f} (goal <= 3)")
 
 if __name__ == "__main__":
     main()

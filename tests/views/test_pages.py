@@ -60,7 +60,7 @@ def test_a_translated_catalogue_is_used_by_templates_and_lazy_labels(russian):
     assert "<h1>Log in</h1>" in html and "Пароль" not in html
 
 
-def test_the_catalogue_kept_for_a_request_follows_force_locale_and_refresh(russian):
+def test_templates_and_code_follow_force_locale_and_refresh(russian):
     with russian.test_request_context(headers={"Accept-Language": "ru"}):
         assert gettext("Log in") == "Войти"
         with force_locale("en"):

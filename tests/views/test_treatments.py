@@ -139,6 +139,17 @@ def test_timeline_renders_with_0_1_and_10_checkins(app, client, auth, people, co
     assert "not medical advice" in html
 
 
+def test_a_label_is_escaped_like_any_other_text(app, client, auth, people):
+    # flask-babel's lazy strings pass as markup: a label must reach the page as text
+    treatment_id = make_treatment(app, people["c1"])
+    with app.app_context():
+        db.session.get(Treatment, treatment_id).body_area = "neck_shoulders"
+        db.session.commit()
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert "<h1>Neck &amp; shoulders</h1>" in html and "Neck & shoulders" not in html
+
+
 def test_timeline_rows_show_stage_colour_numbers_and_symptoms(app, client, auth, people):
     treatment_id = make_treatment(app, people["c1"], days_ago=3.5)
     add_checkin(app, treatment_id, 0.4, 12.0, "violet")

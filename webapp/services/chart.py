@@ -3,7 +3,6 @@
 Pure: no Flask, no database. ``templates/treatments/_chart.html`` draws what ``build`` returns.
 """
 import datetime as dt
-import functools
 import math
 from dataclasses import dataclass
 
@@ -98,12 +97,9 @@ def ceiling_line(peak: float, expected_days: int, span: float, top_value: float)
                     for t, e in samples)
 
 
-@functools.lru_cache(maxsize=1024)
 def build(readings: tuple[ChartInput, ...], expected_days: int, last_day: int,
           projected_day: float | None = None) -> Chart:
     """Place the readings, the ceiling curve from their peak and the resolved line at 3."""
-    # kept (the readings are a tuple for that): the same course on the same day gives the same
-    # chart, and a timeline is opened again and again; the chart is immutable, so it is shared
     # the axis reaches the projected day too, so "around day 12" is on the chart
     reach = (projected_day + 0.5 if projected_day is not None
              and projected_day <= MAX_PROJECTED_SPAN else 0.0)

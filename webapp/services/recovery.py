@@ -1,6 +1,5 @@
 """A treatment's recovery: its check-ins day by day and the course assessment over them."""
 import datetime as dt
-import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -66,6 +65,7 @@ class CheckInRow:
     note: str
     photo_width: int
     photo_height: int
+    photo_key: str  # the stored display copy, which the comparison registers (webapp.compare)
     marks_confirmed_at: dt.datetime | None
     reading: ReadingRow | None
 
@@ -139,10 +139,8 @@ READING_COLUMNS = (Reading.ok, Reading.stage, Reading.delta_e, Reading.mark_hex,
                    sa.cast(Reading.data, sa.Text))
 
 
-@functools.cache
 def checkins_statement() -> sa.Select:
-    """Return the statement selecting the check-ins of the treatments `ids` (built once)."""
-    # building it cost a quarter of running it for a timeline: the ids are a bound parameter.
+    """Return the statement selecting the check-ins of the treatments `ids` (a bound parameter)."""
     # plain columns, not ORM objects: building an object per check-in and reading cost more
     # than the query
     return (sa.select(*CHECKIN_COLUMNS, *READING_COLUMNS)
@@ -170,7 +168,6 @@ MARK_POINT_COLUMNS = (MarkReading.checkin_id, MarkReading.mark_id, Mark.number, 
                       sa.cast(MarkReading.data, sa.Text))
 
 
-@functools.cache
 def mark_points_statement() -> sa.Select:
     """Return the statement selecting the followed marks' readings of the check-ins `ids`."""
     return (sa.select(*MARK_POINT_COLUMNS).join(Mark, Mark.id == MarkReading.mark_id)
@@ -189,9 +186,8 @@ def mark_points_by_checkin(checkin_ids: Iterable[int]) -> dict[int, list[MarkPoi
     return found
 
 
-@functools.lru_cache(maxsize=4096)
 def mark_reading(stored: str) -> PhotoReading:
-    """Build the PhotoReading of one followed mark from its stored detail (shared, read only)."""
+    """Build the PhotoReading of one followed mark from its stored detail."""
     detail = json.loads(stored)
     delta_e = detail.get("delta_e")
     mark_lab = detail.get("mark_lab")
@@ -247,12 +243,8 @@ def furthest_behind(photo: CourseAssessment, marks: Sequence[MarkCourse]) -> Cou
     return replace(worst.assessment, reason=reason, ceiling_ratio=ratio)
 
 
-@functools.lru_cache(maxsize=2048)
 def photo_reading(stored: str) -> PhotoReading:
-    """Rebuild a stored reading from its JSON text (the same text gives the same reading)."""
-    # kept: decoding and rebuilding 14 readings cost as much as the query that loads them,
-    # and every view of a recovery (timeline, home, review, flags) rebuilds the same ones.
-    # the readings are shared, so they are only read (as assess_course does)
+    """Rebuild a stored reading from its JSON text."""
     return PhotoReading.from_dict(json.loads(stored))
 
 

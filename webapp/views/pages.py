@@ -38,8 +38,6 @@ BACKGROUND_COLOUR = "#ffffff"
 
 # the largest id a database integer column holds (PostgreSQL's integer, 32 bits)
 MAX_ID = 2_147_483_647
-# an id no row has: url_maker builds the URL with it once, then puts each row's id in its place
-URL_MARKER = MAX_ID
 
 
 class IdConverter(IntegerConverter):
@@ -51,12 +49,6 @@ class IdConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, max, signed)
 
 
-def url_maker(endpoint: str, key: str, **values):
-    """Return a function giving the endpoint's URL for any id, built with one url_for call."""
-    # url_for costs tens of microseconds, and lists show a link or two per row: the route stays
-    # the one source of the pattern, asked once per page
-    head, tail = url_for(endpoint, **{key: URL_MARKER}, **values).split(str(URL_MARKER), 1)
-    return lambda value: f"{head}{int(value)}{tail}"
 
 
 def stripped(value: str | None) -> str | None:

@@ -1,9 +1,7 @@
 """The therapist's workspace: the triage list, a client's review page, flags and private notes."""
 import datetime as dt
-from types import SimpleNamespace
 
 import sqlalchemy as sa
-from babel.dates import TIMEDELTA_UNITS
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import format_timedelta, gettext as _, lazy_gettext as _l
 from flask_login import current_user
@@ -18,9 +16,8 @@ from webapp.services.access import is_linked, linked_client_ids
 from webapp.services.recovery import recoveries
 from webapp.views.access import get_linked_client_or_404, role_required
 from webapp.views.messages import thread
-from webapp.views.pages import render, stripped, url_maker, wants_fragment
-from webapp.views.treatments import (THERAPIST_VERDICT_LABELS, WORDS, TranslatedLabels,
-                                     stage_chip_maker)
+from webapp.views.pages import render, stripped, wants_fragment
+from webapp.views.treatments import THERAPIST_VERDICT_LABELS, Labels
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
@@ -36,13 +33,7 @@ STATUS_LABELS = {
     "missed": _l("Missed check-ins"), "on_track": _l("On track"),
     "waiting": _l("Too early to judge"), "resolved": _l("Resolved"),
 }
-WORKSPACE_LABELS = TranslatedLabels({"flag": FLAG_LABELS, "status": STATUS_LABELS,
-                                     "verdict": THERAPIST_VERDICT_LABELS})
-# the open flags a triage row spells out in full above its reason
-ALERT_KINDS = ("red_flag_symptom", "missed_checkins")
 NOTE_MAX = 2000
-# flask-babel's default: from 0.85 of a unit on, a time span is said in that unit
-AGO_THRESHOLD = 0.85
 
 
 class AcknowledgeForm(FlaskForm):
@@ -62,74 +53,15 @@ class NoteForm(FlaskForm):
 
 @bp.context_processor
 def workspace_words():
-    """Give the workspace templates its labels, a "how long ago" helper and link makers."""
-    # translated once per language, not per use: lists show these on every row
-    return {"flag_labels": WORKSPACE_LABELS.flag, "status_labels": WORKSPACE_LABELS.status,
-            "verdict_labels": WORKSPACE_LABELS.verdict, "statuses": triage.STATUSES,
-            "ago": ago_formatter(), "triage_rows": triage_rows, "page_size": triage.PAGE_SIZE,
-            "url_maker": url_maker}
+    """Give the workspace templates its labels and a "how long ago" helper."""
+    return {"flag_labels": Labels(FLAG_LABELS), "status_labels": Labels(STATUS_LABELS),
+            "verdict_labels": Labels(THERAPIST_VERDICT_LABELS), "statuses": triage.STATUSES,
+            "ago": ago, "page_size": triage.PAGE_SIZE}
 
 
-def ago_formatter():
-    """Return a function saying how long ago something happened, e.g. "3 hours ago"."""
-    # babel's words depend only on the direction, the unit and the rounded number (its own
-    # rule, repeated below): a list of rows asks babel once per distinct answer, not per row
-    said: dict[tuple, str] = {}
-
-    def ago(delta: dt.timedelta | None) -> str:
-        """Say how long ago a time span ending now began ("" when there is none)."""
-        if delta is None:
-            return ""
-        before = -delta
-        seconds = int(before.days * 86400 + before.seconds)
-        for unit, unit_seconds in TIMEDELTA_UNITS:
-            value = abs(seconds) / unit_seconds
-            if value >= AGO_THRESHOLD or unit == "second":
-                key = (seconds >= 0, unit, int(round(max(1, value) if value > 0 else value)))
-                break
-        if key not in said:
-            said[key] = format_timedelta(before, threshold=AGO_THRESHOLD, add_direction=True)
-        return said[key]
-    return ago
-
-
-def triage_rows(rows: list[triage.TriageRow]) -> list[SimpleNamespace]:
-    """Return what each triage row shows: its words, numbers, stage chip and links."""
-    # worked out in one call per list, not with filters, lookups and calls per row: a row's
-    # own values are %-formatted into the sentences translated once, its links come from one
-    # url_for per route, its stage chip from one macro call per look, and each value is one
-    # string the template escapes once
-    # the same sentences as treatments/_day_of.html: one wording per fact
-    day_of, past_usual = _("Day %(n)d of %(d)d"), _("Day %(n)d, past the usual %(d)d")
-    last_photo, no_photo = _("Last photo %(ago)s"), _("No photo yet")
-    client_url = url_maker("therapist.client", "client_id")
-    flag_url = url_maker("therapist.flag", "flag_id")
-    chip, ago = stage_chip_maker(), ago_formatter()
-    areas, statuses = WORDS.body_area, WORKSPACE_LABELS.status
-    verdicts, flag_words = WORKSPACE_LABELS.verdict, WORKSPACE_LABELS.flag
-    views = []
-    for row in rows:
-        since = row.since_last_checkin
-        views.append(SimpleNamespace(
-            status=row.status, status_label=statuses[row.status],
-            client_url=client_url(row.client.id), name=row.client.name,
-            area=areas[row.treatment.body_area],
-            day_of=(day_of if row.day <= row.treatment.expected_days else past_usual)
-            % {"n": row.day, "d": row.treatment.expected_days},
-            chip=chip(row.reading),
-            seen=no_photo if since is None else last_photo % {"ago": ago(since)},
-            # a silence is said as it stands now, not as it was when its flag was raised
-            alerts=[flagging.silence_reason(row.treatment.treated_at, row.last_checkin_at, row.now,
-                                            row.client.timezone)
-                    if flag.kind == "missed_checkins" else flag.reason
-                    for flag in row.flags if flag.kind in ALERT_KINDS],
-            # the status names something else than the course: the verdict says how it goes
-            verdict=(verdicts[row.verdict].capitalize() if row.status in ("red_flag", "missed")
-                     else None),
-            reason=row.reason,
-            flags=[SimpleNamespace(kind=flag.kind, url=flag_url(flag.id),
-                                   label=flag_words[flag.kind]) for flag in row.flags]))
-    return views
+def ago(delta: dt.timedelta | None) -> str:
+    """Say how long ago a time span ending now began, e.g. "3 hours ago" ("" when there is none)."""
+    return "" if delta is None else format_timedelta(-delta, add_direction=True)
 
 
 @bp.route("/")

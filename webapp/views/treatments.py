@@ -1,12 +1,10 @@
 """Treatments: a client, or their linked therapist, records a cupping session."""
 import datetime as dt
-import functools
-import weakref
 from types import SimpleNamespace
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, get_template_attribute, redirect, request, url_for
-from flask_babel import get_timezone, gettext as _, lazy_gettext as _l, ngettext
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import (DateTimeLocalField, IntegerField, SelectField, SelectMultipleField,
@@ -16,18 +14,18 @@ from wtforms.validators import InputRequired, Length, NumberRange, ValidationErr
 
 from webapp import clock
 from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
-from webapp.extensions import babel, db, htmx
+from webapp.extensions import db, htmx
 from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TECHNIQUES, CareLink,
                            CheckIn, Treatment, User, utcnow)
-from webapp.services import audit, chart, compare, flags, messages, timeline
+from webapp.services import audit, compare, flags, messages, timeline
 from webapp.services.access import is_linked, linked_client_ids
-from webapp.services.dates import DATE_PATTERN, DATETIME_PATTERN, TIME_PATTERN, formatter
+from webapp.services.dates import DATETIME_PATTERN, formatter
 from webapp.services.recovery import (MAX_AGE_DAYS, WIDENED_EXPECTED_DAYS, WIDENING_SUCTIONS,
                                       expected_days_for, recoveries)
 from webapp.services.storage import discard, get_store
 from webapp.views.access import get_treatment_or_404
 from webapp.views.messages import thread
-from webapp.views.pages import redirect_to, render, url_maker, wants_fragment
+from webapp.views.pages import redirect_to, render, wants_fragment
 
 bp = Blueprint("treatments", __name__, url_prefix="/treatments")
 
@@ -96,34 +94,23 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class TranslatedLabels:
-    """The LABELS groups as plain strings in the current language, translated once per request."""
+class Labels:
+    """One group of LABELS, read by key in the current language: `labels.stage["fresh"]`."""
 
-    def __init__(self, groups: dict[str, dict]):
-        """Keep the groups of lazy labels to translate."""
-        self.groups = groups
-        self.translated: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    def __init__(self, labels: dict):
+        """Keep the group's lazy labels."""
+        self.labels = labels
 
-    def __getattr__(self, group: str) -> dict[str, str]:
-        """Return one group (e.g. `labels.stage`) translated for the current catalogue."""
-        if group not in self.groups:
-            raise AttributeError(group)
-        # a lazy label translates each time it is shown, and lists show one or two per row;
-        # the words depend on the catalogue alone (flask-babel keeps one per language, and
-        # force_locale switches it), so they are kept beside it
-        catalogue = babel.domain_instance.get_translations()
-        kept = self.translated.get(catalogue)
-        if kept is None:
-            kept = self.translated[catalogue] = {}
-        words = kept.get(group)
-        if words is None:
-            words = kept[group] = {key: str(label) for key, label in self.groups[group].items()}
-        return words
+    def __getitem__(self, key: str) -> str:
+        """Return the key's label translated, as a plain string."""
+        # a plain string, so the template escapes it ("Neck & shoulders"): flask-babel's lazy
+        # strings pass as markup and would be written out unescaped
+        return str(self.labels[key])
 
 
-WORDS = TranslatedLabels(LABELS)
-# every template, and the macros they import without context, gets the words as a global
-bp.add_app_template_global(WORDS, "labels")
+# every template, and the macros they import without context, gets the labels as a global
+bp.add_app_template_global(SimpleNamespace(**{group: Labels(labels)
+                                              for group, labels in LABELS.items()}), "labels")
 
 
 @bp.app_template_global()
@@ -136,90 +123,8 @@ def expected_window() -> SimpleNamespace:
                            causes=causes)
 
 
-def stage_chip_maker():
-    """Return a function giving a reading's stage chip (the _stage_chip.html macro's markup)."""
-    # lists show a chip per row and a macro call costs more than its markup: the chip depends
-    # only on whether the reading measured a stage, which one, and its colour, and a list
-    # shows few of those, so the macro runs once for each
-    macro = get_template_attribute("treatments/_stage_chip.html", "stage_chip")
-    made = {}
-
-    def chip(reading):
-        """Return the chip of a reading (or of none)."""
-        key = None if reading is None else (bool(reading.ok), reading.stage, reading.mark_hex)
-        found = made.get(key)
-        if found is None:
-            found = made[key] = macro(reading)
-        return found
-    return chip
-
-
-@bp.app_template_global()
-def chart_figure(fade: chart.Chart, element_id: str):
-    """Return the fade chart's figure (the _chart_figure.html macro) in the current language."""
-    return drawn_chart(fade, element_id, babel.domain_instance.get_translations(),
-                       str(get_timezone()))
-
-
-@functools.lru_cache(maxsize=256)
-def drawn_chart(fade: chart.Chart, element_id: str, catalogue, zone: str):
-    """Draw a chart with the words of a catalogue (one per language) and dates in a zone."""
-    # kept: a chart is a hundred-odd values, and the same course on the same day is drawn
-    # the same way each time its timeline is opened; the figure depends on nothing else
-    # (its points' dates are said in the viewer's zone, hence the zone in the key)
-    macro = get_template_attribute("treatments/_chart_figure.html", "fade_chart")
-    return macro(fade, element_id)
-
-
 # the comparison slider lays the earlier photo over the later one, aligned (webapp.compare)
 bp.add_app_template_global(compare.overlay, "compare_overlay")
-
-
-@bp.app_template_global()
-def day_row_kit(rows, treatment_id: int, timezone: str) -> SimpleNamespace:
-    """Return the words every day row shares, and each row's name, date and check-ins.
-
-    Each check-in of a day (newest first) comes with its time (in the client's ``timezone``,
-    whose calendar dates the days are), numbers, stage chip and links.
-    """
-    # worked out in one call per timeline, not with filters and calls per row: a row's own
-    # values are %-formatted into the sentences translated once, its links come from one
-    # url_for per route, its stage chip from one macro call per look, and each value is one
-    # string the template escapes once
-    day, faded, pain = _("Day %(n)d"), _("%(p)d%% faded"), _("Pain %(n)d/10")
-    earlier = _("Earlier that day, at %(time)s")
-    more = _("%(n)d check-ins this day, newest first. The newest counts for the course.")
-    date, time = formatter(DATE_PATTERN, timezone), formatter(TIME_PATTERN, timezone)
-    thumb_url = url_maker("photos.show", "checkin_id", size="thumb")
-    photo_url = url_maker("photos.show", "checkin_id", size="full")
-    delete_url = url_maker("checkins.delete", "checkin_id")
-    chip = stage_chip_maker()
-    views = []
-    for row in rows:
-        view = SimpleNamespace(id=f"day-{treatment_id}-{row.day}", name=day % {"n": row.day},
-                               date=date(row.date), entries=[],
-                               symptom=any(c.has_red_flag_symptom for c in row.checkins),
-                               more=more % {"n": len(row.checkins)} if len(row.checkins) > 1
-                               else None)
-        for checkin in row.checkins:
-            reading = checkin.reading
-            at = time(checkin.taken_at)
-            entry = SimpleNamespace(
-                checkin=checkin, id=f"checkin-{checkin.id}", time=at,
-                earlier=earlier % {"time": at}, chip=chip(reading),
-                photo_url=photo_url(checkin.id), thumb_url=thumb_url(checkin.id),
-                delete_url=delete_url(checkin.id), numbers=None,
-                pain=pain % {"n": checkin.pain} if checkin.pain else None)
-            if reading is not None and reading.delta_e is not None:
-                entry.numbers = f"ΔE {reading.delta_e:.1f}"
-                if row.fade is not None and checkin is row.checkin:
-                    entry.numbers += " · " + faded % {"p": round(row.fade * 100)}
-            view.entries.append(entry)
-        views.append(view)
-    return SimpleNamespace(
-        rows=views, no_photo=_("No photo"), blisters=_("Blisters or broken skin"),
-        fever=_("Fever"), delete=_("Delete this photo"),
-        confirm=_("Yes, delete it and its reading"))
 
 
 def choices(keys, labels) -> list[SelectChoice]:
