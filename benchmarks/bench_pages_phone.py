@@ -1,6 +1,9 @@
 """Benchmark: the key pages as a phone on slow 4G feels them, cold and warm, in real Chromium.
 
-Serves the app with gunicorn (deploy/gunicorn.conf.py, 2 workers) on a free loopback port, on a
+Serves the app with gunicorn (deploy/gunicorn.conf.py, 2 workers) over https, as production is
+(Chromium asks for brotli only over https), with a certificate made here by openssl that the
+browser is told to trust (by its key's hash: with an ignored certificate error Chromium would
+cache nothing), on a loopback port (--port), on a
 temporary SQLite database and photo store made here, filled with ``flask demo`` (Ana's pages)
 and 200 linked clients for a second therapist (bench_triage.populate, then the flag sweep).
 Debian's Chromium, driven by Playwright, then opens each key page on the issue-15 profile:
@@ -28,8 +31,10 @@ Figures only, no pass/fail: timings on a shared machine are noisy. Run it with::
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import os
-import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -61,13 +66,6 @@ new PerformanceObserver((list) => {
 """
 
 
-def free_port() -> int:
-    """Return a TCP port that is free on loopback now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def prepare(env: dict, clients: int) -> dict:
     """Migrate, add the demo data and a therapist with many clients; return the logins and ids."""
     flask = [sys.executable, "-m", "flask", "--app", "webapp"]
@@ -93,18 +91,34 @@ def prepare(env: dict, clients: int) -> dict:
     return {"logins": logins, "treatment_id": treatment_id}
 
 
-def serve(env: dict, port: int, log: Path) -> subprocess.Popen:
-    """Start gunicorn as `make run` does, with 2 workers, and wait until it answers."""
+def certificate(folder: Path) -> tuple[Path, Path, str]:
+    """Make a self-signed certificate for 127.0.0.1; return its files and its key's SPKI hash."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    public = subprocess.run(["openssl", "x509", "-in", str(cert), "-pubkey", "-noout"],
+                            check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=public,
+                         check=True, capture_output=True).stdout
+    return cert, key, base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def serve(env: dict, port: int, cert: Path, key: Path, log: Path) -> subprocess.Popen:
+    """Start gunicorn as `make run` does, with 2 workers and TLS, and wait until it answers."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py"], cwd=ROOT,
+        [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
+         "--certfile", str(cert), "--keyfile", str(key)], cwd=ROOT,
         env={**env, "CUPMARK_BIND": f"127.0.0.1:{port}", "CUPMARK_WORKERS": "2"},
         stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    trusted = ssl.create_default_context(cafile=str(cert))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited:\n{log.read_text()[-3000:]}")
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/auth/login", timeout=2).read()
+            urllib.request.urlopen(f"https://127.0.0.1:{port}/auth/login", timeout=2,
+                                   context=trusted).read()
             return server
         except OSError:
             time.sleep(0.3)
@@ -219,6 +233,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="cold+warm loads per page (median)")
     parser.add_argument("--clients", type=int, default=200, help="clients on the triage page")
+    parser.add_argument("--port", type=int, default=5002, help="loopback port for gunicorn")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -226,14 +241,15 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite'}",
            "CUPMARK_SECRET_KEY": "phone benchmark", "CUPMARK_PHOTO_ROOT": str(workdir / "photos"),
            "CUPMARK_VAPID_PRIVATE_KEY_FILE": str(workdir / "vapid_private.pem"),
-           "CUPMARK_UPLOADS_PER_DAY": "1000"}
+           "CUPMARK_UPLOADS_PER_DAY": "1000", "CUPMARK_HTTPS": "1"}
     started = time.monotonic()
     data = prepare(env, args.clients)
     print(f"data: demo + {args.clients} triage clients in {time.monotonic() - started:.0f} s "
           f"({workdir})", flush=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = serve(env, port, workdir / "gunicorn.log")
+    port = args.port
+    base = f"https://127.0.0.1:{port}"
+    cert, key, spki = certificate(workdir)
+    server = serve(env, port, cert, key, workdir / "gunicorn.log")
     treatment = data["treatment_id"]
     pages = [("login", "/auth/login", None),
              ("client home", "/client/", "client"),
@@ -242,7 +258,9 @@ def main() -> None:
              (f"triage ({args.clients})", "/therapist/", "therapist")]
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki}"])
             states = {who: signed_in_state(browser, base, login)
                       for who, login in (("client", data["logins"]["client"]),
                                          ("therapist", data["logins"]["therapist"]))}

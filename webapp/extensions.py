@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and bound to the app in create_app()."""
 import flask_babel
 from flask import g
+from flask_compress import Compress
 from jinja2 import pass_eval_context
 from markupsafe import Markup
 from flask_htmx import HTMX
@@ -82,4 +83,6 @@ csrf = CSRFProtect()
 htmx = HTMX()
 babel = Babel()
 mailer = Mail()
+# pages compressed with brotli or gzip; webapp/delivery.py decides which responses (BREACH)
+compress = Compress()
 limiter = Limiter(key_func=get_remote_address)
