@@ -283,6 +283,8 @@ def main() -> None:
                           f"{median(lambda v: v['requests']):8.0f} "
                           f"{median(lambda v: v['static_refetched']):12.0f}", flush=True)
             browser.close()
+        # other work on the machine slows the 4x-throttled CPU further
+        print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -227,6 +227,8 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     log_text = log_path.read_text(errors="replace")
+    # other work on the machine inflates every figure: the load average says how much
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     print(f"wall time {wall:.0f} s; gunicorn: {args.workers} workers; "
           f"'database is locked' in the log: {log_text.count('database is locked')}; "
           f"tracebacks: {log_text.count('Traceback')}")

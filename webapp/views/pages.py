@@ -270,7 +270,7 @@ def service_worker():
 @bp.route("/favicon.ico")
 def favicon():
     """Answer the browsers that ask for /favicon.ico whatever the page says: our small icon."""
-    return send_from_directory(f"{current_app.static_folder}/icons", "icon-192.png",
+    return send_from_directory(f"{current_app.static_folder}/icons", "icon-32.png",
                                mimetype="image/png", max_age=86400)
 
 
