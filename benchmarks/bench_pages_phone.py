@@ -75,7 +75,8 @@ def prepare(env: dict, clients: int) -> dict:
     import sqlalchemy as sa
 
     import bench_triage
-    from webapp import create_app, demo, flags
+    from webapp import create_app
+    from webapp.services import demo, flags
     from webapp.extensions import db
     from webapp.models import Treatment, User, utcnow
     app = create_app()

@@ -58,7 +58,7 @@ def prepare(url: str, photo_root: str, therapists: int, clients: int) -> dict:
     import sqlalchemy as sa
     from werkzeug.security import generate_password_hash
 
-    from webapp import consent, flags
+    from webapp.services import consent, flags
     from webapp.extensions import db
     from webapp.models import CareLink, Treatment, User, utcnow
     os.environ["LOAD_DATABASE_URL"], os.environ["LOAD_PHOTO_ROOT"] = url, photo_root
