@@ -85,7 +85,8 @@ def prepare(env: dict, clients: int) -> dict:
         flags.sweep()
         db.session.commit()
         ana = db.session.scalar(sa.select(User).where(User.email == demo.CLIENTS[0].email))
-        treatment_id = db.session.scalar(sa.select(Treatment.id).where(Treatment.client_id == ana.id))
+        treatment_id = db.session.scalar(sa.select(Treatment.id)
+                                         .where(Treatment.client_id == ana.id))
         logins = {"client": (ana.email, demo.DEMO_PASSWORD),
                   "therapist": (therapist.email, bench_triage.PASSWORD)}
         db.engine.dispose()

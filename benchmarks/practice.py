@@ -50,7 +50,7 @@ CHEAP_PASSWORD_METHOD = "scrypt:1024:8:1"
 PHOTO_SIZE = (2000, 1500)
 FLAG_FORM = re.compile(r'action="(/therapist/flags/\d+/acknowledge)"')
 CLIENT_LINK = re.compile(r'href="(/therapist/clients/\d+)')
-PAGES = ("home", "check-in form", "timeline", "triage", "client page", "acknowledge")
+PAGES = ("home", "check-in form", "timeline", "triage", "client page", "acknowledge+page")
 
 
 def prepare(url: str, photo_root: str, therapists: int, clients: int) -> dict:
@@ -117,7 +117,7 @@ def client_visit(phone: Client, photo: bytes, record: Recorder) -> None:
 
 def therapist_rounds(desk: Client, think: float, done: threading.Event,
                      record: Recorder) -> None:
-    """A therapist's morning: triage, a flagged client's page, acknowledge; until clients are done."""
+    """A therapist's morning until the clients are done: triage, a flagged client, acknowledge."""
     seen: set[str] = set()
     while not done.is_set():
         status, body, seconds = desk.fetch("/therapist/")
@@ -131,8 +131,8 @@ def therapist_rounds(desk: Client, think: float, done: threading.Event,
             opened = FLAG_FORM.findall(body)
             if opened:
                 status, body, seconds = desk.fetch(opened[0], {"note": "Seen, call booked."})
-                # a redirect is followed by urllib: the client page after the flash
-                record.note("acknowledge", status, seconds, body)
+                # as a browser does: the POST and the client page its redirect leads to
+                record.note("acknowledge+page", status, seconds, body)
             break
         done.wait(think)
 

@@ -36,7 +36,8 @@ def test_build_adds_a_hashed_copy_of_each_file_and_compressed_copies(source, tmp
     assert re.fullmatch(r"css/app\.[0-9a-f]{12}\.css", manifest["css/app.css"])
     assert re.fullmatch(r"icon\.[0-9a-f]{12}\.png", manifest["icon.png"])
     for plain, hashed in manifest.items():
-        assert (target / plain).read_bytes() == (target / hashed).read_bytes() == (source / plain).read_bytes()
+        data = (source / plain).read_bytes()
+        assert (target / plain).read_bytes() == (target / hashed).read_bytes() == data
     css = (source / "css/app.css").read_bytes()
     for name in ("css/app.css", manifest["css/app.css"]):
         assert brotli.decompress((target / f"{name}.br").read_bytes()) == css

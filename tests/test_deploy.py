@@ -27,7 +27,8 @@ from webapp import delivery
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = "/usr/sbin/nginx"
-# deploy/nginx.conf serves the precompressed .br files with it (Debian: libnginx-mod-http-brotli-static)
+# deploy/nginx.conf serves the precompressed .br files with it
+# (Debian: libnginx-mod-http-brotli-static)
 BROTLI_STATIC = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"
 OPENSSL = shutil.which("openssl")
 # set by .ci/run: a missing service program fails the run instead of skipping its tests
@@ -177,7 +178,7 @@ def certificate(tmp_path):
 
 def nginx_site(app_port: int, http_port: int, https_port: int, cert: Path, key: Path,
                build: Path) -> str:
-    """Return deploy/nginx.conf with its ports, certificate and static build swapped for the test's."""
+    """Return deploy/nginx.conf with the test's ports, certificate and static build swapped in."""
     site = (ROOT / "deploy" / "nginx.conf").read_text()
     swaps = {
         "server 127.0.0.1:5000;": f"server 127.0.0.1:{app_port};",

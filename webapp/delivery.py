@@ -1,11 +1,11 @@
 """Getting the bytes to a phone: long-cached, precompressed static files and compressed pages.
 
 What a client on a slow phone network waits for is bytes and round trips, not server time
-(issue 15 measured 195 KB and 1.3 s per cold page). So:
+(issue 15; benchmarks/bench_pages_phone.py measures it). So:
 
 - **Static files** are served by WhiteNoise, in two ways at once. `make` builds
-  ``build/static`` (``scripts/build_static.py``): a copy of ``static/``,
-  plus beside each file a copy whose name carries a hash of its content
+  ``build/static`` (``scripts/build_static.py``): a copy of ``static/``, plus beside each
+  file a copy whose name carries a hash of its content
   (``css/app.3f2a9b1c4d5e.css``), a ``manifest.json`` from plain to hashed name, and ``.gz`` and
   ``.br`` copies (WhiteNoise's compressor). ``url_for("static", ...)`` then gives the hashed
   name, served ``max-age=315360000, public, immutable``: a browser never asks for it again,

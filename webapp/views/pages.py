@@ -260,7 +260,8 @@ def service_worker():
     # the worker learns its version, its shell and where the queue's script is (under its
     # hashed name once built) from this first line; the rest is static/sw.js
     queue = url_for("static", filename="js/queue.js")
-    config = f"const CUPMARK = {json.dumps({'version': version, 'shell': shell, 'queue': queue})};\n"
+    settings = {"version": version, "shell": shell, "queue": queue}
+    config = f"const CUPMARK = {json.dumps(settings)};\n"
     response = current_app.response_class(config + source, mimetype="text/javascript")
     # browsers check the worker for updates on navigation; never serve them a stale one
     response.headers["Cache-Control"] = "no-cache"
