@@ -9,7 +9,8 @@ FLASK := $(VENV)/bin/flask --app webapp
 # each translation catalogue compiled beside its .po (webapp/translations/ru/...); never committed
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard webapp/translations/*/LC_MESSAGES/messages.po))
 
-setup: $(VENV)/.installed static/vendor/.copied static/icons/.drawn $(CATALOGUES)
+setup: $(VENV)/.installed static/vendor/.copied static/icons/.drawn $(CATALOGUES) \
+	build/static/manifest.json
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -38,6 +39,12 @@ static/icons/.drawn: scripts/make_icons.py $(VENV)/.installed
 # a fuzzy or untranslated entry is left out of the .mo (English shows): tests/test_translations.py fails on it
 %/LC_MESSAGES/messages.mo: %/LC_MESSAGES/messages.po $(VENV)/.installed
 	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
+
+# static files as they are served: each also under a name carrying its content's hash (cached
+# for ever), with .br and .gz copies (webapp/views/delivery.py); build output, never committed
+build/static/manifest.json: $(shell find static -type f) static/vendor/.copied static/icons/.drawn \
+		scripts/build_static.py webapp/views/delivery.py $(VENV)/.installed
+	$(PY) scripts/build_static.py static build/static
 
 # the production server (gunicorn, deploy/gunicorn.conf.py) on http://127.0.0.1:5000, no debugger
 run: setup

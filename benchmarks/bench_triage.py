@@ -66,15 +66,20 @@ def reading_data(delta_e: float, colour: str) -> dict:
                         confidence="high").to_dict()
 
 
-def populate(clients: int, now: dt.datetime, fevers: int = 1) -> User:
-    """Bulk-insert a therapist with that many linked clients, one course each; return the therapist."""
-    password_hash = generate_password_hash(PASSWORD, method=PASSWORD_METHOD)
-    therapist = User(email="therapist@bench.example", name="Tess Bench", role="therapist",
+def populate(clients: int, now: dt.datetime, fevers: int = 1, practice: str = "bench",
+             password_hash: str | None = None) -> User:
+    """Bulk-insert a therapist with that many linked clients, one course each; return the therapist.
+
+    Emails are therapist@PRACTICE.example and clientN@PRACTICE.example; the password PASSWORD
+    (or the one whose hash is given, to hash it once for several practices).
+    """
+    password_hash = password_hash or generate_password_hash(PASSWORD, method=PASSWORD_METHOD)
+    therapist = User(email=f"therapist@{practice}.example", name="Tess Bench", role="therapist",
                      password_hash=password_hash, practice_name="Bench practice")
     db.session.add(therapist)
     db.session.flush()
     kinds = list(COURSES)
-    users = [{"email": f"client{i}@bench.example",
+    users = [{"email": f"client{i}@{practice}.example",
               "name": f"{FIRST_NAMES[i % len(FIRST_NAMES)]} {LAST_NAMES[i // len(FIRST_NAMES) % len(LAST_NAMES)]}",
               "role": "client", "password_hash": password_hash} for i in range(clients)]
     client_ids = db.session.scalars(sa.insert(User).returning(User.id, sort_by_parameter_order=True),

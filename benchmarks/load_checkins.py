@@ -53,15 +53,16 @@ def make_app():
     })
 
 
-def photo_bytes() -> bytes:
-    """A small synthetic phone photo of skin with two marks."""
+def photo_bytes(size: tuple[int, int] = (640, 480)) -> bytes:
+    """A synthetic phone photo of skin with two marks, (width, height) pixels (default small)."""
     from webapp.analysis import synthetic
     skin = synthetic.skin_lab_for_ita(35)
     marks = [synthetic.MarkSpec(delta_lab=synthetic.mark_delta(skin, 11, "violet"),
                                 centre=(0.35, 0.45), radius=0.1),
              synthetic.MarkSpec(delta_lab=synthetic.mark_delta(skin, 7, "red"),
                                 centre=(0.65, 0.55), radius=0.09)]
-    return synthetic.save_jpeg(synthetic.render_scene(skin, marks, seed=11).image, quality=88)
+    return synthetic.save_jpeg(synthetic.render_scene(skin, marks, seed=11, size=size).image,
+                               quality=88)
 
 
 def prepare_database(url: str, photo_root: str, clients: int) -> list[tuple[str, int]]:
@@ -110,22 +111,42 @@ def multipart(fields: dict, photo: bytes) -> tuple[bytes, str]:
 
 
 class Client:
-    """One person with a phone: a cookie jar, a CSRF token and a treatment."""
+    """One person with a phone: a cookie jar, a CSRF token and (a client's) treatment."""
 
     CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
-    def __init__(self, base: str, email: str, treatment_id: int):
-        """Sign in and read the CSRF token from the check-in form."""
+    def __init__(self, base: str, email: str, treatment_id: int | None,
+                 password: str = PASSWORD, address: str | None = None):
+        """Sign in and read the CSRF token from the check-in form (else from the home page).
+
+        ``address``: the phone's own IP address, sent as X-Forwarded-For for an app that
+        trusts one proxy (as behind nginx), so that each phone has its own rate limits.
+        """
         self.base, self.treatment_id = base, treatment_id
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        if address:
+            self.opener.addheaders.append(("X-Forwarded-For", address))
         login_page = self.opener.open(f"{base}/auth/login").read().decode()
         token = self.CSRF.search(login_page).group(1)
-        form = urllib.parse.urlencode({"email": email, "password": PASSWORD,
+        form = urllib.parse.urlencode({"email": email, "password": password,
                                        "csrf_token": token}).encode()
         self.opener.open(f"{base}/auth/login", data=form).read()
-        page = self.opener.open(f"{base}/treatments/{treatment_id}/checkin").read().decode()
+        first = f"/treatments/{treatment_id}/checkin" if treatment_id else "/"
+        page = self.opener.open(f"{base}{first}").read().decode()
         self.csrf = self.CSRF.search(page).group(1)
+
+    def fetch(self, path: str, form: dict | None = None) -> tuple[int, str, float]:
+        """GET a page (or POST a form with the CSRF token); return status, body and seconds."""
+        data = (urllib.parse.urlencode({**form, "csrf_token": self.csrf}).encode()
+                if form is not None else None)
+        start = time.perf_counter()
+        try:
+            with self.opener.open(f"{self.base}{path}", data=data, timeout=120) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        return status, body.decode(errors="replace"), time.perf_counter() - start
 
     def upload(self, photo: bytes, key: str) -> tuple[int, dict, float]:
         """Send one check-in as the offline queue does; return status, JSON and seconds."""

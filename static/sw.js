@@ -1,5 +1,6 @@
 // Cupmark's service worker, served at /sw.js (scope "/") by webapp/views/pages.py, which puts
-// `const CUPMARK = {version, shell}` above this file.
+// `const CUPMARK = {version, shell, queue}` above this file (the URLs are the static files'
+// hashed names once `make` built them: webapp/views/delivery.py).
 //
 // What it caches, and why (see also webapp/services/pwa.py and README "Offline and install"):
 // - the app shell only: CSS, JS, htmx, icons, the manifest and the offline page, listed by the
@@ -19,7 +20,7 @@ const CACHE_NAME = CACHE_PREFIX + CUPMARK.version;
 const SHELL = new Set(CUPMARK.shell);
 const OFFLINE_URL = CUPMARK.shell.find((url) => url.endsWith("/offline"));
 
-importScripts("/static/js/queue.js");
+importScripts(CUPMARK.queue);
 
 self.addEventListener("install", (event) => {
   // reload: fill the new cache from the server, never from an older HTTP-cached copy

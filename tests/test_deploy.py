@@ -2,6 +2,7 @@
 deploy/nginx.conf (TLS, buffering, body size, timeouts) in front of it keeps slow clients away
 from the app: measured against real gunicorn and nginx processes on free loopback ports."""
 import contextlib
+import gzip
 import http.cookiejar
 import os
 import re
@@ -18,12 +19,17 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import brotli
 import pytest
 
 from tests.conftest import free_port
+from webapp.views import delivery
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = "/usr/sbin/nginx"
+# deploy/nginx.conf serves the precompressed .br files with it
+# (Debian: libnginx-mod-http-brotli-static)
+BROTLI_STATIC = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"
 OPENSSL = shutil.which("openssl")
 # set by .ci/run: a missing service program fails the run instead of skipping its tests
 REQUIRED = os.environ.get("CUPMARK_REQUIRE_SERVICES") == "1"
@@ -33,9 +39,10 @@ SLOW_SECONDS = 6.0
 NOT_BLOCKED_SECONDS = 1.5
 
 
-def need(path: str | None, what: str) -> None:
-    """Skip (with the reason) when a service program is absent; fail where it is required."""
-    if path and os.access(path, os.X_OK):
+def need(path: str | None, what: str, mode: int = os.X_OK) -> None:
+    """Skip (with the reason) when a service program (or module: mode R_OK) is absent; fail
+    where it is required."""
+    if path and os.access(path, mode):
         return
     message = f"{what} not found: install Debian's package to run this test"
     if REQUIRED:
@@ -169,8 +176,9 @@ def certificate(tmp_path):
     return cert, key
 
 
-def nginx_site(app_port: int, http_port: int, https_port: int, cert: Path, key: Path) -> str:
-    """Return deploy/nginx.conf with its ports, certificate and checkout swapped for the test's."""
+def nginx_site(app_port: int, http_port: int, https_port: int, cert: Path, key: Path,
+               build: Path) -> str:
+    """Return deploy/nginx.conf with the test's ports, certificate and static build swapped in."""
     site = (ROOT / "deploy" / "nginx.conf").read_text()
     swaps = {
         "server 127.0.0.1:5000;": f"server 127.0.0.1:{app_port};",
@@ -181,7 +189,7 @@ def nginx_site(app_port: int, http_port: int, https_port: int, cert: Path, key: 
         "/etc/letsencrypt/live/cupmark.example/fullchain.pem": str(cert),
         "/etc/letsencrypt/live/cupmark.example/privkey.pem": str(key),
         "server_name cupmark.example;": "server_name localhost;",
-        "/srv/cupmark/": f"{ROOT}/",
+        "root /srv/cupmark/build;": f"root {build};",
     }
     # no IPv6 needed on loopback (a CI machine may have none)
     site = "\n".join(line for line in site.splitlines() if "listen [::]" not in line)
@@ -196,7 +204,11 @@ def nginx_site(app_port: int, http_port: int, https_port: int, cert: Path, key: 
 def nginx_in_front(app, make_user, tmp_path, certificate):
     """gunicorn (one process, two threads) and nginx with deploy/nginx.conf in front of it."""
     need(NGINX, "nginx (/usr/sbin/nginx)")
+    need(BROTLI_STATIC, "nginx's brotli module (libnginx-mod-http-brotli-static)", os.R_OK)
     make_user("c1@example.org")
+    # the static files as `make` builds them, here from this checkout's static/
+    build = tmp_path / "build"
+    manifest = delivery.build(ROOT / "static", build / "static")
     app_port, http_port, https_port = free_port(), free_port(), free_port()
     # a small gunicorn on purpose: two stuck requests would fill it
     server = start_gunicorn(app, tmp_path, app_port, CUPMARK_WORKERS="1", CUPMARK_THREADS="2",
@@ -204,13 +216,14 @@ def nginx_in_front(app, make_user, tmp_path, certificate):
     prefix = tmp_path / "nginx"
     prefix.mkdir()
     (prefix / "cupmark.conf").write_text(nginx_site(app_port, http_port, https_port,
-                                                    *certificate))
+                                                    *certificate, build))
     temp = "\n".join(f"    {kind}_temp_path {prefix / kind};"
                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     # as root, nginx's workers would otherwise drop to "nobody", who cannot enter tmp_path
     user = "user root;" if os.geteuid() == 0 else ""
     (prefix / "nginx.conf").write_text(f"""
 {user}
+load_module {BROTLI_STATIC};
 worker_processes 1;
 pid {prefix / 'nginx.pid'};
 error_log {prefix / 'error.log'} warn;
@@ -232,7 +245,7 @@ http {{
         # by name: TLS needs it (SNI), and nginx serves no other name
         yield {"https": f"https://localhost:{https_port}", "http": f"http://localhost:{http_port}",
                "app": f"http://127.0.0.1:{app_port}", "app_port": app_port,
-               "https_port": https_port, "context": context}
+               "https_port": https_port, "context": context, "manifest": manifest}
     finally:
         stop(proxy)
         stop(server)
@@ -309,3 +322,22 @@ def test_nginx_sends_http_to_https_refuses_huge_bodies_and_serves_static(nginx_i
                          b"Content-Length: 31457280\r\nConnection: close\r\n\r\n")
             answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 413")
+
+
+@pytest.mark.parametrize("accept, encoding", [("br, gzip", "br"), ("gzip", "gzip"), ("", None)])
+def test_nginx_serves_hashed_static_files_for_ever_and_compressed(nginx_in_front, accept,
+                                                                   encoding):
+    site = nginx_in_front
+    browser = Browser(site["https"], site["context"], headers={"Accept-Encoding": accept})
+    plain = (ROOT / "static/css/app.css").read_bytes()
+    hashed = site["manifest"]["css/app.css"]
+    status, headers, body = browser.get(f"/static/{hashed}")
+    assert status == 200 and headers["Cache-Control"] == "max-age=315360000, public, immutable"
+    assert headers.get("Content-Encoding") == encoding
+    assert "Accept-Encoding" in headers["Vary"] and headers["X-Content-Type-Options"] == "nosniff"
+    decoded = {"br": brotli.decompress, "gzip": gzip.decompress, None: bytes}[encoding](body)
+    assert decoded == plain and (encoding is None or len(body) < len(plain) / 2)
+    # the plain name still answers, the same bytes, revalidated on each use
+    status, headers, body = browser.get("/static/css/app.css")
+    assert status == 200 and headers["Cache-Control"] == "max-age=0, public"
+    assert headers.get("Content-Encoding") == encoding

@@ -10,8 +10,8 @@ from webapp import config
 from webapp.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from webapp.models import render_migration_item
 from webapp.services import instance, mail
-from webapp.views import (account, auth, checkins, client, consent, demo, flags, links, marks,
-                          messages, pages, photos, readings, records, reminders, sessions,
+from webapp.views import (account, auth, checkins, client, consent, delivery, demo, flags, links,
+                          marks, messages, pages, photos, readings, records, reminders, sessions,
                           therapist, throttle, treatments)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,6 +39,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # over https the browser then keeps the cookie to this exact host, path / and https:
         # a sibling subdomain or a plain-http page cannot set or overwrite it
         app.config["SESSION_COOKIE_NAME"] = "__Host-session"
+    # first: WhiteNoise wraps the app, and compression must run after every other after_request
+    delivery.install(app)
 
     # before any route is added: every <int:...> id must fit a database integer
     app.url_map.converters["int"] = pages.IdConverter

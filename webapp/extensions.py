@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and bound to the app in create_app()."""
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -22,4 +23,6 @@ csrf = CSRFProtect()
 htmx = HTMX()
 babel = Babel()
 mailer = Mail()
+# pages compressed with brotli or gzip; webapp/views/delivery.py decides which responses (BREACH)
+compress = Compress()
 limiter = Limiter(key_func=get_remote_address)

@@ -24,6 +24,7 @@ SHELL_STATIC = (
     "js/capture.js",
     "js/marks.js",
     "js/reminders.js",
+    "icons/icon-32.png",
     "icons/icon-192.png",
     "icons/icon-512.png",
     "icons/icon-maskable-512.png",

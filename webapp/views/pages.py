@@ -249,8 +249,11 @@ def service_worker():
              + [url_for("pages.manifest"), url_for("pages.offline")])
     with open(f"{current_app.static_folder}/{pwa.WORKER_SOURCE}", encoding="utf-8") as f:
         source = f.read()
-    # the worker learns its version and shell from this first line; the rest is static/sw.js
-    config = f"const CUPMARK = {json.dumps({'version': version, 'shell': shell})};\n"
+    # the worker learns its version, its shell and where the queue's script is (under its
+    # hashed name once built) from this first line; the rest is static/sw.js
+    queue = url_for("static", filename="js/queue.js")
+    settings = {"version": version, "shell": shell, "queue": queue}
+    config = f"const CUPMARK = {json.dumps(settings)};\n"
     response = current_app.response_class(config + source, mimetype="text/javascript")
     # browsers check the worker for updates on navigation; never serve them a stale one
     response.headers["Cache-Control"] = "no-cache"
@@ -260,7 +263,7 @@ def service_worker():
 @bp.route("/favicon.ico")
 def favicon():
     """Answer the browsers that ask for /favicon.ico whatever the page says: our small icon."""
-    return send_from_directory(f"{current_app.static_folder}/icons", "icon-192.png",
+    return send_from_directory(f"{current_app.static_folder}/icons", "icon-32.png",
                                mimetype="image/png", max_age=86400)
 
 
