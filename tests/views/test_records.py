@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from tests.recovery_rows import (FADING, add_course, make_treatment, photo_routes)  # noqa: F401 (an autouse fixture)
 from webapp import clock
-from webapp.analysis import analyze_photo
+from webapp.analysis import ANALYZER_VERSION, analyze_photo
 from webapp.extensions import db
 from webapp.models import AuditEvent, CheckIn, Mark, MarkReading, Record
 from webapp.services.storage import get_store, new_key
@@ -46,7 +46,7 @@ def course(app, people):
             checkin.photo_key = new_key()
             store.put(checkin.photo_key, photo_jpeg(delta_e / 14))
             db.session.add(MarkReading(checkin_id=checkin.id, mark_id=mark.id, x=0.5, y=0.5,
-                                       set_by="client", analyzer_version="2.0.0",
+                                       set_by="client", analyzer_version=ANALYZER_VERSION,
                                        delta_e=delta_e + 0.3, stage="fresh",
                                        data={"radius": 0.1, "delta_e": delta_e + 0.3}))
         db.session.commit()
@@ -80,7 +80,7 @@ def test_the_record_holds_the_facts_each_day_and_its_code(app, client, auth, peo
     # the first page: facts, verdict and chart; then the days, a few to a page
     assert 2 <= pages <= 1 + math.ceil(DAYS / 4), pages
     for fact in ("Upper back", "Static", "6 · Glass", "Medium", "Test practice", "Cleo One",
-                 "Analyzer version 2.0.0", "How the marks are fading", "Fading as expected"):
+                 f"Analyzer version {ANALYZER_VERSION}", "How the marks are fading", "Fading as expected"):
         assert fact in flat, fact
     with app.app_context():
         [record] = db.session.scalars(sa.select(Record)).all()

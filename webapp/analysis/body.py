@@ -37,6 +37,14 @@ SEED_CLUSTERS = 4
 # a skin-coloured area off the body this large (share of the photo) is a surface, a floor or a
 # wall; a mark cut by the body's outline (radius ≤ 0.12 of the short side) covers less
 SURFACE_FRACTION = 0.04
+# the lighter of two colours in the body's area is its skin (the darker a mark on it) only when
+# it covers at least this share of the area: a close-up's skin is the 15-50% round the mark
+LIGHTER_SHARE = 0.12
+# ... and when at least this share of what borders the darker part is the body's area
+LIGHTER_ENCLOSES = 0.6
+# a large area off the body whose surrounding band has at most this share of sharp steps fades
+# into the skin as a mark does (a close-up's mark); the outline against a floor is sharp
+SOFT_EDGE_SHARE = 0.1
 # the body must cover at least this share of the photo
 MIN_BODY_FRACTION = 0.03
 
@@ -141,7 +149,10 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     connected area near its colour, cut at sharp colour steps, with the most pixels in the
     central box (ties to the larger). The candidate whose area scores best, weighed by how
     plausible its colour is as skin (:func:`_skin_prior`), is the body. Candidates are judged
-    on a half-size grid; the chosen one is redrawn at full size.
+    on a half-size grid; the chosen one is redrawn at full size. When the body's area is mostly
+    a mark on a lighter skin (a close-up), the lighter part is the skin (:func:`_lighter_part`);
+    a large area off the body that fades into the skin as a mark does stays within reach
+    (:func:`_mark_within_skin`).
     """
     height, width = usable.shape
     step = masks.gradient_magnitude(lab_s)
@@ -171,6 +182,7 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     _, body, skin_lab = _candidate(lab_s, usable, edges, weight, skin_lab)
     if body is None or body.mean() < MIN_BODY_FRACTION:
         return None
+    skin_lab = _lighter_part(lab_s, body, skin_lab)
     short = min(height, width)
     region = masks.fill_holes(masks.close_mask(body, max(1, round(0.01 * short))))
     skin = near_skin(lab_s, skin_lab) & usable & region
@@ -185,6 +197,9 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     within = np.bincount(labels.ravel(), weights=hull.ravel(), minlength=count + 1)
     large = (sizes >= SURFACE_FRACTION * labels.size) & (within < 0.5 * sizes)
     large[0] = False
+    for index in np.flatnonzero(large):
+        if _mark_within_skin(lab_s, labels == index, step, skin_lab):
+            large[index] = False
     elsewhere = large[labels]
     # nor anything much lighter than the skin (a towel, a sheet): marks only ever darken skin
     elsewhere |= lab_s[0] > skin_lab[0] + SKIN_LIGHTER_BY
@@ -200,6 +215,51 @@ def is_mark_on(mark_lab, skin_lab, min_delta_e: float = 6.0) -> bool:
     darker = -delta[0]
     return bool(darker >= 2.0 and float(np.hypot(delta[1], delta[2])) >= 0.35 * darker and
                 float(colour.ciede2000(skin_lab, mark_lab)) >= min_delta_e)
+
+
+def _mark_within_skin(lab_s: np.ndarray, area: np.ndarray, step: np.ndarray, skin_lab) -> bool:
+    """True when a large skin-coloured area off the body is a mark filling a close-up.
+
+    Such an area reads as a mark on the skin (``is_mark_on``) and fades into it over a soft
+    edge; a floor, carpet or towel beside the body meets it at the outline, a sharp step. The
+    edge is judged on a band round the area: a mark's has few steps sharper than ``EDGE_STEP``.
+    """
+    band = masks.dilate(area, 3) & ~area
+    if not band.any() or float((step[band] > EDGE_STEP).mean()) > SOFT_EDGE_SHARE:
+        return False
+    return is_mark_on(masks.sample_median(lab_s, area), skin_lab)
+
+
+def _lighter_part(lab_s: np.ndarray, body: np.ndarray, skin_lab: np.ndarray) -> np.ndarray:
+    """The body's skin colour when part of the body's area is a mark on the rest of it.
+
+    The skin tolerance is wide enough to take in a faint or a large mark too; in a close-up the
+    mark is most of that area and its median is the mark's colour. Marks only darken skin, so
+    the area's pixels are split into two colours (k-means) and, when the darker reads as a mark
+    on the lighter (``is_mark_on``) and the lighter covers at least ``LIGHTER_SHARE`` of the
+    area, the lighter is the skin. Shading alone darkens without the change of chroma or hue a
+    mark has, so a shaded side never counts.
+    """
+    ys, xs = np.nonzero(body)
+    step = max(1, len(ys) // 3000)
+    sample = lab_s[:, ys[::step], xs[::step]].T.astype(np.float32)
+    if len(sample) < 60:
+        return skin_lab
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, labels, centres = cv2.kmeans(sample, 2, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    light, dark = (0, 1) if centres[0][0] >= centres[1][0] else (1, 0)
+    share = float((labels.ravel() == light).mean())
+    if share < LIGHTER_SHARE or not is_mark_on(centres[dark], centres[light]):
+        return skin_lab
+    # a mark lies within the skin: what borders the darker part is mostly the lighter part (a
+    # body beside a lighter floor that joined its area borders the floor only here and there)
+    darker = body & (colour.approx_delta_e(lab_s, centres[dark]) < colour.approx_delta_e(lab_s, centres[light]))
+    border = masks.dilate(darker, 2) & ~darker
+    if not border.any() or float((border & body).mean() / border.mean()) < LIGHTER_ENCLOSES:
+        return skin_lab
+    lighter = sample[labels.ravel() == light]
+    return np.median(lighter, axis=0).astype(np.float64)
 
 
 def _seed_colours(lab_s: np.ndarray, wedge: np.ndarray, box) -> list[np.ndarray]:

@@ -49,7 +49,8 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     """Fill the holes of a mask: background not 4-connected to the photo's edge.
 
     The same result as ``ndimage.binary_fill_holes``, from one labelling of the background
-    (SciPy's floods it one step at a time, many times slower on a photo-sized mask).
+    (SciPy's floods it one step at a time: about 7× slower on an analysis-grid mask, as
+    ``benchmarks/bench_analysis.py`` prints).
     """
     count, labels = cv2.connectedComponents((~mask).view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
     if count <= 1:

@@ -223,22 +223,34 @@ def _skin_field(lab_s: np.ndarray, clear: np.ndarray, fallback: np.ndarray) -> n
     return c[0][:, None, None] + c[1][:, None, None] * u[None, None, :] + c[2][:, None, None] * v[None, :, None]
 
 
-def _segment(scene: Scene, point_px, half: float):
-    """Segment the mark at a point within one window: (window, component or None, skin Lab, strength)."""
+def _segment(scene: Scene, point_px, half: float, search: bool = True):
+    """Segment the mark at a point within one window: (window, component or None, skin Lab, strength).
+
+    ``search`` as in :func:`measure_at`: only then may a window with little of the body's skin
+    be found to lie inside a larger mark (an automatic candidate on a floor beside the body
+    would otherwise read as a mark on its skin).
+    """
     window = _window(scene.shape, point_px, half)
     lab_s = scene.lab_s[:, window[0], window[1]]
     skin = scene.skin[window]
     reach = scene.reach[window] & ~scene.edges[window]
     x = point_px[0] - window[1].start
     y = point_px[1] - window[0].start
-    if skin.mean() < LOCAL_BODY_SHARE:
-        # the body found elsewhere in the photo hardly reaches this tap (a second limb, or the
-        # wrong region taken for the body): the tap says a mark is here, so the window's own
-        # skin-coloured pixels are its skin and nothing in it is ruled out
-        skin = wedge_mask(lab_s)
-        reach = ~scene.edges[window]
     ys, xs = np.ogrid[: skin.shape[0], : skin.shape[1]]
     distance_sq = (ys - y) ** 2 + (xs - x) ** 2
+    if skin.mean() < LOCAL_BODY_SHARE:
+        point_lab = masks.sample_median(lab_s, distance_sq <= (CLEAR_DISC * scene.short_side) ** 2)
+        if not (search and scene.skin.any() and is_mark_on(point_lab, scene.skin_lab)):
+            # the body found elsewhere in the photo hardly reaches this tap (a second limb, or
+            # the wrong region taken for the body): the tap says a mark is here, so the window's
+            # own skin-coloured pixels are its skin and nothing in it is ruled out
+            skin = wedge_mask(lab_s)
+            reach = ~scene.edges[window]
+        elif (window[0].stop - window[0].start, window[1].stop - window[1].start) != scene.shape:
+            # the tap is inside a mark larger than the window, on the body's skin (a close-up):
+            # the whole window is mark, and the window grows until the skin is in view
+            whole = np.ones(skin.shape, dtype=bool)
+            return window, whole, scene.skin_lab, None, None, whole, whole
     skin_lab = _local_skin(lab_s, skin, distance_sq, half, scene.skin_lab)
     skin, skin_lab = _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, scene.short_side)
 
@@ -345,10 +357,12 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     half = WINDOW_HALF * short
     first = None
     while True:
-        found = _segment(scene, point_px, half)
+        found = _segment(scene, point_px, half, search)
         window, component, skin_lab, strength, field, extent, loose = found
-        first = first or found
-        if component is not None and first[1] is None and not _mark_like(scene.lab_s[:, window[0], window[1]], component, skin_lab):
+        if strength is not None:
+            # the first window that was measured (not one found to lie inside a larger mark)
+            first = first or found
+        if component is not None and first is not None and first[1] is None and not _mark_like(scene.lab_s[:, window[0], window[1]], component, skin_lab):
             # only a wider view found something, and it is shading, not a mark
             component = None
         whole = window[0].start == 0 and window[1].start == 0 and window[0].stop == height and window[1].stop == width
@@ -356,7 +370,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
             break
         if component is None and (not search or half >= LARGEST_MARK_HALF * short):
             # nothing here even in a window wider than any mark: clear skin, judged in the first
-            window, component, skin_lab, strength, field, extent, loose = first
+            window, component, skin_lab, strength, field, extent, loose = first or found
             break
         half *= WINDOW_GROWTH
     lab = scene.lab[:, window[0], window[1]]
@@ -386,7 +400,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     ring_fraction = min(1.0, int(ring.sum()) / nominal)
     # the outermost band, where the soft edge blends into skin, is left out of the mark's colour
     depth = masks.depth_inside(component)
-    measured = depth >= min(max(EDGE_BAND * float(depth.max()), EDGE_BAND_MIN_PX), 0.5 * float(depth.max()))
+    measured = component & (depth >= min(max(EDGE_BAND * float(depth.max()), EDGE_BAND_MIN_PX), 0.5 * float(depth.max())))
     if int(ring.sum()) >= MIN_RING:
         # the ring's own median, moved by the skin field's slope from the ring to the mark: on
         # a shaded side (a back's outline) the skin under the mark is darker than its ring

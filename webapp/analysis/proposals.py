@@ -92,20 +92,21 @@ def _candidate_points(scene: Scene) -> list[tuple[float, float, float]]:
 
     Each is (x, y fractions, the area's inner radius as a share of the short side).
     """
+    points = _widest_point(scene)
     baseline = _fit_baseline(scene.lab_s, scene.skin)
     weights = colour.approx_delta_e(scene.lab_s - baseline + np.asarray(scene.skin_lab, np.float32)[:, None, None], scene.skin_lab)
     weights[~scene.reach] = 0
     loose = masks.open_mask(weights > DETECT_DELTA_E, 1)
     labels, count = masks.components(loose)
     if count == 0:
-        return []
+        return points
     peaks = np.zeros(count + 1, dtype=np.float32)
     np.maximum.at(peaks, labels[loose], weights[loose])
     # cut each area at a share of its own peak, so a mark's neighbour and mottling fall away
     tight = masks.open_mask(loose & (weights >= PEAK_FRACTION * peaks[labels]), 1)
     labels, count = masks.components(tight)
     if count == 0:
-        return []
+        return points
     short = min(tight.shape)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     strongest = np.zeros(count + 1, dtype=np.float32)
@@ -114,7 +115,6 @@ def _candidate_points(scene: Scene) -> list[tuple[float, float, float]]:
     order = [i for i in np.argsort(-(strongest * np.sqrt(sizes))) if i != 0 and sizes[i] >= min_area]
     height, width = tight.shape
     boxes = ndimage.find_objects(labels)
-    points = []
     for index in order[:MAX_CANDIDATES]:
         box_rows, box_cols = boxes[index - 1]
         # the deepest point, worked out on the area's own box with a one-pixel margin of
@@ -125,6 +125,33 @@ def _candidate_points(scene: Scene) -> list[tuple[float, float, float]]:
         row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
         points.append(((col + cols.start + 0.5) / width, (row + rows.start + 0.5) / height, float(depth.max()) / short))
     return points
+
+
+def _widest_point(scene: Scene) -> list[tuple[float, float, float]]:
+    """The deepest point of the body's area that is not clear skin, when that area is wide.
+
+    A close-up's mark fills most of the frame: the skin fit over the little skin around it
+    says nothing about its middle, and its pieces there are ragged. Its deepest point, measured
+    like a tap (the window grows to the skin), finds the whole mark. Returns [] or one point
+    (x, y fractions, inner radius as a share of the short side).
+    """
+    # visibly off the skin's colour (the skin tolerance is wide enough to take in such a mark)
+    off = colour.approx_delta_e(scene.lab_s, scene.skin_lab) >= colour.RESOLVED_BELOW
+    rest = masks.open_mask(scene.reach & off, 1)
+    depth = masks.depth_inside(rest)
+    row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    short = scene.short_side
+    inner = float(depth[row, col]) / short
+    if inner <= WIDE_AREA:
+        return []
+    height, width = depth.shape
+    # a close-up's mark lies mostly on the body's region; a wide patch of floor taken into the
+    # body's hull does not
+    labels, _ = masks.components(rest)
+    area = labels == labels[row, col]
+    if scene.region[area].mean() < 0.5:
+        return []
+    return [((col + 0.5) / width, (row + 0.5) / height, inner)]
 
 
 def _ramp(value: float, none: float, full: float) -> float:
