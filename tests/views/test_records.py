@@ -2,6 +2,7 @@
 import hashlib
 import io
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,8 @@ def test_the_record_holds_the_facts_each_day_and_its_code(app, client, auth, peo
         assert f"ΔE {delta_e:.1f}" in flat, day  # the photo's
         assert f"Mark 1: ΔE {delta_e + 0.3:.1f}" in flat, day  # the followed mark's
     assert record.sha256 == hashlib.sha256(response.data).hexdigest()
+    # paper cannot be tapped: no tap hint, and no chart label printed over the next one
+    assert "Tap a dot" not in flat and not re.search(r"Day \d+: \d", flat)
 
 
 def test_each_download_is_a_record_of_its_own_and_audited(app, client, auth, people, course):
