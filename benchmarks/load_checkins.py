@@ -13,6 +13,7 @@ every acknowledged check-in exists once, with its bytes; nothing is duplicated; 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import http.cookiejar
 import io
@@ -183,6 +184,25 @@ def wait_for(base: str, seconds: float = 30) -> None:
     raise SystemExit("gunicorn did not start")
 
 
+@contextlib.contextmanager
+def gunicorn(base: str, log_path: Path, options: list[str], env: dict[str, str]):
+    """Serve make_app() with gunicorn (its options, env added to ours) until the block ends.
+
+    The block starts once the server answers at base; gunicorn's output goes to log_path.
+    """
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", *options,
+             "--pythonpath", f"{ROOT},{ROOT / 'benchmarks'}", "load_checkins:make_app()"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(base)
+            yield
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
 def verify(url: str, photo_root: str, acknowledged: dict[str, int]) -> dict:
     """Compare what clients were told with what the database and the store hold."""
     import sqlalchemy as sa
@@ -224,50 +244,42 @@ def main() -> None:
     photo = photo_bytes()
     base = f"http://127.0.0.1:{args.port}"
     log_path = Path(tmp) / "gunicorn.log"
-    env = {**os.environ, "LOAD_DATABASE_URL": url, "LOAD_PHOTO_ROOT": photo_root}
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(args.workers),
-             "--bind", f"127.0.0.1:{args.port}", "--timeout", "120",
-             "--pythonpath", f"{ROOT},{ROOT / 'benchmarks'}", "load_checkins:make_app()"],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for(base)
-            clients = [Client(base, email, treatment_id) for email, treatment_id in people]
-            print(f"{len(clients)} clients signed in; uploading for {args.duration:.0f} s",
-                  flush=True)
-            acknowledged: dict[str, int] = {}
-            latencies, errors, replays = [], [], {"same": 0, "different": 0}
-            lock = threading.Lock()
-            stop = time.time() + args.duration
+    options = ["--workers", str(args.workers), "--bind", f"127.0.0.1:{args.port}",
+               "--timeout", "120"]
+    with gunicorn(base, log_path, options,
+                  {"LOAD_DATABASE_URL": url, "LOAD_PHOTO_ROOT": photo_root}):
+        clients = [Client(base, email, treatment_id) for email, treatment_id in people]
+        print(f"{len(clients)} clients signed in; uploading for {args.duration:.0f} s",
+              flush=True)
+        acknowledged: dict[str, int] = {}
+        latencies, errors, replays = [], [], {"same": 0, "different": 0}
+        lock = threading.Lock()
+        stop = time.time() + args.duration
 
-            def run(client: Client) -> None:
-                """Upload until time is up, sometimes twice with the same key."""
-                while time.time() < stop:
-                    key = str(uuid.uuid4())
-                    sends = 2 if random.random() < REPLAY_SHARE else 1
-                    for _ in range(sends):
-                        status, data, elapsed = client.upload(photo, key)
-                        with lock:
-                            latencies.append(elapsed)
-                            if status in (200, 201) and data.get("ok"):
-                                previous = acknowledged.setdefault(key, data["checkin_id"])
-                                if sends == 2 and status == 200:
-                                    replays["same" if previous == data["checkin_id"]
-                                            else "different"] += 1
-                            else:
-                                errors.append((status, data))
+        def run(client: Client) -> None:
+            """Upload until time is up, sometimes twice with the same key."""
+            while time.time() < stop:
+                key = str(uuid.uuid4())
+                sends = 2 if random.random() < REPLAY_SHARE else 1
+                for _ in range(sends):
+                    status, data, elapsed = client.upload(photo, key)
+                    with lock:
+                        latencies.append(elapsed)
+                        if status in (200, 201) and data.get("ok"):
+                            previous = acknowledged.setdefault(key, data["checkin_id"])
+                            if sends == 2 and status == 200:
+                                replays["same" if previous == data["checkin_id"]
+                                        else "different"] += 1
+                        else:
+                            errors.append((status, data))
 
-            started = time.time()
-            threads = [threading.Thread(target=run, args=(c,)) for c in clients]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            wall = time.time() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        started = time.time()
+        threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.time() - started
     log_text = log_path.read_text(errors="replace")
     result = verify(url, photo_root, acknowledged)
     latencies.sort()

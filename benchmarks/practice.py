@@ -29,7 +29,6 @@ import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_triage  # noqa: E402
-from load_checkins import Client, make_app, photo_bytes, wait_for  # noqa: E402
+from load_checkins import Client, gunicorn, make_app, photo_bytes  # noqa: E402
 
 # a cheap scrypt for the simulated accounts (the tests' own): signing in is not what is measured
 CHEAP_PASSWORD_METHOD = "scrypt:1024:8:1"
@@ -192,40 +191,33 @@ def main() -> None:
           f"over {args.spread:.0f} s", flush=True)
     base = f"http://127.0.0.1:{args.port}"
     log_path = Path(tmp) / "gunicorn.log"
-    env = {**os.environ, "LOAD_DATABASE_URL": url, "LOAD_PHOTO_ROOT": photo_root,
+    record = Recorder()
+    # the production configuration (gthread); one proxy trusted: each phone its own address
+    options = ["--config", "deploy/gunicorn.conf.py"]
+    env = {"LOAD_DATABASE_URL": url, "LOAD_PHOTO_ROOT": photo_root,
            "CUPMARK_WORKERS": str(args.workers), "CUPMARK_BIND": f"127.0.0.1:{args.port}",
            "CUPMARK_PROXY_HOPS": "1"}
-    record = Recorder()
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
-             "--pythonpath", f"{ROOT},{ROOT / 'benchmarks'}", "load_checkins:make_app()"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for(base)
-            phones, desks = sign_in(base, people)
-            print(f"{len(phones)} clients and {len(desks)} therapists signed in", flush=True)
-            done = threading.Event()
-            desks = [threading.Thread(target=therapist_rounds,
-                                      args=(desk, args.think, done, record)) for desk in desks]
-            started = time.perf_counter()
-            for desk in desks:
-                desk.start()
-            arrivals = sorted(random.uniform(0, args.spread) for _ in phones)
-            visits = []
-            for phone, at in zip(phones, arrivals):
-                time.sleep(max(0.0, started + at - time.perf_counter()))
-                visits.append(threading.Thread(target=client_visit, args=(phone, photo, record)))
-                visits[-1].start()
-            for visit in visits:
-                visit.join()
-            done.set()
-            for desk in desks:
-                desk.join()
-            wall = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with gunicorn(base, log_path, options, env):
+        phones, desks = sign_in(base, people)
+        print(f"{len(phones)} clients and {len(desks)} therapists signed in", flush=True)
+        done = threading.Event()
+        desks = [threading.Thread(target=therapist_rounds,
+                                  args=(desk, args.think, done, record)) for desk in desks]
+        started = time.perf_counter()
+        for desk in desks:
+            desk.start()
+        arrivals = sorted(random.uniform(0, args.spread) for _ in phones)
+        visits = []
+        for phone, at in zip(phones, arrivals):
+            time.sleep(max(0.0, started + at - time.perf_counter()))
+            visits.append(threading.Thread(target=client_visit, args=(phone, photo, record)))
+            visits[-1].start()
+        for visit in visits:
+            visit.join()
+        done.set()
+        for desk in desks:
+            desk.join()
+        wall = time.perf_counter() - started
     log_text = log_path.read_text(errors="replace")
     # other work on the machine inflates every figure: the load average says how much
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
