@@ -32,8 +32,8 @@ from webapp.extensions import db  # noqa: E402
 from webapp.models import CheckIn, Treatment, User, utcnow  # noqa: E402
 from webapp.services import consent, marks, sessions  # noqa: E402
 
-# where twelve_megapixel_jpeg paints its marks, in the upright photo (fractions): EXIF 6 turns
-# the stored (x, y) to (1 - y, x)
+# where twelve_megapixel_jpeg paints its marks, in the upright photo (fractions); save_jpeg
+# stores the pixels turned so that EXIF orientation 6 brings them back upright
 MARK_CENTRES = ((0.3, 0.4), (0.6, 0.5), (0.75, 0.3))
 
 
@@ -139,7 +139,7 @@ def main() -> None:
         first = checkin(500, followed_id)
         with app.app_context():
             board = marks.board_for(db.session.get(CheckIn, first))
-            board.spots = [marks.Spot(1 - y, x, 0.08, "tapped") for x, y in MARK_CENTRES]
+            board.spots = [marks.Spot(x, y, 0.08, "tapped") for x, y in MARK_CENTRES]
             marks.save(board, db.session.get(User, user_id))
         server.wall.clear()
         server.cpu.clear()

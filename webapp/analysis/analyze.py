@@ -63,7 +63,8 @@ def _quality(rgb8: np.ndarray, lab: np.ndarray, body, glare: np.ndarray) -> list
     codes = []
     region = body.region
     glare_share = float(glare[region].mean()) if region.any() else 0.0
-    clipped = float((rgb8.max(axis=2)[body.skin] >= 254).mean()) if body.skin.any() else 0.0
+    brightest = np.maximum(np.maximum(rgb8[..., 0], rgb8[..., 1]), rgb8[..., 2])
+    clipped = float((brightest[body.skin] >= 254).mean()) if body.skin.any() else 0.0
     if glare_share > OVEREXPOSED_FRACTION or clipped > 0.25:
         codes.append("overexposed")
     elif glare_share > GLARE_FRACTION:
@@ -113,7 +114,8 @@ def _scene(image: Image.Image):
     # cielab as planes (3, H, W): every per-channel step below reads contiguous memory
     lab = colour.srgb8_to_lab_planes(rgb8)
     lab_s = masks.gaussian(lab, SMOOTH_SIGMA)
-    glare = rgb8.min(axis=2) >= GLARE_CODE
+    # channel by channel: numpy's min over the last axis of (H, W, 3) is 25x slower
+    glare = np.minimum(np.minimum(rgb8[..., 0], rgb8[..., 1]), rgb8[..., 2]) >= GLARE_CODE
     glare_near = masks.dilate(glare, 3) if glare.any() else glare
     body = find_body(lab_s, ~glare_near)
     if body is None:

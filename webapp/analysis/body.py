@@ -74,13 +74,16 @@ class Body:
 def wedge_mask(lab_s: np.ndarray) -> np.ndarray:
     """Pixels (H, W) of smoothed Lab planes (3, H, W) whose colour could be skin under ordinary light."""
     lightness, a, b = lab_s
-    hue = np.degrees(np.arctan2(b, a))
+    # the hue bounds as half-planes: hue ≥ h0 is "at or left of the h0 ray", hue ≤ h1 "at or
+    # right of the h1 ray" (the wedge is under 180° wide), no arctan per pixel
+    (c0, s0), (c1, s1) = ((np.float32(np.cos(np.radians(h))), np.float32(np.sin(np.radians(h))))
+                          for h in WEDGE_HUE)
     return (
         (lightness > 6)
         & (lightness < 97)
-        & (np.hypot(a, b) >= WEDGE_MIN_CHROMA)
-        & (hue >= WEDGE_HUE[0])
-        & (hue <= WEDGE_HUE[1])
+        & (a * a + b * b >= np.float32(WEDGE_MIN_CHROMA**2))
+        & (c0 * b - s0 * a >= 0)
+        & (c1 * b - s1 * a <= 0)
     )
 
 
@@ -90,7 +93,9 @@ def near_skin(lab_s: np.ndarray, skin_lab) -> np.ndarray:
     tolerance = max(SKIN_CHROMA_FLOOR, SKIN_CHROMA_TOLERANCE * float(np.hypot(a0, b0)))
     lightness = lab_s[0]
     mask = (lightness <= l0 + SKIN_LIGHTER_BY) & (lightness >= max(3.0, l0 - SKIN_DARKER_BY))
-    return mask & (np.hypot(lab_s[1] - np.float32(a0), lab_s[2] - np.float32(b0)) <= tolerance)
+    # squared distances: a square root per pixel (np.hypot) costs more than the rest of the test
+    da, db = lab_s[1] - np.float32(a0), lab_s[2] - np.float32(b0)
+    return mask & (da * da + db * db <= np.float32(tolerance * tolerance))
 
 
 def _central_box(shape) -> tuple[slice, slice]:
@@ -135,7 +140,8 @@ def _candidate(lab_s, usable, edges, weight, seed_lab, detail=None, rounds=2):
         skin_lab = masks.sample_median(lab_s, body)
     focus = 1.0
     if detail is not None and body is not None:
-        focus = float(np.median(detail[body])) / max(float(np.median(detail[usable])), 1e-6)
+        focus = float(masks.sample_median(detail[None], body)[0]) / max(
+            float(masks.sample_median(detail[None], usable)[0]), 1e-6)
         focus = float(np.clip(focus, 0.3, 1.0))
     return best * _skin_prior(skin_lab) * focus, body, skin_lab
 
