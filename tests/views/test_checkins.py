@@ -181,8 +181,14 @@ def test_large_photo_is_reduced_to_display_size(client, auth, app, setup):
 
 
 def test_the_upload_is_decoded_once_for_analysis_and_copies(app, setup, monkeypatch):
-    """One decode: the analysis and the stored copies are made from the same decoded image."""
-    opened, analysed, copied = [], [], []
+    """One decode: the analysis's working copy and the stored copies come from the same image."""
+    decoded, worked, copied = [], [], []
+    open_stored = intake.open_stored
+
+    def opener(*args, **kwargs):
+        image, orientation = open_stored(*args, **kwargs)
+        decoded.append(image)
+        return image, orientation
 
     def spy(calls, function):
         def wrapper(image, *args, **kwargs):
@@ -190,21 +196,21 @@ def test_the_upload_is_decoded_once_for_analysis_and_copies(app, setup, monkeypa
             return function(image, *args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(intake, "open_photo", spy(opened, intake.open_photo))
-    monkeypatch.setattr(intake, "analyze_image", spy(analysed, intake.analyze_image))
+    monkeypatch.setattr(intake, "open_stored", opener)
+    monkeypatch.setattr(intake, "working_copy", spy(worked, intake.working_copy))
     monkeypatch.setattr(intake, "copies", spy(copied, intake.copies))
     with app.app_context():
         client = db.session.get(User, setup["c1"].id)
         checkin = record_checkin(client, db.session.get(Treatment, setup["t_c1"]), skin_jpeg(),
                                  idempotency_key="once-0000-aaaa", taken_at=utcnow())
         assert checkin.reading.stage == "fresh"
-    assert len(opened) == len(analysed) == len(copied) == 1
-    assert analysed[0] is copied[0]
+    assert len(decoded) == len(worked) == len(copied) == 1
+    assert worked[0] is copied[0] is decoded[0]
 
 
 def test_a_failure_while_copying_stores_nothing(app, setup, monkeypatch):
     """An error on the copying thread reaches the check-in, which then stores nothing."""
-    def broken(image):
+    def broken(*_image):
         raise OSError("disk full")
 
     monkeypatch.setattr(intake, "copies", broken)

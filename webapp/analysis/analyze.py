@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 
 from . import colour, masks
-from .body import find_body
+from .body import Body, find_body
 from .measure import Measured, Scene, measure_at
 from .photo import PhotoRefused, open_photo
 from .proposals import propose
@@ -108,8 +109,28 @@ def _detail(measured: Measured, score: float | None = None) -> MarkDetail:
     )
 
 
-def _scene(image: Image.Image):
-    """Build the measuring scene of an upright image: (scene or None, rgb8, lab, glare, body)."""
+class Survey(NamedTuple):
+    """What a photo shows before any mark is measured, on the analysis grid (H, W).
+
+    ``scene``: the measuring scene (None when no body was found); ``rgb8``: the grid's sRGB
+    pixels (H, W, 3) uint8; ``lab``: their CIELAB planes (3, H, W); ``glare``: specular pixels
+    (H, W) bool; ``body``: the body found (None without one).
+    """
+
+    scene: Scene | None
+    rgb8: np.ndarray
+    lab: np.ndarray
+    glare: np.ndarray
+    body: Body | None
+
+
+def survey(image: Image.Image) -> Survey:
+    """Survey an upright RGB image of any size: reduce it to the analysis grid, find the body.
+
+    The part of an analysis that needs no points, so a caller may survey a photo while the
+    points are still being found (a registration on another thread), then pass the Survey to
+    :func:`analyze_image`.
+    """
     rgb8 = analysis_array(image)
     # cielab as planes (3, H, W): every per-channel step below reads contiguous memory
     lab = colour.srgb8_to_lab_planes(rgb8)
@@ -119,9 +140,9 @@ def _scene(image: Image.Image):
     glare_near = masks.dilate(glare, 3) if glare.any() else glare
     body = find_body(lab_s, ~glare_near)
     if body is None:
-        return None, rgb8, lab, glare, None
+        return Survey(None, rgb8, lab, glare, None)
     scene = Scene(lab=lab, lab_s=lab_s, skin=body.skin, reach=body.reach, edges=body.edges, skin_lab=body.skin_lab, region=body.region)
-    return scene, rgb8, lab, glare, body
+    return Survey(scene, rgb8, lab, glare, body)
 
 
 def _no_body_scene(lab: np.ndarray, glare: np.ndarray) -> Scene:
@@ -132,8 +153,8 @@ def _no_body_scene(lab: np.ndarray, glare: np.ndarray) -> Scene:
     return Scene(lab=lab, lab_s=lab_s, skin=usable, reach=usable, edges=np.zeros_like(usable), skin_lab=median, region=usable)
 
 
-def analyze_image(image: Image.Image, at: Sequence[tuple[float, float]] | None = None) -> PhotoReading:
-    """Analyse an opened, upright RGB image and return its reading.
+def analyze_image(image: Image.Image | Survey, at: Sequence[tuple[float, float]] | None = None) -> PhotoReading:
+    """Analyse an opened, upright RGB image (or its :func:`survey`) and return its reading.
 
     ``at``: optional (x, y) points, fractions 0–1 of the image's width and height, one per mark
     to measure; ``mark_details`` then has one entry per point, in order. Without points the
@@ -145,7 +166,7 @@ def analyze_image(image: Image.Image, at: Sequence[tuple[float, float]] | None =
         for x, y in points:
             if not (np.isfinite(x) and np.isfinite(y) and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
                 raise ValueError("a point must lie within the photo: x and y between 0 and 1")
-    scene, rgb8, lab, glare, body = _scene(image)
+    scene, rgb8, lab, glare, body = image if isinstance(image, Survey) else survey(image)
     quality: list[str] = []
     if scene is None:
         if float(lab[0].mean()) < TOO_DARK_L:

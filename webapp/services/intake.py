@@ -1,10 +1,11 @@
 """Photo intake: uploaded bytes in, a clean display JPEG, a thumbnail and a reading out.
 
 Pure image work (no Flask, no database). The upload is decoded once, by the analysis engine's
-safe opener (content-sniffed formats, byte and pixel caps, EXIF orientation applied, sRGB).
-The analysis runs on that decoded image while a second thread makes the display copy and the
-thumbnail from the same image and encodes them. A treatment's later photos carry its followed
-marks over from the last confirmed photo (registration) and are measured at those points. The
+safe opener (content-sniffed formats, byte and pixel caps, sRGB), and turned upright only once
+reduced. The analysis runs on a reduced copy while a second thread makes the display copy and
+the thumbnail from the same decoded image and encodes them. A treatment's later photos carry
+its followed marks over from the last confirmed photo (registration, on a worker thread while
+the analysis surveys the photo) and are measured at those points. The
 JPEGs are written from bare pixels: no EXIF, GPS, XMP, comment or ICC profile can reach them,
 and the original upload is never kept.
 """
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from webapp.analysis import PhotoReading, PhotoRefused, analyze_image, open_photo
+from webapp.analysis import PhotoReading, PhotoRefused, analyze_image
+from webapp.analysis.analyze import survey
+from webapp.analysis.photo import open_stored, upright
 from webapp.analysis.reading import QUALITY_MESSAGES
-from webapp.analysis.registration import carry_points
+from webapp.analysis.registration import WORKING_LONG_SIDE, carry_points
 
 DISPLAY_LONG_SIDE = 1600
 THUMB_LONG_SIDE = 320
@@ -70,16 +73,26 @@ def encode_jpeg(image: Image.Image, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def copies(image: Image.Image) -> tuple[bytes, bytes, tuple[int, int]]:
-    """Return the display JPEG, the thumbnail JPEG and the display size of a decoded photo."""
-    display = fit(image, DISPLAY_LONG_SIDE)
+def copies(stored: Image.Image, orientation: int) -> tuple[bytes, bytes, tuple[int, int]]:
+    """Return the display JPEG, the thumbnail JPEG and the display size of a decoded photo
+    (its pixels as stored, turned upright by ``orientation`` once reduced)."""
+    display = upright(fit(stored, DISPLAY_LONG_SIDE), orientation)
     thumb = fit(display, THUMB_LONG_SIDE)
     return encode_jpeg(display, JPEG_QUALITY), encode_jpeg(thumb, THUMB_QUALITY), display.size
 
 
-# pillow releases the GIL while it resizes and encodes, so the copies are made on a second core
-# while the analysis measures: a check-in answers sooner by about the time the copies take
-_copier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake-copies")
+def working_copy(stored: Image.Image, orientation: int) -> Image.Image:
+    """Return the upright copy that registration and the analysis read: the stored pixels
+    averaged over whole blocks (``Image.reduce``) down to a long side of at least
+    ``WORKING_LONG_SIDE`` px, then turned upright."""
+    factor = max(1, max(stored.size) // WORKING_LONG_SIDE)
+    return upright(stored.reduce(factor) if factor > 1 else stored, orientation)
+
+
+# pillow and opencv release the GIL while they resize, encode and match, so the copies and the
+# registration run on the second core while the analysis surveys the photo: a check-in answers
+# sooner by about the time they take
+_workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
 
 
 def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
@@ -93,19 +106,22 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
     :class:`PhotoRefused` for a file that is not an accepted photo (codes of ``open_photo``)
     and with code ``no_skin`` when the analysis finds no skin in it.
     """
-    image = open_photo(data, max_pixels=max_pixels, max_bytes=max_bytes,
-                       min_size=(DECODE_MIN_SIDE, DECODE_MIN_SIDE))
-    made = _copier.submit(copies, image)
+    stored, orientation = open_stored(data, max_pixels=max_pixels, max_bytes=max_bytes,
+                                      min_size=(DECODE_MIN_SIDE, DECODE_MIN_SIDE))
+    made = _workers.submit(copies, stored, orientation)
     carried, registered = None, False
     try:
+        work = working_copy(stored, orientation)
+        registration = None
         if points:
             carried = [(float(x), float(y)) for x, y in points]
             if reference is not None:
-                carried, registration = carry_points(reference, image, carried)
-                registered = registration.ok
-            reading = analyze_image(image, at=carried)
-        else:
-            reading = analyze_image(image)
+                registration = _workers.submit(carry_points, reference, work, carried)
+        surveyed = survey(work)
+        if registration is not None:
+            carried, found = registration.result()
+            registered = found.ok
+        reading = analyze_image(surveyed, at=carried)
     finally:
         # waited for even when the photo is refused: no thread outlives the request's image
         photo, thumb, (width, height) = made.result()
