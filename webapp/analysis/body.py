@@ -116,8 +116,11 @@ def _skin_prior(skin_lab) -> float:
     return float(np.clip((chroma - 6.0) / 10.0, 0.2, 1.0))
 
 
-def _candidate(lab_s, usable, edges, weight, seed_lab, detail=None, rounds=2):
+def _candidate(lab_s, usable, edges, box, seed_lab, detail=None, rounds=2):
     """The body a seed colour leads to: (score, region mask, skin Lab) on the given grid.
+
+    ``box`` (row slice, column slice) is the central box on that grid: a region scores its
+    pixels in the box plus 0.3 of all its pixels.
 
     ``detail`` (H, W), when given, is the fine detail of lightness (|Laplacian|): a region in
     focus is the subject, an out-of-focus wall behind it is not.
@@ -131,7 +134,7 @@ def _candidate(lab_s, usable, edges, weight, seed_lab, detail=None, rounds=2):
         if count == 0:
             return 0.0, None, skin_lab
         sizes = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
-        central = np.bincount(labels.ravel(), weights=weight.ravel(), minlength=count + 1)
+        central = np.bincount(labels[box].ravel(), minlength=count + 1)
         score = central + 0.3 * sizes
         score[0] = -1
         index = int(np.argmax(score))
@@ -167,10 +170,10 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     if wedge.mean() < MIN_BODY_FRACTION:
         return None
     box = _central_box(usable.shape)
-    weight = np.zeros(usable.shape, dtype=np.float32)
-    weight[box] = 1.0
     seeds = _seed_colours(lab_s, wedge, box)
-    half = (lab_s[:, ::2, ::2], usable[::2, ::2], edges[::2, ::2], weight[::2, ::2])
+    # the box's rows and columns on the half grid: index i there is 2i here
+    half_box = tuple(slice((side.start + 1) // 2, (side.stop + 1) // 2) for side in box)
+    half = (lab_s[:, ::2, ::2], usable[::2, ::2], edges[::2, ::2], half_box)
     detail = np.abs(masks.laplacian(np.ascontiguousarray(lab_s[0, ::2, ::2])))
     # one round per seed on the half grid: the chosen one is refined at full size
     candidates = sorted((_candidate(*half, seed, detail, rounds=1) for seed in seeds), key=lambda c: c[0], reverse=True)
@@ -185,7 +188,7 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
         if is_mark_on(skin_lab, other_lab) and masks.dilate(chosen, 2)[other].any():
             skin_lab = other_lab
             break
-    _, body, skin_lab = _candidate(lab_s, usable, edges, weight, skin_lab)
+    _, body, skin_lab = _candidate(lab_s, usable, edges, box, skin_lab)
     if body is None or body.mean() < MIN_BODY_FRACTION:
         return None
     skin_lab = _lighter_part(lab_s, body, skin_lab)
@@ -246,9 +249,9 @@ def _lighter_part(lab_s: np.ndarray, body: np.ndarray, skin_lab: np.ndarray) -> 
     area, the lighter is the skin. Shading alone darkens without the change of chroma or hue a
     mark has, so a shaded side never counts.
     """
-    ys, xs = np.nonzero(body)
-    step = max(1, len(ys) // 3000)
-    sample = lab_s[:, ys[::step], xs[::step]].T.astype(np.float32)
+    flat = np.flatnonzero(body)
+    ys, xs = np.divmod(flat[:: max(1, len(flat) // 3000)], body.shape[1])
+    sample = lab_s[:, ys, xs].T.astype(np.float32)
     if len(sample) < 60:
         return skin_lab
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
@@ -274,8 +277,9 @@ def _seed_colours(lab_s: np.ndarray, wedge: np.ndarray, box) -> list[np.ndarray]
     central = wedge[box]
     if central.mean() >= 0.05:
         seeds.append(masks.sample_median(lab_s[:, box[0], box[1]], central))
-    ys, xs = np.nonzero(wedge)
-    sample = lab_s[:, ys[:: max(1, len(ys) // 3000)], xs[:: max(1, len(xs) // 3000)]].T.astype(np.float32)
+    flat = np.flatnonzero(wedge)
+    ys, xs = np.divmod(flat[:: max(1, len(flat) // 3000)], wedge.shape[1])
+    sample = lab_s[:, ys, xs].T.astype(np.float32)
     if len(sample) >= SEED_CLUSTERS * 10:
         criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
         # a fixed seed: the same photo always gives the same body
