@@ -3,24 +3,27 @@ red-flag day, a slow recovery, invites and the before/after comparison, in light
 
 Each page is checked by axe-core (no serious or critical violation) and fits 390 px (with the
 service worker blocked, see conftest.phone); the
-comparison's slider is moved by a drag and by the keyboard; screenshots land in
-test-artifacts/ (welcome-*.png). Every test fails on a console error or any CSP report, from
+comparison's two photos come when its button is tapped (with or without JavaScript), and its
+slider is moved by a drag and by the keyboard; screenshots land in test-artifacts/
+(welcome-*.png). Every test fails on a console error or any CSP report, from
 the page or in the server's log (the `context` fixture).
 """
 import datetime as dt
 import io
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from tests.scene_pairs import make_scene, photograph, rephotographed
 from webapp.extensions import db
-from webapp.models import CareLink, Flag, Treatment, User, utcnow
+from webapp.models import CareLink, CheckIn, Flag, Treatment, User, utcnow
 from webapp.services import demo, flags
 from webapp.services.checkins import record_checkin
 
-from .conftest import (ARTIFACTS, axe_violations, consenting_client, login, no_horizontal_scroll,
-                       phone, shot)
+from .conftest import (ARTIFACTS, PHONE, axe_violations, consenting_client, login,
+                       no_horizontal_scroll, phone, shot)
 from .test_offline_queue import photo_bytes
 
 
@@ -129,6 +132,10 @@ def test_first_visit_and_recovery_pages_pass_axe(browser, base_url, watch, conte
     ben.focus(".fade-chart .point >> nth=-1")
     assert ben.locator(".fade-chart .point >> nth=-1").locator(".point-label").is_visible()
     check(ben, "welcome-04-slow-recovery" if named else None)
+    # the comparison's photos, once asked for, pass too
+    ben.click(f"#compare-{people['ben']} button[type=submit]")
+    ben.wait_for_selector(f"#compare-{people['ben']} [data-compare]:not([hidden])")
+    check(ben)
     ben.context.close()
 
     # the therapist's invites: a named one, with Copy and the code
@@ -150,9 +157,9 @@ def test_compare_slider_moves_with_a_drag_and_the_keyboard(browser, base_url, wa
     email, treatment_id = people["uma"]
     login(page, email)
     page.goto(f"/treatments/{treatment_id}")
-    slider = page.locator(f"#compare-{treatment_id} [data-compare]")
-    slider.scroll_into_view_if_needed()
-    assert slider.is_visible()
+    page.click(f"#compare-{treatment_id} button[type=submit]")
+    slider = page.locator(f"#compare-{treatment_id} [data-compare]:not([hidden])")
+    slider.wait_for()
     # the two photos of the moved back were lined up by the registration
     assert "lined up on the skin" in slider.inner_text()
     assert page.locator(f"#compare-{treatment_id} image[transform]").get_attribute(
@@ -186,6 +193,107 @@ def test_compare_slider_moves_with_a_drag_and_the_keyboard(browser, base_url, wa
     assert float(view.split()[2]) == pytest.approx(width / 2)
     check(page)
     page.locator(f"#compare-{treatment_id}").screenshot(path=str(ARTIFACTS / "welcome-07-compare-zoomed.png"))
+
+
+def uma_photos(live_app, treatment_id: int) -> tuple[int, int]:
+    """Return the ids of Uma's two check-ins: the earlier, the later."""
+    with live_app.app_context():
+        return tuple(db.session.scalars(sa.select(CheckIn.id).where(
+            CheckIn.treatment_id == treatment_id).order_by(CheckIn.taken_at)).all())
+
+
+def finished_photo(page, checkin_id: int):
+    """Expect the full-size photo of a check-in to arrive whole (a context manager)."""
+    return page.expect_request_finished(lambda r: f"/photos/{checkin_id}/full" in r.url)
+
+
+def middle(png: bytes) -> np.ndarray:
+    """Return the middle of a screenshot of the slider, clear of a divider at either edge."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+    width = pixels.shape[1]
+    return pixels[:, width // 5: width * 4 // 5]
+
+
+def looks_like_skin(png: bytes) -> bool:
+    """Tell whether a screenshot shows a photo of skin, not the empty place kept for it."""
+    red, _green, blue = middle(png).reshape(-1, 3).mean(axis=0)
+    # skin is clearly redder than it is blue; the place kept for a photo is a pale grey
+    return red - blue > 15
+
+
+def apart(png: bytes, other: bytes) -> float:
+    """Return how far apart two screenshots of the slider are: the mean difference, 0-255."""
+    return float(np.abs(middle(png) - middle(other)).mean())
+
+
+def drawn(page, stage, shows) -> bytes:
+    """Screenshot the slider until it shows what is expected, for at most 5 s; return the last."""
+    # a photo is painted a frame or two after it arrived
+    png = stage.screenshot()
+    for _ in range(50):
+        if shows(png):
+            break
+        page.wait_for_timeout(100)
+        png = stage.screenshot()
+    return png
+
+
+def test_the_comparison_brings_its_two_photos_when_tapped(browser, base_url, watch, context,
+                                                          live_app, people):
+    page = phone(browser, base_url, watch, service_workers="block").new_page()
+    email, treatment_id = people["uma"]
+    earlier, later = uma_photos(live_app, treatment_id)
+    login(page, email)
+    loaded = []
+    page.on("requestfinished", lambda r: loaded.append(r.url) if "/full" in r.url else None)
+    page.goto(f"/treatments/{treatment_id}")
+    section = page.locator(f"#compare-{treatment_id}")
+    section.scroll_into_view_if_needed()
+    # the page came without them: nothing in the section loads a photo
+    assert loaded == [] and section.locator("image, img").count() == 0
+    button = section.get_by_role("button", name="Show the two photos")
+    with finished_photo(page, earlier) as first, finished_photo(page, later) as second:
+        button.click()
+    for finished in (first.value, second.value):
+        response = finished.response()
+        assert response.status == 200 and response.headers["content-type"] == "image/jpeg"
+    slider = section.locator("[data-compare]:not([hidden])")
+    slider.wait_for()
+    hrefs = [image.get_attribute("href") for image in slider.locator("image").all()]
+    assert hrefs == [f"/photos/{later}/full.jpg", f"/photos/{earlier}/full.jpg"]
+    # both are drawn: the divider at the far left shows the later day alone, at the far right
+    # the earlier day over it; either would be the empty place, or the same, without its photo
+    stage = slider.locator(".compare-stage")
+    page.focus(f"#compare-{treatment_id} [data-compare-range]")
+    page.keyboard.press("Home")
+    later_alone = drawn(page, stage, looks_like_skin)
+    assert looks_like_skin(later_alone)
+    page.keyboard.press("End")
+    # (30 levels of 255 apart on average here; 0 with the earlier photo left out)
+    earlier_over = drawn(page, stage, lambda png: apart(png, later_alone) > 10)
+    assert looks_like_skin(earlier_over) and apart(earlier_over, later_alone) > 10
+    section.screenshot(path=str(ARTIFACTS / "welcome-08-compare-tapped.png"))
+    # the address went into the history: it gives the page with the photos
+    assert f"/treatments/{treatment_id}?" in page.url and "first=" in page.url
+    page.reload()
+    page.locator(f"#compare-{treatment_id} [data-compare]:not([hidden])").wait_for()
+
+
+def test_without_javascript_the_button_opens_the_page_with_the_photos(browser, base_url,
+                                                                      live_app, people):
+    context = browser.new_context(base_url=base_url, viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+    email, treatment_id = people["uma"]
+    earlier, later = uma_photos(live_app, treatment_id)
+    login(page, email)
+    page.goto(f"/treatments/{treatment_id}")
+    with finished_photo(page, earlier), finished_photo(page, later):
+        page.click(f"#compare-{treatment_id} button[type=submit]")
+    assert page.url.endswith(f"#compare-{treatment_id}") and "first=" in page.url
+    # the pair side by side, each day named
+    figures = page.locator(f"#compare-{treatment_id} .compare-pair figure")
+    assert figures.count() == 2 and figures.nth(0).is_visible()
+    context.close()
 
 
 def test_forms_and_swaps_make_no_csp_report(page, watch, live_app, people):
@@ -222,8 +330,16 @@ def test_forms_and_swaps_make_no_csp_report(page, watch, live_app, people):
     page.wait_for_selector(f"#flag-{open_flag}.flag-done")
     page.goto(f"/treatments/{people['ben']}")
     shot(page, "welcome-csp-compare")
+    # a day chosen before the photos is what the button shows; once they are shown, another
+    # day chosen swaps them at once
     page.select_option(f"#compare-{people['ben']} select[name=first]", "2")
+    page.click(f"#compare-{people['ben']} button[type=submit]")
     page.wait_for_selector(f"#compare-{people['ben']} [data-compare]:not([hidden])")
     page.wait_for_selector(f"#compare-{people['ben']} .compare-sides:has-text('Day 2')")
+    shot(page, "welcome-csp-compare-shown")
+    days = page.locator(f"#compare-{people['ben']} select[name=first] option").all_inner_texts()
+    other = next(day for day in days if day != "2")
+    page.select_option(f"#compare-{people['ben']} select[name=first]", other)
+    page.wait_for_selector(f"#compare-{people['ben']} .compare-sides:has-text('Day {other}')")
     # let any report reach the server before the context closes
     page.wait_for_timeout(500)

@@ -665,8 +665,9 @@ def test_timeline_shows_each_marks_course_and_outlines_in_the_comparison(app, cl
     assert re.sub(r"<[^>]+>|\s+", " ", row).split() == [
         "Mark", "2", "Fading", "slower", "than", "usual", "How", "visible:", "ΔE", "11.5"]
     assert "Too early to tell:" not in page
-    # the comparison outlines the same numbered marks on both days
-    compare = page[page.index('class="compare"'):]
+    # the comparison, once asked for, outlines the same numbered marks on both days
+    compared = client.get(f"/treatments/{setup['treatment']}?first=0&second=6").text
+    compare = compared[compared.index('class="compare"'):]
     assert compare.count('class="photo-outlines"') == 2
     assert compare.count(">2</text>") == 2
     # the selector works without javascript: a plain GET shows mark 2's curve
@@ -688,8 +689,12 @@ def test_therapist_review_shows_the_outlines_and_the_way_to_correct_them(app, cl
         latest = db.session.scalar(sa.select(CheckIn.id).order_by(CheckIn.taken_at.desc()))
     auth.login(setup["t1"])
     page = client.get(f"/therapist/clients/{setup['c1'].id}").text
-    assert page.count('class="photo-outlines"') == 2
     assert f'href="/checkins/{latest}/marks"' in page
+    # the comparison's photos come when its button asks for the treatment's slice: outlined
+    assert 'class="photo-outlines"' not in page
+    compared = client.get(f"/treatments/{setup['treatment']}?first=0&second=2", headers={
+        "HX-Request": "true", "HX-Target": f"compare-{setup['treatment']}"}).text
+    assert compared.count('class="photo-outlines"') == 2
 
 
 def test_triage_ranks_by_the_furthest_behind_mark(app, client, auth, make_user, link, people):

@@ -131,9 +131,8 @@ def test_timeline_renders_with_0_1_and_10_checkins(app, client, auth, people, co
     assert "<html" in html and f'id="timeline-{treatment_id}"' in html
     assert "Day 10, past the usual 7" in html
     assert html.count('class="day-row') == 11  # one row per day since the treatment
-    # thumbnail and its full photo per day, and the two days compared (the pair's links and
-    # images, and the slider's two images)
-    assert html.count("/photos/") == count * 2 + (6 if count >= 2 else 0)
+    # thumbnail and its full photo's link per day; the two days compared only when asked
+    assert html.count("/photos/") == count * 2
     assert ("<svg viewBox" in html) == (count > 0)
     assert ('name="first"' in html) == (count >= 2)
     assert "not medical advice" in html
@@ -249,9 +248,14 @@ def test_client_can_delete_a_days_photo_from_the_timeline(app, client, auth, peo
 def test_another_client_and_another_therapist_get_404(app, client, auth, people):
     treatment_id = make_treatment(app, people["c1"])
     add_course(app, treatment_id, count=3)
+    hx = {"HX-Request": "true", "HX-Target": f"compare-{treatment_id}"}
     for outsider in ("c2", "t2"):
         auth.login(people[outsider])
         assert client.get(f"/treatments/{treatment_id}").status_code == 404
+        # nor the comparison with its photos, as a page or as htmx's slice
+        for headers in ({}, hx):
+            response = client.get(f"/treatments/{treatment_id}?first=0&second=2", headers=headers)
+            assert response.status_code == 404 and "/photos/" not in response.text
         auth.logout()
     with app.app_context():
         assert db.session.scalars(sa.select(AuditEvent).where(
@@ -302,14 +306,16 @@ def test_compare_defaults_to_first_and_latest_and_follows_the_choice(app, client
     auth.login(people["c1"])
     hx = {"HX-Request": "true", "HX-Target": f"compare-{treatment_id}"}
 
-    def shown(query=""):
+    def chosen(query=""):
         html = client.get(f"/treatments/{treatment_id}{query}", headers=hx).get_data(as_text=True)
-        return [i for i in ids if f'<img src="/photos/{i}/full' in html]
+        return ([int(day) for day in re.findall(r"<option selected>(\d+)</option>", html)],
+                [i for i in ids if f'<img src="/photos/{i}/full' in html])
 
-    assert shown() == [ids[0], ids[5]]
-    assert shown("?first=2&second=4") == [ids[2], ids[4]]
+    # the days are chosen, the photos not yet sent
+    assert chosen() == ([0, 5], [])
+    assert chosen("?first=2&second=4") == ([2, 4], [ids[2], ids[4]])
     # a day without a photo, or nonsense, falls back to the default
-    assert shown("?first=99&second=abc") == [ids[0], ids[5]]
+    assert chosen("?first=99&second=abc") == ([0, 5], [ids[0], ids[5]])
 
 
 def count_queries(app, client, url) -> int:
@@ -598,13 +604,72 @@ def test_add_later_shows_once_todays_photo_is_done(app, client, auth, people):
     assert later not in client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
 
 
+def full_photos_loaded(html: str) -> list[int]:
+    """Return the check-ins whose full-size photo the HTML makes the browser load, in order."""
+    # an <img src> or an SVG <image href>; a link to a photo (<a href>) loads nothing
+    return [int(i) for i in re.findall(r'(?:<img src|<image href)="/photos/(\d+)/full\b', html)]
+
+
+def compare_section(html: str) -> str:
+    """Return the comparison's section of a page or slice."""
+    section = html[html.index('<section id="compare-'):]
+    return section[:section.index("</section>")]
+
+
+def test_the_timeline_sends_no_comparison_photo_until_asked(app, client, auth, people):
+    # each is a display copy of up to 1600 px that no cache keeps: two thirds of the page's
+    # bytes on a phone (issue 15)
+    treatment_id = make_treatment(app, people["c1"], days_ago=4.5)
+    add_course(app, treatment_id, count=4)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{treatment_id}").text
+    assert full_photos_loaded(html) == []
+    section = compare_section(html)
+    assert "data-compare" not in section and "<figure>" not in section
+    # one button asks for them: without javascript a plain GET of the page at the comparison,
+    # with htmx the comparison's slice; until then a day chosen fetches nothing
+    form = re.search(r"<form [^>]*>", section).group(0)
+    assert f'method="get" action="/treatments/{treatment_id}#compare-{treatment_id}"' in form
+    assert f'hx-get="/treatments/{treatment_id}" hx-target="#compare-{treatment_id}"' in form
+    assert 'hx-trigger="submit"' in form
+    assert re.search(r'<button type="submit" class="secondary">\s*Show the two photos',
+                     section)
+    assert "<noscript>" not in section
+
+
+@pytest.mark.parametrize("who", ["c1", "t1"])
+def test_asked_the_comparison_comes_with_its_photos_as_a_slice_or_a_page(app, client, auth,
+                                                                         people, who):
+    treatment_id = make_treatment(app, people["c1"], therapist=people["t1"], days_ago=4.5)
+    ids = [add_checkin(app, treatment_id, t, e, c) for t, e, c in FADING[:4]]
+    auth.login(people[who])
+    url = f"/treatments/{treatment_id}?first=0&second=3"
+    fragment = client.get(url, headers={"HX-Request": "true",
+                                        "HX-Target": f"compare-{treatment_id}"})
+    assert fragment.status_code == 200 and "HX-Request" in fragment.headers["Vary"]
+    assert fragment.text.lstrip().startswith(f'<section id="compare-{treatment_id}"')
+    assert "<html" not in fragment.text and "timeline-" not in fragment.text
+    # without javascript: the whole page, the same section in it
+    page = client.get(url)
+    assert page.status_code == 200 and page.text.startswith("<!doctype html>")
+    assert "HX-Request" in page.headers["Vary"]
+    for html in (fragment.text, compare_section(page.text)):
+        # the slider's two images (later day under the earlier), then the pair's
+        assert full_photos_loaded(html) == [ids[3], ids[0], ids[0], ids[3]]
+        # the button is gone; another day chosen swaps the slice at once, or by the button
+        # in <noscript>
+        assert "Show the two photos" not in html and 'hx-trigger="change, submit"' in html
+        assert '<noscript><button type="submit" class="secondary">Compare</button></noscript>' in html
+    # and no other full-size photo anywhere on the page
+    assert full_photos_loaded(page.text) == [ids[3], ids[0], ids[0], ids[3]]
+
+
 def test_compare_has_a_slider_for_javascript_and_the_pair_without(app, client, auth, people):
     treatment_id = make_treatment(app, people["c1"], days_ago=4.5)
     add_course(app, treatment_id, count=4)
     auth.login(people["c1"])
-    html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
-    section = html[html.index('<section id="compare-'):]
-    section = section[:section.index("</section>")]
+    html = client.get(f"/treatments/{treatment_id}?first=0&second=3").get_data(as_text=True)
+    section = compare_section(html)
     # hidden until static/js/app.js shows it; the side-by-side pair is there either way
     assert '<div class="compare-slider" data-compare hidden>' in section
     assert '<input type="range" class="compare-range"' in section

@@ -291,7 +291,11 @@ def has_therapist(client_id: int) -> bool:
 @bp.route("/<int:treatment_id>")
 @login_required
 def show(treatment_id: int):
-    """Show one treatment's recovery timeline; htmx asks for the timeline or the comparison."""
+    """Show one treatment's recovery timeline; htmx asks for the timeline or the comparison.
+
+    The comparison shows its two photos only when the query names its days (``first`` or
+    ``second``, day numbers; one without a photo falls back to the oldest or the latest).
+    """
     treatment = get_treatment_or_404(treatment_id)
     # only a request aimed at a slice gets the slice: any other htmx request wants the page
     partial = {f"timeline-{treatment.id}": "treatments/_timeline.html",
@@ -313,6 +317,10 @@ def show(treatment_id: int):
     # otherwise
     tell_client = current_user.id == treatment.client_id and (
         recovery.assessment.verdict == "slow" or view.tells_therapist)
+    # the comparison's photos come once asked for: its form (the button, or a day chosen after
+    # it) sends the two days, with htmx or as a plain GET
+    compare_photos = "first" in request.args or "second" in request.args
     return render("treatments/show.html", partial, treatment=treatment, timeline=view,
+                  compare_photos=compare_photos,
                   has_therapist=tell_client and has_therapist(treatment.client_id),
                   thread=thread(treatment, current_user) if whole_page else None)
