@@ -155,21 +155,27 @@ def _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, short_side):
     """
     near_point = distance_sq <= (CLEAR_DISC * short_side) ** 2
     point_lab = masks.sample_median(lab_s, near_point)
-    if float(colour.ciede2000(skin_lab, point_lab)) >= colour.RESOLVED_BELOW or skin.sum() < 60:
+    if float(colour.ciede2000(skin_lab, point_lab)) >= colour.FAINT_BELOW or skin.sum() < 60:
         return skin, skin_lab
-    ys, xs = np.nonzero(skin)
+    centres, shares = _two_colours(lab_s, skin)
+    mine = int(np.argmin(np.linalg.norm(centres - point_lab, axis=1)))
+    other = 1 - mine
+    if shares[other] < 0.1 or not is_mark_on(centres[mine], centres[other], FAINT_SPLIT_DELTA_E):
+        return skin, skin_lab
+    closer = colour.approx_delta_e(lab_s, centres[other]) < colour.approx_delta_e(lab_s, centres[mine])
+    return skin & closer, centres[other]
+
+
+def _two_colours(lab_s: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split the pixels (H, W bool) of Lab planes into two colour clusters (OpenCV k-means on
+    up to ~2000 of them): returns their centres (2, 3) and the share of pixels in each (2,)."""
+    ys, xs = np.nonzero(pixels)
     step = max(1, len(ys) // 2000)
     sample = lab_s[:, ys[::step], xs[::step]].T.astype(np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     cv2.setRNGSeed(0)
     _, labels, centres = cv2.kmeans(sample, 2, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
-    mine = int(np.argmin(np.linalg.norm(centres - point_lab.astype(np.float32), axis=1)))
-    other = 1 - mine
-    if (labels.ravel() == other).mean() < 0.1 or not is_mark_on(centres[mine], centres[other], FAINT_SPLIT_DELTA_E):
-        return skin, skin_lab
-    other_lab = centres[other].astype(np.float64)
-    closer = colour.approx_delta_e(lab_s, other_lab) < colour.approx_delta_e(lab_s, centres[mine])
-    return skin & closer, other_lab
+    return centres.astype(np.float64), np.bincount(labels.ravel(), minlength=2) / len(labels)
 
 
 def _component_at(candidates: np.ndarray, point, reach_px: float) -> np.ndarray | None:
@@ -252,6 +258,19 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
             whole = np.ones(skin.shape, dtype=bool)
             return window, whole, scene.skin_lab, None, None, whole, whole
     skin_lab = _local_skin(lab_s, skin, distance_sq, half, scene.skin_lab)
+    if search and is_mark_on(skin_lab, scene.skin_lab, FAINT_SPLIT_DELTA_E):
+        # the skin around the tap reads as a mark on the body's own skin: the tap lies inside a
+        # mark that fills this window (a close-up), and a blotch within it is no mark of its own
+        whole = np.ones(skin.shape, dtype=bool)
+        if (window[0].stop - window[0].start, window[1].stop - window[1].start) != scene.shape:
+            return window, whole, scene.skin_lab, None, None, whole, whole
+        # the whole photo is in view: of its skin-coloured pixels' two colours (the mark and
+        # the skin it lies on), the skin is the one nearer the body's skin colour
+        if skin.sum() >= 60:
+            centres, _ = _two_colours(lab_s, skin)
+            near = np.argsort(np.linalg.norm(centres - scene.skin_lab, axis=1))
+            skin &= colour.approx_delta_e(lab_s, centres[near[0]]) < colour.approx_delta_e(lab_s, centres[near[1]])
+            skin_lab = centres[near[0]]
     skin, skin_lab = _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, scene.short_side)
 
     clear = skin & (colour.approx_delta_e(lab_s, skin_lab) < SKIN_SPREAD)
