@@ -5,8 +5,8 @@ carried over from yesterday, or an automatic proposal. Around the point a window
 is taken; the local skin colour comes from the body's clear skin in that window (the skin next
 to a mark, not the photo's average); the mark is the connected area around the point that
 differs from that skin, cut where its difference falls below a share of its own peak (about
-half-way down its soft edge). Its mean colour, rim and any yellow part included, is compared
-with a ring of clear skin around it. A point on clear skin finds
+half-way down its soft edge). Its mean colour over all of that area, rim and any yellow part
+included, is compared with a ring of clear skin around it. A point on clear skin finds
 no such area and is measured as a small disc, which reads ΔE00 < 3: a faded mark.
 """
 
@@ -45,12 +45,9 @@ LARGEST_MARK_HALF = 0.9
 CLEAR_DISC = 0.025
 # local skin: pixels within this approximate ΔE00 of the running estimate (mottling, shading)
 SKIN_SPREAD = 5.0
-# share of a mark's depth at its outline left out of its colour (the blend into skin); small
-# enough that a cup's darker rim and a yellow edge stay in
-EDGE_BAND = 0.1
-# on a small mark the blend is most of it: at least this many pixels of it are left out (at most
-# the outer half of the mark)
-EDGE_BAND_MIN_PX = 2.0
+# pixels less deep than this inside a mark's outline (at most its outer half) are left out of its
+# colour (see measure_at)
+OUTLINE_BLUR_PX = 2.0
 # bands narrower than this share of a mark's radius that join it to something else are cut
 BRIDGE_SHARE = 0.2
 # a pixel lighter than the skin field by more than this (L*) is never part of a mark
@@ -417,9 +414,13 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     ring = (distance > inner) & (distance <= outer) & scene.skin[window] & (strength < SKIN_SPREAD)
     nominal = np.pi * ((r_eq + outer) ** 2 - (r_eq + inner) ** 2)
     ring_fraction = min(1.0, int(ring.sum()) / nominal)
-    # the outermost band, where the soft edge blends into skin, is left out of the mark's colour
+    # the mark's colour is its mean out to the outline half-way down its soft edge: the mean
+    # colour DESIGN.md measures (and the generators' truth, synthetic.core_truth). Only the
+    # outline's own pixels are left out: the reduction to the analysis grid and the smoothing
+    # blur the edge by about a pixel, so they are part skin (on a mark a few pixels across, a
+    # large part of it); a wider band read ~5% strong on soft marks
     depth = masks.depth_inside(component)
-    measured = component & (depth >= min(max(EDGE_BAND * float(depth.max()), EDGE_BAND_MIN_PX), 0.5 * float(depth.max())))
+    measured = component & (depth >= min(OUTLINE_BLUR_PX, 0.5 * float(depth.max())))
     if int(ring.sum()) >= MIN_RING:
         # the ring's own median, moved by the skin field's slope from the ring to the mark: on
         # a shaded side (a back's outline) the skin under the mark is darker than its ring
