@@ -57,6 +57,12 @@ LOCAL_BODY_SHARE = 0.2
 # shading lowers lightness with little change of chroma (|ΔC*ab| / |ΔL*| small); every bruise
 # colour changes chroma or hue as much as a third of its darkening or more (colour-evidence.md)
 SHADOW_CHROMA_RATIO = 0.35
+# a pixel darker than the skin field by more than this (L*) whose colour is within SHADE_OFF
+# (approximate ΔE00, a* and b* only) of the skin's in shade is shading, not a mark: about twice
+# the smoothed planes' chroma noise, below the 50% perceptibility of a difference on dark skin
+# (ΔE00 1.75, colour-evidence.md "Perceptibility on skin")
+SHADE_DARKER = 2.0
+SHADE_OFF = 1.0
 # two clusters' centres blend a mark's soft edge into both: a split needs only this ΔE00
 FAINT_SPLIT_DELTA_E = 4.0
 # fewest ring pixels for a ring median
@@ -286,6 +292,9 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
         # marks only darken skin: a patch lighter than the skin around it (sheen, a highlight,
         # skin next to a shadow) is never part of one
         strength[lab_s[0] - field[0] > MAX_LIGHTER] = 0.0
+        # nor is a darker patch whose colour is the skin's in shade (colour.shaded): the body's
+        # outline turning from the light, a fold
+        strength[_shade_like(lab_s, field, skin_lab)] = 0.0
         # skin's own texture sets the floor: what differs no more than the clear skin far from
         # the point does is texture, not a mark
         far = clear & (distance_sq >= (0.55 * half) ** 2)
@@ -317,6 +326,16 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
             break
         skin_lab = masks.sample_median(lab_s, clear)
     return window, component, skin_lab, strength, field, extent, loose
+
+
+def _shade_like(lab_s: np.ndarray, field: np.ndarray, skin_lab) -> np.ndarray:
+    """Pixels (H, W) of Lab planes darker than the skin field (3, H, W) by more than
+    ``SHADE_DARKER`` whose a*, b* are within ``SHADE_OFF`` (approximate ΔE00) of the field's in
+    shade at their own lightness (``colour.shaded``): L* + 16, a* and b* scale together there."""
+    scale = (lab_s[0] + 16.0) / np.maximum(field[0] + 16.0, 1e-3)
+    s_ab = 1 + 0.03 * float(np.hypot(skin_lab[1], skin_lab[2]))
+    off = np.hypot(lab_s[1] - field[1] * scale, lab_s[2] - field[2] * scale) / s_ab
+    return (field[0] - lab_s[0] > SHADE_DARKER) & (off < SHADE_OFF)
 
 
 def _with_breakdown_part(lab_s, component, loose, skin_lab) -> np.ndarray:
