@@ -148,10 +148,11 @@ def _local_skin(lab_s, skin, distance_sq, half, fallback) -> np.ndarray:
 
 
 def _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, short_side):
-    """When the point's own colour passed for skin, split the window's skin into two colours.
+    """When the point's own colour is within a faint mark's difference (ΔE00 < 6) of the skin
+    estimate, split the window's skin into two colours.
 
     In a close-up the mark fills most of the window and lies within the skin tolerance, so the
-    skin estimate is the mark itself. Two colour clusters (k-means) of the window's skin-coloured
+    skin estimate is the mark itself, or a blend of it and the skin. Two colour clusters (k-means) of the window's skin-coloured
     pixels are formed; when the point's cluster reads as a mark on the other (darker, with a change
     of chroma or hue: ``body.is_mark_on``) and the other covers a tenth of the window, the other
     is the skin. Returns the (skin mask, skin Lab) to use.
