@@ -1,8 +1,10 @@
 """The engine on realistic generated scenes (scenes.py): proposals, measurement at points, lighting.
 
-Each test prints the issue's figure beside its goal. The goals of issue 10 are not all met yet;
-each assert holds the figure this version reaches (``FLOOR``) so that a change that makes the
-engine worse on these scenes fails, and the printed line shows how far the goal still is.
+Each test prints the issue's figure beside its goal, on 100 scenes (30 without marks). Where
+this version meets a goal of issue 10 the assert is the goal itself; where it does not yet (clean
+scenes, the stage and the ΔE00 error at the true centres) the assert holds the figure this
+version reaches, so that a change that makes the engine worse fails, and the printed line shows
+how far the goal still is.
 """
 
 import numpy as np
@@ -12,7 +14,8 @@ from scipy import ndimage
 from webapp.analysis import analyze_photo, scenes as sc
 from webapp.analysis.synthetic import save_jpeg
 
-SUITE_SIZE = 60
+SUITE_SIZE = 100
+CLEAN_FRACTION = 0.3
 # a truth this close to a stage boundary is left out of the stage figures: phone noise alone
 # moves a reading by ΔE 2–4 (colour-evidence.md, "Photos")
 BOUNDARY_SHARE = 0.15
@@ -24,7 +27,7 @@ STAGE_HUE_BOUNDARIES = (35.0, 120.0, -160.0)
 def readings():
     """The suite's scenes with their JPEG bytes, the reading without points and at the true centres."""
     out = []
-    for scene in sc.scene_suite(SUITE_SIZE, seed=11, clean_fraction=0.25):
+    for scene in sc.scene_suite(SUITE_SIZE, seed=11, clean_fraction=CLEAN_FRACTION):
         data = save_jpeg(scene.image, quality=90)
         proposed = analyze_photo(data)
         at_points = analyze_photo(data, at=[m.centre for m in scene.marks]) if scene.marks else None
@@ -51,12 +54,12 @@ def test_top_proposal_lies_on_a_true_mark(readings):
         for scene, proposed, _ in readings
         if scene.marks
     ]
-    _report("top proposal on a true mark", float(np.mean(hits)), 0.90, 0.85)
+    _report("top proposal on a true mark", float(np.mean(hits)), 0.90, 0.90)
 
 
 def test_clean_scenes_with_distractors_read_no_mark(readings):
     clean = [not proposed.mark_found or proposed.stage == "resolved" for scene, proposed, _ in readings if not scene.marks]
-    assert len(clean) >= 10
+    assert len(clean) >= 25
     _report("clean scenes without a mark", float(np.mean(clean)), 0.95, 0.90)
 
 
@@ -71,7 +74,7 @@ def test_stage_of_the_reading_away_from_boundaries(readings):
             right.append(False)
         elif not _near_boundary(scene.marks[index]):
             right.append(top["stage"] == scene.marks[index].stage)
-    _report("stage of the reading", float(np.mean(right)), 0.90, 0.88)
+    _report("stage of the reading", float(np.mean(right)), 0.90, 0.90)
 
 
 def test_measured_at_true_centres(readings):
@@ -90,8 +93,9 @@ def test_measured_at_true_centres(readings):
     print(f"\nat true centres: |ΔE00 error| median {np.median(errors):.2f} (goal ≤ 1.0), "
           f"p90 {np.percentile(errors, 90):.2f} (goal ≤ 2.5) over {len(errors)} marks")
     _report("measured on its mark", float(np.mean(on)), 0.95, 0.95)
-    _report("stage at the true centre", float(np.mean(stage)), 0.93, 0.90)
-    assert np.median(errors) <= 1.5
+    _report("stage at the true centre", float(np.mean(stage)), 0.93, 0.92)
+    # the goals are a median of 1.0 and a p90 of 2.5; this version's figures, held
+    assert np.median(errors) <= 1.25 and np.percentile(errors, 90) <= 4.3
 
 
 def test_stage_stays_across_casts_and_exposures():
@@ -109,7 +113,7 @@ def test_stage_stays_across_casts_and_exposures():
         for column in zip(*stages):
             usual = max(set(column), key=column.count)
             same += [value == usual for value in column]
-    _report("stage unchanged across lightings", float(np.mean(same)), 0.95, 0.90)
+    _report("stage unchanged across lightings", float(np.mean(same)), 0.95, 0.95)
 
 
 def test_clear_skin_point_reads_resolved_and_a_cut_mark_is_measured():

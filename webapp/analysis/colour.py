@@ -329,6 +329,19 @@ def approx_delta_e(lab_planes: np.ndarray, reference) -> np.ndarray:
     return np.sqrt(total, out=total)
 
 
+def shaded(skin_lab, lightness: float) -> np.ndarray:
+    """The skin colour (3,) as less (or more) light would show it at L* = ``lightness``.
+
+    Dimmer light scales linear RGB, hence XYZ, by one factor k; above CIELAB's linear toe
+    (L* > 8) L* + 16, a* and b* then all scale by k^(1/3). So a shadow, a fold or the curve of
+    a body away from the light moves skin along the line from (−16, 0, 0) through it, whatever
+    the skin's tone; a mark (haemoglobin, bilirubin) changes the colour off that line.
+    """
+    skin = np.asarray(skin_lab, dtype=np.float64)
+    factor = (float(lightness) + 16.0) / max(float(skin[0]) + 16.0, 1e-6)
+    return np.array([float(lightness), skin[1] * factor, skin[2] * factor])
+
+
 def delta_e_at_exposure(skin_lab, mark_lab, factor: float) -> float:
     """ΔE00 between a skin and a mark colour as they would read under ``factor`` times the light.
 

@@ -5,8 +5,8 @@ carried over from yesterday, or an automatic proposal. Around the point a window
 is taken; the local skin colour comes from the body's clear skin in that window (the skin next
 to a mark, not the photo's average); the mark is the connected area around the point that
 differs from that skin, cut where its difference falls below a share of its own peak (about
-half-way down its soft edge). Its mean colour, rim and any yellow part included, is compared
-with a ring of clear skin around it. A point on clear skin finds
+half-way down its soft edge). Its mean colour over all of that area, rim and any yellow part
+included, is compared with a ring of clear skin around it. A point on clear skin finds
 no such area and is measured as a small disc, which reads ΔE00 < 3: a faded mark.
 """
 
@@ -45,12 +45,9 @@ LARGEST_MARK_HALF = 0.9
 CLEAR_DISC = 0.025
 # local skin: pixels within this approximate ΔE00 of the running estimate (mottling, shading)
 SKIN_SPREAD = 5.0
-# share of a mark's depth at its outline left out of its colour (the blend into skin); small
-# enough that a cup's darker rim and a yellow edge stay in
-EDGE_BAND = 0.1
-# on a small mark the blend is most of it: at least this many pixels of it are left out (at most
-# the outer half of the mark)
-EDGE_BAND_MIN_PX = 2.0
+# pixels less deep than this inside a mark's outline (at most its outer half) are left out of its
+# colour (see measure_at)
+OUTLINE_BLUR_PX = 2.0
 # bands narrower than this share of a mark's radius that join it to something else are cut
 BRIDGE_SHARE = 0.2
 # a pixel lighter than the skin field by more than this (L*) is never part of a mark
@@ -60,6 +57,12 @@ LOCAL_BODY_SHARE = 0.2
 # shading lowers lightness with little change of chroma (|ΔC*ab| / |ΔL*| small); every bruise
 # colour changes chroma or hue as much as a third of its darkening or more (colour-evidence.md)
 SHADOW_CHROMA_RATIO = 0.35
+# a pixel darker than the skin field by more than this (L*) whose colour is within SHADE_OFF
+# (approximate ΔE00, a* and b* only) of the skin's in shade is shading, not a mark: about twice
+# the smoothed planes' chroma noise, below the 50% perceptibility of a difference on dark skin
+# (ΔE00 1.75, colour-evidence.md "Perceptibility on skin")
+SHADE_DARKER = 2.0
+SHADE_OFF = 1.0
 # two clusters' centres blend a mark's soft edge into both: a split needs only this ΔE00
 FAINT_SPLIT_DELTA_E = 4.0
 # fewest ring pixels for a ring median
@@ -145,31 +148,38 @@ def _local_skin(lab_s, skin, distance_sq, half, fallback) -> np.ndarray:
 
 
 def _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, short_side):
-    """When the point's own colour passed for skin, split the window's skin into two colours.
+    """When the point's own colour is within a faint mark's difference (ΔE00 < 6) of the skin
+    estimate, split the window's skin into two colours.
 
     In a close-up the mark fills most of the window and lies within the skin tolerance, so the
-    skin estimate is the mark itself. Two colour clusters (k-means) of the window's skin-coloured
+    skin estimate is the mark itself, or a blend of it and the skin. Two colour clusters (k-means) of the window's skin-coloured
     pixels are formed; when the point's cluster reads as a mark on the other (darker, with a change
     of chroma or hue: ``body.is_mark_on``) and the other covers a tenth of the window, the other
     is the skin. Returns the (skin mask, skin Lab) to use.
     """
     near_point = distance_sq <= (CLEAR_DISC * short_side) ** 2
     point_lab = masks.sample_median(lab_s, near_point)
-    if float(colour.ciede2000(skin_lab, point_lab)) >= colour.RESOLVED_BELOW or skin.sum() < 60:
+    if float(colour.ciede2000(skin_lab, point_lab)) >= colour.FAINT_BELOW or skin.sum() < 60:
         return skin, skin_lab
-    ys, xs = np.nonzero(skin)
+    centres, shares = _two_colours(lab_s, skin)
+    mine = int(np.argmin(np.linalg.norm(centres - point_lab, axis=1)))
+    other = 1 - mine
+    if shares[other] < 0.1 or not is_mark_on(centres[mine], centres[other], FAINT_SPLIT_DELTA_E):
+        return skin, skin_lab
+    closer = colour.approx_delta_e(lab_s, centres[other]) < colour.approx_delta_e(lab_s, centres[mine])
+    return skin & closer, centres[other]
+
+
+def _two_colours(lab_s: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split the pixels (H, W bool) of Lab planes into two colour clusters (OpenCV k-means on
+    up to ~2000 of them): returns their centres (2, 3) and the share of pixels in each (2,)."""
+    ys, xs = np.nonzero(pixels)
     step = max(1, len(ys) // 2000)
     sample = lab_s[:, ys[::step], xs[::step]].T.astype(np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     cv2.setRNGSeed(0)
     _, labels, centres = cv2.kmeans(sample, 2, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
-    mine = int(np.argmin(np.linalg.norm(centres - point_lab.astype(np.float32), axis=1)))
-    other = 1 - mine
-    if (labels.ravel() == other).mean() < 0.1 or not is_mark_on(centres[mine], centres[other], FAINT_SPLIT_DELTA_E):
-        return skin, skin_lab
-    other_lab = centres[other].astype(np.float64)
-    closer = colour.approx_delta_e(lab_s, other_lab) < colour.approx_delta_e(lab_s, centres[mine])
-    return skin & closer, other_lab
+    return centres.astype(np.float64), np.bincount(labels.ravel(), minlength=2) / len(labels)
 
 
 def _component_at(candidates: np.ndarray, point, reach_px: float) -> np.ndarray | None:
@@ -252,6 +262,19 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
             whole = np.ones(skin.shape, dtype=bool)
             return window, whole, scene.skin_lab, None, None, whole, whole
     skin_lab = _local_skin(lab_s, skin, distance_sq, half, scene.skin_lab)
+    if search and is_mark_on(skin_lab, scene.skin_lab, FAINT_SPLIT_DELTA_E):
+        # the skin around the tap reads as a mark on the body's own skin: the tap lies inside a
+        # mark that fills this window (a close-up), and a blotch within it is no mark of its own
+        whole = np.ones(skin.shape, dtype=bool)
+        if (window[0].stop - window[0].start, window[1].stop - window[1].start) != scene.shape:
+            return window, whole, scene.skin_lab, None, None, whole, whole
+        # the whole photo is in view: of its skin-coloured pixels' two colours (the mark and
+        # the skin it lies on), the skin is the one nearer the body's skin colour
+        if skin.sum() >= 60:
+            centres, _ = _two_colours(lab_s, skin)
+            near = np.argsort(np.linalg.norm(centres - scene.skin_lab, axis=1))
+            skin &= colour.approx_delta_e(lab_s, centres[near[0]]) < colour.approx_delta_e(lab_s, centres[near[1]])
+            skin_lab = centres[near[0]]
     skin, skin_lab = _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, scene.short_side)
 
     clear = skin & (colour.approx_delta_e(lab_s, skin_lab) < SKIN_SPREAD)
@@ -270,6 +293,9 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
         # marks only darken skin: a patch lighter than the skin around it (sheen, a highlight,
         # skin next to a shadow) is never part of one
         strength[lab_s[0] - field[0] > MAX_LIGHTER] = 0.0
+        # nor is a darker patch whose colour is the skin's in shade (colour.shaded): the body's
+        # outline turning from the light, a fold
+        strength[_shade_like(lab_s, field, skin_lab)] = 0.0
         # skin's own texture sets the floor: what differs no more than the clear skin far from
         # the point does is texture, not a mark
         far = clear & (distance_sq >= (0.55 * half) ** 2)
@@ -301,6 +327,16 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
             break
         skin_lab = masks.sample_median(lab_s, clear)
     return window, component, skin_lab, strength, field, extent, loose
+
+
+def _shade_like(lab_s: np.ndarray, field: np.ndarray, skin_lab) -> np.ndarray:
+    """Pixels (H, W) of Lab planes darker than the skin field (3, H, W) by more than
+    ``SHADE_DARKER`` whose a*, b* are within ``SHADE_OFF`` (approximate ΔE00) of the field's in
+    shade at their own lightness (``colour.shaded``): L* + 16, a* and b* scale together there."""
+    scale = (lab_s[0] + 16.0) / np.maximum(field[0] + 16.0, 1e-3)
+    s_ab = 1 + 0.03 * float(np.hypot(skin_lab[1], skin_lab[2]))
+    off = np.hypot(lab_s[1] - field[1] * scale, lab_s[2] - field[2] * scale) / s_ab
+    return (field[0] - lab_s[0] > SHADE_DARKER) & (off < SHADE_OFF)
 
 
 def _with_breakdown_part(lab_s, component, loose, skin_lab) -> np.ndarray:
@@ -398,9 +434,13 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     ring = (distance > inner) & (distance <= outer) & scene.skin[window] & (strength < SKIN_SPREAD)
     nominal = np.pi * ((r_eq + outer) ** 2 - (r_eq + inner) ** 2)
     ring_fraction = min(1.0, int(ring.sum()) / nominal)
-    # the outermost band, where the soft edge blends into skin, is left out of the mark's colour
+    # the mark's colour is its mean out to the outline half-way down its soft edge: the mean
+    # colour DESIGN.md measures (and the generators' truth, synthetic.core_truth). Only the
+    # outline's own pixels are left out: the reduction to the analysis grid and the smoothing
+    # blur the edge by about a pixel, so they are part skin (on a mark a few pixels across, a
+    # large part of it); a wider band read ~5% strong on soft marks
     depth = masks.depth_inside(component)
-    measured = component & (depth >= min(max(EDGE_BAND * float(depth.max()), EDGE_BAND_MIN_PX), 0.5 * float(depth.max())))
+    measured = component & (depth >= min(OUTLINE_BLUR_PX, 0.5 * float(depth.max())))
     if int(ring.sum()) >= MIN_RING:
         # the ring's own median, moved by the skin field's slope from the ring to the mark: on
         # a shaded side (a back's outline) the skin under the mark is darker than its ring

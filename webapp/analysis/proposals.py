@@ -45,6 +45,12 @@ FULL_CONTRAST = 4.5
 # is the outline's shading or a cloth's edge (a mark cut by the outline keeps at least half its
 # border on skin)
 OUTLINE_SHARE = 0.5
+# colour: a candidate within this ΔE00 of its skin in shade (colour.shaded) is a shadow, a
+# fold, the navel or hair; one this far off it is a mark colour. The 50% perceptibility
+# thresholds of a colour difference on light and on dark skin (ΔE00 0.59 and 1.75,
+# colour-evidence.md "Perceptibility on skin")
+SHADE_NONE = 0.59
+SHADE_FULL = 1.75
 # a mark is never lighter than its skin by more than this (glare, a scar, a towel fold)
 MAX_LIGHTER = 2.0
 
@@ -197,12 +203,13 @@ def score(scene: Scene, measured: Measured) -> tuple[float, dict]:
 
     The product of: contrast (ΔE00 up to ``FULL_CONTRAST``), size (equivalent diameter between
     moles and frame-filling close-ups), roundness and solidity (creases, the outline, hair and
-    the spine groove are long or ragged), and colour (darker, with a change of chroma or hue,
-    not a pure shadow).
+    the spine groove are long or ragged), and colour (not lighter; darker with a change of
+    chroma or hue, and off the colour shade alone would give the skin: ``colour.shaded``).
     """
     delta = measured.mark_lab - measured.skin_lab
     chroma_change = float(np.hypot(delta[1], delta[2]))
     lighter = float(delta[0])
+    off_shade = float(colour.ciede2000(colour.shaded(measured.skin_lab, measured.mark_lab[0]), measured.mark_lab))
     diameter = 2 * measured.radius
     # the shape before thin joins were cut: a strip of shading cut into pieces is still a strip
     ratio, solidity = _shape_terms(measured.extent if measured.extent is not None else measured.component[2])
@@ -213,7 +220,9 @@ def score(scene: Scene, measured: Measured) -> tuple[float, dict]:
         "round": _ramp(ratio, ROUND_NONE, ROUND_FULL),
         "solid": _ramp(solidity, SOLID_NONE, SOLID_FULL),
         "inside": _ramp(_outline_share(scene, measured), 0.8, OUTLINE_SHARE),
-        "colour": 0.0 if lighter > MAX_LIGHTER else _ramp(chroma_change / max(-lighter, 1e-6), 0.1, SHADOW_CHROMA_RATIO),
+        "colour": 0.0 if lighter > MAX_LIGHTER else min(
+            _ramp(chroma_change / max(-lighter, 1e-6), 0.1, SHADOW_CHROMA_RATIO), _ramp(off_shade, SHADE_NONE, SHADE_FULL)
+        ),
     }
     total = float(np.prod(list(terms.values())))
     return total, {k: round(v, 3) for k, v in terms.items()}

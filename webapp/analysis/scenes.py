@@ -12,7 +12,8 @@ frame (so :func:`transformed` can photograph it again from elsewhere), then lit 
     again = transformed(scene, shift=(0.05, 0.0), rotate_deg=4, lighting=SceneLighting(red_gain=1.1))
 
 Every mark's truth is the mean of what was painted over its core, judged by the product's rules
-(``synthetic.truth_for``, and the mixed-mark rule below).
+(``synthetic.core_truth``, the definition synthetic.py's marks share, and the mixed-mark rule
+below).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from . import colour
-from .synthetic import ITA_CATEGORIES, mark_delta, random_skin, skin_lab_for_ita, smooth_noise, truth_for
+from .synthetic import CORE_WEIGHT, ITA_CATEGORIES, core_truth, mark_delta, random_skin, skin_lab_for_ita, smooth_noise
 
 KINDS = ("back", "torso", "closeup")
 STYLES = ("round", "rim", "speckled", "mixed")
@@ -69,7 +70,8 @@ class SceneMark:
 
     ``centre`` (x, y) fractions of width and height (inside the frame), ``radius`` fraction of
     the short side; ``delta_lab`` [ΔL*, Δa*, Δb*] the mean painted difference over ``core`` (bool
-    (H, W): the mark's pixels with painted weight >= 0.5, in the frame and on the body);
+    (H, W): the mark's pixels with edge weight >= ``synthetic.CORE_WEIGHT``, in the frame and on
+    the body);
     ``delta_e`` CIEDE2000(skin, skin + delta_lab) on the scene's base skin; ``hue_deg``, ``colour``
     and ``stage`` by the product's rules; ``style`` round, rim, speckled or mixed; ``touches``
     "frame", "outline" (the body's edge or clothing) or None.
@@ -687,7 +689,7 @@ def _paint_mark(rng, spot, style, faint, skin, lab, cover, pad, width, height, s
 
     frame = np.zeros(alpha.shape, dtype=bool)
     frame[max(pad - r0, 0) : max(pad + height - r0, 0), max(pad - c0, 0) : max(pad + width - c0, 0)] = True
-    core = (alpha >= 0.5) & (cover[r0:r1, c0:c1] >= 0.5) & frame
+    core = (alpha >= CORE_WEIGHT) & (cover[r0:r1, c0:c1] >= 0.5) & frame
     full = np.pi * (radius * (1 - softness / 2)) ** 2
     if core.sum() < max(0.3 * full, 30):
         return None
@@ -864,15 +866,14 @@ def _mark_truth(paint, number, move, pad, body, skin, width, height, short) -> S
     visible_alpha, where, inside = _frame_view(alpha, corner, width, height)
     if where is None:
         return None
-    full = alpha >= 0.5
-    core_local = (visible_alpha >= 0.5) & body[where]
+    full = alpha >= CORE_WEIGHT
+    core_local = (visible_alpha >= CORE_WEIGHT) & body[where]
     if not core_local.any():
         return None
     core = np.zeros((height, width), dtype=bool)
     core[where] = core_local
     visible_delta = _frame_view(delta, corner, width, height)[0]
-    delta_lab = visible_delta[core_local].mean(axis=0).astype(np.float64)
-    delta_e, hue, name, stage = truth_for(skin, delta_lab)
+    delta_lab, delta_e, hue, name, stage = core_truth(skin, visible_delta[core_local])
     if paint.breakdown is not None:
         part = _frame_view(_to_frame(paint.breakdown, paint.origin, move, pad)[0], corner, width, height)[0]
         late = core_local & (part >= 0.5)

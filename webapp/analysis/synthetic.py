@@ -10,8 +10,9 @@ then lit in linear RGB (red/blue gain, exposure, a shading ramp) and given senso
     photo.image, photo.marks[0].delta_e, photo.marks[0].stage
     jpeg_bytes = save_jpeg(photo.image, quality=90, orientation=6)
 
-Ground truth is the CIEDE2000 between each mark's plateau colour and the skin under neutral
-light, with its colour name and stage by the product's own rules.
+Ground truth (:func:`core_truth`, shared with scenes.py) is the CIEDE2000 between the skin and
+the mean of what was painted over each mark's core under neutral light, with its colour name
+and stage by the product's own rules.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ DARKENING = {
     "yellow": 0.3,
     "brown": 0.8,
 }
+# a mark's core, over which its truth is the mean: the pixels painted with at least this share
+# of its edge weight, i.e. inside its half-way outline. DESIGN.md measures a mark's mean colour,
+# and measure.py draws a mark's outline half-way down its soft edge, so the truth is that mean
+# (not the plateau's colour, which is ~7% stronger than it on a soft mark)
+CORE_WEIGHT = 0.5
 TOWEL_LAB = (93.0, 0.0, 3.0)
 SHEET_LAB = (16.0, 1.0, -3.0)
 
@@ -140,6 +146,16 @@ def truth_for(skin_lab, delta_lab) -> tuple[float, float, str, str]:
     theta = colour.hue_angle(delta[1], delta[2])
     name = colour.colour_name(theta)
     return delta_e, theta, name, colour.stage_for(delta_e, name)
+
+
+def core_truth(skin_lab, painted) -> tuple[list[float], float, float, str, str]:
+    """Truth of a mark from the Lab differences (N, 3) painted over its core.
+
+    Returns (mean ΔLab [ΔL*, Δa*, Δb*], ΔE00, θ, colour name, stage): the mean over the core
+    judged by :func:`truth_for`. The one definition both generators use (see ``CORE_WEIGHT``).
+    """
+    delta = np.asarray(painted, dtype=np.float64).reshape(-1, 3).mean(axis=0)
+    return ([float(v) for v in delta], *truth_for(skin_lab, delta))
 
 
 def mark_delta(
@@ -283,16 +299,17 @@ def render_scene(
         t = np.clip((radius - r) / max(radius - plateau, 1e-6), 0, 1)
         alpha = t * t * (3 - 2 * t)
         box = alpha > 0
-        lab[box] += (alpha[box] * mottle[box])[:, None] * np.asarray(spec.delta_lab, dtype=np.float32)
-        delta_e, theta, name, stage = truth_for(skin, spec.delta_lab)
+        painted = (alpha[box] * mottle[box])[:, None] * np.asarray(spec.delta_lab, dtype=np.float32)
+        lab[box] += painted
+        mean_delta, delta_e, theta, name, stage = core_truth(skin, painted[alpha[box] >= CORE_WEIGHT])
         truths.append(
             MarkTruth(
                 delta_e=delta_e,
-                delta_lab=[float(v) for v in spec.delta_lab],
+                delta_lab=mean_delta,
                 hue_deg=theta,
                 colour=name,
                 stage=stage,
-                mark_lab=[float(v) for v in skin + np.asarray(spec.delta_lab)],
+                mark_lab=[float(v) for v in skin + np.asarray(mean_delta)],
                 centre=(float(spec.centre[0]), float(spec.centre[1])),
                 radius=float(spec.radius),
             )
