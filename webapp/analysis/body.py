@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from . import colour, masks
@@ -249,16 +248,12 @@ def _lighter_part(lab_s: np.ndarray, body: np.ndarray, skin_lab: np.ndarray) -> 
     area, the lighter is the skin. Shading alone darkens without the change of chroma or hue a
     mark has, so a shaded side never counts.
     """
-    flat = np.flatnonzero(body)
-    ys, xs = np.divmod(flat[:: max(1, len(flat) // 3000)], body.shape[1])
-    sample = lab_s[:, ys, xs].T.astype(np.float32)
+    sample = masks.sample(lab_s, body, 3000)
     if len(sample) < 60:
         return skin_lab
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    cv2.setRNGSeed(0)
-    _, labels, centres = cv2.kmeans(sample, 2, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    labels, centres = masks.colour_clusters(sample, 2)
     light, dark = (0, 1) if centres[0][0] >= centres[1][0] else (1, 0)
-    share = float((labels.ravel() == light).mean())
+    share = float((labels == light).mean())
     if share < LIGHTER_SHARE or not is_mark_on(centres[dark], centres[light]):
         return skin_lab
     # a mark lies within the skin: what borders the darker part is mostly the lighter part (a
@@ -267,7 +262,7 @@ def _lighter_part(lab_s: np.ndarray, body: np.ndarray, skin_lab: np.ndarray) -> 
     border = masks.dilate(darker, 2) & ~darker
     if not border.any() or float((border & body).mean() / border.mean()) < LIGHTER_ENCLOSES:
         return skin_lab
-    lighter = sample[labels.ravel() == light]
+    lighter = sample[labels == light]
     return np.median(lighter, axis=0).astype(np.float64)
 
 
@@ -277,13 +272,7 @@ def _seed_colours(lab_s: np.ndarray, wedge: np.ndarray, box) -> list[np.ndarray]
     central = wedge[box]
     if central.mean() >= 0.05:
         seeds.append(masks.sample_median(lab_s[:, box[0], box[1]], central))
-    flat = np.flatnonzero(wedge)
-    ys, xs = np.divmod(flat[:: max(1, len(flat) // 3000)], wedge.shape[1])
-    sample = lab_s[:, ys, xs].T.astype(np.float32)
+    sample = masks.sample(lab_s, wedge, 3000)
     if len(sample) >= SEED_CLUSTERS * 10:
-        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-        # a fixed seed: the same photo always gives the same body
-        cv2.setRNGSeed(0)
-        _, _, centres = cv2.kmeans(sample, SEED_CLUSTERS, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
-        seeds += [centre.astype(np.float64) for centre in centres]
+        seeds += list(masks.colour_clusters(sample, SEED_CLUSTERS)[1])
     return seeds

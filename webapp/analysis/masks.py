@@ -119,18 +119,37 @@ def convex_hull(mask: np.ndarray) -> np.ndarray:
     return hull_mask.view(bool)
 
 
-def sample_median(planes: np.ndarray, mask: np.ndarray, limit: int = 1500) -> np.ndarray:
-    """Per-plane median (C,) float64 of the masked pixels of planes (C, H, W).
+def sample(planes: np.ndarray, mask: np.ndarray, limit: int = 1500) -> np.ndarray:
+    """Values (N, C) of planes (C, H, W) at about ``limit`` of a mask's pixels, evenly spaced
+    through it (every k-th in reading order; N < 2 × limit).
 
-    About ``limit`` pixels, evenly spaced through the mask, take part: the median of a
-    few thousand skin pixels is as good as that of all of them and far cheaper.
+    A median or a clustering of a few thousand skin pixels is as good as one of all of them and
+    far cheaper.
     """
     # flat indices, then rows and columns of the chosen few only: np.nonzero's two index
-    # arrays over a whole 400×300 mask cost four times the median itself
+    # arrays over a whole 400×300 mask cost four times a median of the sample
     flat = np.flatnonzero(mask)
     step = max(1, len(flat) // limit)
     ys, xs = np.divmod(flat[::step], mask.shape[1])
-    return np.median(planes[:, ys, xs], axis=1).astype(np.float64)
+    return planes[:, ys, xs].T
+
+
+def sample_median(planes: np.ndarray, mask: np.ndarray, limit: int = 1500) -> np.ndarray:
+    """Per-plane median (C,) float64 of the masked pixels of planes (C, H, W), on ``sample``."""
+    return np.median(sample(planes, mask, limit), axis=0).astype(np.float64)
+
+
+def colour_clusters(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster colours (N, 3) into k with OpenCV's k-means (k-means++ seeding, one attempt).
+
+    Returns each value's cluster (N,) int and the centres (k, 3) float64. The random seed is
+    fixed, so the same photo always gives the same clusters.
+    """
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, labels, centres = cv2.kmeans(values.astype(np.float32), k, None, criteria, 1,
+                                    cv2.KMEANS_PP_CENTERS)
+    return labels.ravel(), centres.astype(np.float64)
 
 
 def least_squares(terms: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from . import colour, masks
@@ -173,13 +172,8 @@ def _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, short_side):
 def _two_colours(lab_s: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Split the pixels (H, W bool) of Lab planes into two colour clusters (OpenCV k-means on
     up to ~2000 of them): returns their centres (2, 3) and the share of pixels in each (2,)."""
-    ys, xs = np.nonzero(pixels)
-    step = max(1, len(ys) // 2000)
-    sample = lab_s[:, ys[::step], xs[::step]].T.astype(np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
-    cv2.setRNGSeed(0)
-    _, labels, centres = cv2.kmeans(sample, 2, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
-    return centres.astype(np.float64), np.bincount(labels.ravel(), minlength=2) / len(labels)
+    labels, centres = masks.colour_clusters(masks.sample(lab_s, pixels, 2000), 2)
+    return centres, np.bincount(labels, minlength=2) / len(labels)
 
 
 def _component_at(candidates: np.ndarray, point, reach_px: float) -> np.ndarray | None:
