@@ -94,6 +94,13 @@ class Registration:
         return [(float(x), float(y)) for x, y in np.clip(array, 0.0, 1.0)]
 
 
+def reduce_whole(image: Image.Image) -> Image.Image:
+    """Average an image over whole blocks (``Image.reduce``) down to a long side of at least
+    ``WORKING_LONG_SIDE`` px; an image no larger than twice that is returned as it is."""
+    whole = max(1, max(image.size) // WORKING_LONG_SIDE)
+    return image.reduce(whole) if whole > 1 else image
+
+
 def _working_grey(image: Image.Image) -> np.ndarray:
     """Reduce an upright photo to a CLAHE-enhanced grey array, long side WORKING_LONG_SIDE px."""
     width, height = image.size
@@ -101,9 +108,7 @@ def _working_grey(image: Image.Image) -> np.ndarray:
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     # a whole-factor box average first (reduce), then grey, then the last step: 3 ms where
     # converting the whole photo to grey and resizing it took 17 ms (a 1512x2016 photo)
-    whole = max(1, max(width, height) // WORKING_LONG_SIDE)
-    small = image.reduce(whole) if whole > 1 else image
-    grey = np.asarray(small.convert("L").resize(size, Image.Resampling.BILINEAR))
+    grey = np.asarray(reduce_whole(image).convert("L").resize(size, Image.Resampling.BILINEAR))
     return cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=CLAHE_TILES).apply(grey)
 
 

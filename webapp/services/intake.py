@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from PIL import Image
@@ -23,7 +23,7 @@ from webapp.analysis import PhotoReading, PhotoRefused, analyze_image
 from webapp.analysis.analyze import survey
 from webapp.analysis.photo import open_stored, upright
 from webapp.analysis.reading import QUALITY_MESSAGES
-from webapp.analysis.registration import WORKING_LONG_SIDE, carry_points
+from webapp.analysis.registration import carry_points, reduce_whole
 
 DISPLAY_LONG_SIDE = 1600
 THUMB_LONG_SIDE = 320
@@ -83,10 +83,8 @@ def copies(stored: Image.Image, orientation: int) -> tuple[bytes, bytes, tuple[i
 
 def working_copy(stored: Image.Image, orientation: int) -> Image.Image:
     """Return the upright copy that registration and the analysis read: the stored pixels
-    averaged over whole blocks (``Image.reduce``) down to a long side of at least
-    ``WORKING_LONG_SIDE`` px, then turned upright."""
-    factor = max(1, max(stored.size) // WORKING_LONG_SIDE)
-    return upright(stored.reduce(factor) if factor > 1 else stored, orientation)
+    reduced as registration reduces them (``reduce_whole``), then turned upright."""
+    return upright(reduce_whole(stored), orientation)
 
 
 # pillow and opencv release the GIL while they resize, encode and match, so the copies and the
@@ -109,10 +107,9 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
     stored, orientation = open_stored(data, max_pixels=max_pixels, max_bytes=max_bytes,
                                       min_size=(DECODE_MIN_SIDE, DECODE_MIN_SIDE))
     made = _workers.submit(copies, stored, orientation)
-    carried, registered = None, False
+    carried, registered, registration = None, False, None
     try:
         work = working_copy(stored, orientation)
-        registration = None
         if points:
             carried = [(float(x), float(y)) for x, y in points]
             if reference is not None:
@@ -123,7 +120,10 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
             registered = found.ok
         reading = analyze_image(surveyed, at=carried)
     finally:
-        # waited for even when the photo is refused: no thread outlives the request's image
+        # waited for even when the photo is refused or the survey fails: no thread outlives
+        # the request's image
+        if registration is not None:
+            wait([registration])
         photo, thumb, (width, height) = made.result()
     if "no_skin" in reading.quality_codes:
         raise PhotoRefused("no_skin", QUALITY_MESSAGES["no_skin"])
