@@ -4,13 +4,16 @@ The skin colour is anchored on the body, the largest skin-coloured region near t
 centre, never on the photo as a whole: a warm wooden floor, carpet, towel or shirt is
 skin-coloured too, and once it pulls the estimate the real back falls outside "skin". Regions
 are cut apart where the colour changes sharply (the body's outline against a floor), so a
-floor that touches the body does not join it.
+floor that touches the body does not join it; where the skin, darkened toward the outline, meets
+a floor of its own colour without a step, the floor's grain (planks, pile, terry) still tells
+it from skin, which is smooth at the analysis grid.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from . import colour, masks
@@ -46,6 +49,17 @@ LIGHTER_ENCLOSES = 0.6
 SOFT_EDGE_SHARE = 0.1
 # the body must cover at least this share of the photo
 MIN_BODY_FRACTION = 0.03
+# grain: the mean |Laplacian| of smoothed L* over a window of this many pixels of the analysis
+# grid (about 2% of the long side: a plank's grain, a carpet's pile, a towel's terry loops)
+GRAIN_WINDOW = 9
+# skin at the analysis grid (a whole back in ~400 px) shows hardly more than the camera's noise;
+# a wooden floor, a carpet or a towel has grain of its own, two to four times the skin's in the
+# scenes and photos we looked at. A surface this much grainier than the body's skin is no skin,
+# even where its colour is (a floor next to the darkened skin at the outline matches it)
+ROUGH_GRAIN = 1.8
+# a grain below this (L* per px²) is no surface's: well under the noise of one 8-bit code
+# (about 0.4 L* a step at mid lightness), so a noise-free render is not rough where its JPEG rings
+MIN_ROUGH_GRAIN = 0.1
 
 
 @dataclass
@@ -157,7 +171,8 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     connected area near its colour, cut at sharp colour steps, with the most pixels in the
     central box (ties to the larger). The candidate whose area scores best, weighed by how
     plausible its colour is as skin (:func:`_skin_prior`), is the body. Candidates are judged
-    on a half-size grid; the chosen one is redrawn at full size. When the body's area is mostly
+    on a half-size grid; the chosen one is redrawn at full size without the surfaces grainier
+    than its skin (:func:`_rough`). When the body's area is mostly
     a mark on a lighter skin (a close-up), the lighter part is the skin (:func:`_lighter_part`);
     a large area off the body that fades into the skin as a mark does stays within reach
     (:func:`_mark_within_skin`).
@@ -187,9 +202,14 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
         if is_mark_on(skin_lab, other_lab) and masks.dilate(chosen, 2)[other].any():
             skin_lab = other_lab
             break
-    _, body, skin_lab = _candidate(lab_s, usable, edges, box, skin_lab)
+    # the floor, carpet or towel beside the body is grainier than its skin: leave it out
+    rough = _rough(lab_s, chosen, half_box)
+    _, body, skin_lab = _candidate(lab_s, usable & ~rough, edges, box, skin_lab)
     if body is None or body.mean() < MIN_BODY_FRACTION:
         return None
+    # the grain window spreads a floor's grain half its width onto the skin at the outline:
+    # that band of skin (where marks cut by the outline lie) is the body's again
+    body |= masks.dilate(body, GRAIN_WINDOW // 2) & near_skin(lab_s, skin_lab) & usable & ~edges
     skin_lab = _lighter_part(lab_s, body, skin_lab)
     short = min(height, width)
     region = masks.fill_holes(masks.close_mask(body, max(1, round(0.01 * short))))
@@ -214,6 +234,23 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     # a mark cut by the outline leaves a bay in the skin: the body's convex hull takes it back
     reach = (region | hull) & ~elsewhere
     return Body(skin=skin, region=region, reach=reach, edges=step > HARD_EDGE_STEP, skin_lab=skin_lab)
+
+
+def _rough(lab_s: np.ndarray, chosen: np.ndarray, half_box) -> np.ndarray:
+    """Pixels (H, W) grainier than the body's skin by ``ROUGH_GRAIN``: a floor, carpet or towel.
+
+    ``chosen`` (H/2, W/2 rounded up) is the body found on the half grid, ``half_box`` the
+    central box there. The skin's grain is the median grain of the body's central part, where
+    the body is (a warm floor taken into the body's area lies at its sides). A mark is as smooth
+    as the skin it is on, petechiae aside: those lie within the body, whose holes are filled.
+    """
+    grain = cv2.blur(np.abs(masks.laplacian(np.ascontiguousarray(lab_s[0]))), (GRAIN_WINDOW, GRAIN_WINDOW))
+    central = chosen[half_box]
+    if not central.any():
+        return np.zeros(grain.shape, dtype=bool)
+    skin_grain = float(np.median(grain[::2, ::2][half_box][central]))
+    # a floor's grain comes and goes along its planks: close the gaps between its rough streaks
+    return masks.close_mask(grain > max(ROUGH_GRAIN * skin_grain, MIN_ROUGH_GRAIN), 2)
 
 
 def is_mark_on(mark_lab, skin_lab, min_delta_e: float = 6.0) -> bool:
