@@ -54,7 +54,7 @@ SHADE_FULL = 1.75
 # a mark is never lighter than its skin by more than this (glare, a scar, a towel fold)
 MAX_LIGHTER = 2.0
 # nor darker than this share of its skin's light (luminance Y): blood lies under the skin's
-# surface, whose own reflection (about 4% of the light: Fresnel at n ≈ 1.55) a mark never takes
+# surface, whose own reflection (4-5% of the light: Fresnel at n ≈ 1.55) a mark never takes
 # away, and the lightest skin reflects about half the light, so a mark keeps at least ~8%. A
 # darker spot is a pit or gap in shadow (the navel), black hair or cloth; below CIELAB's linear
 # toe (L* < 8) its a* and b* are a few 8-bit codes of noise, so its "hue" says nothing
