@@ -601,6 +601,17 @@ def test_points_are_measured_in_order_and_bad_points_refused():
         assert refused.ok is False and refused.error == "bad_point" and refused.message
 
 
+def test_an_analysis_fault_is_never_reported_as_a_bad_point(monkeypatch):
+    data, _ = _small_scene_jpeg()
+
+    def broken(*args, **kwargs):
+        raise TypeError("a fault inside the measurement")
+
+    monkeypatch.setattr("webapp.analysis.analyze.measure_at", broken)
+    with pytest.raises(TypeError, match="inside the measurement"):
+        analyze_photo(data, at=[(0.5, 0.5)])
+
+
 def _painted(skin, weight, delta_e=12, name="violet", seed=12):
     """A JPEG of clean skin with one mark painted with the given weight field (H, W)."""
     photo = syn.render_scene(skin, [], size=(640, 480), seed=seed)

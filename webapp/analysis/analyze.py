@@ -109,6 +109,24 @@ def _detail(measured: Measured, score: float | None = None) -> MarkDetail:
     )
 
 
+def checked_points(at: Sequence[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+    """The points to measure as (x, y) floats, or None without points.
+
+    Raises ValueError for a point that is not two numbers or lies outside [0, 1]² (x a fraction
+    of the photo's width, y of its height).
+    """
+    if at is None:
+        return None
+    try:
+        points = [(float(x), float(y)) for x, y in at]
+    except (TypeError, ValueError):
+        raise ValueError("A point must be two numbers.") from None
+    for x, y in points:
+        if not (np.isfinite(x) and np.isfinite(y) and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError("a point must lie within the photo: x and y between 0 and 1")
+    return points
+
+
 class Survey(NamedTuple):
     """What a photo shows before any mark is measured, on the analysis grid (H, W).
 
@@ -161,11 +179,7 @@ def analyze_image(image: Image.Image | Survey, at: Sequence[tuple[float, float]]
     marks are proposed (most mark-like first, at most 12). Raises ValueError for a point
     outside [0, 1]² (``analyze_photo`` turns that into a refusal).
     """
-    points = None if at is None else [(float(x), float(y)) for x, y in at]
-    if points is not None:
-        for x, y in points:
-            if not (np.isfinite(x) and np.isfinite(y) and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-                raise ValueError("a point must lie within the photo: x and y between 0 and 1")
+    points = checked_points(at)
     scene, rgb8, lab, glare, body = image if isinstance(image, Survey) else survey(image)
     quality: list[str] = []
     if scene is None:
@@ -246,10 +260,13 @@ def analyze_photo(source, at: Sequence[tuple[float, float]] | None = None) -> Ph
     ``ok=False`` with error ``bad_point``.
     """
     try:
+        points = checked_points(at)
+    except ValueError as error:
+        return PhotoReading.refused("bad_point", str(error))
+    try:
         image = open_photo(source, min_size=(DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))
     except PhotoRefused as refusal:
         return PhotoReading.refused(refusal.code, refusal.message)
-    try:
-        return analyze_image(image, at)
-    except (ValueError, TypeError) as error:
-        return PhotoReading.refused("bad_point", str(error) if isinstance(error, ValueError) else "A point must be two numbers.")
+    # the points are checked above: an error from here on is a fault of the analysis, never
+    # reported as the caller's bad point
+    return analyze_image(image, points)
