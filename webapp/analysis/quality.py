@@ -86,6 +86,10 @@ def cup_rims(lab: np.ndarray, shine: np.ndarray | None = None) -> list[tuple[flo
 
     ``shine``: :func:`highlights` of the same planes, if already found.
     """
+    shine = highlights(lab) if shine is None else shine
+    # no rim without its highlights: most photos have none, and the circle search is most of the time
+    if np.count_nonzero(shine) < CUP_MIN_HIGHLIGHTS:
+        return []
     lightness = lab[0]
     height, width = lightness.shape
     short = min(height, width)
@@ -102,7 +106,6 @@ def cup_rims(lab: np.ndarray, shine: np.ndarray | None = None) -> list[tuple[flo
     )
     if found is None:
         return []
-    shine = highlights(lab) if shine is None else shine
     rims = []
     for x, y, r in found[0]:
         # the circle's box out to 1.8 r (the ring of skin outside), clipped to the grid
