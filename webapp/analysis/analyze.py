@@ -13,6 +13,7 @@ from .body import Body, find_body
 from .measure import Measured, Scene, measure_at
 from .photo import PhotoRefused, open_photo
 from .proposals import propose
+from .quality import problems as on_skin_problems
 from .reading import MarkDetail, PhotoReading, quality_item
 
 # long side of the grid marks are found and measured on: a mark 3% of the short side across is
@@ -37,7 +38,7 @@ SURE_SCORE = 0.6
 # quality codes that make a reading low-confidence
 LOW_CONFIDENCE_CODES = frozenset(
     {"too_dark", "overexposed", "blurred", "little_skin_around_marks", "dark_skin_low_confidence", "no_skin",
-     "marks_uncertain"}
+     "marks_uncertain", "cups_on_skin", "blood"}
 )
 
 
@@ -60,7 +61,7 @@ def analysis_array(image: Image.Image, long_side: int | None = None) -> np.ndarr
 
 
 def _quality(rgb8: np.ndarray, lab: np.ndarray, body, glare: np.ndarray) -> list[str]:
-    """Quality codes of the photo as a whole: exposure, glare, darkness, blur."""
+    """Quality codes of the photo as a whole: exposure, glare, darkness, blur, cups or blood on the skin."""
     codes = []
     region = body.region
     glare_share = float(glare[region].mean()) if region.any() else 0.0
@@ -76,6 +77,7 @@ def _quality(rgb8: np.ndarray, lab: np.ndarray, body, glare: np.ndarray) -> list
     values = masks.laplacian(lab[0])[inner]
     if values.size and float(values.std()) < BLUR_LAPLACIAN_STD:
         codes.append("blurred")
+    codes += on_skin_problems(lab)
     return codes
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.2.0"
+ANALYZER_VERSION = "2.3.0"
 
 # plain-language messages for every quality code a reading can carry
 QUALITY_MESSAGES = {
@@ -16,6 +16,8 @@ QUALITY_MESSAGES = {
     "little_skin_around_marks": "There is too little clear skin around the marks to compare with. Include more skin around them.",
     "marks_uncertain": "We are not sure these are your marks. Please check them: remove a wrong one, or tap a mark we missed.",
     "dark_skin_low_confidence": "On darker skin, photos show colour changes less clearly, so this reading relies mostly on lightness and is less certain.",
+    "cups_on_skin": "The cups still seem to be on the skin. Take the photo after the cups are off.",
+    "blood": "There seems to be blood on the skin or in a cup. Take the photo after the skin is cleaned.",
 }
 
 
