@@ -333,12 +333,15 @@ def _shade_like(lab_s: np.ndarray, field: np.ndarray, skin_lab) -> np.ndarray:
     return (field[0] - lab_s[0] > SHADE_DARKER) & (off < SHADE_OFF)
 
 
-def _with_breakdown_part(lab_s, component, loose, skin_lab) -> np.ndarray:
+def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndarray:
     """The mark with the yellow or green part beside its core that the peak cut left out.
 
     A mixed mark's yellow part differs less from skin than its violet centre, so cutting at a
-    share of the peak keeps only the centre; the pixels next to it (within half its radius, in
-    the same loosely cut area) that show a breakdown colour visibly belong to the mark.
+    share of the peak keeps only the centre. When the pixels next to it (within half its radius,
+    in the same loosely cut area) show a breakdown colour visibly (``colour.breakdown_part``),
+    that part is cut as the mark itself is, at ``PEAK_FRACTION`` of its own peak difference: so
+    the outline lies half-way down the yellow part's soft edge too, and the blend between the
+    two colours (which reads brown or red pixel by pixel) is part of the mark.
     """
     if loose is None:
         return component
@@ -346,9 +349,13 @@ def _with_breakdown_part(lab_s, component, loose, skin_lab) -> np.ndarray:
     halo = loose & masks.dilate(component, radius) & ~component
     if not halo.any():
         return component
-    extended = component.copy()
-    extended[halo] = colour.breakdown_part(skin_lab, lab_s[:, halo].T)
-    return extended
+    late = colour.breakdown_part(skin_lab, lab_s[:, halo].T)
+    if late.sum() < 0.5 * colour.MIXED_BREAKDOWN_FRACTION * component.sum():
+        # a few yellowish pixels at a fresh mark's edge are no breakdown part
+        return component
+    peak = float(np.percentile(strength[halo][late], 90))
+    extended = component | (halo & (strength >= PEAK_FRACTION * peak))
+    return masks.fill_holes(extended) & (loose | component)
 
 
 def _mark_like(lab_s: np.ndarray, component: np.ndarray, skin_lab) -> bool:
@@ -419,7 +426,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
         if around.sum() >= MIN_RING:
             skin_lab = masks.sample_median(lab, around)
         return _result(scene, (x, y), False, lab, disc, disc, skin_lab, window, 1.0, None)
-    component = _with_breakdown_part(scene.lab_s[:, window[0], window[1]], component, loose, skin_lab)
+    component = _with_breakdown_part(scene.lab_s[:, window[0], window[1]], component, loose, skin_lab, strength)
     area = int(component.sum())
     r_eq = float(np.sqrt(area / np.pi))
     # the ring of skin: clear skin a little way out from the mark, other marks left out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.2.0"
+ANALYZER_VERSION = "2.3.0"
 
 # plain-language messages for every quality code a reading can carry
 QUALITY_MESSAGES = {
