@@ -8,6 +8,18 @@ differs from that skin, cut where its difference falls below a share of its own 
 half-way down its soft edge). Its mean colour over all of that area, rim and any yellow part
 included, is compared with a ring of clear skin around it. A point on clear skin finds
 no such area and is measured as a small disc, which reads ΔE00 < 3: a faded mark.
+
+No lighting correction is made, because none helped in the figures. White balance and exposure
+are undone only if something in the photo gives the light away. On 100-scene suites (seeds
+11-13) the scene's own content varies more than the light does. Grey-world (van de Weijer's
+grey-world assumption, as Barata et al. 2015 use for skin, colour-evidence.md "Photos") leaves a
+log R/G spread of 0.14-0.18 on the whole photo and 0.43 on the surround, against 0.09 for the
+casts themselves. Mean-grey metering leaves 0.49-0.52 in log Y, against 0.30 for the exposures.
+Applied to the measured colours they worsen the |ΔE00 error| (median/p90 on seed 11: none
+1.20/4.16, grey-world on the photo 2.22/6.39, on the surround 1.82/5.71, metering to 18% grey
+1.41/4.51). Scaling to a population skin colour (von Kries) also did worse, 0.50/2.14 against
+0.48/1.86 on perfect measurements. Even an exact correction would only lower the median (to
+0.80); the p90 comes from segmentation.
 """
 
 from __future__ import annotations
