@@ -11,8 +11,8 @@ no such area and is measured as a small disc, which reads ΔE00 < 3: a faded mar
 
 No lighting correction is made, because none helped in the figures. White balance and exposure
 are undone only if something in the photo gives the light away. On 100-scene suites (seeds
-11-13) the scene's own content varies more than the light does. Grey-world (van de Weijer's
-grey-world assumption, as Barata et al. 2015 use for skin, colour-evidence.md "Photos") leaves a
+11-13) the scene's own content varies more than the light does. Grey-world (Buchsbaum 1980: the
+scene averages to grey; Barata et al. 2015 use it for skin, colour-evidence.md "Photos") leaves a
 log R/G spread of 0.14-0.18 on the whole photo and 0.43 on the surround, against 0.09 for the
 casts themselves. Mean-grey metering leaves 0.49-0.52 in log Y, against 0.30 for the exposures.
 Applied to the measured colours they worsen the |ΔE00 error| (median/p90 on seed 11: none
