@@ -601,6 +601,17 @@ def test_points_are_measured_in_order_and_bad_points_refused():
         assert refused.ok is False and refused.error == "bad_point" and refused.message
 
 
+def test_an_analysis_fault_is_never_reported_as_a_bad_point(monkeypatch):
+    data, _ = _small_scene_jpeg()
+
+    def broken(*args, **kwargs):
+        raise TypeError("a fault inside the measurement")
+
+    monkeypatch.setattr("webapp.analysis.analyze.measure_at", broken)
+    with pytest.raises(TypeError, match="inside the measurement"):
+        analyze_photo(data, at=[(0.5, 0.5)])
+
+
 def _painted(skin, weight, delta_e=12, name="violet", seed=12):
     """A JPEG of clean skin with one mark painted with the given weight field (H, W)."""
     photo = syn.render_scene(skin, [], size=(640, 480), seed=seed)
@@ -644,3 +655,19 @@ def test_mixed_mark_with_a_yellow_part_is_named_by_it():
     plain = colour.srgb8_to_lab(np.asarray(photo.image)) + disc[..., None] * np.array(syn.mark_delta(skin, 14, "violet"))
     fresh = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(plain))), at=[(0.5, 0.5)]).mark_details[0]
     assert fresh["mixed"] is False and fresh["stage"] == "fresh" and fresh["colour"] == "violet"
+
+
+def test_a_mixed_marks_blend_counts_toward_the_colour_it_shows_more_of():
+    # a violet mark whose yellow part (15% of its pixels) blends into the violet over another
+    # 25%: the blend (60% yellow) reads brown pixel by pixel, yet it is yellow more than violet,
+    # so the breakdown part is 40% of the mark and names it (colour.mark_colour)
+    skin = np.array([65.0, 12.0, 18.0])
+    violet, yellow = np.array([-14.0, 5.0, -12.0]), np.array([-8.0, 2.0, 14.0])
+    blend = 0.4 * violet + 0.6 * yellow
+    assert colour.colour_name(colour.hue_angle(blend[1], blend[2])) == "brown"
+    pixels = skin + np.vstack([np.tile(violet, (60, 1)), np.tile(yellow, (15, 1)), np.tile(blend, (25, 1))])
+    theta, name, mixed = colour.mark_colour(skin, pixels, (pixels - skin).mean(axis=0))
+    assert mixed and name == "yellow" and colour.stage_for(10.0, name) == "turning"
+    # a violet mark with a few yellowish pixels at its edge (5%) is no mixed mark
+    edge = skin + np.vstack([np.tile(violet, (95, 1)), np.tile(yellow, (5, 1))])
+    assert colour.mark_colour(skin, edge, (edge - skin).mean(axis=0))[1:] == ("violet", False)

@@ -96,8 +96,8 @@ def test_measured_at_true_centres(readings):
           f"p90 {np.percentile(errors, 90):.2f} (goal ≤ 2.5) over {len(errors)} marks")
     _report("measured on its mark", float(np.mean(on)), 0.95, 0.95)
     _report("stage at the true centre", float(np.mean(stage)), 0.93, 0.92)
-    # the goals are a median of 1.0 and a p90 of 2.5; this version's figures, held
-    assert np.median(errors) <= 1.25 and np.percentile(errors, 90) <= 4.3
+    # the goals are a median of 1.0 and a p90 of 2.5; this version's figures (1.13, 3.96), held
+    assert np.median(errors) <= 1.15 and np.percentile(errors, 90) <= 4.0
 
 
 def test_stage_stays_across_casts_and_exposures():

@@ -13,6 +13,7 @@ from .body import Body, find_body
 from .measure import Measured, Scene, measure_at
 from .photo import PhotoRefused, open_photo
 from .proposals import propose
+from .quality import problems as on_skin_problems
 from .reading import MarkDetail, PhotoReading, quality_item
 
 # long side of the grid marks are found and measured on: a mark 3% of the short side across is
@@ -37,7 +38,7 @@ SURE_SCORE = 0.6
 # quality codes that make a reading low-confidence
 LOW_CONFIDENCE_CODES = frozenset(
     {"too_dark", "overexposed", "blurred", "little_skin_around_marks", "dark_skin_low_confidence", "no_skin",
-     "marks_uncertain"}
+     "marks_uncertain", "cups_on_skin", "blood"}
 )
 
 
@@ -60,7 +61,7 @@ def analysis_array(image: Image.Image, long_side: int | None = None) -> np.ndarr
 
 
 def _quality(rgb8: np.ndarray, lab: np.ndarray, body, glare: np.ndarray) -> list[str]:
-    """Quality codes of the photo as a whole: exposure, glare, darkness, blur."""
+    """Quality codes of the photo as a whole: exposure, glare, darkness, blur, cups or blood on the skin."""
     codes = []
     region = body.region
     glare_share = float(glare[region].mean()) if region.any() else 0.0
@@ -76,6 +77,7 @@ def _quality(rgb8: np.ndarray, lab: np.ndarray, body, glare: np.ndarray) -> list
     values = masks.laplacian(lab[0])[inner]
     if values.size and float(values.std()) < BLUR_LAPLACIAN_STD:
         codes.append("blurred")
+    codes += on_skin_problems(lab)
     return codes
 
 
@@ -107,6 +109,24 @@ def _detail(measured: Measured, score: float | None = None) -> MarkDetail:
         mixed=measured.mixed,
         score=None if score is None else round(score, 3),
     )
+
+
+def checked_points(at: Sequence[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+    """The points to measure as (x, y) floats, or None without points.
+
+    Raises ValueError for a point that is not two numbers or lies outside [0, 1]² (x a fraction
+    of the photo's width, y of its height).
+    """
+    if at is None:
+        return None
+    try:
+        points = [(float(x), float(y)) for x, y in at]
+    except (TypeError, ValueError):
+        raise ValueError("A point must be two numbers.") from None
+    for x, y in points:
+        if not (np.isfinite(x) and np.isfinite(y) and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError("a point must lie within the photo: x and y between 0 and 1")
+    return points
 
 
 class Survey(NamedTuple):
@@ -161,11 +181,7 @@ def analyze_image(image: Image.Image | Survey, at: Sequence[tuple[float, float]]
     marks are proposed (most mark-like first, at most 12). Raises ValueError for a point
     outside [0, 1]² (``analyze_photo`` turns that into a refusal).
     """
-    points = None if at is None else [(float(x), float(y)) for x, y in at]
-    if points is not None:
-        for x, y in points:
-            if not (np.isfinite(x) and np.isfinite(y) and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-                raise ValueError("a point must lie within the photo: x and y between 0 and 1")
+    points = checked_points(at)
     scene, rgb8, lab, glare, body = image if isinstance(image, Survey) else survey(image)
     quality: list[str] = []
     if scene is None:
@@ -246,10 +262,13 @@ def analyze_photo(source, at: Sequence[tuple[float, float]] | None = None) -> Ph
     ``ok=False`` with error ``bad_point``.
     """
     try:
+        points = checked_points(at)
+    except ValueError as error:
+        return PhotoReading.refused("bad_point", str(error))
+    try:
         image = open_photo(source, min_size=(DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))
     except PhotoRefused as refusal:
         return PhotoReading.refused(refusal.code, refusal.message)
-    try:
-        return analyze_image(image, at)
-    except (ValueError, TypeError) as error:
-        return PhotoReading.refused("bad_point", str(error) if isinstance(error, ValueError) else "A point must be two numbers.")
+    # the points are checked above: an error from here on is a fault of the analysis, never
+    # reported as the caller's bad point
+    return analyze_image(image, points)

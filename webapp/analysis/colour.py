@@ -276,19 +276,35 @@ def mark_colour(skin_lab, pixel_labs: np.ndarray, mean_delta) -> tuple[float, st
 
     ``skin_lab`` is the skin's Lab (3,), ``pixel_labs`` the core's Lab pixels (N, 3),
     ``mean_delta`` the mean ΔLab of the core (3,). The mark is named by its mean difference,
-    unless it is a mixed mark: its pixels that differ visibly from skin (ΔE00 ≥ 3) with a
-    breakdown colour make up ≥ ``MIXED_BREAKDOWN_FRACTION`` of the core, in which case θ and the
-    name are those of the mean difference over that part (see the constant for the evidence).
+    unless it is a mixed mark: its breakdown part makes up ≥ ``MIXED_BREAKDOWN_FRACTION`` of
+    the core, in which case θ and the name are those of the mean difference over that part (see
+    the constant for the evidence). The breakdown part is every visible pixel (ΔE00 ≥ 3) whose
+    difference lies nearer the mean of the pixels with a breakdown hue than the mean of those
+    with a haemoglobin hue: where the two colours blend, a pixel belongs to the colour it shows
+    more of (a half-and-half blend of violet and yellow reads red or brown pixel by pixel, so
+    counting hues alone would lose it).
     """
     theta = hue_angle(mean_delta[1], mean_delta[2])
     name = colour_name(theta)
     pixel_labs = np.asarray(pixel_labs, dtype=np.float32).reshape(-1, 3)
     if name in BREAKDOWN_COLOURS or len(pixel_labs) == 0:
         return theta, name, False
-    visible = breakdown_part(skin_lab, pixel_labs)
-    if visible.mean() < MIXED_BREAKDOWN_FRACTION:
+    late = breakdown_part(skin_lab, pixel_labs)
+    if late.mean() < 0.5 * MIXED_BREAKDOWN_FRACTION:
+        # too few pixels of a breakdown hue to be a part of the mark: a fresh mark's edge on
+        # yellowish skin shows a few
         return theta, name, False
-    part = (pixel_labs[visible] - np.asarray(skin_lab, dtype=np.float32)).mean(axis=0)
+    deltas = pixel_labs - np.asarray(skin_lab, dtype=np.float32)
+    pixel_theta = np.degrees(np.arctan2(deltas[:, 2], deltas[:, 1]))
+    visible = ciede2000(np.asarray(skin_lab, dtype=np.float32), pixel_labs) >= RESOLVED_BELOW
+    haem = visible & (pixel_theta >= -160.0) & (pixel_theta < 35.0)
+    if haem.any():
+        late_centre, haem_centre = deltas[late].mean(axis=0), deltas[haem].mean(axis=0)
+        nearer = np.linalg.norm(deltas - late_centre, axis=1) < np.linalg.norm(deltas - haem_centre, axis=1)
+        late = visible & nearer
+    if late.mean() < MIXED_BREAKDOWN_FRACTION:
+        return theta, name, False
+    part = deltas[late].mean(axis=0)
     part_theta = hue_angle(part[1], part[2])
     return part_theta, colour_name(part_theta), True
 

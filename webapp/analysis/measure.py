@@ -8,6 +8,18 @@ differs from that skin, cut where its difference falls below a share of its own 
 half-way down its soft edge). Its mean colour over all of that area, rim and any yellow part
 included, is compared with a ring of clear skin around it. A point on clear skin finds
 no such area and is measured as a small disc, which reads ΔE00 < 3: a faded mark.
+
+No lighting correction is made, because none helped in the figures. White balance and exposure
+are undone only if something in the photo gives the light away. On 100-scene suites (seeds
+11-13) the scene's own content varies more than the light does. Grey-world (Buchsbaum 1980: the
+scene averages to grey; Barata et al. 2015 use it for skin, colour-evidence.md "Photos") leaves a
+log R/G spread of 0.14-0.18 on the whole photo and 0.43 on the surround, against 0.09 for the
+casts themselves. Mean-grey metering leaves 0.49-0.52 in log Y, against 0.30 for the exposures.
+Applied to the measured colours they worsen the |ΔE00 error| (median/p90 on seed 11: none
+1.20/4.16, grey-world on the photo 2.22/6.39, on the surround 1.82/5.71, metering to 18% grey
+1.41/4.51). Scaling to a population skin colour (von Kries) also did worse, 0.50/2.14 against
+0.48/1.86 on perfect measurements. Even an exact correction would only lower the median (to
+0.80); the p90 comes from segmentation.
 """
 
 from __future__ import annotations
@@ -333,12 +345,15 @@ def _shade_like(lab_s: np.ndarray, field: np.ndarray, skin_lab) -> np.ndarray:
     return (field[0] - lab_s[0] > SHADE_DARKER) & (off < SHADE_OFF)
 
 
-def _with_breakdown_part(lab_s, component, loose, skin_lab) -> np.ndarray:
+def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndarray:
     """The mark with the yellow or green part beside its core that the peak cut left out.
 
     A mixed mark's yellow part differs less from skin than its violet centre, so cutting at a
-    share of the peak keeps only the centre; the pixels next to it (within half its radius, in
-    the same loosely cut area) that show a breakdown colour visibly belong to the mark.
+    share of the peak keeps only the centre. When the pixels next to it (within half its radius,
+    in the same loosely cut area) show a breakdown colour visibly (``colour.breakdown_part``),
+    that part is cut as the mark itself is, at ``PEAK_FRACTION`` of its own peak difference: so
+    the outline lies half-way down the yellow part's soft edge too, and the blend between the
+    two colours (which reads brown or red pixel by pixel) is part of the mark.
     """
     if loose is None:
         return component
@@ -346,9 +361,13 @@ def _with_breakdown_part(lab_s, component, loose, skin_lab) -> np.ndarray:
     halo = loose & masks.dilate(component, radius) & ~component
     if not halo.any():
         return component
-    extended = component.copy()
-    extended[halo] = colour.breakdown_part(skin_lab, lab_s[:, halo].T)
-    return extended
+    late = colour.breakdown_part(skin_lab, lab_s[:, halo].T)
+    if late.sum() < 0.5 * colour.MIXED_BREAKDOWN_FRACTION * component.sum():
+        # a few yellowish pixels at a fresh mark's edge are no breakdown part
+        return component
+    peak = float(np.percentile(strength[halo][late], 90))
+    extended = component | (halo & (strength >= PEAK_FRACTION * peak))
+    return masks.fill_holes(extended) & (loose | component)
 
 
 def _mark_like(lab_s: np.ndarray, component: np.ndarray, skin_lab) -> bool:
@@ -419,7 +438,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
         if around.sum() >= MIN_RING:
             skin_lab = masks.sample_median(lab, around)
         return _result(scene, (x, y), False, lab, disc, disc, skin_lab, window, 1.0, None)
-    component = _with_breakdown_part(scene.lab_s[:, window[0], window[1]], component, loose, skin_lab)
+    component = _with_breakdown_part(scene.lab_s[:, window[0], window[1]], component, loose, skin_lab, strength)
     area = int(component.sum())
     r_eq = float(np.sqrt(area / np.pi))
     # the ring of skin: clear skin a little way out from the mark, other marks left out

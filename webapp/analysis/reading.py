@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.3.0"
+ANALYZER_VERSION = "2.4.0"
+
+
+def translatable(message: str) -> str:
+    """Return ``message`` unchanged: it marks an English text for the translation catalogue
+    (babel.cfg extracts it), which the pages then say in the client's language. The analysis
+    itself stays free of Flask and of the client's language."""
+    return message
+
 
 # plain-language messages for every quality code a reading can carry
 QUALITY_MESSAGES = {
-    "too_dark": "The photo is too dark to read the colour well. Take it in brighter light.",
-    "overexposed": "Part of the photo is washed out by light or glare. Avoid direct flash or a lamp shining on the skin.",
-    "glare": "There is some glare on the skin; shiny spots were left out of the measurement.",
-    "blurred": "The photo looks blurred. Hold the phone still and let it focus before taking the picture.",
-    "no_skin": "We could not find skin in this photo. Take the photo closer to the marks.",
-    "little_skin_around_marks": "There is too little clear skin around the marks to compare with. Include more skin around them.",
-    "marks_uncertain": "We are not sure these are your marks. Please check them: remove a wrong one, or tap a mark we missed.",
-    "dark_skin_low_confidence": "On darker skin, photos show colour changes less clearly, so this reading relies mostly on lightness and is less certain.",
+    "too_dark": translatable("The photo is too dark to read the colour well. Take it in brighter light."),
+    "overexposed": translatable("Part of the photo is washed out by light or glare. Avoid direct flash or a lamp shining on the skin."),
+    "glare": translatable("There is some glare on the skin; shiny spots were left out of the measurement."),
+    "blurred": translatable("The photo looks blurred. Hold the phone still and let it focus before taking the picture."),
+    "no_skin": translatable("We could not find skin in this photo. Take the photo closer to the marks."),
+    "little_skin_around_marks": translatable("There is too little clear skin around the marks to compare with. Include more skin around them."),
+    "marks_uncertain": translatable("We are not sure these are your marks. Please check them: remove a wrong one, or tap a mark we missed."),
+    "dark_skin_low_confidence": translatable("On darker skin, photos show colour changes less clearly, so this reading relies mostly on lightness and is less certain."),
+    "cups_on_skin": translatable("The cups still seem to be on the skin. Take the photo after the cups are off."),
+    "blood": translatable("There seems to be blood on the skin or in a cup. Take the photo after the skin is cleaned."),
 }
 
 

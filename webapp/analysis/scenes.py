@@ -49,6 +49,20 @@ SKIN_TEXTURE = ((0, 1.0), (1, 0.6), (2, 0.5))
 MARGIN = 0.12
 CLOTHING_LAB = {"jeans": (36.0, 1.0, -20.0), "shirt": (27.0, 27.0, 9.0), "waistband": (14.0, 0.5, -1.5)}
 TOWEL_COLOURS = ((91.0, 0.0, 3.0), (90.0, 0.5, 5.0), (74.0, -5.0, -16.0), (64.0, 0.0, -1.0), (78.0, 12.0, 4.0))
+# cups still on the skin: radius (fraction of the short side: a 4-6 cm cup on a back photographed
+# whole), the clear plastic rim's width (fraction of the radius), how much the suction reddens
+# (Δa*) and darkens (ΔL*) the skin drawn up inside, and the valve colours on top
+CUP_RADIUS = (0.06, 0.1)
+CUP_RIM_WIDTH = 0.08
+CUP_REDDENING = (8.0, 16.0)
+CUP_DARKENING = (3.0, 7.0)
+VALVE_LAB = ((70.0, 30.0, 70.0), (85.0, -10.0, 80.0), (75.0, -50.0, 50.0), (45.0, 10.0, -50.0))
+# a highlight on glass or on a wet surface: nearly white
+HIGHLIGHT_LAB = (97.0, 0.0, 1.0)
+# fresh blood (wet cupping): dark saturated red, hue about 30° (a sample of venous blood on
+# skin reads near L* 30, a* 50, b* 30 in sRGB), drops and smears 1-3% of the short side across
+BLOOD_LAB = ((26.0, 46.0, 26.0), (36.0, 56.0, 36.0))
+BLOOD_DROP = (0.012, 0.03)
 
 
 @dataclass(frozen=True)
@@ -97,7 +111,9 @@ class Scene:
     ``skin_lab`` is the body's base skin colour under neutral light; ``body`` bool (H, W) the
     body's pixels (skin and marks; not background, not clothing); ``distractors`` (name, (x, y)
     fractions) of moles, the navel, hair patches, creases and the spine groove; ``background``
-    floor, carpet, towel or None; ``clothing`` jeans, shirt, waistband or None.
+    floor, carpet, towel or None; ``clothing`` jeans, shirt, waistband or None; ``cups`` (x, y,
+    radius) of each cup still on the skin (x, y fractions of width and height, radius fraction
+    of the short side); ``blood`` whether blood was painted on the skin.
     """
 
     image: Image.Image
@@ -112,6 +128,8 @@ class Scene:
     clothing: str | None = None
     # how to paint this scene again (make_scene's arguments and the camera's 2x3 placement)
     recipe: dict = field(default_factory=dict, repr=False)
+    cups: list[tuple[float, float, float]] = field(default_factory=list)
+    blood: bool = False
 
     def on_mark(self, x: float, y: float) -> int | None:
         """Return the index of the mark whose core contains the point (x, y) (fractions), else None."""
@@ -150,6 +168,8 @@ class _Content:
     clothing: str | None
     distractors: list
     pad: int
+    cups: list = field(default_factory=list)  # (x, y, radius) frame pixels
+    blood: bool = False
 
 
 def random_lighting(rng: np.random.Generator) -> SceneLighting:
@@ -176,6 +196,8 @@ def make_scene(
     mixed: bool | None = None,
     ita: float | None = None,
     bare: bool = False,
+    cups: int = 0,
+    blood: bool = False,
 ) -> Scene:
     """Paint and photograph one scene of ``size`` (width, height) pixels.
 
@@ -187,8 +209,12 @@ def make_scene(
     True makes every mark a violet one with a yellow/green part, False none, None some;
     ``ita`` the skin's ITA angle in degrees (default: drawn, weighted to light-tan skin).
     ``bare`` paints the same scene without its marks (the skin under them), with no mark truths.
+    ``cups`` paints that many cups still on the body (fewer if they do not fit; a close-up's one
+    fills much of the frame) and ``blood`` drops and smears of blood on it, both drawn from a
+    stream of their own: the rest of the scene is the same as without them.
     """
-    recipe = dict(seed=seed, kind=kind, marks=marks, size=tuple(size), faint=faint, mixed=mixed, ita=ita, bare=bare)
+    recipe = dict(seed=seed, kind=kind, marks=marks, size=tuple(size), faint=faint, mixed=mixed, ita=ita, bare=bare,
+                  cups=cups, blood=blood)
     content = _paint_content(**recipe)
     if lighting is None:
         lighting = random_lighting(np.random.default_rng([seed, 1]))
@@ -270,7 +296,7 @@ def _smoothstep(t):
     return t * t * (3 - 2 * t)
 
 
-def _paint_content(seed, kind, marks, size, faint, mixed, ita, bare) -> _Content:
+def _paint_content(seed, kind, marks, size, faint, mixed, ita, bare, cups=0, blood=False) -> _Content:
     """Paint a scene's skin, body, background, distractors and marks in Lab under neutral light."""
     rng = np.random.default_rng(seed)
     width, height = size
@@ -339,7 +365,11 @@ def _paint_content(seed, kind, marks, size, faint, mixed, ita, bare) -> _Content
     if clothing is not None:
         rows = slice(int(np.argmax(band.any(axis=1))), shape[0])
         lab[rows] += _cloth(clothing, rng, xs, ys[rows], short) * band[rows, :, None]
-    return _Content(lab, cover, [] if bare else paints, skin, kind, background, clothing, distractors, pad)
+    # their own stream, drawn last: a scene without cups or blood is painted exactly as before
+    extra = np.random.default_rng([seed, 5])
+    placed = _paint_cups(extra, lab, cover, cups, kind, pad, width, height, short) if cups else []
+    bled = blood and _paint_blood(extra, lab, cover, paints, pad, width, height, short)
+    return _Content(lab, cover, [] if bare else paints, skin, kind, background, clothing, distractors, pad, placed, bled)
 
 
 class _Body:
@@ -804,6 +834,98 @@ def _paint_hair(rng, lab, body, cover, paints, pad, width, height, short, distra
     distractors.append(("hair", (x / width, y / height)))
 
 
+def _canvas_box(x, y, reach, pad, shape):
+    """Canvas slices of the box ``reach`` frame pixels around the frame point (x, y), clipped to
+    the canvas, and the frame coordinates (columns (1, w), rows (h, 1)) of its pixel centres."""
+    r0, r1 = max(int(y - reach) + pad, 0), min(int(y + reach) + pad + 2, shape[0])
+    c0, c1 = max(int(x - reach) + pad, 0), min(int(x + reach) + pad + 2, shape[1])
+    yy = np.arange(r0, r1, dtype=np.float32)[:, None] - pad + 0.5
+    xx = np.arange(c0, c1, dtype=np.float32)[None, :] - pad + 0.5
+    return (slice(r0, r1), slice(c0, c1)), xx, yy
+
+
+def _blend(region, weight, lab_value):
+    """Blend a Lab colour (3,) into a canvas region (h, w, 3) in place with weight (h, w) 0-1."""
+    region += weight[..., None] * (np.asarray(lab_value, dtype=np.float32) - region)
+
+
+def _paint_cups(rng, lab, cover, count, kind, pad, width, height, short) -> list:
+    """Paint up to ``count`` cups seen from above on the body (a close-up: one, larger): the skin
+    drawn up and reddened inside, a sharp clear rim, highlights along an arc of it and on the
+    dome, a coloured valve on top. Returns the cups placed as (x, y, radius) frame pixels."""
+    placed: list = []
+    scale = 2.0 if kind == "closeup" else 1.0
+    for _ in range(count if kind != "closeup" else 1):
+        radius = float(rng.uniform(*CUP_RADIUS)) * short * scale
+        for _attempt in range(40):
+            x, y = rng.uniform(radius, width - radius), rng.uniform(radius, height - radius)
+            if cover[int(y) + pad, int(x) + pad] > 0.99 and all(
+                np.hypot(x - px, y - py) > radius + pr + 4 for px, py, pr in placed
+            ):
+                break
+        else:
+            continue
+        rim = max(2.0, CUP_RIM_WIDTH * radius)
+        where, xx, yy = _canvas_box(x, y, radius + rim + 3, pad, lab.shape)
+        region = lab[where]
+        distance = np.hypot(xx - x, yy - y)
+        angle = np.arctan2(yy - y, xx - x)
+        # the skin drawn up: most at the centre, fading towards the rim
+        dome = _smoothstep(1.2 * (1 - distance / radius))
+        region[..., 1] += dome * float(rng.uniform(*CUP_REDDENING))
+        region[..., 0] -= dome * float(rng.uniform(*CUP_DARKENING))
+        # the plastic's faint haze over the skin it covers, then its rim: lighter and greyer,
+        # a dark line at its outer edge (half-pixel edges: the rim is sharp)
+        region[..., 0] += 3.0 * _smoothstep(radius + 0.5 - distance)
+        ring = _smoothstep(distance - radius + 0.5) * _smoothstep(radius + rim + 0.5 - distance)
+        _blend(region, 0.6 * ring, (min(float(np.median(region[..., 0])) + 18.0, 92.0), 2.0, 4.0))
+        outline = _smoothstep(distance - radius - rim + 0.5) * _smoothstep(radius + rim + 2.0 - distance)
+        region[..., 0] -= 14.0 * outline
+        # highlights: along an arc of the rim towards the light, a shorter one opposite, a spot on the dome
+        light = float(rng.uniform(-np.pi, np.pi))
+        span = float(rng.uniform(0.5, 0.9))
+        for towards, half_width in ((light, span), (light + np.pi, 0.4 * span)):
+            off = np.abs(np.angle(np.exp(1j * (angle - towards))))
+            arc = _smoothstep((half_width - off) / 0.15) * _smoothstep(1.2 - np.abs(distance - radius - rim / 2))
+            _blend(region, arc, HIGHLIGHT_LAB)
+        sx, sy = x + 0.45 * radius * np.cos(light), y + 0.45 * radius * np.sin(light)
+        _blend(region, _smoothstep(0.06 * radius + 0.5 - np.hypot(xx - sx, yy - sy)), HIGHLIGHT_LAB)
+        _blend(region, _smoothstep(0.14 * radius + 0.5 - distance), VALVE_LAB[int(rng.integers(len(VALVE_LAB)))])
+        placed.append((float(x), float(y), radius))
+    return placed
+
+
+def _paint_blood(rng, lab, cover, paints, pad, width, height, short) -> bool:
+    """Paint 3-8 drops and smears of fresh blood with sharp edges and a glossy highlight each,
+    around a mark (wet cupping bleeds from the marks) or anywhere on the body; True if any."""
+    centre = paints[int(rng.integers(len(paints)))].centre if paints else None
+    painted = False
+    for _ in range(int(rng.integers(3, 9))):
+        size = float(rng.uniform(*BLOOD_DROP)) * short
+        stretch = float(rng.uniform(1.0, 3.0))  # a smear runs longer than a drop
+        for _attempt in range(30):
+            if centre is not None:
+                x, y = np.asarray(centre) + rng.normal(0.0, 0.05 * short, 2)
+            else:
+                x, y = rng.uniform(0.05, 0.95) * width, rng.uniform(0.05, 0.95) * height
+            if 0 <= x < width and 0 <= y < height and cover[int(y) + pad, int(x) + pad] > 0.99:
+                break
+        else:
+            continue
+        where, xx, yy = _canvas_box(x, y, size * stretch + 3, pad, lab.shape)
+        turn = float(rng.uniform(0, np.pi))
+        along = (xx - x) * np.cos(turn) + (yy - y) * np.sin(turn)
+        across = -(xx - x) * np.sin(turn) + (yy - y) * np.cos(turn)
+        low, high = BLOOD_LAB
+        _blend(lab[where], _smoothstep(size + 0.5 - np.hypot(along / stretch, across)), rng.uniform(low, high))
+        # the wet surface's highlight: a small spot off its centre, towards the light
+        hx, hy = x - 0.4 * size * np.cos(turn), y - 0.4 * size * np.sin(turn)
+        glint = max(1.5, 0.2 * size)
+        _blend(lab[where], _smoothstep(glint + 0.5 - np.hypot(xx - hx, yy - hy)), HIGHLIGHT_LAB)
+        painted = True
+    return painted
+
+
 # --- capture -----------------------------------------------------------------------------------
 
 
@@ -958,7 +1080,19 @@ def _capture(content: _Content, recipe: dict, move, lighting: SceneLighting) -> 
         background=content.background,
         clothing=content.clothing,
         recipe=dict(recipe, placement=None if move is None else move.tolist()),
+        cups=[_framed_cup(cup, move, width, height, short) for cup in content.cups],
+        blood=content.blood,
     )
+
+
+def _framed_cup(cup, move, width, height, short) -> tuple[float, float, float]:
+    """A painted cup's (x, y, radius) frame pixels as the scene's truth: (x, y) fractions of the
+    (moved) frame, radius a fraction of the short side."""
+    x, y, radius = cup
+    if move is not None:
+        x, y = move[:, :2] @ (x, y) + move[:, 2]
+        radius *= float(np.sqrt(abs(np.linalg.det(move[:, :2]))))
+    return (float(x / width), float(y / height), float(radius / short))
 
 
 def _place_whole(array, move, pad, frame_shape):

@@ -22,8 +22,11 @@ from webapp.services.marks import (BADGE_GAP_PX, BADGE_R, BADGE_REACH, BADGE_SID
                                    MAX_POINTS, RING_GAP_PX, SUGGESTED_LETTERS, TAPPED_RADIUS,
                                    Board, MarksRefused, Spot, board_for, save)
 from webapp.views.pages import redirect_to, render
+from webapp.views.quality import quality_notes
 
 bp = Blueprint("marks", __name__)
+# the confirm page and the timeline say a reading's problems (the page right after a photo first)
+bp.add_app_template_global(quality_notes)
 
 
 def parse_point(text: str) -> tuple[float, float]:

@@ -1,0 +1,53 @@
+"""A photo with the cups still on, in Chromium at 390×844: the problem is said above the marks,
+and "Take the photo again" opens a new check-in; the timeline's day says it as well.
+Screenshots of both pages are kept."""
+import datetime as dt
+import re
+
+import pytest
+
+from webapp.analysis import scenes, synthetic
+
+from .conftest import axe_violations, consenting_client, login, no_horizontal_scroll, phone, shot
+
+
+@pytest.fixture
+def treatment(live_app):
+    """A consenting client with a treatment from this morning; returns (email, treatment id)."""
+    return consenting_client(live_app, "cups", "Cora Cups", dt.timedelta(minutes=30))
+
+
+def test_a_photo_with_cups_on_asks_for_a_new_one(browser, base_url, watch, live_app, treatment):
+    email, treatment_id = treatment
+    context = phone(browser, base_url, watch)
+    page = context.new_page()
+    try:
+        login(page, email)
+        page.goto(f"/treatments/{treatment_id}/checkin")
+        image = synthetic.save_jpeg(scenes.make_scene(102, kind="back", cups=4).image, quality=92)
+        page.set_input_files("#photo", files=[{"name": "cups.jpg", "mimeType": "image/jpeg", "buffer": image}])
+        page.click("#checkin-form button[type=submit]")
+        page.wait_for_url(re.compile(r"/checkins/\d+/marks$"))
+        note = page.locator(".quality-notes .quality-cups_on_skin")
+        assert note.is_visible()
+        assert "Take the photo after the cups are off." in note.inner_text()
+        retake = page.get_by_role("button", name="Take the photo again")
+        box, photo = retake.bounding_box(), page.locator('input[name="tap"]').bounding_box()
+        # said before the photo, where the eye lands first, and within the phone's width
+        assert box["y"] + box["height"] <= photo["y"] and box["x"] + box["width"] <= 390
+        assert no_horizontal_scroll(page)
+        assert axe_violations(page) == []
+        shot(page, "quality-cups-390")
+        retake.click()
+        page.wait_for_url(re.compile(rf"/treatments/{treatment_id}/checkin$"))
+        assert page.locator("#photo").count() == 1
+        # the day on the timeline says it too, with the same way to a new photo
+        page.goto(f"/treatments/{treatment_id}")
+        day = page.locator(".day-row .quality-cups_on_skin")
+        assert day.is_visible() and no_horizontal_scroll(page)
+        shot(page, "quality-cups-day-390")
+        page.locator(".day-row").get_by_role("link", name="Take the photo again").click()
+        page.wait_for_url(re.compile(rf"/treatments/{treatment_id}/checkin$"))
+    finally:
+        context.close()
+    assert watch.unexpected() == []

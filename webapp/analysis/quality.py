@@ -1,0 +1,166 @@
+"""Things on the skin that spoil a reading: cups still on it, and blood.
+
+Both hide or change the skin a mark is measured against, so a photo showing them is retaken
+after the cups are off and the skin is cleaned. The cues are physical, not colour alone (a
+bruise, a maroon sleeve or a red top are as red as blood, and a mark is as round as a cup):
+
+- **A cup** is a transparent dome with a sharp circular rim, lit highlights along that rim, and
+  skin seen through it, drawn up and reddened by the suction. A candidate rim is a circle of
+  sharp edges (OpenCV's ``HOUGH_GRADIENT_ALT``, which only votes with strong gradients and
+  scores how perfect the circle is: a mark's soft edge gives none); it is a cup when highlights
+  lie on the rim in more than one direction, the inside is skin-coloured and redder than the
+  skin just outside, and skin surrounds it.
+- **Blood** is glossy: a dark, saturated red whose surface holds specular spots, on the skin or
+  in a cup. A bruise is a diffuse violet-to-red under matte skin, and cloth is matte.
+
+Highlights are found relative to their surroundings (a white top-hat of L*), not as clipped
+pixels: a cup's highlights on a phone photo are rarely at 255.
+
+Every function takes CIELAB planes (3, H, W) float32 on the analysis grid (analyze.py's).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from . import masks
+from .body import wedge_mask
+
+# a highlight: L* this far above the opening of L* by a 7-px square (a spot or line narrower
+# than the square) and this far above the mean L* of the 15-px square around it (brighter than
+# its surroundings at large, not only than a dark neighbour: a sliver of skin between a mark and
+# the frame's edge rises above its opening too), nearly colourless and not in shadow
+SPECULAR_KERNEL = 7
+SPECULAR_RISE = 12.0
+SPECULAR_AROUND = 15
+SPECULAR_ABOVE_AROUND = 8.0
+SPECULAR_MAX_CHROMA = 18.0
+SPECULAR_MIN_L = 55.0
+# cup rims: radius as a fraction of the grid's short side (a 4-6 cm cup on a back photographed
+# whole, up to one filling a close-up), Hough accumulator step (2 grid pixels: half the time of
+# 1.5 on the analysis grid, and one more photo with cups found below), Canny high threshold on the
+# Scharr gradient of L*·2.55 (only sharp steps vote: a rim, not a mark's soft edge) and how
+# perfect the circle must be (0-1, OpenCV's param2 for HOUGH_GRADIENT_ALT)
+CUP_RADIUS = (0.03, 0.3)
+CUP_HOUGH_DP = 2.0
+CUP_EDGE_THRESHOLD = 300
+CUP_CIRCLE_PERFECTNESS = 0.8
+# a rim is a cup when: at least this many highlight pixels lie within 0.8-1.15 r of its centre,
+# in at least this many of 8 directions (an arc, not one glint); this share of its inside
+# (< 0.7 r) is skin-coloured and so is this share of the ring outside (1.3-1.8 r); the inside is
+# at least this much redder (a*) than that ring: the suction draws the skin up and reddens it.
+# On the real photos (2026-12, 23 cupping stock photos, 50 bruise photos, 10 clean crops) these
+# found cups on 6 of 15 photos with cups on skin and on none of the others.
+CUP_MIN_HIGHLIGHTS = 3
+CUP_MIN_DIRECTIONS = 2
+CUP_SKIN_SHARE = 0.5
+CUP_REDDENED_A = 1.5
+# blood: dark saturated red (hue -5-45°: red, not a bruise's violet), in components of at
+# least this many pixels holding at least this many highlight pixels (within 2 px), covering at
+# least this share of the grid. On the same photos glossy red covered 1.8-2.8% of the three
+# with blood on the skin or filling cups, at most 0.06% elsewhere (red cup valves), and none of
+# the bruise photos (a maroon sleeve or a red top is matte)
+BLOOD_MIN_L, BLOOD_MAX_L = 8.0, 50.0
+BLOOD_MIN_A = 30.0
+BLOOD_MIN_CHROMA = 40.0
+BLOOD_HUE = (-5.0, 45.0)
+BLOOD_MIN_PIXELS = 6
+BLOOD_MIN_HIGHLIGHTS = 2
+BLOOD_MIN_SHARE = 0.003
+
+
+def highlights(lab: np.ndarray) -> np.ndarray:
+    """Specular highlights (H, W) bool of Lab planes (3, H, W): small, bright, colourless spots."""
+    lightness, a, b = lab
+    plane = np.ascontiguousarray(lightness, dtype=np.float32)
+    kernel = np.ones((SPECULAR_KERNEL, SPECULAR_KERNEL), dtype=np.uint8)
+    rise = cv2.morphologyEx(plane, cv2.MORPH_TOPHAT, kernel)
+    around = cv2.blur(plane, (SPECULAR_AROUND, SPECULAR_AROUND), borderType=cv2.BORDER_REFLECT)
+    return ((rise >= SPECULAR_RISE) & (plane >= around + SPECULAR_ABOVE_AROUND) & (lightness >= SPECULAR_MIN_L)
+            & (a * a + b * b <= SPECULAR_MAX_CHROMA**2))
+
+
+def cup_rims(lab: np.ndarray, shine: np.ndarray | None = None) -> list[tuple[float, float, float]]:
+    """Cups on the skin in Lab planes (3, H, W): their rims as (x, y, radius) in grid pixels.
+
+    ``shine``: :func:`highlights` of the same planes, if already found.
+    """
+    shine = highlights(lab) if shine is None else shine
+    # no rim without its highlights: most photos have none, and the circle search is most of the time
+    if np.count_nonzero(shine) < CUP_MIN_HIGHLIGHTS:
+        return []
+    lightness = lab[0]
+    height, width = lightness.shape
+    short = min(height, width)
+    grey = np.clip(lightness * 2.55, 0, 255).astype(np.uint8)
+    found = cv2.HoughCircles(
+        grey,
+        cv2.HOUGH_GRADIENT_ALT,
+        dp=CUP_HOUGH_DP,
+        minDist=0.05 * short,
+        param1=CUP_EDGE_THRESHOLD,
+        param2=CUP_CIRCLE_PERFECTNESS,
+        minRadius=max(3, int(CUP_RADIUS[0] * short)),
+        maxRadius=int(CUP_RADIUS[1] * short),
+    )
+    if found is None:
+        return []
+    rims = []
+    for x, y, r in found[0]:
+        # the circle's box out to 1.8 r (the ring of skin outside), clipped to the grid
+        reach = 1.8 * r
+        r0, r1 = max(int(y - reach), 0), min(int(y + reach) + 1, height)
+        c0, c1 = max(int(x - reach), 0), min(int(x + reach) + 1, width)
+        rows, cols = np.mgrid[r0:r1, c0:c1]
+        dx, dy = cols - x, rows - y
+        distance = np.hypot(dx, dy) / r
+        patch = lab[:, r0:r1, c0:c1]
+        skin = wedge_mask(patch)
+        inside, rim, ring = distance <= 0.7, (distance >= 0.8) & (distance <= 1.15), (distance >= 1.3) & (distance <= 1.8)
+        lit = rim & shine[r0:r1, c0:c1]
+        directions = np.unique(((np.arctan2(dy[lit], dx[lit]) + np.pi) // (np.pi / 4)).astype(int))
+        if lit.sum() < CUP_MIN_HIGHLIGHTS or directions.size < CUP_MIN_DIRECTIONS:
+            continue
+        if not ring.any() or skin[inside].mean() < CUP_SKIN_SHARE or skin[ring].mean() < CUP_SKIN_SHARE:
+            continue
+        redder = np.median(patch[1][inside & skin]) - np.median(patch[1][ring & skin])
+        if redder >= CUP_REDDENED_A:
+            rims.append((float(x), float(y), float(r)))
+    return rims
+
+
+def blood_share(lab: np.ndarray, shine: np.ndarray | None = None) -> float:
+    """Share (0-1) of the grid of Lab planes (3, H, W) covered by glossy dark red: blood.
+
+    ``shine``: :func:`highlights` of the same planes, if already found.
+    """
+    lightness, a, b = lab
+    red = (lightness >= BLOOD_MIN_L) & (lightness <= BLOOD_MAX_L) & (a >= BLOOD_MIN_A)
+    # the hue only where the rest holds: an arctangent per pixel costs more than the whole test
+    where = np.flatnonzero(red)
+    a_red, b_red = a.ravel()[where], b.ravel()[where]
+    hue = np.degrees(np.arctan2(b_red, a_red))
+    red.ravel()[where] = (a_red * a_red + b_red * b_red >= BLOOD_MIN_CHROMA**2) & (hue >= BLOOD_HUE[0]) & (hue <= BLOOD_HUE[1])
+    red = masks.open_mask(red, 1)
+    if not red.any():
+        return 0.0
+    shine = highlights(lab) if shine is None else shine
+    labels, count = masks.components(red)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    # highlights on or next to a component: a glossy surface's spots sit inside it or at its edge
+    lit = np.bincount(labels.ravel(), weights=masks.dilate(shine, 2).ravel(), minlength=count + 1)
+    glossy = (sizes >= BLOOD_MIN_PIXELS) & (lit >= BLOOD_MIN_HIGHLIGHTS)
+    glossy[0] = False
+    return float(sizes[glossy].sum() / red.size)
+
+
+def problems(lab: np.ndarray) -> list[str]:
+    """Quality codes ``cups_on_skin`` and ``blood`` that Lab planes (3, H, W) call for, in that order."""
+    shine = highlights(lab)
+    codes = []
+    if cup_rims(lab, shine):
+        codes.append("cups_on_skin")
+    if blood_share(lab, shine) >= BLOOD_MIN_SHARE:
+        codes.append("blood")
+    return codes
