@@ -210,10 +210,6 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
         return None
     skin_lab = _lighter_part(lab_s, body, skin_lab)
     near = near_skin(lab_s, skin_lab)
-    # the grain window spreads a floor's grain onto the skin at the outline by its half-width
-    # (GRAIN_WINDOW // 2 half-grid px, twice that here): that band of skin, where marks cut by
-    # the outline lie, is the body's again
-    body |= masks.dilate(body, 2 * (GRAIN_WINDOW // 2)) & rough & near & usable & ~edges
     short = min(height, width)
     region = masks.fill_holes(masks.close_mask(body, max(1, round(0.01 * short))))
     skin = near & usable & region
