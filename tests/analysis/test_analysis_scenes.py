@@ -1,17 +1,19 @@
 """The engine on realistic generated scenes (scenes.py): proposals, measurement at points, lighting.
 
 Each test prints the issue's figure beside its goal, on 100 scenes (30 without marks). Where
-this version meets a goal of issue 10 the assert is the goal itself; where it does not yet (clean
-scenes, the stage and the ΔE00 error at the true centres) the assert holds the figure this
+this version meets a goal of issue 10 the assert is the goal itself; where it does not yet (the
+stage and the ΔE00 error at the true centres) the assert holds the figure this
 version reaches, so that a change that makes the engine worse fails, and the printed line shows
 how far the goal still is.
 """
 
 import numpy as np
 import pytest
+from PIL import Image
 from scipy import ndimage
 
 from webapp.analysis import analyze_photo, scenes as sc
+from webapp.analysis.analyze import survey
 from webapp.analysis.synthetic import save_jpeg
 
 SUITE_SIZE = 100
@@ -60,7 +62,7 @@ def test_top_proposal_lies_on_a_true_mark(readings):
 def test_clean_scenes_with_distractors_read_no_mark(readings):
     clean = [not proposed.mark_found or proposed.stage == "resolved" for scene, proposed, _ in readings if not scene.marks]
     assert len(clean) >= 25
-    _report("clean scenes without a mark", float(np.mean(clean)), 0.95, 0.90)
+    _report("clean scenes without a mark", float(np.mean(clean)), 0.95, 0.95)
 
 
 def test_stage_of_the_reading_away_from_boundaries(readings):
@@ -135,3 +137,29 @@ def test_clear_skin_point_reads_resolved_and_a_cut_mark_is_measured():
     mark = scene.marks[cut[0]]
     detail = analyze_photo(data, at=[mark.centre]).mark_details[0]
     assert scene.on_mark(*detail["centre"]) == cut[0] and detail["delta_e"] >= 3
+
+
+def test_a_wooden_floor_or_carpet_beside_a_back_is_not_taken_into_the_body():
+    # the skin darkens toward the outline until it matches a warm floor in colour; the floor's
+    # grain still tells it apart (2.2.0 took half or all of the floor in 6 of these 11 scenes)
+    checked = 0
+    for seed in range(12):
+        scene = sc.make_scene(seed, kind="back", marks=0)
+        if scene.background not in ("floor", "carpet"):
+            continue
+        body = survey(scene.image).body
+        height, width = body.region.shape
+        truth = np.asarray(Image.fromarray(scene.body.astype(np.uint8) * 255).resize((width, height))) > 128
+        assert body.region[~truth].mean() < 0.1, (seed, scene.background)
+        checked += 1
+    assert checked >= 8
+
+
+def test_the_navel_on_dark_skin_in_dim_light_is_no_mark():
+    # a pit in shadow keeps a few percent of the skin's light, far less than any mark (2.2.0
+    # proposed it as a blue mark on every one of these scenes)
+    for seed in range(6):
+        scene = sc.make_scene(seed, kind="torso", marks=0, ita=-60.0, lighting=sc.SceneLighting(exposure_ev=-0.8))
+        (navel,) = [at for name, at in scene.distractors if name == "navel"]
+        reading = analyze_photo(save_jpeg(scene.image))
+        assert all(np.hypot(d["centre"][0] - navel[0], d["centre"][1] - navel[1]) > 0.03 for d in reading.mark_details)

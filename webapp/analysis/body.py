@@ -4,13 +4,16 @@ The skin colour is anchored on the body, the largest skin-coloured region near t
 centre, never on the photo as a whole: a warm wooden floor, carpet, towel or shirt is
 skin-coloured too, and once it pulls the estimate the real back falls outside "skin". Regions
 are cut apart where the colour changes sharply (the body's outline against a floor), so a
-floor that touches the body does not join it.
+floor that touches the body does not join it; where the skin, darkened toward the outline, meets
+a floor of its own colour without a step, the floor's grain (planks, pile, terry) still tells
+it from skin, which is smooth at the analysis grid.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from . import colour, masks
@@ -46,6 +49,18 @@ LIGHTER_ENCLOSES = 0.6
 SOFT_EDGE_SHARE = 0.1
 # the body must cover at least this share of the photo
 MIN_BODY_FRACTION = 0.03
+# grain: the mean |Laplacian| of smoothed L* on the half grid over a window this many of its
+# pixels wide (10 px of the analysis grid, 2.5% of its long side: a plank's grain, a carpet's
+# pile, a towel's terry loops)
+GRAIN_WINDOW = 5
+# skin at the analysis grid (a whole back in ~400 px) shows hardly more than the camera's noise;
+# a wooden floor, a carpet or a towel has grain of its own, two to four times the skin's in the
+# scenes and photos we looked at. A surface this much grainier than the body's skin is no skin,
+# even where its colour is (a floor next to the darkened skin at the outline matches it)
+ROUGH_GRAIN = 1.8
+# a grain below this (L* per px²) is no surface's: well under the noise of one 8-bit code
+# (about 0.4 L* a step at mid lightness), so a noise-free render is not rough where its JPEG rings
+MIN_ROUGH_GRAIN = 0.1
 
 
 @dataclass
@@ -157,7 +172,8 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     connected area near its colour, cut at sharp colour steps, with the most pixels in the
     central box (ties to the larger). The candidate whose area scores best, weighed by how
     plausible its colour is as skin (:func:`_skin_prior`), is the body. Candidates are judged
-    on a half-size grid; the chosen one is redrawn at full size. When the body's area is mostly
+    on a half-size grid; the chosen one is redrawn at full size without the surfaces grainier
+    than its skin (:func:`_rough`). When the body's area is mostly
     a mark on a lighter skin (a close-up), the lighter part is the skin (:func:`_lighter_part`);
     a large area off the body that fades into the skin as a mark does stays within reach
     (:func:`_mark_within_skin`).
@@ -187,17 +203,21 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
         if is_mark_on(skin_lab, other_lab) and masks.dilate(chosen, 2)[other].any():
             skin_lab = other_lab
             break
-    _, body, skin_lab = _candidate(lab_s, usable, edges, box, skin_lab)
+    # the floor, carpet or towel beside the body is grainier than its skin: leave it out
+    rough = _rough(detail, half[1], chosen, half_box, usable.shape)
+    _, body, skin_lab = _candidate(lab_s, usable & ~rough, edges, box, skin_lab)
     if body is None or body.mean() < MIN_BODY_FRACTION:
         return None
     skin_lab = _lighter_part(lab_s, body, skin_lab)
+    near = near_skin(lab_s, skin_lab)
     short = min(height, width)
     region = masks.fill_holes(masks.close_mask(body, max(1, round(0.01 * short))))
-    skin = near_skin(lab_s, skin_lab) & usable & region
+    skin = near & usable & region
+    hard = step > HARD_EDGE_STEP
     # other skin-coloured surfaces (floor, carpet, towel) are never where a mark lies
     # (a surface is large: a mark at the outline, skin-coloured too, is much smaller)
     # (cut apart at sharp steps: a mark at the outline touches the floor beyond it)
-    surfaces = wedge & ~masks.dilate(region, 1) & ~near_skin(lab_s, skin_lab) & ~(step > HARD_EDGE_STEP)
+    surfaces = wedge & ~masks.dilate(region, 1) & ~near & ~hard
     labels, count = masks.components(surfaces)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     hull = masks.convex_hull(body)
@@ -208,12 +228,42 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     for index in np.flatnonzero(large):
         if _mark_within_skin(lab_s, labels == index, step, skin_lab):
             large[index] = False
-    elsewhere = large[labels]
+    # ... beside the body, outside its hull: a large surface's part within the hull is the bay a
+    # mark cut by the outline leaves (such a mark joins the floor beyond it once the floor, told
+    # apart by its grain, is no longer the body's)
+    elsewhere = large[labels] & ~hull
     # nor anything much lighter than the skin (a towel, a sheet): marks only ever darken skin
     elsewhere |= lab_s[0] > skin_lab[0] + SKIN_LIGHTER_BY
     # a mark cut by the outline leaves a bay in the skin: the body's convex hull takes it back
     reach = (region | hull) & ~elsewhere
-    return Body(skin=skin, region=region, reach=reach, edges=step > HARD_EDGE_STEP, skin_lab=skin_lab)
+    return Body(skin=skin, region=region, reach=reach, edges=hard, skin_lab=skin_lab)
+
+
+def _rough(detail: np.ndarray, usable: np.ndarray, chosen: np.ndarray, half_box, shape) -> np.ndarray:
+    """Pixels (H, W) = ``shape`` grainier than the body's skin by ``ROUGH_GRAIN``: a floor,
+    carpet or towel.
+
+    ``detail`` (H/2, W/2 rounded up) is |Laplacian| of smoothed L* on the half grid, ``usable``
+    the pixels there that are not glare, ``chosen`` the body found there and ``half_box`` the
+    central box there. The grain is ``detail``'s mean over ``GRAIN_WINDOW``; the skin's is the
+    median grain of the body's central part, where the body is (a warm floor taken into its
+    area lies at its sides). A mark is as smooth as the skin it is on, petechiae aside: those
+    lie within the body, whose holes are filled.
+    """
+    grain = cv2.blur(detail, (GRAIN_WINDOW, GRAIN_WINDOW))
+    central = chosen[half_box]
+    # grain tells a surface from skin only where the skin is smoother than what lies around
+    # it; in a close-up of a limb before a plain wall the skin's pores and hairs are the finest
+    # detail in view, and there grain would tell only what is in focus
+    around = usable & ~chosen
+    if not central.any() or not around.any() or (
+            masks.sample_median(detail[None], chosen)[0] > masks.sample_median(detail[None], around)[0]):
+        return np.zeros(shape, dtype=bool)
+    skin_grain = float(masks.sample_median(grain[half_box][None], central)[0])
+    # a floor's grain comes and goes along its planks: close the gaps between its rough streaks
+    rough = masks.close_mask(grain > max(ROUGH_GRAIN * skin_grain, MIN_ROUGH_GRAIN), 1)
+    # half grid index i is full grid 2i and 2i + 1
+    return np.repeat(np.repeat(rough, 2, axis=0), 2, axis=1)[: shape[0], : shape[1]]
 
 
 def is_mark_on(mark_lab, skin_lab, min_delta_e: float = 6.0) -> bool:

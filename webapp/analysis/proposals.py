@@ -53,6 +53,12 @@ SHADE_NONE = 0.59
 SHADE_FULL = 1.75
 # a mark is never lighter than its skin by more than this (glare, a scar, a towel fold)
 MAX_LIGHTER = 2.0
+# nor darker than this share of its skin's light (luminance Y): blood lies under the skin's
+# surface, whose own reflection (4-5% of the light: Fresnel at n ≈ 1.55) a mark never takes
+# away, and the lightest skin reflects about half the light, so a mark keeps at least ~8%. A
+# darker spot is a pit or gap in shadow (the navel), black hair or cloth; below CIELAB's linear
+# toe (L* < 8) its a* and b* are a few 8-bit codes of noise, so its "hue" says nothing
+MIN_LIGHT_KEPT = 0.08
 
 
 @dataclass
@@ -198,13 +204,21 @@ def _outline_share(scene: Scene, measured: Measured) -> float:
     return max(float(off[band].mean()), float((~body[rows, cols])[component].mean()))
 
 
+def _light_kept(mark_lab, skin_lab) -> float:
+    """Share of its skin's luminance Y a colour keeps (0–1 for a darker one): the ratio of the
+    linear values of the greys of the same L*."""
+    mark_y, skin_y = (float(colour.lab_to_linear(np.array([lab[0], 0.0, 0.0]))[0]) for lab in (mark_lab, skin_lab))
+    return mark_y / max(skin_y, 1e-9)
+
+
 def score(scene: Scene, measured: Measured) -> tuple[float, dict]:
     """How much a measured area looks like a mark: (score 0–1, the terms by name).
 
     The product of: contrast (ΔE00 up to ``FULL_CONTRAST``), size (equivalent diameter between
     moles and frame-filling close-ups), roundness and solidity (creases, the outline, hair and
     the spine groove are long or ragged), and colour (not lighter; darker with a change of
-    chroma or hue, and off the colour shade alone would give the skin: ``colour.shaded``).
+    chroma or hue, and off the colour shade alone would give the skin: ``colour.shaded``; never
+    darker than ``MIN_LIGHT_KEPT`` of the skin's light).
     """
     delta = measured.mark_lab - measured.skin_lab
     chroma_change = float(np.hypot(delta[1], delta[2]))
@@ -220,7 +234,7 @@ def score(scene: Scene, measured: Measured) -> tuple[float, dict]:
         "round": _ramp(ratio, ROUND_NONE, ROUND_FULL),
         "solid": _ramp(solidity, SOLID_NONE, SOLID_FULL),
         "inside": _ramp(_outline_share(scene, measured), 0.8, OUTLINE_SHARE),
-        "colour": 0.0 if lighter > MAX_LIGHTER else min(
+        "colour": 0.0 if lighter > MAX_LIGHTER or _light_kept(measured.mark_lab, measured.skin_lab) < MIN_LIGHT_KEPT else min(
             _ramp(chroma_change / max(-lighter, 1e-6), 0.1, SHADOW_CHROMA_RATIO), _ramp(off_shade, SHADE_NONE, SHADE_FULL)
         ),
     }
