@@ -657,6 +657,27 @@ def test_mixed_mark_with_a_yellow_part_is_named_by_it():
     assert fresh["mixed"] is False and fresh["stage"] == "fresh" and fresh["colour"] == "violet"
 
 
+def test_a_violet_mark_beside_the_outlines_shading_is_no_mixed_mark():
+    # the skin darkens toward the body's outline with hardly a change of a*, b* (a slight b*
+    # rise, as lit skin turning from the light shows): that band has no colour of a mark's, so
+    # the mark touching it is fresh violet, not "turning, yellow part" (2.3.0 read it so)
+    height, width = 480, 640
+    skin = np.array([69.2, 12.4, 16.0], np.float32)
+    xs = np.arange(width, dtype=np.float32)[None, :, None] / width
+    ys = np.arange(height, dtype=np.float32)[:, None, None] / height
+    lab = np.broadcast_to(skin, (height, width, 3)).copy()
+    band = np.clip((0.16 - xs) / 0.06, 0, 1)
+    lab += band * np.array([-18.0, -0.4, 3.0], np.float32)
+    lab[:, : int(0.08 * width)] = (30.0, 8.0, 12.0)  # a dark floor beyond the outline
+    for centre in (0.17, 0.19, 0.21):
+        weight = np.clip(1.2 - np.hypot(xs - centre, ys - 0.5) / 0.09, 0, 1)
+        painted = lab + weight * np.array(syn.mark_delta(tuple(skin), 14, "violet"), np.float32)
+        painted += np.random.default_rng(1).normal(0, 0.6, painted.shape).astype(np.float32)
+        data = syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(painted)))
+        detail = analyze_photo(data, at=[(centre, 0.5)]).mark_details[0]
+        assert (detail["stage"], detail["colour"], detail["mixed"]) == ("fresh", "violet", False), centre
+
+
 def test_a_mixed_marks_blend_counts_toward_the_colour_it_shows_more_of():
     # a violet mark whose yellow part (15% of its pixels) blends into the violet over another
     # 25%: the blend (60% yellow) reads brown pixel by pixel, yet it is yellow more than violet,

@@ -359,6 +359,9 @@ def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndar
         return component
     radius = max(2, int(0.5 * np.sqrt(component.sum() / np.pi)))
     halo = loose & masks.dilate(component, radius) & ~component
+    # only what changes colour as a mark does: the darker band of shading along the body's
+    # outline changes hue by chance (its a*, b* hardly move) and would read as a yellow part
+    halo[halo] = _marks_colour(lab_s[:, halo], skin_lab)
     if not halo.any():
         return component
     late = colour.breakdown_part(skin_lab, lab_s[:, halo].T)
@@ -368,6 +371,13 @@ def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndar
     peak = float(np.percentile(strength[halo][late], 90))
     extended = component | (halo & (strength >= PEAK_FRACTION * peak))
     return masks.fill_holes(extended) & (loose | component)
+
+
+def _marks_colour(pixels: np.ndarray, skin_lab) -> np.ndarray:
+    """Which Lab pixels (3, N) differ from the skin as marks do (N,) bool: a change of chroma or
+    hue at least ``SHADOW_CHROMA_RATIO`` of their darkening (shading darkens with little change)."""
+    delta = pixels - np.asarray(skin_lab, dtype=np.float32)[:, None]
+    return np.hypot(delta[1], delta[2]) >= SHADOW_CHROMA_RATIO * np.maximum(-delta[0], 0.0)
 
 
 def _mark_like(lab_s: np.ndarray, component: np.ndarray, skin_lab) -> bool:
@@ -469,7 +479,11 @@ def _result(scene, point, found, lab, component, measured, skin_lab, window, rin
     mark_lab = lab[:, measured].T.mean(axis=0, dtype=np.float64)
     delta = mark_lab - skin_lab
     # a yellow part often lies at the edge: the whole mark is looked at for it
-    theta, name, mixed = colour.mark_colour(skin_lab, lab[:, component].T, delta)
+    # only pixels that differ as marks do name it: the shading along an outline it touches
+    # changes hue by chance, and read as a yellow part
+    pixels = lab[:, component]
+    named = _marks_colour(pixels, skin_lab)
+    theta, name, mixed = colour.mark_colour(skin_lab, (pixels[:, named] if named.any() else pixels).T, delta)
     ys, xs = np.nonzero(component)
     area = len(ys)
     return Measured(
