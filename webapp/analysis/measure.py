@@ -381,11 +381,8 @@ def _marks_colour(pixels: np.ndarray, skin_lab) -> np.ndarray:
 
 
 def _mark_like(lab_s: np.ndarray, component: np.ndarray, skin_lab) -> bool:
-    """True when an area's mean differs from skin as marks do: darker, with a change of chroma
-    or hue at least ``SHADOW_CHROMA_RATIO`` of the darkening (shading darkens with little change)."""
-    delta = masks.sample_median(lab_s, component) - np.asarray(skin_lab, dtype=np.float64)
-    darker = max(-float(delta[0]), 1e-6)
-    return float(np.hypot(delta[1], delta[2])) >= SHADOW_CHROMA_RATIO * darker
+    """True when an area's median colour differs from skin as marks do (:func:`_marks_colour`)."""
+    return bool(_marks_colour(masks.sample_median(lab_s, component)[:, None], skin_lab)[0])
 
 
 def _touches_side(component: np.ndarray, window, shape) -> bool:
