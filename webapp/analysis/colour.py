@@ -39,6 +39,12 @@ HUE_NAMES = (
 HUE_BOUNDARIES = (-160.0, -110.0, -80.0, -50.0, -20.0, 35.0, 65.0, 120.0, 180.0)
 HAEMOGLOBIN_COLOURS = frozenset({"red", "violet-red", "violet", "violet-blue", "blue"})
 BREAKDOWN_COLOURS = frozenset({"green", "yellow", "brown"})
+# the haemoglobin colours' hues together, [low, high): blue's low to red's high
+HAEMOGLOBIN_HUES = (min(low for name, low, _ in HUE_NAMES if name in HAEMOGLOBIN_COLOURS),
+                    max(high for name, _, high in HUE_NAMES if name in HAEMOGLOBIN_COLOURS))
+# a breakdown hue without brown (see breakdown_part): from yellow's low up through green to
+# blue's low, across ±180
+YELLOW_FROM = next(low for name, low, _ in HUE_NAMES if name == "yellow")
 
 # the srgb 8-bit decode curve as a lookup table: one exact value per code
 _SRGB_LUT = np.arange(256, dtype=np.float64) / 255.0
@@ -297,7 +303,7 @@ def mark_colour(skin_lab, pixel_labs: np.ndarray, mean_delta) -> tuple[float, st
     deltas = pixel_labs - np.asarray(skin_lab, dtype=np.float32)
     pixel_theta = np.degrees(np.arctan2(deltas[:, 2], deltas[:, 1]))
     visible = ciede2000(np.asarray(skin_lab, dtype=np.float32), pixel_labs) >= RESOLVED_BELOW
-    haem = visible & (pixel_theta >= -160.0) & (pixel_theta < 35.0)
+    haem = visible & (pixel_theta >= HAEMOGLOBIN_HUES[0]) & (pixel_theta < HAEMOGLOBIN_HUES[1])
     if haem.any():
         late_centre, haem_centre = deltas[late].mean(axis=0), deltas[haem].mean(axis=0)
         nearer = np.linalg.norm(deltas - late_centre, axis=1) < np.linalg.norm(deltas - haem_centre, axis=1)
@@ -320,7 +326,7 @@ def breakdown_part(skin_lab, pixel_labs: np.ndarray) -> np.ndarray:
     skin = np.asarray(skin_lab, dtype=np.float32)
     deltas = pixel_labs - skin
     pixel_theta = np.degrees(np.arctan2(deltas[:, 2], deltas[:, 1]))
-    breakdown = (pixel_theta >= 65.0) | (pixel_theta < -160.0)
+    breakdown = (pixel_theta >= YELLOW_FROM) | (pixel_theta < HAEMOGLOBIN_HUES[0])
     if not breakdown.any():
         return breakdown
     breakdown[breakdown] = ciede2000(skin, pixel_labs[breakdown]) >= RESOLVED_BELOW
