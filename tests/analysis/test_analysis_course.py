@@ -57,6 +57,16 @@ def test_insufficient_data_with_fewer_than_two_usable_readings():
     assert result.reason
 
 
+@pytest.mark.parametrize("code", ["cups_on_skin", "blood"])
+def test_a_photo_to_be_taken_again_is_left_out_of_the_course(code):
+    # day 3's 14 through a cup's dome would read as worsening after day 2's 9
+    spoilt = reading(14.0, quality=[code])
+    assert not course.usable(spoilt) and course.usable(reading(14.0))
+    result = verdict([(0.5, reading(10)), (2, reading(9)), (3, spoilt)])
+    assert result.verdict == "on_track" and result.readings_used == 2 and result.delta_e == 9.0
+    assert verdict([(0.5, reading(10)), (2, reading(9)), (3, reading(14.0))]).verdict == "worsening"
+
+
 def test_readings_in_any_order_and_naive_times_are_utc():
     naive = [(at(d).replace(tzinfo=None), reading(e)) for d, e in ((3, 9.0), (1, 12.0), (2, 13.0))]
     result = assess_course(T0, naive)

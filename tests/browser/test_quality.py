@@ -1,5 +1,6 @@
 """A photo with the cups still on, in Chromium at 390×844: the problem is said above the marks,
-and "Take the photo again" opens a new check-in; the timeline's day says it as well.
+and "Take the photo again" opens a new check-in; the timeline's day says it as well, and that
+the photo is not counted.
 Screenshots of both pages are kept."""
 import datetime as dt
 import re
@@ -45,6 +46,12 @@ def test_a_photo_with_cups_on_asks_for_a_new_one(browser, base_url, watch, live_
         page.goto(f"/treatments/{treatment_id}")
         day = page.locator(".day-row .quality-cups_on_skin")
         assert day.is_visible() and no_horizontal_scroll(page)
+        # its stage is the cups' domes, not the marks': the day says it is not counted instead
+        assert page.locator(".day-row .not-counted").is_visible()
+        assert page.locator(".day-row .stage-chip").count() == 0
+        # nor is today's photo done: the page's one action is still to take it
+        assert page.locator("a.take-photo").is_visible() and page.locator(".today-done").count() == 0
+        assert page.locator(".confirm-marks-note").count() == 0
         shot(page, "quality-cups-day-390")
         page.locator(".day-row").get_by_role("link", name="Take the photo again").click()
         page.wait_for_url(re.compile(rf"/treatments/{treatment_id}/checkin$"))

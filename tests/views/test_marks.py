@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from webapp.analysis import ANALYZER_VERSION, scenes, synthetic
+from webapp.analysis.reading import quality_item
 from webapp.extensions import db
 from webapp.models import (AuditEvent, CheckIn, Consent, Mark, MarkReading, Reading, Treatment,
                            UserSession, utcnow)
@@ -581,8 +582,9 @@ def fake_detail(delta_e: float, x: float) -> dict:
 
 
 def add_course(treatment_id: int, client_id: int, treated_at, curves: dict[int, list[float]],
-               days: list[float]) -> None:
-    """Store check-ins whose followed marks read the given ΔE00 curves (mark number -> values)."""
+               days: list[float], quality: dict[int, str] | None = None) -> None:
+    """Store check-ins whose followed marks read the given ΔE00 curves (mark number -> values);
+    ``quality`` gives a day's photo (by index) a quality code."""
     followed = {}
     for number in curves:
         followed[number] = Mark(treatment_id=treatment_id, number=number, x=0.1 * number, y=0.5)
@@ -596,7 +598,8 @@ def add_course(treatment_id: int, client_id: int, treated_at, curves: dict[int, 
                           marks_confirmed_at=treated_at + t * DAY)
         data = {"ok": True, "mark_found": top["delta_e"] >= 3, "marks": len(details),
                 **{k: top[k] for k in ("stage", "colour", "delta_e", "delta_lab", "area_fraction")},
-                "mark_details": details, "analyzer_version": ANALYZER_VERSION}
+                "mark_details": details, "analyzer_version": ANALYZER_VERSION,
+                "quality": [quality_item(code) for code in [(quality or {}).get(i)] if code]}
         checkin.reading = Reading(analyzer_version=ANALYZER_VERSION, ok=True, stage=top["stage"],
                                   colour=top["colour"], delta_e=top["delta_e"], data=data)
         db.session.add(checkin)
@@ -633,6 +636,34 @@ def test_course_is_judged_per_mark_and_the_lagging_mark_is_named(app, setup):
         db.session.commit()
         assert [f.kind for f in raised] == ["slow_healing"]
         assert raised[0].reason.startswith("Mark 3 ")
+
+
+@pytest.mark.parametrize("code", ["cups_on_skin", "blood"])
+def test_a_photo_to_be_taken_again_is_off_every_marks_course_and_its_day_says_so(
+        app, client, auth, setup, code):
+    """Day 3's photo, through the cups, reads mark 1 at 16 after 9: it is worsening unless
+    that photo is left out; its day shows the problem and no stage."""
+    days = [0.5, 1.5, 2.5, 3.1]
+    with app.app_context():
+        treatment = db.session.get(Treatment, setup["treatment"])
+        treatment.treated_at = utcnow() - 3.2 * DAY
+        add_course(treatment.id, setup["c1"].id, treatment.treated_at,
+                   {1: [12, 13, 9, 16], 2: [10, 10.5, 8, 15]}, days, quality={3: code})
+        recovery = recoveries([treatment])[0]
+        assert [m.assessment.verdict for m in recovery.marks] == ["on_track", "on_track"]
+        assert [len(m.days) for m in recovery.marks] == [3, 3]
+        assert recovery.assessment.verdict == "on_track"
+        spoilt = recovery.latest
+        assert not recovery.counts(spoilt) and recovery.counts(recovery.days[-2])
+        treatment_id = treatment.id
+    auth.login(setup["c1"])
+    page = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    day = page[page.index(f'id="checkin-{spoilt.id}"'):]
+    day = day[:day.index("delete-checkin")]
+    assert "This photo is not counted in the recovery." in day and "stage-chip" not in day
+    assert f'class="quality-{code}"' in day
+    # the chart plots the three counted days only
+    assert "2: 9.0;" in page and "16.0" not in page
 
 
 def test_treatment_resolves_only_when_every_mark_has(app, setup):

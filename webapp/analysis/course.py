@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from . import colour
 from .colour import RESOLVED_BELOW
-from .reading import PhotoReading
+from .reading import RETAKE_QUALITY, PhotoReading
 
 # every rule constant of DESIGN.md "Course", each with where it comes from
 # marks darken until ~38 h (Mimasaka et al. 2010: ΔL* lowest at 38.9 h), so no rise before day 2 counts
@@ -33,8 +33,9 @@ AREA_GROWTH = 1.30
 PIGMENT_A_WITHIN = 2.0
 PIGMENT_L_AT_MOST = -4.0
 PIGMENT_B_ABOVE = 0.0
-# quality codes that make a reading unusable for a course
-UNUSABLE_QUALITY = frozenset({"no_skin"})
+# quality codes that make a reading unusable for a course: no skin to measure against, or a
+# photo to be taken again (cups still on, blood)
+UNUSABLE_QUALITY = frozenset({"no_skin"}) | RETAKE_QUALITY
 
 VERDICTS = ("on_track", "slow", "worsening", "resolved", "pigmentation", "insufficient_data")
 
@@ -125,8 +126,9 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
-def _usable(reading: PhotoReading) -> bool:
-    """Say whether a reading can stand on the curve: opened, skin found, ΔE measured."""
+def usable(reading: PhotoReading) -> bool:
+    """Say whether a reading can stand on the curve: opened, skin found, ΔE00 measured, and no
+    problem in ``UNUSABLE_QUALITY`` (cups still on, blood)."""
     return (
         reading.ok
         and reading.delta_e is not None
@@ -201,7 +203,7 @@ def assess_course(
     d = float(expected_days)
     series = []
     for taken_at, reading in readings:
-        if not _usable(reading):
+        if not usable(reading):
             continue
         t = (_aware(taken_at) - treated_at).total_seconds() / 86400.0
         if t < 0:

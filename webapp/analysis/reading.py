@@ -29,6 +29,11 @@ QUALITY_MESSAGES = {
 }
 
 
+# problems that spoil a reading altogether (the measured colour is the cup's dome or the blood's,
+# not the healing mark's): the photo is to be taken again, and the course leaves it out
+RETAKE_QUALITY = frozenset({"cups_on_skin", "blood"})
+
+
 def quality_item(code: str) -> dict:
     """Return one quality problem as {code, message}."""
     return {"code": code, "message": QUALITY_MESSAGES[code]}

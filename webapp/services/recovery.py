@@ -11,8 +11,9 @@ from flask_babel import format_decimal, format_percent, gettext as _
 from webapp import clock
 from webapp.analysis import CourseAssessment, PhotoReading, assess_course
 from webapp.analysis.colour import RESOLVED_BELOW, lab_to_hex
+from webapp.analysis.reading import RETAKE_QUALITY
 from webapp.analysis.course import (DEFAULT_EXPECTED_DAYS, REASONS, SHARE_FIGURES,
-                                    WHOLE_FIGURES)
+                                    WHOLE_FIGURES, usable)
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, select_rows
 
 # a session older than this is history, not a recovery to follow
@@ -110,6 +111,7 @@ class Recovery:
     latest check-in of each day (``days``); ``checkins`` holds every one, oldest first. With
     followed marks, ``assessment`` is that of the mark furthest behind (or of the whole photo,
     when that is further behind), and ``marks`` holds each mark's own course.
+    ``photo_readings`` holds the days' check-ins' readings, by check-in id.
     """
 
     treatment: Treatment
@@ -120,6 +122,18 @@ class Recovery:
     marks: list[MarkCourse] = field(default_factory=list)
     # the followed marks in each check-in's photo, by check-in id
     mark_points: dict[int, list[MarkPoint]] = field(default_factory=dict)
+    photo_readings: dict[int, PhotoReading] = field(default_factory=dict)
+
+    def counts(self, checkin: CheckInRow) -> bool:
+        """Tell whether a day's check-in has a reading that stands on the course (course.usable:
+        not one with the cups still on, with blood, or without skin)."""
+        reading = self.photo_readings.get(checkin.id)
+        return reading is not None and usable(reading)
+
+    def spoilt(self, checkin: CheckInRow) -> bool:
+        """Tell whether a day's check-in's photo is to be taken again (cups still on, blood)."""
+        reading = self.photo_readings.get(checkin.id)
+        return reading is not None and not RETAKE_QUALITY.isdisjoint(reading.quality_codes)
 
     def mark_course(self, number: int | None) -> MarkCourse | None:
         """Return the course of the mark with this number, if it is followed."""
@@ -212,7 +226,8 @@ def in_words(assessment: CourseAssessment) -> CourseAssessment:
 
 def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
                  points: dict[int, list[MarkPoint]]) -> list[MarkCourse]:
-    """Judge each followed mark's course over the latest check-in of each day."""
+    """Judge each followed mark's course over the latest check-in of each day whose photo
+    reading stands on the course (``days``: those check-ins)."""
     by_number: dict[int, list[tuple[CheckInRow, MarkPoint]]] = defaultdict(list)
     for checkin in days:
         for point in points.get(checkin.id, ()):
@@ -261,16 +276,20 @@ def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
            points: dict[int, list[MarkPoint]] | None = None) -> Recovery:
     """Judge the course of one treatment, and of each followed mark, from loaded check-ins."""
     days = latest_per_day(treatment, checkins)
-    readings = [(c.taken_at, photo_reading(c.reading.stored))
-                for c in days if c.reading is not None]
-    assessment = in_words(assess_course(treatment.treated_at, readings,
+    readings = {c.id: photo_reading(c.reading.stored) for c in days if c.reading is not None}
+    assessment = in_words(assess_course(treatment.treated_at,
+                                        [(c.taken_at, readings[c.id]) for c in days
+                                         if c.id in readings],
                                         expected_days=treatment.expected_days))
     points = points or {}
-    marks = mark_courses(treatment, days, points)
+    # a followed mark measured through a cup or under blood is no more on its curve than the
+    # photo's reading is
+    marks = mark_courses(treatment, [c for c in days if c.id in readings
+                                     and usable(readings[c.id])], points)
     return Recovery(treatment=treatment, days=days, assessment=furthest_behind(assessment, marks),
                     timezone=treatment.client.timezone, checkins=list(checkins),
                     marks=marks, mark_points={c.id: points[c.id] for c in checkins
-                                              if c.id in points})
+                                              if c.id in points}, photo_readings=readings)
 
 
 def recoveries(treatments: Sequence[Treatment]) -> list[Recovery]:

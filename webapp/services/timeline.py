@@ -69,19 +69,23 @@ class Timeline:
 
     @property
     def unconfirmed(self) -> CheckInRow | None:
-        """Return the latest check-in when its marks still wait for the client's confirmation."""
+        """Return the latest check-in when its marks still wait for the client's confirmation
+        (not when its photo is to be taken again: the new photo's marks are the ones to check)."""
         latest = self.recovery.latest
-        return latest if latest is not None and latest.marks_confirmed_at is None else None
+        return (latest if latest is not None and latest.marks_confirmed_at is None
+                and not self.recovery.spoilt(latest) else None)
 
     @property
     def today_done(self) -> bool:
-        """Tell whether a photo was taken on today's date (the client's zone)."""
+        """Tell whether a photo was taken on today's date (the client's zone), and is not one to
+        take again (cups still on, blood)."""
         newest = self.rows[0] if self.rows else None
-        return newest is not None and newest.day == self.today and newest.checkin is not None
+        return (newest is not None and newest.day == self.today and newest.checkin is not None
+                and not self.recovery.spoilt(newest.checkin))
 
     @property
     def today_row(self) -> DayRow | None:
-        """Return today's row, when today has a photo."""
+        """Return today's row, when today's photo is done (``today_done``)."""
         return self.rows[0] if self.today_done else None
 
     def tells_therapist(self) -> bool:
@@ -93,14 +97,10 @@ class Timeline:
 
     @property
     def latest_reading(self) -> ReadingRow | None:
-        """Return the reading of the most recent check-in."""
+        """Return the reading of the most recent check-in when it stands on the course (a photo
+        with the cups still on says nothing of the mark's stage)."""
         latest = self.recovery.latest
-        return latest.reading if latest is not None else None
-
-
-def usable(reading: ReadingRow | None) -> bool:
-    """Tell whether a reading has a measured colour difference to plot."""
-    return reading is not None and reading.ok and reading.delta_e is not None
+        return latest.reading if latest is not None and self.recovery.counts(latest) else None
 
 
 def mark_readings(course: MarkCourse) -> list[tuple[dt.datetime, float, str | None, str | None]]:
@@ -123,7 +123,7 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
     for checkin in reversed(recovery.checkins):
         of_day.setdefault(clock.day_number(treatment.treated_at, checkin.taken_at, zone),
                           []).append(checkin)
-    measured = {day: c.reading.delta_e for day, c in by_day.items() if usable(c.reading)}
+    measured = {day: c.reading.delta_e for day, c in by_day.items() if recovery.counts(c)}
     peak = max(measured.values(), default=None)
     # before the peak the mark is still darkening: "faded" would read as a false promise
     peak_day = min((day for day, e in measured.items() if e == peak), default=0)
@@ -146,10 +146,10 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
         readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, c.taken_at),
                                           c.reading.delta_e, c.reading.stage, c.reading.mark_hex,
                                           c.taken_at)
-                         for c in recovery.days if usable(c.reading))
+                         for c in recovery.days if recovery.counts(c))
         projected = recovery.assessment.projected_resolution_day
     latest = recovery.latest
-    stage = latest.reading.stage if latest is not None and latest.reading is not None else None
+    stage = latest.reading.stage if latest is not None and recovery.counts(latest) else None
     # a symptom reported earlier on the latest day still counts: a later photo without it
     # does not make it go away
     signs = tips.signs_shown(recovery.days, recovery.assessment.verdict, today,

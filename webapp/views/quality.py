@@ -11,10 +11,7 @@ import json
 
 from flask_babel import gettext
 
-from webapp.analysis.reading import QUALITY_MESSAGES
-
-# problems that make the reading useless: the photo is to be taken again
-RETAKE_CODES = ("cups_on_skin", "blood")
+from webapp.analysis.reading import QUALITY_MESSAGES, RETAKE_QUALITY
 
 
 def quality_notes(reading, retake_only: bool = False) -> list[tuple[str, str]]:
@@ -32,10 +29,10 @@ def quality_notes(reading, retake_only: bool = False) -> list[tuple[str, str]]:
     if data is None:
         stored = getattr(reading, "stored", None) or ""
         # a timeline shows many days: most readings hold no such code and are not parsed
-        if retake_only and not any(f'"{code}"' in stored for code in RETAKE_CODES):
+        if retake_only and not any(f'"{code}"' in stored for code in RETAKE_QUALITY):
             return []
         data = json.loads(stored) if stored else {}
     codes = [item.get("code") for item in data.get("quality") or [] if isinstance(item, dict)]
     # the message of this version (the catalogue holds its translation), not the stored one
     return [(code, gettext(QUALITY_MESSAGES[code])) for code in codes
-            if code in QUALITY_MESSAGES and (not retake_only or code in RETAKE_CODES)]
+            if code in QUALITY_MESSAGES and (not retake_only or code in RETAKE_QUALITY)]
