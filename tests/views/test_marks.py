@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from webapp.analysis import ANALYZER_VERSION, scenes, synthetic
 from webapp.analysis.reading import quality_item
 from webapp.extensions import db
-from webapp.models import (AuditEvent, CheckIn, Consent, Mark, MarkReading, Reading, Treatment,
-                           UserSession, utcnow)
+from webapp.models import (AuditEvent, CheckIn, Consent, Mark, MarkReading, Reading,
+                           RecoverySummary, Treatment, UserSession, utcnow)
 from webapp.services import marks, readings, sessions
 from webapp.services.recovery import recoveries
 
@@ -655,6 +655,12 @@ def test_a_photo_to_be_taken_again_is_off_every_marks_course_and_its_day_says_so
         assert recovery.assessment.verdict == "on_track"
         spoilt = recovery.latest
         assert not recovery.counts(spoilt) and recovery.counts(recovery.days[-2])
+        # no worsening flag, and the triage row shows no stage from that photo
+        from webapp.services import flags
+        assert flags.refresh(treatment) == []
+        db.session.commit()
+        summary = db.session.get(RecoverySummary, treatment.id)
+        assert summary.checkin_id is None and summary.last_checkin_at == spoilt.taken_at
         treatment_id = treatment.id
     auth.login(setup["c1"])
     page = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)

@@ -131,7 +131,8 @@ def summarise(recovery: Recovery, summary: RecoverySummary | None, now: dt.datet
     summary.verdict = assessment.verdict
     summary.reason = assessment.reason
     summary.ceiling_ratio = assessment.ceiling_ratio
-    summary.checkin_id = latest.id if latest is not None else None
+    # the check-in whose stage the triage row shows: not a photo with the cups still on
+    summary.checkin_id = latest.id if latest is not None and recovery.counts(latest) else None
     summary.last_checkin_at = latest.taken_at if latest is not None else None
     summary.red_flag = bool(latest is not None and latest.has_red_flag_symptom)
     summary.assessed_at = now
