@@ -78,6 +78,17 @@ SHADE_OFF = 1.0
 FAINT_SPLIT_DELTA_E = 4.0
 # fewest ring pixels for a ring median
 MIN_RING = 15
+# a ring that covers this share of a full ring (from, to) lies on one side of its mark (a mark at
+# the body's outline, whose ring is cut where the body ends): the skin under the mark is then a
+# plane fitted to the ring, evaluated at the mark (see _skin_under). A fuller ring keeps its
+# median (robust to the mark's own soft edge in it); a scrap of ring cannot hold a plane
+ONE_SIDED_RING = (0.3, 0.65)
+# ... nor can a ring round a mark wider than this share of the short side (a close-up): the plane
+# would reach across most of the frame from a thin band at its sides
+PLANE_RADIUS = 0.2
+# ring pixels farther from the fitted plane than this many times their median distance
+# (another mark's edge, a mole, a hair) are left out of the second fit
+PLANE_OUTLIER = 2.5
 
 
 @dataclass
@@ -461,13 +472,40 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     # large part of it); a wider band read ~5% strong on soft marks
     depth = masks.depth_inside(component)
     measured = component & (depth >= min(OUTLINE_BLUR_PX, 0.5 * float(depth.max())))
-    if int(ring.sum()) >= MIN_RING:
+    one_sided = ONE_SIDED_RING[0] <= ring_fraction < ONE_SIDED_RING[1] and r_eq <= PLANE_RADIUS * short
+    if int(ring.sum()) >= MIN_RING and one_sided:
+        skin_lab = _skin_under(lab, ring, measured)
+    elif int(ring.sum()) >= MIN_RING:
         # the ring's own median, moved by the skin field's slope from the ring to the mark: on
         # a shaded side (a back's outline) the skin under the mark is darker than its ring
         ring_field = field[:, ring].mean(axis=1, dtype=np.float64)
         under = field[:, measured].mean(axis=1, dtype=np.float64)
         skin_lab = masks.sample_median(lab, ring) + (under - ring_field)
     return _result(scene, (x, y), True, lab, component, measured, skin_lab, window, ring_fraction, extent)
+
+
+def _skin_under(lab: np.ndarray, ring: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """The mean skin colour (3,) under a mark's measured pixels, from a plane fitted to its ring.
+
+    ``lab``: Lab planes (3, h, w); ``ring`` and ``measured``: (h, w) bool. A mark at the body's
+    outline has skin on one side only, lighter than the skin under it: the outline's shading
+    darkens toward the edge (a cylinder turning from the light) and the ring keeps only the
+    lit side. L*, a* and b* each get a plane fitted (least squares) to the ring's pixels, once
+    again without the ring's outliers; the plane's mean over the mark is its value at the mark's
+    centroid. This is flat-field shading compensation (a low-order fit of the background,
+    measured against at each pixel) on the one ring that is sure to be the same skin.
+    """
+    ys, xs = np.nonzero(ring)
+    my, mx = (float(c.mean()) for c in np.nonzero(measured))
+    scale = max(float(np.ptp(xs)), float(np.ptp(ys)), 1.0)
+    terms = np.stack([np.ones(len(ys)), (xs - mx) / scale, (ys - my) / scale], axis=1)
+    values = lab[:, ys, xs].T.astype(np.float64)
+    coef = masks.least_squares(terms, values)
+    off = np.linalg.norm(values - terms @ coef, axis=1)
+    keep = off <= PLANE_OUTLIER * np.median(off)
+    if keep.sum() >= MIN_RING:
+        coef = masks.least_squares(terms[keep], values[keep])
+    return coef[0]
 
 
 def _result(scene, point, found, lab, component, measured, skin_lab, window, ring_fraction, extent) -> Measured:
