@@ -95,8 +95,8 @@ def test_measured_at_true_centres(readings):
           f"p90 {np.percentile(errors, 90):.2f} (goal ≤ 2.5) over {len(errors)} marks")
     _report("measured on its mark", float(np.mean(on)), 0.95, 0.95)
     _report("stage at the true centre", float(np.mean(stage)), 0.93, 0.93)
-    # the goals are a median of 1.0 and a p90 of 2.5; this version's figures (1.12, 3.84), held
-    assert np.median(errors) <= 1.15 and np.percentile(errors, 90) <= 3.9
+    # the goals are a median of 1.0 and a p90 of 2.5; this version's figures (1.03, 3.38), held
+    assert np.median(errors) <= 1.05 and np.percentile(errors, 90) <= 3.4
 
 
 def test_stage_stays_across_casts_and_exposures():
@@ -136,6 +136,22 @@ def test_clear_skin_point_reads_resolved_and_a_cut_mark_is_measured():
     mark = scene.marks[cut[0]]
     detail = analyze_photo(data, at=[mark.centre]).mark_details[0]
     assert scene.on_mark(*detail["centre"]) == cut[0] and detail["delta_e"] >= 3
+
+
+def test_a_mark_at_the_body_outline_is_measured_against_the_shaded_skin_under_it():
+    # the skin darkens toward the outline and a mark there has skin on one side only: the ring's
+    # median (the lit side) made such marks read too strong, and ΔE00 taken on the shaded skin
+    # weighed them by where the body curves (2.4.0: median 1.49, p90 5.27 here)
+    errors = []
+    for seed in range(20):
+        for kind in ("back", "torso"):
+            scene = sc.make_scene(seed, kind=kind, lighting=sc.SceneLighting())
+            at_outline = [m for m in scene.marks if m.touches == "outline"]
+            if at_outline:
+                reading = analyze_photo(save_jpeg(scene.image), at=[m.centre for m in at_outline])
+                errors += [abs(d["delta_e"] - m.delta_e) for m, d in zip(at_outline, reading.mark_details)]
+    assert len(errors) >= 30
+    assert np.median(errors) <= 0.95 and np.percentile(errors, 90) <= 3.6
 
 
 def test_a_wooden_floor_or_carpet_beside_a_back_is_not_taken_into_the_body():
