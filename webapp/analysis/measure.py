@@ -243,9 +243,9 @@ def _skin_field(lab_s: np.ndarray, clear: np.ndarray, fallback: np.ndarray) -> n
     height, width = clear.shape
     if clear.mean() < 0.33 or clear.sum() < 60:
         return np.broadcast_to(np.asarray(fallback, np.float32)[:, None, None], lab_s.shape)
-    ys, xs = np.nonzero(clear)
-    step = max(1, len(ys) // 4000)
-    ys, xs = ys[::step], xs[::step]
+    # flat indices, then rows and columns of the chosen few only (as masks.sample)
+    flat = np.flatnonzero(clear)
+    ys, xs = np.divmod(flat[:: max(1, len(flat) // 4000)], width)
     terms = np.stack([np.ones(len(ys)), xs / width - 0.5, ys / height - 0.5], axis=1)
     coef = masks.least_squares(terms, lab_s[:, ys, xs].T.astype(np.float64))
     u = (np.arange(width) / width - 0.5).astype(np.float32)
