@@ -507,9 +507,16 @@ def test_mask_helpers_and_colour_planes_match_reference():
             dilated = ndimage.maximum_filter(mask.view(np.uint8), size=size, mode="constant").view(bool)
             assert (masks.erode(mask, radius) == eroded).all()
             assert (masks.dilate(mask, radius) == dilated).all()
-        assert (masks.fill_holes(mask) == ndimage.binary_fill_holes(mask)).all()
-        if mask.any() and not mask.all():
-            np.testing.assert_allclose(masks.distance_outside(mask), ndimage.distance_transform_edt(~mask), atol=0.05)
+        # the helpers work on the mask's box: also on a mask clear of the frame's edges
+        for shaped in (mask, np.pad(mask, ((2, 5), (4, 1)))):
+            assert (masks.fill_holes(shaped) == ndimage.binary_fill_holes(shaped)).all()
+            if shaped.any() and not shaped.all():
+                outside = ndimage.distance_transform_edt(~shaped)
+                np.testing.assert_allclose(masks.distance_outside(shaped), outside, atol=0.05)
+                near = masks.distance_outside(shaped, up_to=5.0)
+                np.testing.assert_allclose(near[outside <= 5.0], outside[outside <= 5.0], atol=0.05)
+                assert (near[outside > 5.05] > 5.0).all()
+                np.testing.assert_allclose(masks.depth_inside(shaped), ndimage.distance_transform_edt(shaped), atol=0.05)
     rgb8 = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)
     rgb8[:4] = 3  # very dark pixels take the linear branch of f(t)
     planes = colour.srgb8_to_lab_planes(rgb8)

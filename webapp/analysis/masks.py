@@ -50,15 +50,34 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 
     The same result as ``ndimage.binary_fill_holes``, from one labelling of the background
     (SciPy's floods it one step at a time: about 7× slower on an analysis-grid mask, as
-    ``benchmarks/bench_analysis.py`` prints).
+    ``benchmarks/bench_analysis.py`` prints). Only the mask's box (:func:`box`) is labelled:
+    every hole lies in it, and its border, all background, joins what lies beyond it.
     """
-    count, labels = cv2.connectedComponents((~mask).view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+    if not mask.any():
+        return mask
+    rows, cols = box(mask, 1)
+    count, labels = cv2.connectedComponents((~mask[rows, cols]).view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
     if count <= 1:
         return mask
     hole = np.ones(count, dtype=bool)
     hole[0] = False
     hole[edge_labels(labels)] = False
-    return mask | hole[labels]
+    filled = mask.copy()
+    filled[rows, cols] |= hole[labels]
+    return filled
+
+
+def box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """Rows and columns of the box round a mask's True pixels, widened by ``margin`` px and
+    clipped to the mask. Raises IndexError for a mask with no True pixel.
+
+    Work on a mark's box instead of a whole window is a fraction of the cost; with a margin of
+    one, the box's border is clear of the mask wherever it is not the mask's edge.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return (slice(max(int(rows[0]) - margin, 0), int(rows[-1]) + margin + 1),
+            slice(max(int(cols[0]) - margin, 0), int(cols[-1]) + margin + 1))
 
 
 def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -67,19 +86,37 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels, count - 1
 
 
-def distance_outside(mask: np.ndarray) -> np.ndarray:
-    """Return each pixel's Euclidean distance (px, float32) to the nearest True pixel of a mask."""
+def distance_outside(mask: np.ndarray, up_to: float | None = None) -> np.ndarray:
+    """Return each pixel's Euclidean distance (px, float32) to the nearest True pixel of a mask.
+
+    With ``up_to``, only distances up to it are computed (on the mask's box widened by it, a
+    fraction of the cost for a small mark); pixels farther off read inf.
+    """
     if not mask.any():
         return np.full(mask.shape, np.inf, dtype=np.float32)
-    return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    if up_to is None:
+        return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    rows, cols = box(mask, int(np.ceil(up_to)) + 1)
+    distance = np.full(mask.shape, np.inf, dtype=np.float32)
+    # exact within the box: every True pixel is in it
+    distance[rows, cols] = cv2.distanceTransform((~mask[rows, cols]).view(np.uint8), cv2.DIST_L2,
+                                                 cv2.DIST_MASK_PRECISE)
+    return distance
 
 
 def depth_inside(mask: np.ndarray) -> np.ndarray:
     """Return each True pixel's distance (px, float32) to the nearest False pixel inside the frame.
 
-    The frame's edge is not a boundary: a mark cut by the edge keeps its depth there.
+    The frame's edge is not a boundary: a mark cut by the edge keeps its depth there. Computed
+    on the mask's box (:func:`box`): a False pixel beyond it is never nearer than the box's own
+    clear border, where that is not the frame's edge.
     """
-    return cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    depth = np.zeros(mask.shape, dtype=np.float32)
+    if mask.any():
+        rows, cols = box(mask, 1)
+        depth[rows, cols] = cv2.distanceTransform(np.ascontiguousarray(mask[rows, cols]).view(np.uint8),
+                                                  cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return depth
 
 
 def edge_labels(labels: np.ndarray) -> np.ndarray:

@@ -354,10 +354,14 @@ def _shade_like(lab_s: np.ndarray, field: np.ndarray, skin_lab) -> np.ndarray:
     """Pixels (H, W) of Lab planes darker than the skin field (3, H, W) by more than
     ``SHADE_DARKER`` whose a*, b* are within ``SHADE_OFF`` (approximate ΔE00) of the field's in
     shade at their own lightness (``colour.shaded``): L* + 16, a* and b* scale together there."""
-    scale = (lab_s[0] + 16.0) / np.maximum(field[0] + 16.0, 1e-3)
+    shade = field[0] - lab_s[0] > SHADE_DARKER
+    # the colour test only where the lightness one holds: mostly a mark's pixels, a few of the window
+    pixels, skin_field = lab_s[:, shade], field[:, shade]
+    scale = (pixels[0] + 16.0) / np.maximum(skin_field[0] + 16.0, 1e-3)
     s_ab = 1 + 0.03 * float(np.hypot(skin_lab[1], skin_lab[2]))
-    off = np.hypot(lab_s[1] - field[1] * scale, lab_s[2] - field[2] * scale) / s_ab
-    return (field[0] - lab_s[0] > SHADE_DARKER) & (off < SHADE_OFF)
+    off = np.hypot(pixels[1] - skin_field[1] * scale, pixels[2] - skin_field[2] * scale) / s_ab
+    shade[shade] = off < SHADE_OFF
+    return shade
 
 
 def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndarray:
@@ -465,7 +469,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     r_eq = float(np.sqrt(area / np.pi))
     # the ring of skin: clear skin a little way out from the mark, other marks left out
     inner, outer = max(2.0, 0.3 * r_eq), max(2.0, 0.3 * r_eq) + max(4.0, 0.6 * r_eq)
-    distance = masks.distance_outside(component)
+    distance = masks.distance_outside(component, up_to=outer)
     ring = (distance > inner) & (distance <= outer) & scene.skin[window] & (strength < SKIN_SPREAD)
     nominal = np.pi * ((r_eq + outer) ** 2 - (r_eq + inner) ** 2)
     ring_fraction = min(1.0, int(ring.sum()) / nominal)
