@@ -517,6 +517,11 @@ def test_mask_helpers_and_colour_planes_match_reference():
                 np.testing.assert_allclose(near[outside <= 5.0], outside[outside <= 5.0], atol=0.05)
                 assert (near[outside > 5.05] > 5.0).all()
                 np.testing.assert_allclose(masks.depth_inside(shaped), ndimage.distance_transform_edt(shaped), atol=0.05)
+    for count in (1, 2, 7, 1000, 2999):
+        values = (rng.random(count) * 20).astype(np.float32)
+        values[: count // 3] = np.round(values[: count // 3])  # ties, as a flat skin gives
+        for q in (0, 45, 80, 90, 100):
+            assert masks.percentile(values, q) == float(np.percentile(values, q))
     rgb8 = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)
     rgb8[:4] = 3  # very dark pixels take the linear branch of f(t)
     planes = colour.srgb8_to_lab_planes(rgb8)

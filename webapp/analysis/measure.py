@@ -320,7 +320,7 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
         # skin's own texture sets the floor: what differs no more than the clear skin far from
         # the point does is texture, not a mark
         far = clear & (distance_sq >= (0.55 * half) ** 2)
-        noise = float(np.percentile(strength[far], 80)) if far.sum() >= 30 else 0.0
+        noise = masks.percentile(strength[far], 80) if far.sum() >= 30 else 0.0
         detect = max(DETECT_DELTA_E, NOISE_FACTOR * noise)
         loose = _component_at((strength >= detect) & reach, (x, y), touch)
         if loose is not None and loose.sum() < min_area:
@@ -328,7 +328,7 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
         if loose is None:
             component = None
         else:
-            peak = float(np.percentile(strength[loose], 90))
+            peak = masks.percentile(strength[loose], 90)
             threshold = max(detect, PEAK_FRACTION * peak)
             tight = (strength >= threshold) & loose
             # a cup's darker rim leaves its paler middle out: the middle is part of the mark
@@ -387,7 +387,7 @@ def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndar
     if late.sum() < 0.5 * colour.MIXED_BREAKDOWN_FRACTION * component.sum():
         # a few yellowish pixels at a fresh mark's edge are no breakdown part
         return component
-    peak = float(np.percentile(strength[halo][late], 90))
+    peak = masks.percentile(strength[halo][late], 90)
     extended = component | (halo & (strength >= PEAK_FRACTION * peak))
     return masks.fill_holes(extended) & (loose | component)
 
