@@ -522,6 +522,10 @@ def test_mask_helpers_and_colour_planes_match_reference():
         values[: count // 3] = np.round(values[: count // 3])  # ties, as a flat skin gives
         for q in (0, 45, 80, 90, 100):
             assert masks.percentile(values, q) == float(np.percentile(values, q))
+        planes = values.reshape(1, 1, -1) * np.array([1, -0.5, 3], dtype=np.float32)[:, None, None]
+        taken = np.ones(planes.shape[1:], dtype=bool)
+        assert np.array_equal(masks.sample_median(planes, taken, limit=count),
+                              np.median(planes.reshape(3, -1), axis=1).astype(np.float64))
     rgb8 = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)
     rgb8[:4] = 3  # very dark pixels take the linear branch of f(t)
     planes = colour.srgb8_to_lab_planes(rgb8)

@@ -190,8 +190,21 @@ def sample(planes: np.ndarray, mask: np.ndarray, limit: int = 1500) -> np.ndarra
 
 
 def sample_median(planes: np.ndarray, mask: np.ndarray, limit: int = 1500) -> np.ndarray:
-    """Per-plane median (C,) float64 of the masked pixels of planes (C, H, W), on ``sample``."""
-    return np.median(sample(planes, mask, limit), axis=0).astype(np.float64)
+    """Per-plane median (C,) float64 of the masked pixels of planes (C, H, W), on ``sample``.
+
+    ``np.median``'s value bit for bit (the middle one, or the mean of the middle two in the
+    planes' dtype), from one partition of each plane: its general path costs twice that on a
+    sample, and an analysis takes about a hundred medians. NaN with no masked pixel.
+    """
+    values = sample(planes, mask, limit).T
+    count = values.shape[1]
+    if count == 0:
+        return np.full(len(planes), np.nan)
+    half = count // 2
+    if count % 2:
+        return np.partition(values, half, axis=1)[:, half].astype(np.float64)
+    part = np.partition(values, (half - 1, half), axis=1)
+    return ((part[:, half - 1] + part[:, half]) / 2).astype(np.float64)
 
 
 def colour_clusters(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
