@@ -356,7 +356,7 @@ def _shade_like(lab_s: np.ndarray, field: np.ndarray, skin_lab) -> np.ndarray:
     shade at their own lightness (``colour.shaded``): L* + 16, a* and b* scale together there."""
     shade = field[0] - lab_s[0] > SHADE_DARKER
     # the colour test only where the lightness one holds: mostly a mark's pixels, a few of the window
-    pixels, skin_field = lab_s[:, shade], field[:, shade]
+    pixels, skin_field = masks.pixels(lab_s, shade), masks.pixels(field, shade)
     scale = (pixels[0] + 16.0) / np.maximum(skin_field[0] + 16.0, 1e-3)
     s_ab = 1 + 0.03 * float(np.hypot(skin_lab[1], skin_lab[2]))
     off = np.hypot(pixels[1] - skin_field[1] * scale, pixels[2] - skin_field[2] * scale) / s_ab
@@ -380,10 +380,10 @@ def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndar
     halo = loose & masks.dilate(component, radius) & ~component
     # only what changes colour as a mark does: the darker band of shading along the body's
     # outline changes hue by chance (its a*, b* hardly move) and would read as a yellow part
-    halo[halo] = _marks_colour(lab_s[:, halo], skin_lab)
+    halo[halo] = _marks_colour(masks.pixels(lab_s, halo), skin_lab)
     if not halo.any():
         return component
-    late = colour.breakdown_part(skin_lab, lab_s[:, halo].T)
+    late = colour.breakdown_part(skin_lab, masks.pixels(lab_s, halo).T)
     if late.sum() < 0.5 * colour.MIXED_BREAKDOWN_FRACTION * component.sum():
         # a few yellowish pixels at a fresh mark's edge are no breakdown part
         return component
@@ -486,8 +486,8 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     elif int(ring.sum()) >= MIN_RING:
         # the ring's own median, moved by the skin field's slope from the ring to the mark: on
         # a shaded side (a back's outline) the skin under the mark is darker than its ring
-        ring_field = field[:, ring].mean(axis=1, dtype=np.float64)
-        under = field[:, measured].mean(axis=1, dtype=np.float64)
+        ring_field = masks.pixels(field, ring).mean(axis=1, dtype=np.float64)
+        under = masks.pixels(field, measured).mean(axis=1, dtype=np.float64)
         skin_lab = masks.sample_median(lab, ring) + (under - ring_field)
     return _result(scene, (x, y), True, lab, component, measured, skin_lab, window, ring_fraction, extent)
 
@@ -519,7 +519,7 @@ def _skin_under(lab: np.ndarray, ring: np.ndarray, measured: np.ndarray) -> np.n
 def _result(scene, point, found, lab, component, measured, skin_lab, window, ring_fraction, extent) -> Measured:
     """Build a Measured from a component and the pixels measured in it, on a window's Lab planes."""
     height, width = scene.shape
-    mark_lab = lab[:, measured].T.mean(axis=0, dtype=np.float64)
+    mark_lab = masks.pixels(lab, measured).T.mean(axis=0, dtype=np.float64)
     delta = mark_lab - skin_lab
     # a mark on the body's skin in shade (the outline turning from the light, colour.shaded) is
     # judged on the body's lit skin: CIEDE2000 weighs a difference by its reference's lightness
@@ -533,7 +533,7 @@ def _result(scene, point, found, lab, component, measured, skin_lab, window, rin
     # a yellow part often lies at the edge: the whole mark is looked at for it
     # only pixels that differ as marks do name it: the shading along an outline it touches
     # changes hue by chance, and read as a yellow part
-    pixels = lab[:, component]
+    pixels = masks.pixels(lab, component)
     named = _marks_colour(pixels, skin_lab)
     theta, name, mixed = colour.mark_colour(skin_lab, (pixels[:, named] if named.any() else pixels).T, delta)
     ys, xs = np.nonzero(component)
