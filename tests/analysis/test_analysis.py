@@ -507,9 +507,25 @@ def test_mask_helpers_and_colour_planes_match_reference():
             dilated = ndimage.maximum_filter(mask.view(np.uint8), size=size, mode="constant").view(bool)
             assert (masks.erode(mask, radius) == eroded).all()
             assert (masks.dilate(mask, radius) == dilated).all()
-        assert (masks.fill_holes(mask) == ndimage.binary_fill_holes(mask)).all()
-        if mask.any() and not mask.all():
-            np.testing.assert_allclose(masks.distance_outside(mask), ndimage.distance_transform_edt(~mask), atol=0.05)
+        # the helpers work on the mask's box: also on a mask clear of the frame's edges
+        for shaped in (mask, np.pad(mask, ((2, 5), (4, 1)))):
+            assert (masks.fill_holes(shaped) == ndimage.binary_fill_holes(shaped)).all()
+            if shaped.any() and not shaped.all():
+                outside = ndimage.distance_transform_edt(~shaped)
+                np.testing.assert_allclose(masks.distance_outside(shaped), outside, atol=0.05)
+                near = masks.distance_outside(shaped, up_to=5.0)
+                np.testing.assert_allclose(near[outside <= 5.0], outside[outside <= 5.0], atol=0.05)
+                assert (near[outside > 5.05] > 5.0).all()
+                np.testing.assert_allclose(masks.depth_inside(shaped), ndimage.distance_transform_edt(shaped), atol=0.05)
+    for count in (1, 2, 7, 1000, 2999):
+        values = (rng.random(count) * 20).astype(np.float32)
+        values[: count // 3] = np.round(values[: count // 3])  # ties, as a flat skin gives
+        for q in (0, 45, 80, 90, 100):
+            assert masks.percentile(values, q) == float(np.percentile(values, q))
+        planes = values.reshape(1, 1, -1) * np.array([1, -0.5, 3], dtype=np.float32)[:, None, None]
+        taken = np.ones(planes.shape[1:], dtype=bool)
+        assert np.array_equal(masks.sample_median(planes, taken, limit=count),
+                              np.median(planes.reshape(3, -1), axis=1).astype(np.float64))
     rgb8 = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)
     rgb8[:4] = 3  # very dark pixels take the linear branch of f(t)
     planes = colour.srgb8_to_lab_planes(rgb8)

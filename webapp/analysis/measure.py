@@ -243,9 +243,9 @@ def _skin_field(lab_s: np.ndarray, clear: np.ndarray, fallback: np.ndarray) -> n
     height, width = clear.shape
     if clear.mean() < 0.33 or clear.sum() < 60:
         return np.broadcast_to(np.asarray(fallback, np.float32)[:, None, None], lab_s.shape)
-    ys, xs = np.nonzero(clear)
-    step = max(1, len(ys) // 4000)
-    ys, xs = ys[::step], xs[::step]
+    # flat indices, then rows and columns of the chosen few only (as masks.sample)
+    flat = np.flatnonzero(clear)
+    ys, xs = np.divmod(flat[:: max(1, len(flat) // 4000)], width)
     terms = np.stack([np.ones(len(ys)), xs / width - 0.5, ys / height - 0.5], axis=1)
     coef = masks.least_squares(terms, lab_s[:, ys, xs].T.astype(np.float64))
     u = (np.arange(width) / width - 0.5).astype(np.float32)
@@ -320,7 +320,7 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
         # skin's own texture sets the floor: what differs no more than the clear skin far from
         # the point does is texture, not a mark
         far = clear & (distance_sq >= (0.55 * half) ** 2)
-        noise = float(np.percentile(strength[far], 80)) if far.sum() >= 30 else 0.0
+        noise = masks.percentile(strength[far], 80) if far.sum() >= 30 else 0.0
         detect = max(DETECT_DELTA_E, NOISE_FACTOR * noise)
         loose = _component_at((strength >= detect) & reach, (x, y), touch)
         if loose is not None and loose.sum() < min_area:
@@ -328,7 +328,7 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
         if loose is None:
             component = None
         else:
-            peak = float(np.percentile(strength[loose], 90))
+            peak = masks.percentile(strength[loose], 90)
             threshold = max(detect, PEAK_FRACTION * peak)
             tight = (strength >= threshold) & loose
             # a cup's darker rim leaves its paler middle out: the middle is part of the mark
@@ -354,10 +354,14 @@ def _shade_like(lab_s: np.ndarray, field: np.ndarray, skin_lab) -> np.ndarray:
     """Pixels (H, W) of Lab planes darker than the skin field (3, H, W) by more than
     ``SHADE_DARKER`` whose a*, b* are within ``SHADE_OFF`` (approximate ΔE00) of the field's in
     shade at their own lightness (``colour.shaded``): L* + 16, a* and b* scale together there."""
-    scale = (lab_s[0] + 16.0) / np.maximum(field[0] + 16.0, 1e-3)
+    shade = field[0] - lab_s[0] > SHADE_DARKER
+    # the colour test only where the lightness one holds: mostly a mark's pixels, a few of the window
+    pixels, skin_field = masks.pixels(lab_s, shade), masks.pixels(field, shade)
+    scale = (pixels[0] + 16.0) / np.maximum(skin_field[0] + 16.0, 1e-3)
     s_ab = 1 + 0.03 * float(np.hypot(skin_lab[1], skin_lab[2]))
-    off = np.hypot(lab_s[1] - field[1] * scale, lab_s[2] - field[2] * scale) / s_ab
-    return (field[0] - lab_s[0] > SHADE_DARKER) & (off < SHADE_OFF)
+    off = np.hypot(pixels[1] - skin_field[1] * scale, pixels[2] - skin_field[2] * scale) / s_ab
+    shade[shade] = off < SHADE_OFF
+    return shade
 
 
 def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndarray:
@@ -376,14 +380,14 @@ def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndar
     halo = loose & masks.dilate(component, radius) & ~component
     # only what changes colour as a mark does: the darker band of shading along the body's
     # outline changes hue by chance (its a*, b* hardly move) and would read as a yellow part
-    halo[halo] = _marks_colour(lab_s[:, halo], skin_lab)
+    halo[halo] = _marks_colour(masks.pixels(lab_s, halo), skin_lab)
     if not halo.any():
         return component
-    late = colour.breakdown_part(skin_lab, lab_s[:, halo].T)
+    late = colour.breakdown_part(skin_lab, masks.pixels(lab_s, halo).T)
     if late.sum() < 0.5 * colour.MIXED_BREAKDOWN_FRACTION * component.sum():
         # a few yellowish pixels at a fresh mark's edge are no breakdown part
         return component
-    peak = float(np.percentile(strength[halo][late], 90))
+    peak = masks.percentile(strength[halo][late], 90)
     extended = component | (halo & (strength >= PEAK_FRACTION * peak))
     return masks.fill_holes(extended) & (loose | component)
 
@@ -465,7 +469,7 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     r_eq = float(np.sqrt(area / np.pi))
     # the ring of skin: clear skin a little way out from the mark, other marks left out
     inner, outer = max(2.0, 0.3 * r_eq), max(2.0, 0.3 * r_eq) + max(4.0, 0.6 * r_eq)
-    distance = masks.distance_outside(component)
+    distance = masks.distance_outside(component, up_to=outer)
     ring = (distance > inner) & (distance <= outer) & scene.skin[window] & (strength < SKIN_SPREAD)
     nominal = np.pi * ((r_eq + outer) ** 2 - (r_eq + inner) ** 2)
     ring_fraction = min(1.0, int(ring.sum()) / nominal)
@@ -482,8 +486,8 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     elif int(ring.sum()) >= MIN_RING:
         # the ring's own median, moved by the skin field's slope from the ring to the mark: on
         # a shaded side (a back's outline) the skin under the mark is darker than its ring
-        ring_field = field[:, ring].mean(axis=1, dtype=np.float64)
-        under = field[:, measured].mean(axis=1, dtype=np.float64)
+        ring_field = masks.pixels(field, ring).mean(axis=1, dtype=np.float64)
+        under = masks.pixels(field, measured).mean(axis=1, dtype=np.float64)
         skin_lab = masks.sample_median(lab, ring) + (under - ring_field)
     return _result(scene, (x, y), True, lab, component, measured, skin_lab, window, ring_fraction, extent)
 
@@ -515,7 +519,7 @@ def _skin_under(lab: np.ndarray, ring: np.ndarray, measured: np.ndarray) -> np.n
 def _result(scene, point, found, lab, component, measured, skin_lab, window, ring_fraction, extent) -> Measured:
     """Build a Measured from a component and the pixels measured in it, on a window's Lab planes."""
     height, width = scene.shape
-    mark_lab = lab[:, measured].T.mean(axis=0, dtype=np.float64)
+    mark_lab = masks.pixels(lab, measured).T.mean(axis=0, dtype=np.float64)
     delta = mark_lab - skin_lab
     # a mark on the body's skin in shade (the outline turning from the light, colour.shaded) is
     # judged on the body's lit skin: CIEDE2000 weighs a difference by its reference's lightness
@@ -529,7 +533,7 @@ def _result(scene, point, found, lab, component, measured, skin_lab, window, rin
     # a yellow part often lies at the edge: the whole mark is looked at for it
     # only pixels that differ as marks do name it: the shading along an outline it touches
     # changes hue by chance, and read as a yellow part
-    pixels = lab[:, component]
+    pixels = masks.pixels(lab, component)
     named = _marks_colour(pixels, skin_lab)
     theta, name, mixed = colour.mark_colour(skin_lab, (pixels[:, named] if named.any() else pixels).T, delta)
     ys, xs = np.nonzero(component)
