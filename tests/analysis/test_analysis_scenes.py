@@ -201,3 +201,13 @@ def test_a_strap_along_the_shadow_edge_does_not_part_the_lit_skin_from_its_shado
                                             fill=(236, 236, 240))
             right += _skin_is_the_lit_skin(scene, image)
     assert right >= 9
+
+
+def test_a_ragged_measurement_of_a_close_up_mark_does_not_hide_a_round_one():
+    # the close-up's widest point and a ragged piece are measured first and score nothing (the
+    # whole mottled extent has no mark colour against the skin beside it, the piece no solid
+    # shape); a round measurement of the mark's core, overlapping them, scores 1 and is the top
+    # proposal (when the first measured took the area, the photo read no mark)
+    scene = sc.make_scene(37, kind="closeup")
+    reading = analyze_photo(save_jpeg(scene.image, quality=90))
+    assert reading.mark_details and scene.on_mark(*reading.mark_details[0]["centre"]) is not None
