@@ -52,7 +52,7 @@ SOFT_EDGE_SHARE = 0.1
 # PhD thesis, Aalborg University), and shadows are a known pitfall of skin detection by colour
 # (Kakumanu et al. 2007, Pattern Recognition 40:1106-1122). In the photos we looked at the
 # shadowed skin, lit by warmer light thrown back from around it, turns by up to ~12° of hue. A
-# candidate at least this much lighter, within this hue and touching the chosen one is the lit
+# candidate at least this much lighter than the chosen one and within this hue of it is the lit
 # skin the chosen one is the shadow of ...
 SHADOW_LIGHTER_BY = 15.0
 SHADOW_HUE_DEG = 20.0
@@ -193,9 +193,10 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     central box (ties to the larger). The candidate whose area scores best, weighed by how
     plausible its colour is as skin (:func:`_skin_prior`), is the body. Candidates are judged
     on a half-size grid; the chosen one is redrawn at full size without the surfaces grainier
-    than its skin (:func:`_rough`). When the best area is the shadow of a lit skin beside it, the
-    lit skin is the skin and the shadow joins the body (:func:`_lit_skin`). When the body's area is mostly
-    a mark on a lighter skin (a close-up), the lighter part is the skin (:func:`_lighter_part`);
+    than its skin (:func:`_rough`). When the best area is the shadow of a lit skin beside it,
+    the lit skin is the skin and the shadow joins the body (:func:`_lit_skin`). Otherwise, when
+    the body's area is mostly a mark on a lighter skin (a close-up), the lighter part is the
+    skin (:func:`_lighter_part`);
     a large area off the body that fades into the skin as a mark does stays within reach
     (:func:`_mark_within_skin`).
     """
@@ -235,6 +236,8 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     _, body, skin_lab = _candidate(lab_s, usable & ~rough, edges, box, skin_lab)
     if body is None or body.mean() < MIN_BODY_FRACTION:
         return None
+    if shadow_lab is None:
+        skin_lab = _lighter_part(lab_s, body, skin_lab)
     near = near_skin(lab_s, skin_lab)
     if shadow_lab is not None:
         # the shadowed skin is the body too, and skin to measure a mark in it against
@@ -242,9 +245,6 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
         if shade is not None and masks.dilate(body, 2)[shade].any():
             body |= shade
             near |= near_skin(lab_s, shadow_lab)
-    else:
-        skin_lab = _lighter_part(lab_s, body, skin_lab)
-        near = near_skin(lab_s, skin_lab)
     short = min(height, width)
     region = masks.fill_holes(masks.close_mask(body, max(1, round(0.01 * short))))
     skin = near & usable & region
