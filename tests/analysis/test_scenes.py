@@ -48,6 +48,20 @@ def test_lighting_changes_the_capture_not_the_scene():
         assert np.array_equal(a.core, b.core)
 
 
+def test_a_cast_shadow_lowers_the_light_and_keeps_the_chromaticity():
+    plain = make_scene(4, kind="back", lighting=SceneLighting(shading=0.0, noise=0.0))
+    shaded = make_scene(4, kind="back", lighting=SceneLighting(shading=0.0, noise=0.0, shadow=0.75, shadow_from=0.0,
+                                                               shading_angle=90.0))
+    lit, dark = (colour.srgb_to_linear(np.asarray(s.image, dtype=np.float64) / 255) for s in (plain, shaded))
+    height = lit.shape[0]
+    # above the penumbra the light is the same, below it a quarter of it, in every channel
+    assert np.allclose(lit[: int(0.4 * height)], dark[: int(0.4 * height)], atol=0.004)
+    below = slice(int(0.6 * height), height)
+    bright = lit[below].sum(axis=2) > 0.3
+    ratio = dark[below][bright] / lit[below][bright]
+    assert np.allclose(ratio, 0.25, atol=0.02)
+
+
 def test_random_lighting_stays_in_its_ranges():
     rng = np.random.default_rng(0)
     for _ in range(200):

@@ -47,6 +47,26 @@ LIGHTER_ENCLOSES = 0.6
 # a large area off the body whose surrounding band has at most this share of sharp steps fades
 # into the skin as a mark does (a close-up's mark); the outline against a floor is sharp
 SOFT_EDGE_SHARE = 0.1
+# a shadow keeps the skin's hue and lowers its lightness: skin's chromaticity under one light
+# does not change with its intensity (Störring 2004, "Computer Vision and Human Skin Colour",
+# PhD thesis, Aalborg University), and shadows are a known pitfall of skin detection by colour
+# (Kakumanu et al. 2007, Pattern Recognition 40:1106-1122). In the photos we looked at the
+# shadowed skin, lit by warmer light thrown back from around it, turns by up to ~12° of hue. A
+# candidate at least this much lighter than the chosen one and within this hue of it is the lit
+# skin the chosen one is the shadow of ...
+SHADOW_LIGHTER_BY = 15.0
+SHADOW_HUE_DEG = 20.0
+# ... and no more than this much less chromatic (C*ab): a lower light lowers C*ab with L*, and a
+# pale lit skin loses a few units more where the camera clips it (L* ~88, C*ab ~4 beside its
+# shadow's ~11 in one photo); a colour far more chromatic than the lighter one is another
+# surface (the deep folds of a red shirt), not its shadow
+SHADOW_CHROMA_GAIN = 10.0
+# ... when its area scores at least this share of the shadow's, before the skin prior: the prior
+# favours the shadow, more chromatic than a pale lit skin whose highlights the camera clips
+SHADOW_LIT_SHARE = 0.5
+# ... and when it lies within this share of the short side of the shadow: a strap, a watch band
+# or a sleeve's edge may lie between the lit skin and the shaded skin beside it
+SHADOW_GAP = 0.03
 # the body must cover at least this share of the photo
 MIN_BODY_FRACTION = 0.03
 # grain: the mean |Laplacian| of smoothed L* on the half grid over a window this many of its
@@ -173,8 +193,10 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     central box (ties to the larger). The candidate whose area scores best, weighed by how
     plausible its colour is as skin (:func:`_skin_prior`), is the body. Candidates are judged
     on a half-size grid; the chosen one is redrawn at full size without the surfaces grainier
-    than its skin (:func:`_rough`). When the body's area is mostly
-    a mark on a lighter skin (a close-up), the lighter part is the skin (:func:`_lighter_part`);
+    than its skin (:func:`_rough`). When the best area is the shadow of a lit skin beside it,
+    the lit skin is the skin and the shadow joins the body (:func:`_lit_skin`). Otherwise, when
+    the body's area is mostly a mark on a lighter skin (a close-up), the lighter part is the
+    skin (:func:`_lighter_part`);
     a large area off the body that fades into the skin as a mark does stays within reach
     (:func:`_mark_within_skin`).
     """
@@ -195,9 +217,15 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     score, chosen, skin_lab = candidates[0]
     if score <= 0:
         return None
+    # a shadow is the skin at a lower light, no mark: the lit skin beside it is the body's skin
+    shadow_lab = None
+    lit = _lit_skin(score, chosen, skin_lab, candidates[1:])
+    if lit is not None:
+        # the grain is judged on the lit skin: the shadow's, at a lower light, is finer
+        shadow_lab, (chosen, skin_lab) = skin_lab, lit
     # marks only darken skin: when the best area is itself a mark on a lighter skin around it
     # (a close-up of a bruise), the lighter skin is the body
-    for other_score, other, other_lab in candidates[1:]:
+    for other_score, other, other_lab in candidates[1:] if lit is None else ():
         if other is None or other_score < 0.25 * score:
             continue
         if is_mark_on(skin_lab, other_lab) and masks.dilate(chosen, 2)[other].any():
@@ -208,8 +236,15 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     _, body, skin_lab = _candidate(lab_s, usable & ~rough, edges, box, skin_lab)
     if body is None or body.mean() < MIN_BODY_FRACTION:
         return None
-    skin_lab = _lighter_part(lab_s, body, skin_lab)
+    if shadow_lab is None:
+        skin_lab = _lighter_part(lab_s, body, skin_lab)
     near = near_skin(lab_s, skin_lab)
+    if shadow_lab is not None:
+        # the shadowed skin is the body too, and skin to measure a mark in it against
+        _, shade, _ = _candidate(lab_s, usable & ~rough, edges, box, shadow_lab, rounds=1)
+        if shade is not None and masks.dilate(body, 2)[shade].any():
+            body |= shade
+            near |= near_skin(lab_s, shadow_lab)
     short = min(height, width)
     region = masks.fill_holes(masks.close_mask(body, max(1, round(0.01 * short))))
     skin = near & usable & region
@@ -237,6 +272,36 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     # a mark cut by the outline leaves a bay in the skin: the body's convex hull takes it back
     reach = (region | hull) & ~elsewhere
     return Body(skin=skin, region=region, reach=reach, edges=hard, skin_lab=skin_lab)
+
+
+def _lit_skin(score, chosen, skin_lab, others):
+    """The lit skin (region on the half grid, Lab) when the chosen candidate is its shadow, else None.
+
+    ``score``, ``chosen`` and ``skin_lab`` are the best candidate's, ``others`` the rest as
+    (score, region, Lab). A shadow is the same skin at a lower lightness: a candidate
+    ``SHADOW_LIGHTER_BY`` lighter, within ``SHADOW_HUE_DEG`` of its hue, less chromatic by at most
+    ``SHADOW_CHROMA_GAIN``, within ``SHADOW_GAP`` of the short side of it, whose area scores
+    ``SHADOW_LIT_SHARE`` of the shadow's before the skin prior (:func:`_skin_prior`) is the skin
+    under the light. The lightest such candidate wins.
+    """
+    area = score / _skin_prior(skin_lab)
+    hue = np.degrees(np.arctan2(skin_lab[2], skin_lab[1]))
+    chroma = np.hypot(skin_lab[1], skin_lab[2])
+    best = None
+    around = None
+    for other_score, other, other_lab in others:
+        if other is None or other_lab[0] < skin_lab[0] + SHADOW_LIGHTER_BY:
+            continue
+        if other_score / _skin_prior(other_lab) < SHADOW_LIT_SHARE * area:
+            continue
+        turn = abs((np.degrees(np.arctan2(other_lab[2], other_lab[1])) - hue + 180.0) % 360.0 - 180.0)
+        if turn > SHADOW_HUE_DEG or chroma > np.hypot(other_lab[1], other_lab[2]) + SHADOW_CHROMA_GAIN:
+            continue
+        # beside it, or across a strap or a sleeve's edge
+        around = masks.dilate(chosen, max(2, round(SHADOW_GAP * min(chosen.shape)))) if around is None else around
+        if around[other].any() and (best is None or other_lab[0] > best[1][0]):
+            best = (other, other_lab)
+    return best
 
 
 def _rough(detail: np.ndarray, usable: np.ndarray, chosen: np.ndarray, half_box, shape) -> np.ndarray:

@@ -246,21 +246,24 @@ def propose(scene: Scene) -> list[Proposal]:
     """Return the marks in the photo, most mark-like first (at most ``MAX_PROPOSALS``).
 
     Candidates that turn out to be the same mark once measured (their segmented areas overlap)
-    are kept once. Only proposals scoring at least ``MIN_SCORE`` are returned.
+    are kept once, as the most mark-like of them: a ragged measurement of a mark (its whole
+    mottled extent) must not hide a round one of its core. Only proposals scoring at least
+    ``MIN_SCORE`` are returned.
     """
-    proposals: list[Proposal] = []
-    taken = np.zeros(scene.shape, dtype=bool)
+    measured_all: list[Proposal] = []
     for x, y, inner_radius in _candidate_points(scene):
         # a wide area (a close-up's mark) is looked at in wider windows until skin is in view
         measured = measure_at(scene, (x, y), search=inner_radius > WIDE_AREA)
-        if not measured.found:
-            continue
-        rows, cols, component = measured.component
+        if measured.found:
+            measured_all.append(Proposal(measured, *score(scene, measured)))
+    proposals: list[Proposal] = []
+    taken = np.zeros(scene.shape, dtype=bool)
+    # stable: among equal scores the stronger candidate, measured first, is kept
+    for proposal in sorted(measured_all, key=lambda p: p.score, reverse=True):
+        rows, cols, component = proposal.measured.component
         if (taken[rows, cols] & component).sum() > 0.3 * component.sum():
             continue
         taken[rows, cols] |= component
-        total, terms = score(scene, measured)
-        if total >= MIN_SCORE:
-            proposals.append(Proposal(measured, total, terms))
-    proposals.sort(key=lambda p: p.score, reverse=True)
+        if proposal.score >= MIN_SCORE:
+            proposals.append(proposal)
     return proposals[:MAX_PROPOSALS]

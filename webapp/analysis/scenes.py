@@ -68,7 +68,13 @@ BLOOD_DROP = (0.012, 0.03)
 @dataclass(frozen=True)
 class SceneLighting:
     """How a scene is captured: red/blue channel gains, exposure in EV (factor 2**ev), a linear
-    shading ramp of ±``shading`` towards ``shading_angle`` (degrees), sensor noise in 8-bit codes."""
+    shading ramp of ±``shading`` towards ``shading_angle`` (degrees), sensor noise in 8-bit codes.
+
+    ``shadow`` is the share of the light a cast shadow takes away (0: none, the default) beyond
+    ``shadow_from`` along the ramp (-0.5 at the frame's near side, 0.5 at its far side), over a
+    penumbra 4% of the frame wide: a shadow keeps the colour's chromaticity and lowers its
+    luminance (a limb or a sleeve between the light and the skin).
+    """
 
     red_gain: float = 1.0
     blue_gain: float = 1.0
@@ -76,6 +82,8 @@ class SceneLighting:
     shading: float = 0.1
     shading_angle: float = 0.0
     noise: float = 2.0
+    shadow: float = 0.0
+    shadow_from: float = 0.15
 
 
 @dataclass
@@ -1061,6 +1069,8 @@ def _capture(content: _Content, recipe: dict, move, lighting: SceneLighting) -> 
     angle = np.radians(lighting.shading_angle)
     ramp = (np.arange(width) / width - 0.5)[None, :] * np.cos(angle) + (np.arange(height) / height - 0.5)[:, None] * np.sin(angle)
     light = 2.0**lighting.exposure_ev * (1 + lighting.shading * np.clip(2 * ramp, -1, 1))
+    if lighting.shadow:
+        light *= 1 - lighting.shadow * _smoothstep((ramp - lighting.shadow_from) / 0.04 + 0.5)
     linear *= light[..., None]
     linear *= np.array([lighting.red_gain, 1.0, lighting.blue_gain])
     srgb = colour.linear_to_srgb(linear) * 255
