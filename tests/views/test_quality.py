@@ -7,7 +7,9 @@ import pytest
 
 from webapp.analysis import scenes, synthetic
 from webapp.extensions import db
-from webapp.models import Consent, Treatment, User, utcnow
+import sqlalchemy as sa
+
+from webapp.models import CheckIn, Consent, Mark, Treatment, User, utcnow
 
 DAY = dt.timedelta(days=1)
 
@@ -24,9 +26,10 @@ def treatment(app, people):
         return row.id
 
 
-def send(client, treatment_id: int, scene, key: str) -> str:
-    """Upload a scene through the check-in form; return the confirm page's path it leads to."""
-    taken = (utcnow() - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+def send(client, treatment_id: int, scene, key: str, ago: dt.timedelta = dt.timedelta(hours=1)) -> str:
+    """Upload a scene taken ``ago`` through the check-in form; return the confirm page's path it
+    leads to."""
+    taken = (utcnow() - ago).strftime("%Y-%m-%dT%H:%M")
     response = client.post(f"/treatments/{treatment_id}/checkin", data={
         "pain": "1", "taken_at": taken, "idempotency_key": key,
         "photo": (io.BytesIO(synthetic.save_jpeg(scene.image, quality=92)), "IMG.jpg")},
@@ -77,3 +80,51 @@ def test_a_therapist_reads_the_problem_without_the_retake_button(app, client, au
     auth.login(people["t1"])
     page = client.get(confirm).get_data(as_text=True)
     assert "The cups still seem to be on the skin." in page and 'class="retake"' not in page
+
+
+def test_no_marks_are_confirmed_on_a_photo_to_take_again(app, client, auth, people, treatment):
+    auth.login(people["c1"])
+    confirm = send(client, treatment, scenes.make_scene(102, kind="back", cups=4), "key-cups-0003")
+    page = client.get(confirm).get_data(as_text=True)
+    # the cups' domes offered as marks would be followed from then on
+    assert "This photo is not counted in the recovery." in page
+    assert 'name="tap"' not in page and "Looks right" not in page
+    refused = client.post(confirm, data={"board": "first", "action": "save", "keep": "0.5,0.5,0.05"})
+    assert refused.status_code == 422
+    assert "Marks are checked on a photo without the cups or blood." in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(sa.select(Mark).where(Mark.treatment_id == treatment)).all() == []
+
+
+def test_a_later_photo_with_cups_does_not_undo_the_days_good_one(app, client, auth, people, treatment):
+    auth.login(people["c1"])
+    send(client, treatment, scenes.make_scene(102, kind="back"), "key-good-0001", dt.timedelta(minutes=2))
+    send(client, treatment, scenes.make_scene(102, kind="back", cups=4), "key-cups-0004", dt.timedelta(minutes=1))
+    page = client.get(f"/treatments/{treatment}").get_data(as_text=True)
+    assert "Today's photo is done." in page
+    assert "The newest good photo counts for the course." in page
+    assert "This photo is not counted in the recovery." in page and "Take the photo again" not in page
+
+
+def test_only_todays_photo_is_offered_again(app, client, auth, people, treatment):
+    auth.login(people["c1"])
+    send(client, treatment, scenes.make_scene(103, blood=True), "key-blood-002")
+    with app.app_context():
+        # yesterday's photo (the form takes today's only; the offline queue sends older ones)
+        checkin = db.session.scalars(sa.select(CheckIn).where(CheckIn.treatment_id == treatment)).one()
+        checkin.taken_at -= DAY
+        db.session.commit()
+    page = client.get(f"/treatments/{treatment}").get_data(as_text=True)
+    assert "There seems to be blood on the skin or in a cup." in page
+    assert "This photo is not counted in the recovery." in page
+    assert "Take the photo again" not in page and "Take today's photo" in page
+    home = client.get("/client/").get_data(as_text=True)
+    assert "Take the photo again" not in home
+
+
+def test_todays_photo_to_take_again_is_said_on_the_home_card(app, client, auth, people, treatment):
+    auth.login(people["c1"])
+    send(client, treatment, scenes.make_scene(102, kind="back", cups=4), "key-cups-0005", dt.timedelta(minutes=1))
+    home = client.get("/client/").get_data(as_text=True)
+    assert "The cups still seem to be on the skin." in home and "Take the photo again" in home
+    assert "Today's photo is done" not in home

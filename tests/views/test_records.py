@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from tests.recovery_rows import (FADING, add_course, make_treatment, photo_routes)  # noqa: F401 (an autouse fixture)
 from webapp import clock
 from webapp.analysis import ANALYZER_VERSION, analyze_photo
+from webapp.analysis.reading import quality_item
 from webapp.extensions import db
 from webapp.models import AuditEvent, CheckIn, Mark, MarkReading, Record
 from webapp.services.storage import get_store, new_key
@@ -100,6 +101,21 @@ def test_the_record_holds_the_facts_each_day_and_its_code(app, client, auth, peo
     assert record.sha256 == hashlib.sha256(response.data).hexdigest()
     # paper cannot be tapped: no tap hint, and no chart label printed over the next one
     assert "Tap a dot" not in flat and not re.search(r"Day \d+: \d", flat)
+
+
+def test_a_photo_to_take_again_is_recorded_as_not_counted(app, client, auth, people, course):
+    """The last day's photo had the cups on: the record says so and gives none of its figures."""
+    with app.app_context():
+        last = db.session.scalars(sa.select(CheckIn).where(CheckIn.treatment_id == course)
+                                  .order_by(CheckIn.taken_at.desc())).first()
+        last.reading.data = {**last.reading.data, "quality": [quality_item("cups_on_skin")]}
+        spoilt = last.reading.delta_e
+        db.session.commit()
+    flat = " ".join(pdf_text(download(client, auth, people["c1"], course).data)[1].split())
+    assert "The cups still seem to be on the skin." in flat
+    assert "This photo is not counted in the recovery." in flat
+    assert f"ΔE {spoilt:.1f}" not in flat and f"Mark 1: ΔE {spoilt + 0.3:.1f}" not in flat
+    assert f"ΔE {FADING[0][1]:.1f}" in flat
 
 
 def test_each_download_is_a_record_of_its_own_and_audited(app, client, auth, people, course):

@@ -105,6 +105,11 @@ class PhotoReading:
         """Return the set of quality codes on this reading."""
         return {item["code"] for item in self.quality}
 
+    @property
+    def to_retake(self) -> bool:
+        """Tell whether the photo is to be taken again (a code in ``RETAKE_QUALITY``)."""
+        return not RETAKE_QUALITY.isdisjoint(self.quality_codes)
+
     def to_dict(self) -> dict:
         """Return the reading as a JSON-safe dict (error/message only when not ok)."""
         d = asdict(self)

@@ -21,7 +21,7 @@ from webapp.analysis import PhotoReading
 from webapp.extensions import db
 from webapp.models import CheckIn, Treatment, utcnow
 from webapp.services import timeline
-from webapp.services.recovery import Recovery, photo_reading, recoveries
+from webapp.services.recovery import Recovery, recoveries
 from webapp.services.storage import PhotoMissing, get_store
 
 # letters and digits that cannot be misread on paper (no 0/O, 1/I/L, U/V pairs)
@@ -68,7 +68,8 @@ def photo_uris(recovery: Recovery) -> dict[int, str]:
 
 def measured(recovery: Recovery) -> dict[int, PhotoReading]:
     """Return each shown day's whole reading (colour name, analyzer version), by check-in id."""
-    return {c.id: photo_reading(c.reading.stored) for c in recovery.days if c.reading is not None}
+    return {c.id: recovery.photo_readings[c.id] for c in recovery.days
+            if c.id in recovery.photo_readings}
 
 
 def render_pdf(treatment: Treatment, code: str, issued_at) -> bytes:

@@ -2,7 +2,7 @@
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import sqlalchemy as sa
@@ -11,7 +11,6 @@ from flask_babel import format_decimal, format_percent, gettext as _
 from webapp import clock
 from webapp.analysis import CourseAssessment, PhotoReading, assess_course
 from webapp.analysis.colour import RESOLVED_BELOW, lab_to_hex
-from webapp.analysis.reading import RETAKE_QUALITY
 from webapp.analysis.course import (DEFAULT_EXPECTED_DAYS, REASONS, SHARE_FIGURES,
                                     WHOLE_FIGURES, usable)
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, select_rows
@@ -111,7 +110,7 @@ class Recovery:
     latest check-in of each day (``days``); ``checkins`` holds every one, oldest first. With
     followed marks, ``assessment`` is that of the mark furthest behind (or of the whole photo,
     when that is further behind), and ``marks`` holds each mark's own course.
-    ``photo_readings`` holds the days' check-ins' readings, by check-in id.
+    ``photo_readings`` holds the check-ins' readings, by check-in id.
     """
 
     treatment: Treatment
@@ -125,15 +124,15 @@ class Recovery:
     photo_readings: dict[int, PhotoReading] = field(default_factory=dict)
 
     def counts(self, checkin: CheckInRow) -> bool:
-        """Tell whether a day's check-in has a reading that stands on the course (course.usable:
-        not one with the cups still on, with blood, or without skin)."""
+        """Tell whether a check-in has a reading that stands on the course (course.usable: not
+        one with the cups still on, with blood, or without skin)."""
         reading = self.photo_readings.get(checkin.id)
         return reading is not None and usable(reading)
 
     def spoilt(self, checkin: CheckInRow) -> bool:
-        """Tell whether a day's check-in's photo is to be taken again (cups still on, blood)."""
+        """Tell whether a check-in's photo is to be taken again (cups still on, blood)."""
         reading = self.photo_readings.get(checkin.id)
-        return reading is not None and not RETAKE_QUALITY.isdisjoint(reading.quality_codes)
+        return reading is not None and reading.to_retake
 
     def mark_course(self, number: int | None) -> MarkCourse | None:
         """Return the course of the mark with this number, if it is followed."""
@@ -263,20 +262,27 @@ def photo_reading(stored: str) -> PhotoReading:
     return PhotoReading.from_dict(json.loads(stored))
 
 
-def latest_per_day(treatment: Treatment, checkins: Sequence[CheckInRow]) -> list[CheckInRow]:
-    """Keep the latest check-in of each calendar date (the client's zone), oldest first."""
+def latest_per_day(treatment: Treatment, checkins: Sequence[CheckInRow],
+                   spoilt: Callable[[CheckInRow], bool] = lambda checkin: False
+                   ) -> list[CheckInRow]:
+    """Keep the check-in each calendar date (the client's zone) counts, oldest first: its latest
+    whose photo is not ``spoilt`` (to be taken again), else its latest."""
     zone = treatment.client.timezone
     by_day: dict[int, CheckInRow] = {}
     for checkin in sorted(checkins, key=lambda c: (c.taken_at, c.id)):
-        by_day[clock.day_number(treatment.treated_at, checkin.taken_at, zone)] = checkin
+        day = clock.day_number(treatment.treated_at, checkin.taken_at, zone)
+        # a photo with the cups put back on does not undo the good one taken before it
+        if day not in by_day or not spoilt(checkin) or spoilt(by_day[day]):
+            by_day[day] = checkin
     return [by_day[day] for day in sorted(by_day)]
 
 
 def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
            points: dict[int, list[MarkPoint]] | None = None) -> Recovery:
     """Judge the course of one treatment, and of each followed mark, from loaded check-ins."""
-    days = latest_per_day(treatment, checkins)
-    readings = {c.id: photo_reading(c.reading.stored) for c in days if c.reading is not None}
+    readings = {c.id: photo_reading(c.reading.stored) for c in checkins if c.reading is not None}
+    days = latest_per_day(treatment, checkins,
+                          lambda c: c.id in readings and readings[c.id].to_retake)
     assessment = in_words(assess_course(treatment.treated_at,
                                         [(c.taken_at, readings[c.id]) for c in days
                                          if c.id in readings],

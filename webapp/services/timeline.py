@@ -24,19 +24,16 @@ ROW_LIMIT_DAYS = 30
 class DayRow:
     """One calendar day since the treatment: its check-ins (newest first) and how faded it was.
 
-    The day's reading, fade and photo are those of its latest check-in, the one its course
-    counts; the earlier ones are listed with their own symptoms.
+    The day's reading, fade and photo are those of ``checkin``, the one its course counts (its
+    latest, unless that is to be taken again and an earlier one is not: see
+    recovery.latest_per_day); every check-in is listed with its own symptoms.
     """
 
     day: int
     date: dt.date
     checkins: tuple[CheckInRow, ...]
     fade: float | None  # 1 − ΔE/peak, 0..1
-
-    @property
-    def checkin(self) -> CheckInRow | None:
-        """Return the day's latest check-in (the one its course counts), if any."""
-        return self.checkins[0] if self.checkins else None
+    checkin: CheckInRow | None = None
 
     @property
     def reading(self) -> ReadingRow | None:
@@ -81,7 +78,16 @@ class Timeline:
         take again (cups still on, blood)."""
         newest = self.rows[0] if self.rows else None
         return (newest is not None and newest.day == self.today and newest.checkin is not None
-                and not self.recovery.spoilt(newest.checkin))
+                and self.retake is None)
+
+    @property
+    def retake(self) -> CheckInRow | None:
+        """Return today's photo when it is to be taken again and today has no good one."""
+        newest = self.rows[0] if self.rows else None
+        if (newest is not None and newest.day == self.today and newest.checkin is not None
+                and self.recovery.spoilt(newest.checkin)):
+            return newest.checkin
+        return None
 
     @property
     def today_row(self) -> DayRow | None:
@@ -134,7 +140,7 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
         if day >= peak_day and day in measured and peak:
             fade = max(0.0, min(1.0, 1 - measured[day] / peak))
         rows.append(DayRow(day, clock.day_date(treatment.treated_at, day, zone),
-                           tuple(of_day.get(day, ())), fade))
+                           tuple(of_day.get(day, ())), fade, by_day.get(day)))
     photo_rows = [row for row in reversed(rows) if row.checkin is not None]
     followed = recovery.mark_course(mark)
     if followed is not None:

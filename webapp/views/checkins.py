@@ -25,6 +25,7 @@ from webapp.services.checkins import (NOTE_MAX, CheckInRefused, delete_checkin, 
 from webapp.services.consent import current_consent
 from webapp.views.access import role_required
 from webapp.views.pages import TIME_PATTERN, formatter, redirect_to, render
+from webapp.views.quality import quality_notes
 from webapp.views.throttle import limited
 
 bp = Blueprint("checkins", __name__)
@@ -115,8 +116,13 @@ def new(treatment_id: int):
     # the next step is confirming where the marks are in the new photo
     url = url_for("marks.confirm", checkin_id=checkin.id)
     # the confirmation shows on the next page, the one the page's script goes to as well
-    flash(_("Check-in saved. Now check the marks on your photo.") if created
-          else _("This check-in was already saved."))
+    if not created:
+        flash(_("This check-in was already saved."))
+    elif quality_notes(checkin.reading, retake_only=True):
+        # the next page says what is wrong with the photo; it offers no marks to check
+        flash(_("Check-in saved."))
+    else:
+        flash(_("Check-in saved. Now check the marks on your photo."))
     if wants_json():
         return jsonify(ok=True, checkin_id=checkin.id, url=url), 201 if created else 200
     return redirect_to(url, status=303, in_place=True)

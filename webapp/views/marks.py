@@ -126,6 +126,11 @@ def confirm(checkin_id: int):
             audit.record("view_marks", current_user, subject=checkin.client_id, obj=checkin)
             db.session.commit()
         return show_board(board_for(checkin, seen=True))
+    if quality_notes(checkin.reading, retake_only=True):
+        # the page offers no board for it; a form sent from an older page is refused
+        board = board_for(checkin)
+        board.message, board.error = _("Marks are checked on a photo without the cups or blood. Please take the photo again."), True
+        return show_board(board, 422)
     try:
         board = board_from_form(checkin, request.form)
         tap = tap_from_form(board, request.form)
