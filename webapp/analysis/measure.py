@@ -441,11 +441,13 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
             # only a wider view found something, and it is shading, not a mark
             component = None
         whole = window[0].start == 0 and window[1].start == 0 and window[0].stop == height and window[1].stop == width
-        if whole or (component is not None and not _touches_side(component, window, scene.shape)):
-            break
-        if component is None and (not search or half >= LARGEST_MARK_HALF * short):
-            # nothing here even in a window wider than any mark: clear skin, judged in the first
+        if component is None and (whole or not search or half >= LARGEST_MARK_HALF * short):
+            # nothing here even in a window wider than any mark, or in the whole photo: what the
+            # first window found is the mark (the wider views lost it to another skin), or none
+            # is and the point is clear skin, judged in the first window
             window, component, skin_lab, strength, field, extent, loose = first or found
+            break
+        if whole or (component is not None and not _touches_side(component, window, scene.shape)):
             break
         half *= WINDOW_GROWTH
     lab = scene.lab[:, window[0], window[1]]
