@@ -241,3 +241,18 @@ def test_render_time(capsys):
         make_scene(seed)
     with capsys.disabled():
         print(f"\n800x600 scene: {(time.perf_counter() - start) / 10 * 1000:.0f} ms")
+
+
+def test_a_bounce_band_darkens_and_reddens_the_skin_along_the_outline_only():
+    plain = make_scene(5, kind="back", lighting=NEUTRAL)
+    bounced = make_scene(5, kind="back", lighting=NEUTRAL, bounce=True)
+    before, after = lab_of(plain), lab_of(bounced)
+    body = plain.body
+    inner = ndimage.distance_transform_edt(body)
+    edge = body & (inner <= 0.01 * min(body.shape))
+    middle = body & (inner >= 0.3 * min(body.shape))
+    change = after - before
+    # at the outline L* falls and a* rises by several units; far inside hardly anything changes
+    assert np.median(change[edge][:, 0]) < -4 and np.median(change[edge][:, 1]) > 3
+    assert np.median(np.abs(change[middle]), axis=0).max() < 0.5
+    assert [m.delta_lab for m in plain.marks] == [m.delta_lab for m in bounced.marks]

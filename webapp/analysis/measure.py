@@ -53,6 +53,10 @@ TOUCH_RADIUS = 0.035
 # its ring fit; a mark that reaches the window's side makes the window grow
 WINDOW_HALF = 0.22
 WINDOW_GROWTH = 1.7
+# a mark the first window found covering less than this share of it lies within it but for what
+# leaves it at a side: a piece of a close-up's mark, cut by all its sides, covered 0.46-0.76 of it
+# (generated close-ups, seeds 0-39), a bruise with the outline's shading leaving it 0.29
+WITHIN_WINDOW_SHARE = 0.4
 # with nothing found, the window grows to at least this half-size (share of the short side)
 # before the point is taken for clear skin: past the largest marks (close-ups fill 85% of a frame)
 LARGEST_MARK_HALF = 0.9
@@ -415,6 +419,29 @@ def _touches_side(component: np.ndarray, window, shape) -> bool:
     )
 
 
+def _wandered(scene: Scene, first, window, component: np.ndarray) -> bool:
+    """True when a wider window's component (on ``window``) has its centroid off the mark the
+    first window (``first``, a :func:`_segment` result) found at the tap on the body's skin.
+
+    A mark cut by the first window's side grows with the window; what the wider window adds
+    beyond the mark itself (the shading along the body's outline, another surface taken for
+    the skin) moves its centre off the mark at the tap.
+    """
+    first_window, first_component = first[0], first[1]
+    if first_component is None or scene.skin[first_window].mean() < LOCAL_BODY_SHARE:
+        # in a window off the body, nothing bounded the first mark (see _segment)
+        return False
+    if first_component.mean() >= WITHIN_WINDOW_SHARE:
+        # a mark larger than the window (a close-up's) fills most of it: the first window saw
+        # only a piece of it, whose own centre the whole mark's need not share
+        return False
+    ys, xs = np.nonzero(component)
+    row = int(ys.mean()) + window[0].start - first_window[0].start
+    col = int(xs.mean()) + window[1].start - first_window[1].start
+    inside = 0 <= row < first_component.shape[0] and 0 <= col < first_component.shape[1]
+    return not (inside and first_component[row, col])
+
+
 def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True) -> Measured:
     """Measure the mark at ``point`` (x, y fractions of the photo) against the skin near it.
 
@@ -422,6 +449,8 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     while the mark reaches its side, so a mark that fills the frame is still measured whole;
     it also grows while nothing is found, since a tap inside a large mark sees no skin in a
     small window (``search=False`` skips that, for points where something was already seen).
+    A wider window whose mark has its centre off the mark the first one found (:func:`_wandered`)
+    keeps only its part inside the first window.
     """
     x, y = float(point[0]), float(point[1])
     if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
@@ -440,12 +469,25 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
         if component is not None and first is not None and first[1] is None and not _mark_like(scene.lab_s[:, window[0], window[1]], component, skin_lab):
             # only a wider view found something, and it is shading, not a mark
             component = None
-        whole = window[0].start == 0 and window[1].start == 0 and window[0].stop == height and window[1].stop == width
-        if whole or (component is not None and not _touches_side(component, window, scene.shape)):
+        if component is not None and first is not None and first is not found and _wandered(scene, first, window, component):
+            # the wider view took more than the mark at the tap: only its part in the tap's own
+            # window is kept (measured against the wider window's skin)
+            box = np.zeros(component.shape, dtype=bool)
+            first_window = first[0]
+            box[first_window[0].start - window[0].start : first_window[0].stop - window[0].start,
+                first_window[1].start - window[1].start : first_window[1].stop - window[1].start] = True
+            component &= box
+            loose = loose & box
+            extent = extent & box if extent is not None else None
             break
-        if component is None and (not search or half >= LARGEST_MARK_HALF * short):
-            # nothing here even in a window wider than any mark: clear skin, judged in the first
+        whole = window[0].start == 0 and window[1].start == 0 and window[0].stop == height and window[1].stop == width
+        if component is None and (whole or not search or half >= LARGEST_MARK_HALF * short):
+            # nothing here even in a window wider than any mark, or in the whole photo: what the
+            # first window found is the mark (the wider views lost it to another skin), or none
+            # is and the point is clear skin, judged in the first window
             window, component, skin_lab, strength, field, extent, loose = first or found
+            break
+        if whole or (component is not None and not _touches_side(component, window, scene.shape)):
             break
         half *= WINDOW_GROWTH
     lab = scene.lab[:, window[0], window[1]]

@@ -206,6 +206,7 @@ def make_scene(
     bare: bool = False,
     cups: int = 0,
     blood: bool = False,
+    bounce: bool = False,
 ) -> Scene:
     """Paint and photograph one scene of ``size`` (width, height) pixels.
 
@@ -220,9 +221,12 @@ def make_scene(
     ``cups`` paints that many cups still on the body (fewer if they do not fit; a close-up's one
     fills much of the frame) and ``blood`` drops and smears of blood on it, both drawn from a
     stream of their own: the rest of the scene is the same as without them.
+    ``bounce`` darkens and reddens a band of skin along the body's outline (light the surface it
+    lies against reflects onto it, and the contact's shadow): not the skin's colour in shade, so
+    it differs from the skin as a mark does; the rest of the scene is the same as without it.
     """
     recipe = dict(seed=seed, kind=kind, marks=marks, size=tuple(size), faint=faint, mixed=mixed, ita=ita, bare=bare,
-                  cups=cups, blood=blood)
+                  cups=cups, blood=blood, bounce=bounce)
     content = _paint_content(**recipe)
     if lighting is None:
         lighting = random_lighting(np.random.default_rng([seed, 1]))
@@ -304,7 +308,7 @@ def _smoothstep(t):
     return t * t * (3 - 2 * t)
 
 
-def _paint_content(seed, kind, marks, size, faint, mixed, ita, bare, cups=0, blood=False) -> _Content:
+def _paint_content(seed, kind, marks, size, faint, mixed, ita, bare, cups=0, blood=False, bounce=False) -> _Content:
     """Paint a scene's skin, body, background, distractors and marks in Lab under neutral light."""
     rng = np.random.default_rng(seed)
     width, height = size
@@ -350,6 +354,13 @@ def _paint_content(seed, kind, marks, size, faint, mixed, ita, bare, cups=0, blo
     # shading as dimmer light: lightness (+16) and chroma scale together, as they do in lab
     lab[..., 0] = (lab[..., 0] + 16) * body.light - 16
     lab[..., 1:] *= body.light[..., None]
+    if bounce and kind != "closeup":
+        # a band about 6% of the short side wide, fading inward from the outline: L* down by up
+        # to 12, a* up by up to 8 (reflected off a warm surface; no random draw, so the scene's
+        # content is otherwise the same as without it)
+        near = np.exp(-np.maximum(body.gap, 0) / (0.06 * short))
+        lab[..., 0] -= 12.0 * near
+        lab[..., 1] += 8.0 * near
 
     cover = body.cover * (1 - band)
     paints = _place_marks(rng, kind, marks, faint, mixed, skin, lab, body, cover, pad, width, height, short)
