@@ -165,6 +165,13 @@ def test_projection_of_resolution_day():
     assert few.projection_confidence in ("low", "medium", None)
 
 
+def test_no_projected_day_for_a_mark_that_barely_fades():
+    # 12 -> 11.5 over four days reaches 3 only after about day 140: no date is promised
+    result = verdict([(2, reading(12)), (4, reading(11.8)), (6, reading(11.5))])
+    assert result.projected_resolution_day is None and result.projection_confidence is None
+    assert verdict([(2, reading(12)), (4, reading(8.0)), (6, reading(5.3))]).projected_resolution_day < course.PROJECTION_HORIZON_DAYS
+
+
 def test_thresholds_are_named_constants_in_one_place():
     assert course.SLOW_FACTOR == 1.25 and course.WORSENING_RATIO == 1.25 and course.WORSENING_UNITS == 3.0
     assert course.AREA_GROWTH == 1.30 and course.DARKENING_DAYS == 2.0 and course.SLOW_GRACE_DAYS == 3.0

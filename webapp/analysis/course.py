@@ -28,6 +28,10 @@ WORSENING_RATIO = 1.25
 WORSENING_UNITS = 3.0
 # worsening: mark area grew by >30% (DESIGN.md; size predicts bruise colour, Scafide et al. 2013)
 AREA_GROWTH = 1.30
+# no projected day past this many days since the treatment: dark marks last up to 2–3 weeks
+# (colour-evidence.md), so a fit that reaches further only says the mark is barely fading (as
+# the slow verdict does), and a date weeks or years away would read as a promise
+PROJECTION_HORIZON_DAYS = 28.0
 # pigmentation: redness gone (|Δa*| ≤ 2) but still darker (ΔL* ≤ −4) and yellower (Δb* > 0) after day D
 # (practitioner sources: brown that stays after the red is post-inflammatory pigmentation)
 PIGMENT_A_WITHIN = 2.0
@@ -158,7 +162,8 @@ def _fmt(value: float) -> str:
 
 
 def _projection(points: list[tuple[float, float]], peak_day: float) -> tuple[float | None, str | None]:
-    """Fit log E against t over the post-peak readings; return (day E reaches 3, confidence)."""
+    """Fit log E against t over the post-peak readings; return (day E reaches 3, confidence),
+    or (None, None) when it does not fall or reaches 3 only past ``PROJECTION_HORIZON_DAYS``."""
     post = [(t, e) for t, e in points if t >= peak_day]
     if post and post[-1][1] < RESOLVED_BELOW:
         first_clear = next(t for t, e in post if e < RESOLVED_BELOW)
@@ -176,6 +181,8 @@ def _projection(points: list[tuple[float, float]], peak_day: float) -> tuple[flo
         return None, None
     intercept = mean_y - slope * mean_t
     day = (math.log(RESOLVED_BELOW) - intercept) / slope
+    if day > PROJECTION_HORIZON_DAYS:
+        return None, None
     ss_tot = sum((y - mean_y) ** 2 for _, y in fit)
     ss_res = sum((y - (intercept + slope * t)) ** 2 for t, y in fit)
     r2 = 1 - ss_res / ss_tot if ss_tot > 0 else 0.0
