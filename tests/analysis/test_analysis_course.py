@@ -165,6 +165,14 @@ def test_projection_of_resolution_day():
     assert few.projection_confidence in ("low", "medium", None)
 
 
+def test_on_track_says_the_top_of_the_band_it_is_within():
+    # 9.0 on day 4 is above the curve's 7.9 but within the band up to 1.25 x 7.9
+    result = verdict([(1, reading(14)), (2, reading(15)), (3, reading(9.5)), (4, reading(9.0))])
+    assert result.verdict == "on_track" and result.ceiling_ratio > 1
+    top = course.SLOW_FACTOR * expected_ceiling(4, 15)
+    assert f"colour difference 9.0 on day 4.0, within the expected {top:.1f}" in result.reason
+
+
 def test_no_projected_day_for_a_mark_that_barely_fades():
     # 12 -> 11.5 over four days reaches 3 only after about day 140: no date is promised
     result = verdict([(2, reading(12)), (4, reading(11.8)), (6, reading(11.5))])

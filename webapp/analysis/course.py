@@ -294,4 +294,6 @@ def assess_course(
                        grace=SLOW_GRACE_DAYS, usual=d)
     if t_last <= DARKENING_DAYS:
         return verdict("on_track", "first_days")
-    return verdict("on_track", "as_expected", e_last=e_last, t_last=t_last, ceiling=ceiling)
+    # "within" the band the verdict allows: its top (SLOW_FACTOR × U), not U, which it may exceed
+    return verdict("on_track", "as_expected", e_last=e_last, t_last=t_last,
+                   ceiling=SLOW_FACTOR * ceiling)
