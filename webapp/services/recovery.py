@@ -104,10 +104,11 @@ class MarkCourse:
 
 @dataclass(frozen=True)
 class Recovery:
-    """One treatment, its check-ins, the latest of each day, and how the course is going.
+    """One treatment, its check-ins, the one each day counts, and how the course is going.
 
     Days are calendar dates in the client's zone (``timezone``). The course is judged on the
-    latest check-in of each day (``days``); ``checkins`` holds every one, oldest first. With
+    check-in each day counts (``days``, see :func:`latest_per_day`); ``checkins`` holds every
+    one, oldest first. With
     followed marks, ``assessment`` is that of the mark furthest behind (or of the whole photo,
     when that is further behind), and ``marks`` holds each mark's own course.
     ``photo_readings`` holds the check-ins' readings, by check-in id.
