@@ -279,7 +279,7 @@ def mixed_closeups():
 def test_a_mixed_close_up_is_measured_with_its_yellow_part_not_against_it(mixed_closeups):
     # the yellow or green part round a close-up's violet centre lies within the skin's tolerance
     # and beside the thin band of skin in view: taken for skin, the mark read violet, fresh and
-    # too strong (2.6.0: median error 3.9, stage right on 9 of 16)
+    # too strong (2.7.0: median error 3.9, stage right on 9 of 16)
     errors = [abs(detail["delta_e"] - mark.delta_e) for mark, detail, _ in mixed_closeups]
     stage = [detail["stage"] == mark.stage for mark, detail, _ in mixed_closeups if not _near_boundary(mark)]
     print(f"\nmixed close-ups: median |ΔE00 error| {np.median(errors):.2f}, stage {np.mean(stage):.1%} of {len(stage)}")
@@ -289,7 +289,7 @@ def test_a_mixed_close_up_is_measured_with_its_yellow_part_not_against_it(mixed_
 
 def test_a_close_up_mark_cut_by_the_frame_is_within_the_body(mixed_closeups):
     # the mark beyond the body's area and its convex hull (where the frame cuts it) fades into
-    # the skin as a mark does: it is the body's, never a surface beside it (2.6.0: 84% of the
+    # the skin as a mark does: it is the body's, never a surface beside it (2.7.0: 84% of the
     # cores within reach)
     shares = [share for _, _, share in mixed_closeups]
     print(f"\nclose-up mark cores within the body's reach: {np.mean(shares):.1%}")
