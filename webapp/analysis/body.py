@@ -269,8 +269,10 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     for index in np.flatnonzero(large):
         area = labels == index
         if _mark_within_skin(lab_s, area, step, skin_lab):
-            # a carpet's patch may fade into the skin too, but it is grainier than skin
-            large[index], marks_off[index] = False, rough[area].mean() < 0.5
+            # a carpet's patch may fade into the skin too, but it is grainier than skin; and the
+            # shadow along a limb's outline fades into it too, but keeps the skin's colour in shade
+            large[index] = False
+            marks_off[index] = rough[area].mean() < 0.5 and not _shadow_of(masks.sample_median(lab_s, area), skin_lab)
     # ... beside the body, outside its hull: a large surface's part within the hull is the bay a
     # mark cut by the outline leaves (such a mark joins the floor beyond it once the floor, told
     # apart by its grain, is no longer the body's)
@@ -363,6 +365,17 @@ def _mark_within_skin(lab_s: np.ndarray, area: np.ndarray, step: np.ndarray, ski
     if not band.any() or float((step[band] > EDGE_STEP).mean()) > SOFT_EDGE_SHARE:
         return False
     return is_mark_on(masks.sample_median(lab_s, area), skin_lab)
+
+
+def _shadow_of(area_lab, skin_lab) -> bool:
+    """True when an area's median colour (3,) is the skin's (3,) in shade: within a faint mark's
+    ΔE00 (``colour.FAINT_BELOW``) of the skin at its lightness (``colour.shaded``).
+
+    A close-up's mark off the body's area is off that line by its own colour (ΔE00 7-16 in the
+    generated close-ups); the shadow along a limb's outline in a clean photo we looked at, its
+    median blending a gradient into the dark background, by 3.
+    """
+    return float(colour.ciede2000(colour.shaded(skin_lab, float(area_lab[0])), area_lab)) < colour.FAINT_BELOW
 
 
 def _lighter_part(lab_s: np.ndarray, body: np.ndarray, skin_lab: np.ndarray) -> np.ndarray:
