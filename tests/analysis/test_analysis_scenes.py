@@ -6,6 +6,8 @@ this version meets a goal of issue 10 the assert is the goal itself; where it do
 how far the goal still is.
 """
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -95,8 +97,8 @@ def test_measured_at_true_centres(readings):
           f"p90 {np.percentile(errors, 90):.2f} (goal ≤ 2.5) over {len(errors)} marks")
     _report("measured on its mark", float(np.mean(on)), 0.95, 0.95)
     _report("stage at the true centre", float(np.mean(stage)), 0.93, 0.93)
-    # the goals are a median of 1.0 and a p90 of 2.5; this version's figures (1.03, 3.38), held
-    assert np.median(errors) <= 1.05 and np.percentile(errors, 90) <= 3.4
+    # the goals are a median of 1.0 and a p90 of 2.5; this version's figures (1.04, 3.18), held
+    assert np.median(errors) <= 1.05 and np.percentile(errors, 90) <= 3.2
 
 
 def test_stage_stays_across_casts_and_exposures():
@@ -254,3 +256,41 @@ def test_a_mark_at_the_outline_is_not_lost_along_a_band_of_reflected_light():
     mark = scene.marks[2]
     detail = analyze_photo(save_jpeg(scene.image), at=[mark.centre]).mark_details[0]
     assert scene.on_mark(*detail["centre"]) == 2 and abs(detail["delta_e"] - mark.delta_e) < 1.0
+
+
+@pytest.fixture(scope="module")
+def mixed_closeups():
+    """24 close-ups of mixed marks (a violet centre, a yellow or green part round it, filling
+    50-85% of the frame): each with its mark, the reading at the true centre and the share of
+    the mark's core within the body's reach."""
+    out = []
+    for seed in range(500, 524):
+        scene = sc.make_scene(seed, kind="closeup", mixed=True)
+        data = save_jpeg(scene.image, quality=90)
+        mark = scene.marks[0]
+        detail = analyze_photo(data, at=[mark.centre]).mark_details[0]
+        found = survey(Image.open(io.BytesIO(data)).convert("RGB")).scene
+        height, width = found.shape
+        core = np.asarray(Image.fromarray(mark.core.astype(np.uint8) * 255).resize((width, height))) > 0
+        out.append((mark, detail, float(found.reach[core].mean())))
+    return out
+
+
+def test_a_mixed_close_up_is_measured_with_its_yellow_part_not_against_it(mixed_closeups):
+    # the yellow or green part round a close-up's violet centre lies within the skin's tolerance
+    # and beside the thin band of skin in view: taken for skin, the mark read violet, fresh and
+    # too strong (2.7.0: median error 3.9, stage right on 9 of 16)
+    errors = [abs(detail["delta_e"] - mark.delta_e) for mark, detail, _ in mixed_closeups]
+    stage = [detail["stage"] == mark.stage for mark, detail, _ in mixed_closeups if not _near_boundary(mark)]
+    print(f"\nmixed close-ups: median |ΔE00 error| {np.median(errors):.2f}, stage {np.mean(stage):.1%} of {len(stage)}")
+    assert np.median(errors) <= 3.0
+    assert np.mean(stage) >= 0.65
+
+
+def test_a_close_up_mark_cut_by_the_frame_is_within_the_body(mixed_closeups):
+    # the mark beyond the body's area and its convex hull (where the frame cuts it) fades into
+    # the skin as a mark does: it is the body's, never a surface beside it (2.7.0: 84% of the
+    # cores within reach)
+    shares = [share for _, _, share in mixed_closeups]
+    print(f"\nclose-up mark cores within the body's reach: {np.mean(shares):.1%}")
+    assert np.mean(shares) >= 0.87

@@ -67,6 +67,10 @@ SHADOW_LIT_SHARE = 0.5
 # ... and when it lies within this share of the short side of the shadow: a strap, a watch band
 # or a sleeve's edge may lie between the lit skin and the shaded skin beside it
 SHADOW_GAP = 0.03
+# the band between a close-up's mark off the body's area and that area (the blend of a mixed
+# mark's violet centre and its yellow part, outside both colours' tolerances) is this share of
+# the short side wide at most
+MARK_GAP = 0.04
 # the body must cover at least this share of the photo
 MIN_BODY_FRACTION = 0.03
 # grain: the mean |Laplacian| of smoothed L* on the half grid over a window this many of its
@@ -197,8 +201,9 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     the lit skin is the skin and the shadow joins the body (:func:`_lit_skin`). Otherwise, when
     the body's area is mostly a mark on a lighter skin (a close-up), the lighter part is the
     skin (:func:`_lighter_part`);
-    a large area off the body that fades into the skin as a mark does stays within reach
-    (:func:`_mark_within_skin`).
+    a large area off the body that fades into the skin as a mark does (:func:`_mark_within_skin`)
+    and is no grainier than it (:func:`_rough`) is a close-up's mark cut by the frame: it joins
+    the body's region, with the band of blended colour round it (``MARK_GAP``).
     """
     height, width = usable.shape
     step = masks.gradient_magnitude(lab_s)
@@ -260,15 +265,24 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     within = np.bincount(labels.ravel(), weights=hull.ravel(), minlength=count + 1)
     large = (sizes >= SURFACE_FRACTION * labels.size) & (within < 0.5 * sizes)
     large[0] = False
+    marks_off = np.zeros(count + 1, dtype=bool)
     for index in np.flatnonzero(large):
-        if _mark_within_skin(lab_s, labels == index, step, skin_lab):
+        area = labels == index
+        if _mark_within_skin(lab_s, area, step, skin_lab):
+            # a carpet's patch may fade into the skin too, but it is grainier than skin; and the
+            # shadow along a limb's outline fades into it too, but keeps the skin's colour in shade
             large[index] = False
+            marks_off[index] = rough[area].mean() < 0.5 and not _shadow_of(masks.sample_median(lab_s, area), skin_lab)
     # ... beside the body, outside its hull: a large surface's part within the hull is the bay a
     # mark cut by the outline leaves (such a mark joins the floor beyond it once the floor, told
     # apart by its grain, is no longer the body's)
     elsewhere = large[labels] & ~hull
     # nor anything much lighter than the skin (a towel, a sheet): marks only ever darken skin
     elsewhere |= lab_s[0] > skin_lab[0] + SKIN_LIGHTER_BY
+    # a close-up's mark that fills the frame's side lies off the body's area and beyond its hull:
+    # it is the body's all the same, with the band of blended colour between it and the area
+    if marks_off.any():
+        region |= masks.dilate(marks_off[labels], max(1, round(MARK_GAP * short)))
     # a mark cut by the outline leaves a bay in the skin: the body's convex hull takes it back
     reach = (region | hull) & ~elsewhere
     return Body(skin=skin, region=region, reach=reach, edges=hard, skin_lab=skin_lab)
@@ -351,6 +365,17 @@ def _mark_within_skin(lab_s: np.ndarray, area: np.ndarray, step: np.ndarray, ski
     if not band.any() or float((step[band] > EDGE_STEP).mean()) > SOFT_EDGE_SHARE:
         return False
     return is_mark_on(masks.sample_median(lab_s, area), skin_lab)
+
+
+def _shadow_of(area_lab, skin_lab) -> bool:
+    """True when an area's median colour (3,) is the skin's (3,) in shade: within a faint mark's
+    ΔE00 (``colour.FAINT_BELOW``) of the skin at its lightness (``colour.shaded``).
+
+    A close-up's mark off the body's area is off that line by its own colour (ΔE00 7-16 in the
+    generated close-ups); the shadow along a limb's outline in a clean photo we looked at, its
+    median blending a gradient into the dark background, by 3.
+    """
+    return float(colour.ciede2000(colour.shaded(skin_lab, float(area_lab[0])), area_lab)) < colour.FAINT_BELOW
 
 
 def _lighter_part(lab_s: np.ndarray, body: np.ndarray, skin_lab: np.ndarray) -> np.ndarray:

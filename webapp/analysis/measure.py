@@ -200,6 +200,35 @@ def _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, short_side):
     return skin & closer, centres[other]
 
 
+def _lighter_of_two(lab_s: np.ndarray, clear: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The skin beside a close-up's mark when the mark's fainter outer part was taken for it.
+
+    ``clear`` (H, W) are the pixels taken as skin. A mark filling most of a close-up leaves a
+    thin band of skin in view, and the mark's own fainter part (a mixed mark's yellow or green
+    part round its violet centre) lies within the skin's tolerance: the skin's median is then a
+    blend, or that part itself, and the mark reads violet and too strong. Of the two colours of
+    ``clear`` (k-means), one is that part when it reads as a mark on the other
+    (``body.is_mark_on`` at ``FAINT_SPLIT_DELTA_E``), or shows a breakdown colour on it
+    (``colour.breakdown_part``) by that much while no lighter than ``MAX_LIGHTER``: a yellow
+    part adds yellow more than it darkens. The other, covering at least a tenth of ``clear``,
+    is then the skin. Returns (the clear pixels nearer the skin, the skin's Lab), or
+    (``clear``, None) when the two colours are skin and skin.
+    """
+    if clear.sum() < 60:
+        return clear, None
+    centres, shares = _two_colours(lab_s, clear)
+    for part in (0, 1):
+        skin = 1 - part
+        if shares[skin] < 0.1 or centres[part][0] > centres[skin][0] + MAX_LIGHTER:
+            continue
+        if is_mark_on(centres[part], centres[skin], FAINT_SPLIT_DELTA_E) or (
+                colour.breakdown_part(centres[skin], centres[part])[0]
+                and float(colour.ciede2000(centres[skin], centres[part])) >= FAINT_SPLIT_DELTA_E):
+            closer = clear & (colour.approx_delta_e(lab_s, centres[skin]) < colour.approx_delta_e(lab_s, centres[part]))
+            return closer, masks.sample_median(lab_s, closer)
+    return clear, None
+
+
 def _two_colours(lab_s: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Split the pixels (H, W bool) of Lab planes into two colour clusters (OpenCV k-means on
     up to ~2000 of them): returns their centres (2, 3) and the share of pixels in each (2,)."""
@@ -311,7 +340,10 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
     component = extent = loose = None
     strength = None
     min_area = np.pi * (MIN_DIAMETER * scene.short_side / 2) ** 2
-    for _ in range(2):
+    rounds = 2
+    split = False
+    while rounds:
+        rounds -= 1
         # the difference to the skin field, weighed at the skin's own colour
         field = _skin_field(lab_s, clear, skin_lab)
         strength = colour.approx_delta_e(lab_s - field + np.asarray(skin_lab, np.float32)[:, None, None], skin_lab)
@@ -351,6 +383,11 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
         if clear.sum() < 30:
             break
         skin_lab = masks.sample_median(lab_s, clear)
+        if not split and component.sum() >= np.pi * (PLANE_RADIUS * scene.short_side) ** 2:
+            clear, lighter = _lighter_of_two(lab_s, clear)
+            if lighter is not None:
+                # the mark is cut again against the skin found: its fainter part joins it
+                split, skin_lab, rounds = True, lighter, max(rounds, 1)
     return window, component, skin_lab, strength, field, extent, loose
 
 
@@ -513,6 +550,9 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
     inner, outer = max(2.0, 0.3 * r_eq), max(2.0, 0.3 * r_eq) + max(4.0, 0.6 * r_eq)
     distance = masks.distance_outside(component, up_to=outer)
     ring = (distance > inner) & (distance <= outer) & scene.skin[window] & (strength < SKIN_SPREAD)
+    if r_eq >= PLANE_RADIUS * short:
+        # a close-up's ring may hold the mark's fainter part beside the skin (_lighter_of_two)
+        ring = _lighter_of_two(scene.lab_s[:, window[0], window[1]], ring)[0]
     nominal = np.pi * ((r_eq + outer) ** 2 - (r_eq + inner) ** 2)
     ring_fraction = min(1.0, int(ring.sum()) / nominal)
     # the mark's colour is its mean out to the outline half-way down its soft edge: the mean
