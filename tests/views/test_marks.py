@@ -7,6 +7,7 @@ from functools import cache
 import pytest
 import sqlalchemy as sa
 
+from webapp import clock
 from webapp.analysis import ANALYZER_VERSION, scenes, synthetic
 from webapp.analysis.reading import quality_item
 from webapp.extensions import db
@@ -181,6 +182,22 @@ def test_later_photo_carries_the_marks_over_and_one_tap_confirms(app, client, au
         assert db.session.get(CheckIn, later).marks_confirmed_at is not None
         assert {r.set_by for r in db.session.scalars(sa.select(MarkReading).where(
             MarkReading.checkin_id == later))} == {"carried"}
+
+
+def test_a_later_photo_is_titled_by_its_own_day(app, client, auth, setup):
+    """A photo that arrives late (queued offline) is not called today's."""
+    checkin_id = first_checkin(client, auth, setup)
+    confirm_first(client, checkin_id, values(client.get(f"/checkins/{checkin_id}/marks").text, "keep"))
+    response = upload(client, setup["treatment"], 1, "key-day-0001")
+    later = response.headers["Location"]
+    assert "<h1>Today's marks</h1>" in client.get(later).text
+    with app.app_context():
+        checkin = db.session.get(CheckIn, int(re.search(r"/checkins/(\d+)/marks$", later).group(1)))
+        checkin.taken_at -= DAY
+        db.session.commit()
+        day = clock.day_number(checkin.treatment.treated_at, checkin.taken_at, checkin.treatment.client.timezone)
+    page = client.get(later).text
+    assert f"<h1>Photo of day {day}</h1>" in page and "Today's marks" not in page
 
 
 def test_a_later_photo_can_stop_following_a_mark_and_not_the_last(app, client, auth, setup):

@@ -14,8 +14,9 @@ from flask import Blueprint, abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from webapp import clock
 from webapp.extensions import db, htmx
-from webapp.models import CheckIn
+from webapp.models import CheckIn, utcnow
 from webapp.services import audit
 from webapp.services.access import can_see_client
 from webapp.services.marks import (BADGE_GAP_PX, BADGE_R, BADGE_REACH, BADGE_SIDES, HIT_PX,
@@ -107,8 +108,13 @@ def get_checkin_or_404(checkin_id: int) -> CheckIn:
 def show_board(board: Board, status: int = 200):
     """Render the confirm page (or the board alone when htmx aims at it)."""
     partial = "marks/_board.html" if htmx.target == f"board-{board.checkin.id}" else None
-    return render("marks/confirm.html", partial, status=status, board=board,
-                  drawn=board.drawn(), treatment=board.checkin.treatment,
+    treatment = board.checkin.treatment
+    zone = treatment.client.timezone
+    # a photo queued offline may arrive days later: its page names its own day
+    day = clock.day_number(treatment.treated_at, board.checkin.taken_at, zone)
+    return render("marks/confirm.html", partial, status=status, board=board, day=day,
+                  today=clock.day_number(treatment.treated_at, utcnow(), zone),
+                  drawn=board.drawn(), treatment=treatment,
                   tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX, ring_gap=RING_GAP_PX,
                   badge_r=BADGE_R, badge_gap=BADGE_GAP_PX, badge_sides=BADGE_SIDES,
                   badge_reach=BADGE_REACH, letters=SUGGESTED_LETTERS)
