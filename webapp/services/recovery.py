@@ -130,6 +130,13 @@ class Recovery:
         reading = self.photo_readings.get(checkin.id)
         return reading is not None and usable(reading)
 
+    @property
+    def latest_reading(self) -> ReadingRow | None:
+        """Return the reading of the most recent check-in when it stands on the course (a photo
+        with the cups still on says nothing of the mark's stage)."""
+        latest = self.latest
+        return latest.reading if latest is not None and self.counts(latest) else None
+
     def spoilt(self, checkin: CheckInRow) -> bool:
         """Tell whether a check-in's photo is to be taken again (cups still on, blood)."""
         reading = self.photo_readings.get(checkin.id)

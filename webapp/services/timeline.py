@@ -103,10 +103,8 @@ class Timeline:
 
     @property
     def latest_reading(self) -> ReadingRow | None:
-        """Return the reading of the most recent check-in when it stands on the course (a photo
-        with the cups still on says nothing of the mark's stage)."""
-        latest = self.recovery.latest
-        return latest.reading if latest is not None and self.recovery.counts(latest) else None
+        """Return the reading of the most recent check-in when it stands on the course."""
+        return self.recovery.latest_reading
 
 
 def mark_readings(course: MarkCourse) -> list[tuple[dt.datetime, float, str | None, str | None]]:
@@ -154,8 +152,7 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
                                           c.taken_at)
                          for c in recovery.days if recovery.counts(c))
         projected = recovery.assessment.projected_resolution_day
-    latest = recovery.latest
-    stage = latest.reading.stage if latest is not None and recovery.counts(latest) else None
+    stage = recovery.latest_reading.stage if recovery.latest_reading is not None else None
     # a symptom reported earlier on the latest day still counts: a later photo without it
     # does not make it go away
     signs = tips.signs_shown(recovery.days, recovery.assessment.verdict, today,
