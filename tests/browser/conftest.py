@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from flask import Response
 from werkzeug.serving import make_server
 
 from webapp import create_app
@@ -65,6 +66,10 @@ def live_server(tmp_path_factory):
         "MAIL_FILE_PATH": str(folder / "outbox"),
         "VAPID_PRIVATE_KEY_FILE": str(folder / "vapid_private.pem"),
     })
+    # axe-core's own file (npm, node_modules) for a request the page's service worker makes,
+    # which axe_violations' page route never sees
+    axe = AXE.read_bytes()
+    app.add_url_rule("/__axe.min.js", "test_axe", lambda: Response(axe, mimetype="text/javascript"))
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -205,7 +210,9 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
     """Run axe-core (from npm, node_modules) on the page; return serious/critical violations."""
     if not page.evaluate("typeof window.axe === 'object'"):
         # axe's own file, served as if from our origin: the page's strict CSP stays on (an
-        # inline tag, add_script_tag(path=...), is rightly refused by script-src 'self')
+        # inline tag, add_script_tag(path=...), is rightly refused by script-src 'self'). The
+        # route answers even offline; a request the page's service worker makes passes it by
+        # and reaches the live app, which serves the same file (live_server)
         page.route("**/__axe.min.js", lambda route: route.fulfill(
             path=str(AXE), content_type="text/javascript"))
         page.add_script_tag(url="/__axe.min.js")
