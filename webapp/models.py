@@ -344,7 +344,10 @@ class Flag(db.Model):
     treatment_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("treatment.id", ondelete="CASCADE"), index=True)
     kind: so.Mapped[str] = so.mapped_column(sa.String(32))
+    # the reason in the practice's language, as raised; reason_data says it again in the
+    # reader's (webapp.services.reasons; none on flags raised before it was kept)
     reason: so.Mapped[str] = so.mapped_column(sa.Text)
+    reason_data: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(sa.JSON)
     raised_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     acknowledged_by_id: so.Mapped[Optional[int]] = so.mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL"))
@@ -360,7 +363,9 @@ class RecoverySummary(db.Model):
     treatment_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("treatment.id", ondelete="CASCADE"), primary_key=True)
     verdict: so.Mapped[str] = so.mapped_column(sa.String(24))
+    # as a flag's: the words in the practice's language, and the reason by key for any reader
     reason: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    reason_data: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(sa.JSON)
     # latest ΔE00 over the expected ceiling U(t): how far behind the curve, for ranking
     ceiling_ratio: so.Mapped[Optional[float]]
     checkin_id: so.Mapped[Optional[int]] = so.mapped_column(

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from tests.recovery_rows import add_checkin, make_treatment, photo_routes  # noqa: F401 (fixture)
 from webapp.extensions import db
-from webapp.models import AuditEvent, Flag, Note, RecoverySummary, Treatment
+from webapp.models import AuditEvent, Flag, Note, RecoverySummary, Treatment, User
 from webapp.services import flags
 
 SLOW = [(0.4, 12.0, "violet"), (1.4, 14.0, "violet"), (3.4, 13.0, "green"),
@@ -222,3 +222,33 @@ def test_a_first_photo_is_too_early_to_judge_not_waiting(app, client, auth, peop
     auth.login(people["t1"])
     page = client.get("/therapist/").get_data(as_text=True)
     assert "Too early to judge" in page and "Waiting for photos" not in page
+
+
+def test_each_therapist_reads_a_flags_reason_in_their_own_language(app, client, auth, people):
+    """A reason is raised once (here by an English client's check-in, in an English practice)
+    and said in the reader's language: a Russian-speaking therapist reads it in Russian, figures
+    in Russian style, on the triage list, the flag and the client's page."""
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=5.5)
+    for t, e, c in SLOW[:-1]:
+        add_checkin(app, tid, t, e, c)
+    add_checkin(app, tid, *SLOW[-1], blisters=True, fever=True)
+    with app.app_context():
+        raised = {f.kind: f for f in flags.refresh(db.session.get(Treatment, tid))}
+        db.session.commit()
+        # the words kept for the operator's command line are the practice's (English)
+        assert raised["red_flag_symptom"].reason == (
+            "Reported blisters or broken skin, and fever, on day 5.")
+        assert raised["slow_healing"].reason.startswith("The mark is fading slower than expected")
+        slow_flag = raised["slow_healing"].id
+        db.session.get(User, people["t1"].id).language = "ru"
+        db.session.commit()
+    auth.login(people["t1"])
+    pages = {url: client.get(url).get_data(as_text=True) for url in (
+        "/therapist/", f"/therapist/flags/{slow_flag}",
+        f"/therapist/clients/{people['c1'].id}")}
+    for url, page in pages.items():
+        assert "След проходит медленнее ожидаемого: на день 5,4" in page, url
+        assert "fading slower" not in page and "Reported" not in page, url
+    for url in ("/therapist/", f"/therapist/clients/{people['c1'].id}"):
+        assert ("Сообщено о волдырях или повреждении кожи и о температуре на день 5."
+                in pages[url]), url

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
-from flask_babel import force_locale, format_timedelta, gettext as _
+from flask_babel import force_locale, gettext as _
 
 from webapp import clock
 from webapp.extensions import db
 from webapp.models import Flag, RecoverySummary, Treatment, utcnow
+from webapp.services import reasons
 from webapp.services.recovery import MAX_AGE_DAYS, Recovery, recoveries
 
 # issue 6: a recovery with no check-in for 36 hours has missed one
@@ -43,35 +44,21 @@ def last_activity(recovery: Recovery) -> dt.datetime:
     return latest.taken_at if latest is not None else recovery.treatment.treated_at
 
 
-def symptom_reason(recovery: Recovery) -> str:
-    """Say in words which worrying symptoms the latest check-in reported, and on which day."""
+def symptom_reason(recovery: Recovery) -> reasons.Reason:
+    """Return which worrying symptoms the latest check-in reported, and on which day."""
     latest = recovery.latest
-    day = clock.day_number(recovery.treatment.treated_at, latest.taken_at, recovery.timezone)
-    if latest.blisters and latest.fever:
-        return _("Reported blisters or broken skin, and fever, on day %(day)d.", day=day)
-    if latest.blisters:
-        return _("Reported blisters or broken skin on day %(day)d.", day=day)
-    return _("Reported a fever on day %(day)d.", day=day)
-
-
-def missed_reason(recovery: Recovery, now: dt.datetime) -> str:
-    """Say in words how long the client has not checked in."""
-    latest = recovery.latest
-    return silence_reason(recovery.treatment.treated_at,
-                          latest.taken_at if latest is not None else None, now, recovery.timezone)
+    return reasons.of_symptoms(latest.blisters, latest.fever, clock.day_number(
+        recovery.treatment.treated_at, latest.taken_at, recovery.timezone))
 
 
 def silence_reason(treated_at: dt.datetime, last_photo_at: dt.datetime | None,
-                   now: dt.datetime, timezone: str) -> str:
-    """Say in words how long a client has not checked in since the treatment or a photo.
+                   now: dt.datetime, timezone: str) -> reasons.Reason:
+    """Return how long a client has not checked in since the treatment or a photo.
 
     The last photo's day is its calendar date in the client's ``timezone`` (clock.day_number).
     """
-    silence = format_timedelta(now - (last_photo_at or treated_at), threshold=1.5)
-    if last_photo_at is None:
-        return _("No check-in since the treatment %(time)s ago.", time=silence)
-    return _("No check-in for %(time)s: the last photo was on day %(day)d.", time=silence,
-             day=clock.day_number(treated_at, last_photo_at, timezone))
+    return reasons.of_silence(now - (last_photo_at or treated_at), None if last_photo_at is None
+                              else clock.day_number(treated_at, last_photo_at, timezone))
 
 
 def current_reasons(flags: Sequence[Flag], now: dt.datetime) -> dict[int, str]:
@@ -87,32 +74,36 @@ def current_reasons(flags: Sequence[Flag], now: dt.datetime) -> dict[int, str]:
         return {}
     summaries = {s.treatment_id: s for s in db.session.scalars(sa.select(RecoverySummary).where(
         RecoverySummary.treatment_id.in_({flag.treatment_id for flag in live})))}
-    reasons = {}
+    current = {}
     for flag in live:
         summary = summaries.get(flag.treatment_id)
         if summary is None:
             continue
         if flag.kind == "missed_checkins":
-            reasons[flag.id] = silence_reason(flag.treatment.treated_at, summary.last_checkin_at,
-                                              now, flag.treatment.client.timezone)
+            current[flag.id] = reasons.said(silence_reason(
+                flag.treatment.treated_at, summary.last_checkin_at, now,
+                flag.treatment.client.timezone))
         elif summary.reason:
-            reasons[flag.id] = summary.reason
-    return reasons
+            current[flag.id] = reasons.said(summary.reason_data, summary.reason)
+    return current
 
 
-def wanted(recovery: Recovery, now: dt.datetime) -> dict[str, tuple[str, dt.datetime]]:
+def wanted(recovery: Recovery, now: dt.datetime
+           ) -> dict[str, tuple[reasons.Reason, dt.datetime]]:
     """Return the flags the recovery calls for now: kind -> (reason, when its evidence came)."""
     assessment, latest = recovery.assessment, recovery.latest
-    found: dict[str, tuple[str, dt.datetime]] = {}
+    found: dict[str, tuple[reasons.Reason, dt.datetime]] = {}
     if latest is not None and latest.has_red_flag_symptom:
         found["red_flag_symptom"] = (symptom_reason(recovery), latest.created_at)
     kind = VERDICT_FLAGS.get(assessment.verdict)
     if kind and latest is not None:
-        found[kind] = (assessment.reason, latest.created_at)
+        found[kind] = (reasons.of_assessment(assessment), latest.created_at)
     silent_since = last_activity(recovery)
     if (is_followed(recovery.treatment, assessment.verdict, now)
             and assessment.verdict != "resolved" and now - silent_since >= MISSED_AFTER):
-        found["missed_checkins"] = (missed_reason(recovery, now), silent_since + MISSED_AFTER)
+        found["missed_checkins"] = (silence_reason(
+            recovery.treatment.treated_at, latest.taken_at if latest is not None else None, now,
+            recovery.timezone), silent_since + MISSED_AFTER)
     return found
 
 
@@ -129,7 +120,9 @@ def summarise(recovery: Recovery, summary: RecoverySummary | None, now: dt.datet
         # resolved when the photo that showed it arrived: the "since yesterday" panel counts it
         summary.resolved_at = latest.created_at if latest is not None else now
     summary.verdict = assessment.verdict
-    summary.reason = assessment.reason
+    summary.reason_data = reasons.of_assessment(assessment)
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        summary.reason = reasons.said(summary.reason_data, assessment.reason)
     summary.ceiling_ratio = assessment.ceiling_ratio
     # the check-in whose stage the triage row shows: not a photo with the cups still on
     summary.checkin_id = latest.id if latest is not None and recovery.counts(latest) else None
@@ -160,16 +153,18 @@ def apply(recovery: Recovery, flags: Sequence[Flag], summary: RecoverySummary | 
         if flag.acknowledged_at is not None:
             seen_at[flag.kind] = max(seen_at.get(flag.kind, flag.acknowledged_at),
                                      flag.acknowledged_at)
-    # reasons are stored once for every reader, so they are written in the practice's language
+    calls_for = wanted(recovery, now)
+    # the words stored beside a reason's keys, and the note, are in the practice's language
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        calls_for = wanted(recovery, now)
+        words = {kind: reasons.said(reason) for kind, (reason, _when) in calls_for.items()}
         closing_note = _("Closed automatically: the client checked in again, "
                          "or the recovery is no longer followed.")
     raised = []
     for kind, (reason, evidence_at) in calls_for.items():
         if kind in open_flags or (kind in seen_at and seen_at[kind] >= evidence_at):
             continue
-        flag = Flag(treatment_id=recovery.treatment.id, kind=kind, reason=reason, raised_at=now)
+        flag = Flag(treatment_id=recovery.treatment.id, kind=kind, reason=words[kind],
+                    reason_data=reason, raised_at=now)
         if add_once(flag):
             raised.append(flag)
     closed = []

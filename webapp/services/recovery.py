@@ -6,14 +6,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import sqlalchemy as sa
-from flask_babel import format_decimal, format_percent, gettext as _
 
 from webapp import clock
 from webapp.analysis import CourseAssessment, PhotoReading, assess_course
 from webapp.analysis.colour import RESOLVED_BELOW, lab_to_hex
-from webapp.analysis.course import (DEFAULT_EXPECTED_DAYS, REASONS, SHARE_FIGURES,
-                                    WHOLE_FIGURES, usable)
+from webapp.analysis.course import DEFAULT_EXPECTED_DAYS, usable
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, select_rows
+from webapp.services import reasons
 
 # a session older than this is history, not a recovery to follow
 MAX_AGE_DAYS = 60
@@ -224,11 +223,7 @@ def in_words(assessment: CourseAssessment) -> CourseAssessment:
     """Return the assessment with its reason in the reader's language, figures in its style."""
     if not assessment.reason_key:
         return assessment
-    figures = {name: (format_percent(value, "0%") if name in SHARE_FIGURES
-                      else format_decimal(value, "0") if name in WHOLE_FIGURES
-                      else format_decimal(value, "0.0"))
-               for name, value in assessment.reason_figures.items()}
-    return replace(assessment, reason=_(REASONS[assessment.reason_key], **figures))
+    return replace(assessment, reason=reasons.said(reasons.of_assessment(assessment)))
 
 
 def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
@@ -254,15 +249,9 @@ def furthest_behind(photo: CourseAssessment, marks: Sequence[MarkCourse]) -> Cou
                  if m.assessment.ceiling_ratio is not None), default=photo.ceiling_ratio)
     if SEVERITY.get(photo.verdict, 0) > SEVERITY.get(worst.assessment.verdict, 0):
         return replace(photo, ceiling_ratio=ratio)
-    verdict = worst.assessment.verdict
-    said = {
-        "slow": _("Mark %(n)d is fading slower than expected.", n=worst.number),
-        "worsening": _("Mark %(n)d is darker or bigger again.", n=worst.number),
-        "pigmentation": _("Mark %(n)d leaves a darker patch.", n=worst.number),
-        "resolved": _("Every followed mark has faded."),
-    }.get(verdict)
-    reason = f"{said} {worst.assessment.reason}" if said else worst.assessment.reason
-    return replace(worst.assessment, reason=reason, ceiling_ratio=ratio)
+    # the mark's number goes with the figures, so the reason can be said again in any language
+    figures = {**worst.assessment.reason_figures, "n": worst.number}
+    return in_words(replace(worst.assessment, reason_figures=figures, ceiling_ratio=ratio))
 
 
 def photo_reading(stored: str) -> PhotoReading:

@@ -25,6 +25,7 @@ import sqlalchemy.orm as so
 from webapp import clock
 from webapp.models import (CheckIn, Flag, Reading, RecoverySummary, Treatment, User, UTCDateTime,
                            select_rows)
+from webapp.services import reasons
 from webapp.services.access import linked_client_ids
 from webapp.services.flags import ACTIVE_DAYS, MISSED_AFTER, silence_reason
 from webapp.services.recovery import MAX_AGE_DAYS
@@ -87,8 +88,8 @@ class TriageRow:
 
     @property
     def reason(self) -> str:
-        """Return the plain-language reason of the verdict, if assessed."""
-        return self.summary.reason if self.summary else ""
+        """Return the plain-language reason of the verdict in the reader's language, if assessed."""
+        return reasons.said(self.summary.reason_data, self.summary.reason) if self.summary else ""
 
     @property
     def last_checkin_at(self) -> dt.datetime | None:
@@ -103,8 +104,8 @@ class TriageRow:
     @property
     def silence(self) -> str:
         """Say how long the client has not checked in, as it stands now (flags.silence_reason)."""
-        return silence_reason(self.treatment.treated_at, self.last_checkin_at, self.now,
-                              self.client.timezone)
+        return reasons.said(silence_reason(self.treatment.treated_at, self.last_checkin_at,
+                                           self.now, self.client.timezone))
 
 
 @dataclass(frozen=True)
@@ -184,13 +185,14 @@ def split(row: Sequence, groups: Sequence[Group]) -> list[tuple]:
 
 
 # what a row shows, as named groups of columns: a page builds no ORM object per row (nor reads
-# a reading's whole analysis, the notes or the JSON columns)
+# a reading's whole analysis or the notes)
 ROW_GROUPS = (
     Group("treatment", Treatment.id, Treatment.client_id, Treatment.treated_at,
           Treatment.body_area, Treatment.expected_days),
     Group("client", User.id, User.name, User.timezone),
     Group("summary", RecoverySummary.treatment_id, RecoverySummary.verdict,
-          RecoverySummary.reason, RecoverySummary.last_checkin_at, RecoverySummary.ceiling_ratio),
+          RecoverySummary.reason, RecoverySummary.reason_data, RecoverySummary.last_checkin_at,
+          RecoverySummary.ceiling_ratio),
     Group("reading", Reading.checkin_id, Reading.ok, Reading.stage, Reading.mark_hex))
 
 
@@ -247,7 +249,7 @@ def triage_statements(searching: bool, status: str) -> tuple[sa.Select, sa.Selec
 
 
 # the open flags of the listed treatments (:ids)
-OPEN_FLAGS = (sa.select(Flag.id, Flag.treatment_id, Flag.kind, Flag.reason)
+OPEN_FLAGS = (sa.select(Flag.id, Flag.treatment_id, Flag.kind, Flag.reason, Flag.reason_data)
               .where(Flag.treatment_id.in_(sa.bindparam("ids", expanding=True)),
                      Flag.acknowledged_at.is_(None))
               .order_by(Flag.raised_at))

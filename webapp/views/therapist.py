@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length
 
 from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
-from webapp.services import audit, flags as flagging, messages, timeline, triage
+from webapp.services import audit, flags as flagging, messages, reasons, timeline, triage
 from webapp.services.access import is_linked, linked_client_ids
 from webapp.services.recovery import recoveries
 from webapp.views.access import get_linked_client_or_404, role_required
@@ -56,7 +56,7 @@ def workspace_words():
     """Give the workspace templates its labels and a "how long ago" helper."""
     return {"flag_labels": Labels(FLAG_LABELS), "status_labels": Labels(STATUS_LABELS),
             "verdict_labels": Labels(THERAPIST_VERDICT_LABELS), "statuses": triage.STATUSES,
-            "ago": ago, "page_size": triage.PAGE_SIZE}
+            "ago": ago, "page_size": triage.PAGE_SIZE, "said": reasons.said}
 
 
 def ago(delta: dt.timedelta | None) -> str:
