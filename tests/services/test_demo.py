@@ -40,7 +40,7 @@ def test_demo_creates_people_links_consent_and_measured_photos(app, runner):
     assert verdicts == ["on_track", "slow"]
     # Ben is slow because his third mark lags while the other two fade
     assert mark_verdicts[3] == "slow" and mark_verdicts[1] != "slow"
-    assert reason.startswith("Mark 3 is fading slower than expected.")
+    assert reason.startswith("Mark 3 is fading slower than expected: on day ")
 
 
 def test_demo_if_empty_leaves_an_existing_database_alone(app, runner, make_user):

@@ -644,7 +644,7 @@ def test_course_is_judged_per_mark_and_the_lagging_mark_is_named(app, setup):
         assert verdicts[3] == "slow"
         assert verdicts[1] in ("on_track", "resolved") and verdicts[2] in ("on_track", "resolved")
         assert recovery.assessment.verdict == "slow"
-        assert recovery.assessment.reason.startswith("Mark 3 is fading slower than expected.")
+        assert recovery.assessment.reason.startswith("Mark 3 is fading slower than expected: on day ")
         assert recovery.assessment.ceiling_ratio == pytest.approx(
             recovery.mark_course(3).assessment.ceiling_ratio)
         # the flag says which mark
@@ -798,4 +798,5 @@ def test_triage_ranks_by_the_furthest_behind_mark(app, client, auth, make_user, 
              if name in curves]
     assert order == ["Lena Lagging", "Sam Slowish", "Ed Even"]
     lena_row = page[page.index("<strong>Lena Lagging</strong>"):page.index("<strong>Sam Slowish</strong>")]
-    assert "Mark 3 is fading slower than expected." in lena_row
+    assert "Mark 3 is fading slower than expected: on day " in lena_row
+    assert "The mark is fading" not in lena_row  # which mark, said once

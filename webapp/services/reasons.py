@@ -23,17 +23,25 @@ class Reason(TypedDict):
     figures: dict[str, float]
 
 
-# the sentences a course assessment's reason is preceded by when it is about one followed mark
-# (figure n: the mark's number), by verdict; the other verdicts say nothing more
+# a course's reason when it is about one followed mark (figure n: the mark's number), by the
+# reason's key: the same sentence naming the mark, so a therapist reads which one it is once
 MARK_SENTENCES = {
-    "slow": N_("Mark %(n)d is fading slower than expected."),
-    "worsening": N_("Mark %(n)d is darker or bigger again."),
-    "pigmentation": N_("Mark %(n)d leaves a darker patch."),
-    "resolved": N_("Every followed mark has faded."),
+    "darker_again": N_("Mark %(n)d is darker again: its colour difference rose from %(e_low)s on "
+                       "day %(t_low)s to %(e_last)s now, when it should keep fading."),
+    "grown": N_("Mark %(n)d has grown by %(growth)s since day %(t_low)s, when it should be "
+                "shrinking."),
+    "pigment": N_("On mark %(n)d the redness has gone but a darker brownish patch remains after "
+                  "the usual healing time; this can be pigmentation left by the inflammation "
+                  "rather than a bruise."),
+    "above_curve": N_("Mark %(n)d is fading slower than expected: on day %(t_last)s its colour "
+                      "difference is %(e_last)s, above the expected %(ceiling)s for this day."),
+    "past_usual": N_("Mark %(n)d is still visible (colour difference %(e_last)s) on day "
+                     "%(t_last)s, more than %(grace)s days past the usual %(usual)s."),
+    "faded": N_("Every followed mark has faded to the level of the surrounding skin."),
 }
 SENTENCES = {
     **REASONS,
-    **{f"mark_{verdict}": text for verdict, text in MARK_SENTENCES.items()},
+    **{f"{key}_mark": text for key, text in MARK_SENTENCES.items()},
     "blisters_and_fever": N_("Reported blisters or broken skin, and fever, on day %(day)d."),
     "blisters": N_("Reported blisters or broken skin on day %(day)d."),
     "fever": N_("Reported a fever on day %(day)d."),
@@ -47,10 +55,10 @@ DURATION_FIGURES = frozenset({"time"})
 
 def of_assessment(assessment: CourseAssessment) -> Reason:
     """Return the reason of a course assessment; with figure ``n``, about that followed mark."""
-    keys = [assessment.reason_key] if assessment.reason_key else []
-    if "n" in assessment.reason_figures and assessment.verdict in MARK_SENTENCES:
-        keys.insert(0, f"mark_{assessment.verdict}")
-    return Reason(keys=keys, figures=dict(assessment.reason_figures))
+    key = assessment.reason_key
+    if "n" in assessment.reason_figures and key in MARK_SENTENCES:
+        key = f"{key}_mark"
+    return Reason(keys=[key] if key else [], figures=dict(assessment.reason_figures))
 
 
 def of_symptoms(blisters: bool, fever: bool, day: int) -> Reason:
