@@ -38,8 +38,14 @@ def travel(at: dt.datetime):
 
 
 def local_to_utc(value: dt.datetime, timezone: str) -> dt.datetime:
-    """Read a naive wall-clock time in the given zone and return it as aware UTC."""
-    return value.replace(tzinfo=zoneinfo.ZoneInfo(timezone)).astimezone(dt.timezone.utc)
+    """Read a naive wall-clock time in the given zone and return it as aware UTC.
+
+    Raises ValueError when that time has no UTC time (year 1 east of UTC, 9999 west of it).
+    """
+    try:
+        return value.replace(tzinfo=zoneinfo.ZoneInfo(timezone)).astimezone(dt.timezone.utc)
+    except OverflowError as error:
+        raise ValueError(f"{value} in {timezone} is beyond the dates UTC can hold") from error
 
 
 def utc_to_local(value: dt.datetime, timezone: str) -> dt.datetime:

@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 import sqlalchemy as sa
+from pypdf import PdfReader
 
 from tests.views.test_checkins import skin_jpeg
 from webapp.extensions import db
@@ -296,6 +297,44 @@ def test_withdrawn_consent_gives_the_therapist_404_on_the_photos(app, client, au
     auth.logout()
     auth.login(people["t1"])
     assert {client.get(url).status_code for url in urls} == {200 if choice == "keep" else 404}
+
+
+def record_photos(client, treatment_id: int) -> tuple[int, str]:
+    """Return how many images a treatment's downloaded record (PDF) holds, and its text."""
+    reader = PdfReader(io.BytesIO(client.get(f"/treatments/{treatment_id}/record.pdf").data))
+    return (sum(len(page.images) for page in reader.pages),
+            " ".join(" ".join(page.extract_text() for page in reader.pages).split()))
+
+
+def test_withdrawn_consent_keeps_the_photos_out_of_every_page_and_record_of_the_therapist(
+        app, client, auth, two_practices):
+    """Not the photo files alone: the record (PDF), the marks page and the timeline's photo
+    slots and comparison leave them out too, and the timeline says why; the client keeps all."""
+    people = two_practices
+    with app.app_context():
+        treatment_id, checkin_id = db.session.execute(sa.select(
+            CheckIn.treatment_id, CheckIn.id).where(CheckIn.client_id == people["c1"].id)
+            .order_by(CheckIn.id.desc()).limit(1)).one()
+    auth.login(people["t1"])
+    assert record_photos(client, treatment_id)[0] == 2
+    assert client.get(f"/checkins/{checkin_id}/marks").status_code == 200
+    auth.logout()
+    auth.login(people["c1"])
+    client.post("/consent/withdraw", data={"photos": "keep"})
+    assert record_photos(client, treatment_id)[0] == 2  # the client's own copy keeps them
+    auth.logout()
+    auth.login(people["t1"])
+    images, text = record_photos(client, treatment_id)
+    assert images == 0 and "The client has not consented to sharing this photo." in text
+    assert client.get(f"/checkins/{checkin_id}/marks").status_code == 404
+    assert client.post(f"/checkins/{checkin_id}/marks", data={}).status_code == 404
+    for url in (f"/treatments/{treatment_id}", f"/therapist/clients/{people['c1'].id}"):
+        page = client.get(url).text
+        assert "/photos/" not in page and "Photo not shared" in page, url
+        assert "has withdrawn consent to keeping photos" in page, url
+    compare = client.get(f"/treatments/{treatment_id}?first=0&second=0",
+                         headers={"HX-Request": "true", "HX-Target": f"compare-{treatment_id}"})
+    assert "/photos/" not in compare.text and "nothing to compare" in compare.text
 
 
 @pytest.mark.parametrize("url", ["/account", "/account/export", "/account/audit",

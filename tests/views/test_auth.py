@@ -361,7 +361,17 @@ def test_settings_offers_a_searchable_list_of_zones(client, auth, make_user):
     assert 'list="zones"' in page and '<datalist id="zones">' in page
     assert '<option value="Europe/Berlin">' in page and '<option value="Etc/GMT+5">' not in page
     assert "data-browser-timezone-default" in page
-    # a name that is no zone, or a city in several, is refused with a clear message
-    for typed in ("Nowhere", "Europe"):
+    # a name that is no zone, or a city in several, is refused with a clear message; so are
+    # the tz database's entries that are no place, which no page could write a date in
+    for typed in ("Nowhere", "Europe", "Factory", "localtime"):
         response = client.post("/auth/settings", data={"name": "Tz", "timezone": typed})
         assert response.status_code == 422 and b"type its city" in response.data
+
+
+def test_every_zone_a_person_may_choose_writes_dates():
+    """Each accepted zone works in the one date formatter every page uses (babel, on pytz)."""
+    from babel.dates import get_timezone
+
+    from webapp.services.auth import TIMEZONES
+    for zone in sorted(TIMEZONES):
+        get_timezone(zone)  # raises for a zone babel cannot write a date in

@@ -246,6 +246,19 @@ def test_idempotency_header_wins_over_the_form_field(client, auth, app, setup):
         assert db.session.scalar(sa.select(CheckIn.idempotency_key)) == "header-key-123"
 
 
+def test_a_form_sent_twice_is_saved_and_said_once(client, auth, app, setup):
+    """A double tap on Send: one check-in, and the next page says it was saved, once."""
+    auth.login(setup["c1"])
+    photo = skin_jpeg()
+    first = post(client, setup["t_c1"], photo, key="double-tap-key")
+    second = post(client, setup["t_c1"], photo, key="double-tap-key")
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    page = client.get(second.headers["Location"]).text
+    assert page.count("Check-in saved.") == 1 and "already saved" not in page
+    assert stored(app)[0] == 1
+
+
 def gif_bytes() -> bytes:
     """Return a small GIF (a real image in a format we do not accept)."""
     buffer = io.BytesIO()
@@ -285,10 +298,13 @@ def test_bad_photo_is_refused_with_its_message_and_nothing_stored(client, auth, 
     assert stored(app) == (0, [])
 
 
-def test_too_large_request_shows_the_form_with_413(client, auth, app, setup):
-    """A body over the size cap answers 413 with the form and the size message."""
-    app.config["MAX_CONTENT_LENGTH"] = 20_000
+@pytest.mark.parametrize("csrf", [False, True])
+def test_too_large_request_shows_the_form_with_413(client, auth, app, setup, csrf):
+    """A body over the size cap answers 413 with the form and the size message: also when the
+    CSRF check (on in production) reads the body first, before the view."""
     auth.login(setup["c1"])
+    app.config["WTF_CSRF_ENABLED"] = csrf
+    app.config["MAX_CONTENT_LENGTH"] = 20_000
     photo = skin_jpeg()
     assert len(photo) > 20_000
     response = post(client, setup["t_c1"], photo)
@@ -332,6 +348,24 @@ def test_impossible_times_are_refused(client, auth, app, setup, offset, code):
     taken = (utcnow() + offset).strftime("%Y-%m-%dT%H:%M")
     response = post(client, setup["t_c1"], skin_jpeg(), taken_at=taken, headers=JSON)
     assert response.status_code == 422 and response.json["error"] == code
+    assert stored(app) == (0, [])
+
+
+@pytest.mark.parametrize(("zone", "taken"), [("Asia/Tokyo", "0001-01-01T00:00"),
+                                            ("America/New_York", "9999-12-31T23:59")])
+def test_a_time_beyond_the_dates_utc_holds_is_refused_with_a_message(client, auth, app, setup,
+                                                                     zone, taken):
+    """Year 1 east of UTC, or 9999 west of it, is no moment at all: refused, never a 500."""
+    with app.app_context():
+        db.session.get(User, setup["c1"].id).timezone = zone
+        db.session.commit()
+    auth.login(setup["c1"])
+    response = post(client, setup["t_c1"], skin_jpeg(), taken_at=taken, headers=JSON)
+    assert response.status_code == 422 and response.json["error"] == "invalid"
+    assert response.json["fields"]["taken_at"] == [
+        "Please check the time, or leave it empty to use the time of sending."]
+    page = post(client, setup["t_c1"], skin_jpeg(), taken_at=taken)
+    assert page.status_code == 422 and "leave it empty to use the time of sending" in page.text
     assert stored(app) == (0, [])
 
 

@@ -12,7 +12,7 @@ from webapp.analysis import ANALYZER_VERSION, scenes, synthetic
 from webapp.analysis.reading import quality_item
 from webapp.extensions import db
 from webapp.models import (AuditEvent, CheckIn, Consent, Mark, MarkReading, Reading,
-                           RecoverySummary, Treatment, UserSession, utcnow)
+                           RecoverySummary, Treatment, User, UserSession, utcnow)
 from webapp.services import marks, readings, sessions
 from webapp.services.recovery import recoveries
 
@@ -461,6 +461,12 @@ def test_therapist_corrects_a_point_audited_and_the_readings_are_recomputed(app,
     auth.logout()
     auth.login(setup["t1"])
     page = client.get(f"/checkins/{checkin_id}/marks").text
+    # the therapist's page names whose marks these are, and never says "your"
+    with app.app_context():
+        name = db.session.get(User, setup["c1"].id).name
+    assert f"<h1>Marks of {name}, day " in page and f"<title>Marks of {name}" in page
+    assert "Your marks" not in page and "Your photo" not in page
+    assert "The client's marks, found where they were last time." in page
     points = values(page, "mark")
     with app.app_context():
         before = db.session.scalar(sa.select(MarkReading).join(Mark).where(

@@ -88,6 +88,19 @@ def test_therapist_cannot_record_for_unlinked_client(app, client, auth, people):
     assert treatments(app) == []
 
 
+@pytest.mark.parametrize(("zone", "treated_at"), [("Asia/Tokyo", "0001-01-01T00:00"),
+                                                  ("America/New_York", "9999-12-31T23:59")])
+def test_a_session_beyond_the_dates_utc_holds_is_refused_with_a_message(
+        app, client, auth, make_user, zone, treated_at):
+    """Year 1 east of UTC, or 9999 west of it, is no moment at all: refused, never a 500."""
+    user = make_user("far@example.org", timezone=zone)
+    auth.login(user)
+    response = client.post("/treatments/new", data=treatment_form(client_id=user.id,
+                                                                  treated_at=treated_at))
+    assert response.status_code == 422 and b"last 60 days" in response.data
+    assert treatments(app) == []
+
+
 @pytest.mark.parametrize(("fields", "message"), [
     ({"treated_at": "2999-01-01T10:00"}, b"cannot be in the future"),
     ({"treated_at": "2001-01-01T10:00"}, b"last 60 days"),
@@ -486,17 +499,16 @@ def stored_objects(app) -> tuple[int, int]:
                 len(list(get_store().list())))
 
 
-@pytest.mark.parametrize(("deleter", "home"), [("c1", "/client/"), ("t1", "/therapist/clients/")])
 def test_deleting_a_treatment_asks_first_and_removes_its_photos(app, client, auth, people,
-                                                                photographed, deleter, home):
+                                                                photographed):
     """The page asks in a disclosure; the POST deletes the rows, the readings and the bytes."""
     assert stored_objects(app) == (2, 4)
-    auth.login(people[deleter])
+    auth.login(people["c1"])
     page = client.get(f"/treatments/{photographed}").text
     confirm = page[page.index('<details class="delete-treatment">'):]
     assert "its 2 photos" in confirm and f'action="/treatments/{photographed}/delete"' in confirm
     response = client.post(f"/treatments/{photographed}/delete")
-    assert response.status_code == 303 and response.headers["Location"].startswith(home)
+    assert response.status_code == 303 and response.headers["Location"] == "/client/"
     assert stored_objects(app) == (0, 0)
     with app.app_context():
         assert db.session.get(Treatment, photographed) is None
@@ -505,6 +517,39 @@ def test_deleting_a_treatment_asks_first_and_removes_its_photos(app, client, aut
             AuditEvent.action == "delete_treatment")) == {"checkins": 2}
     assert "Treatment deleted, with its 2 photos." in client.get(response.headers["Location"]).text
     assert client.get(f"/treatments/{photographed}").status_code == 404
+
+
+def test_the_linked_therapist_cannot_delete_the_clients_photos(app, client, auth, people,
+                                                              photographed):
+    """The photos are the client's: not even the therapist who recorded the session deletes a
+    treatment that has them (no button; a POST is refused with the reason, nothing changes)."""
+    with app.app_context():
+        db.session.get(Treatment, photographed).recorded_by_id = people["t1"].id
+        db.session.commit()
+    auth.login(people["t1"])
+    assert 'class="delete-treatment"' not in client.get(f"/treatments/{photographed}").text
+    response = client.post(f"/treatments/{photographed}/delete")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/treatments/{photographed}"
+    assert ("Only the client can delete a treatment that has photos."
+            in client.get(response.headers["Location"]).text)
+    assert stored_objects(app) == (2, 4)
+
+
+def test_a_therapist_deletes_a_session_they_recorded_before_any_photo(app, client, auth,
+                                                                      people):
+    """A session entered by mistake: its recorder deletes it while it has no photo."""
+    treatment_id = make_treatment(app, people["c1"], therapist=people["t1"], days_ago=1)
+    with app.app_context():
+        db.session.get(Treatment, treatment_id).recorded_by_id = people["t1"].id
+        db.session.commit()
+    auth.login(people["t1"])
+    assert 'class="delete-treatment"' in client.get(f"/treatments/{treatment_id}").text
+    response = client.post(f"/treatments/{treatment_id}/delete")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/therapist/clients/{people['c1'].id}"
+    with app.app_context():
+        assert db.session.get(Treatment, treatment_id) is None
 
 
 @pytest.mark.parametrize("outsider", ["c2", "t2"])
@@ -642,6 +687,10 @@ def test_asked_the_comparison_comes_with_its_photos_as_a_slice_or_a_page(app, cl
                                                                          people, who):
     treatment_id = make_treatment(app, people["c1"], therapist=people["t1"], days_ago=4.5)
     ids = [add_checkin(app, treatment_id, t, e, c) for t, e, c in FADING[:4]]
+    with app.app_context():
+        # the therapist sees the photos while the client consents to keeping them
+        db.session.add(Consent(user_id=people["c1"].id, version=app.config["CONSENT_VERSION"]))
+        db.session.commit()
     auth.login(people[who])
     url = f"/treatments/{treatment_id}?first=0&second=3"
     fragment = client.get(url, headers={"HX-Request": "true",

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import CareLink, User
+from webapp.services.consent import current_consent
 
 
 def is_linked(therapist_id: int, client_id: int) -> bool:
@@ -24,3 +25,12 @@ def can_see_client(viewer: User, client_id: int) -> bool:
     if viewer.id == client_id:
         return True
     return viewer.is_therapist and is_linked(viewer.id, client_id)
+
+
+def can_see_photos(viewer: User, client_id: int) -> bool:
+    """Tell whether the viewer may see the client's photos: themselves, or a linked therapist
+    while the client consents to keeping them (DESIGN.md, "Accounts and privacy": a therapist who lost
+    consent or the link sees nothing more). The numbers measured on them stay visible."""
+    if viewer.id == client_id:
+        return True
+    return can_see_client(viewer, client_id) and current_consent(client_id) is not None

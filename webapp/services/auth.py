@@ -22,7 +22,11 @@ PASSWORD_JUDGED_CHARS = 72
 # words of this app that guessers try first: zxcvbn counts a password built on them as weak
 CONTEXT_WORDS = ("cupmark", "cupping", "cups", "hijama", "therapy", "therapist", "practice",
                  "marks", "recovery")
-TIMEZONES = frozenset(zoneinfo.available_timezones())
+# not places, though the system's tz database lists them: "Factory" is its placeholder for a zone
+# not set up, "localtime" the machine's own (a link beside the zones); pytz, which babel writes
+# dates with, knows neither, so a person with one saw every dated page fail
+NOT_PLACES = frozenset({"Factory", "localtime"})
+TIMEZONES = frozenset(zoneinfo.available_timezones()) - NOT_PLACES
 # the zones the settings list offers: the canonical Area/City names (no "Etc/GMT+5" or legacy
 # aliases such as "US/Pacific", which are still accepted when typed)
 ZONE_CHOICES = tuple(sorted(zone for zone in TIMEZONES if "/" in zone and not zone.startswith(

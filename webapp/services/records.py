@@ -72,15 +72,17 @@ def measured(recovery: Recovery) -> dict[int, PhotoReading]:
             if c.id in recovery.photo_readings}
 
 
-def render_pdf(treatment: Treatment, code: str, issued_at) -> bytes:
-    """Render a treatment's record as PDF bytes, carrying the verification code."""
+def render_pdf(treatment: Treatment, code: str, issued_at, with_photos: bool) -> bytes:
+    """Render a treatment's record as PDF bytes, carrying the verification code; the daily
+    photos only ``with_photos`` (a therapist's copy when the client withdrew consent has none)."""
     recovery = recoveries([treatment])[0]
     view = timeline.build(recovery, utcnow())
     verify_url = url_for("records.verify", code=code, _external=True)
     readings = measured(recovery)
     html = render_template(
         "records/record.html", treatment=treatment, timeline=view, code=code,
-        issued_at=issued_at, photos=photo_uris(recovery), verify_url=verify_url,
+        issued_at=issued_at, photos=photo_uris(recovery) if with_photos else {},
+        with_photos=with_photos, verify_url=verify_url,
         qr=qr_image(verify_url), readings=readings, colours=COLOUR_LABELS,
         versions=sorted({r.analyzer_version for r in readings.values()}))
     # the template embeds everything as data: URIs; nothing else is ever fetched

@@ -24,13 +24,11 @@ from webapp.services.checkins import (NOTE_MAX, CheckInRefused, delete_checkin, 
                                       submit_checkin)
 from webapp.services.consent import current_consent
 from webapp.views.access import role_required
-from webapp.views.pages import TIME_PATTERN, formatter, redirect_to, render
+from webapp.views.pages import TIME_PATTERN, formatter, redirect_to, render, too_large_page
 from webapp.views.quality import quality_notes
 from webapp.views.throttle import limited
 
 bp = Blueprint("checkins", __name__)
-
-# refusal codes whose http status is not the default 422
 
 
 class CheckInForm(FlaskForm):
@@ -86,39 +84,58 @@ def refuse(treatment: Treatment, form: CheckInForm, refused: CheckInRefused):
     return show_form(treatment, form, refused)
 
 
+def own_treatment_or_404(treatment_id: int) -> Treatment:
+    """Return the signed-in client's own treatment, or 404."""
+    treatment = db.session.get(Treatment, treatment_id)
+    if treatment is None or treatment.client_id != current_user.id:
+        abort(404)
+    return treatment
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error):
+    """Answer a body over the size cap sent to the check-in form with the form again and the
+    size message (JSON for the offline queue). The app's CSRF check reads the form before any
+    view does, so the cap is met there, before the view could catch it."""
+    if request.endpoint != "checkins.new" or not current_user.is_authenticated:
+        return too_large_page()
+    return refuse(own_treatment_or_404(request.view_args["treatment_id"]), fresh_form(),
+                  refusal("too_large"))
+
+
 @bp.route("/treatments/<int:treatment_id>/checkin", methods=("GET", "POST"))
 @limited("upload")
 @role_required("client")
 def new(treatment_id: int):
     """Show the check-in form for your treatment; a POST stores the check-in."""
-    treatment = db.session.get(Treatment, treatment_id)
-    if treatment is None or treatment.client_id != current_user.id:
-        abort(404)
+    treatment = own_treatment_or_404(treatment_id)
     if request.method == "GET":
         return show_form(treatment, fresh_form())
-    try:
-        form = CheckInForm()
-    except RequestEntityTooLarge:
-        # the body was refused before it was read: show the form again with the size message
-        return refuse(treatment, fresh_form(), refusal("too_large"))
+    form = CheckInForm()
     if not form.validate():
         return refuse(treatment, form, refusal("invalid"))
     key = request.headers.get("Idempotency-Key") or form.idempotency_key.data or ""
     try:
+        taken_at = (clock.local_to_utc(form.taken_at.data, current_user.timezone)
+                    if form.taken_at.data else None)
+    except ValueError:
+        # year 1 or 9999: no real moment, so no date to name in the refusal
+        form.taken_at.errors = [*form.taken_at.errors, _(
+            "Please check the time, or leave it empty to use the time of sending.")]
+        return refuse(treatment, form, refusal("invalid"))
+    try:
         checkin, created = submit_checkin(
             current_user, treatment, form.photo.data.read(), idempotency_key=key,
-            taken_at=(clock.local_to_utc(form.taken_at.data, current_user.timezone)
-                      if form.taken_at.data else None),
+            taken_at=taken_at,
             pain=form.pain.data, blisters=form.blisters.data, fever=form.fever.data,
             note=form.note.data or "", any_day=wants_json())
     except CheckInRefused as refused:
         return refuse(treatment, form, refused)
     # the next step is confirming where the marks are in the new photo
     url = url_for("marks.confirm", checkin_id=checkin.id)
-    # the confirmation shows on the next page, the one the page's script goes to as well
-    if not created:
-        flash(_("This check-in was already saved."))
-    elif quality_notes(checkin.reading, retake_only=True):
+    # the confirmation shows on the next page, the one the page's script goes to as well; a
+    # form sent twice (a double tap) says the same as once, and the page shows it once
+    if quality_notes(checkin.reading, retake_only=True):
         # the next page says what is wrong with the photo; it offers no marks to check
         flash(_("Check-in saved."))
     else:

@@ -18,7 +18,7 @@ from webapp import clock
 from webapp.extensions import db, htmx
 from webapp.models import CheckIn, utcnow
 from webapp.services import audit
-from webapp.services.access import can_see_client
+from webapp.services.access import can_see_photos
 from webapp.services.marks import (BADGE_GAP_PX, BADGE_R, BADGE_REACH, BADGE_SIDES, HIT_PX,
                                    MAX_POINTS, RING_GAP_PX, SUGGESTED_LETTERS, TAPPED_RADIUS,
                                    Board, MarksRefused, Spot, board_for, save)
@@ -98,9 +98,10 @@ def tap_from_form(board: Board, form) -> tuple[float, float] | None:
 
 
 def get_checkin_or_404(checkin_id: int) -> CheckIn:
-    """Return a check-in the signed-in user may see (its client or a linked therapist), or 404."""
+    """Return a check-in whose photo the signed-in user may see (its client, or a linked
+    therapist while the client consents), or 404: its marks are shown and placed on the photo."""
     checkin = db.session.get(CheckIn, checkin_id)
-    if checkin is None or not can_see_client(current_user, checkin.client_id):
+    if checkin is None or not can_see_photos(current_user, checkin.client_id):
         abort(404)
     return checkin
 

@@ -4,7 +4,7 @@ import json
 import unicodedata
 from urllib.parse import unquote, urlsplit
 
-from flask import (Blueprint, Flask, Request as FlaskRequest, abort, current_app, jsonify,
+from flask import (Blueprint, Flask, Request as FlaskRequest, abort, current_app, g, jsonify,
                    redirect, render_template, request, send_from_directory, url_for)
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
@@ -15,6 +15,7 @@ from werkzeug.routing import IntegerConverter
 from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
 from webapp.extensions import csrf, db, htmx
 from webapp.services import chart, demo, pwa, tips
+from webapp.services.access import can_see_photos
 from webapp.services.dates import DATE_PATTERN, DATETIME_PATTERN, TIME_PATTERN, formatter
 from webapp.services.recovery import checkins_by_treatment
 
@@ -102,6 +103,14 @@ def render_error(status: int, title: str, message: str):
                   title=title, message=message)
 
 
+def too_large_page():
+    """Refuse a request body over the size cap (MAX_CONTENT_LENGTH) with a friendly message."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    return render_error(413, _("File too large"),
+                        _("That file is too large. Photos up to %(mb)d MB are accepted.",
+                          mb=limit))
+
+
 class Request(FlaskRequest):
     """Flask's request, with uploaded files kept in memory."""
 
@@ -172,10 +181,7 @@ def install(app: Flask) -> None:
     @app.errorhandler(413)
     def too_large(error):
         """Refuse a request body over the size cap with a friendly message."""
-        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-        return render_error(413, _("File too large"),
-                            _("That file is too large. Photos up to %(mb)d MB are accepted.",
-                              mb=limit))
+        return too_large_page()
 
     @app.errorhandler(500)
     def server_error(error):
@@ -208,6 +214,15 @@ def install(app: Flask) -> None:
 
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["theme_colour"] = THEME_COLOUR
+
+    @app.template_global()
+    def photos_shared(client_id: int) -> bool:
+        """Tell whether the signed-in user may see this client's photos (access.can_see_photos);
+        asked once a request, however many days a page lists."""
+        shared = g.setdefault("photos_shared", {})
+        if client_id not in shared:
+            shared[client_id] = can_see_photos(current_user, client_id)
+        return shared[client_id]
 
     @app.template_global()
     def ghost_photo_url(treatment) -> str | None:

@@ -12,8 +12,7 @@ from flask_login import current_user
 from webapp.extensions import db
 from webapp.models import CheckIn
 from webapp.services import audit
-from webapp.services.access import can_see_client
-from webapp.services.consent import current_consent
+from webapp.services.access import can_see_photos
 from webapp.services.photos import KEY_COLUMNS, cleanup
 from webapp.services.storage import PhotoMissing, get_store
 
@@ -35,13 +34,9 @@ def show(checkin_id: int, size: str):
     if size not in KEY_COLUMNS or not current_user.is_authenticated:
         abort(404)
     checkin = db.session.get(CheckIn, checkin_id)
-    if checkin is None or not can_see_client(current_user, checkin.client_id):
+    if checkin is None or not can_see_photos(current_user, checkin.client_id):
         abort(404)
-    # a therapist sees a client's photos only while the client consents to keeping them
     if current_user.id != checkin.client_id:
-        # a therapist sees a client's photos only while the client consents to keeping them
-        if current_consent(checkin.client_id) is None:
-            abort(404)
         audit.record("view_photo", current_user, subject=checkin.client_id, obj=checkin)
         db.session.commit()
     key = getattr(checkin, KEY_COLUMNS[size].key)

@@ -10,7 +10,7 @@ from PIL import ImageFile
 from webapp.extensions import db
 from webapp.models import Record, Treatment, utcnow
 from webapp.services import audit
-from webapp.services.access import can_see_client
+from webapp.services.access import can_see_client, can_see_photos
 from webapp.services.records import new_code, normalised, render_pdf
 from webapp.views.access import get_treatment_or_404
 from webapp.views.pages import redirect_to, render
@@ -51,7 +51,8 @@ def download(treatment_id: int):
     treatment = get_treatment_or_404(treatment_id)
     issued_at = utcnow()
     code = new_code()
-    pdf = render_pdf(treatment, code, issued_at)
+    pdf = render_pdf(treatment, code, issued_at,
+                     with_photos=can_see_photos(current_user, treatment.client_id))
     record = Record(treatment_id=treatment.id, code=code, issued_at=issued_at,
                     sha256=hashlib.sha256(pdf).hexdigest(), issued_by_id=current_user.id)
     db.session.add(record)

@@ -161,7 +161,12 @@ class TreatmentForm(FlaskForm):
         """Refuse a time in the future or too long ago to follow."""
         if field.data is None:
             return  # unparsable: the field already says so
-        when = clock.local_to_utc(field.data, self.timezone)
+        try:
+            when = clock.local_to_utc(field.data, self.timezone)
+        except ValueError:
+            # year 1 or 9999: true of either end, and no date to name
+            raise ValidationError(_("Only sessions from the last %(n)d days can be followed.",
+                                    n=MAX_AGE_DAYS)) from None
         now = utcnow()
         if when > now + dt.timedelta(minutes=5):
             raise ValidationError(_("The session cannot be in the future."))
@@ -251,6 +256,16 @@ def edit(treatment_id: int):
     return render("treatments/new.html", status=status, form=form, treatment=treatment)
 
 
+def may_delete(treatment: Treatment, user: User) -> bool:
+    """Tell whether the user may delete the treatment: its client always; a therapist only one
+    they recorded that holds no photo yet (a session entered by mistake), since the photos are
+    the client's own health data and only the client deletes them."""
+    if user.id == treatment.client_id:
+        return True
+    return treatment.recorded_by_id == user.id and db.session.scalar(
+        sa.select(CheckIn.id).where(CheckIn.treatment_id == treatment.id).limit(1)) is None
+
+
 def delete_treatment(treatment: Treatment, actor: User) -> int:
     """Delete a treatment with its check-ins, readings, marks and flags, then its photos' bytes.
 
@@ -274,6 +289,9 @@ def delete(treatment_id: int):
     """Delete a treatment and every photo of it (the page asks first)."""
     treatment = get_treatment_or_404(treatment_id)
     client_id = treatment.client_id
+    if not may_delete(treatment, current_user):
+        flash(_("Only the client can delete a treatment that has photos."))
+        return redirect_to(url_for("treatments.show", treatment_id=treatment.id), status=303)
     count = delete_treatment(treatment, current_user)
     flash(ngettext("Treatment deleted, with its %(num)d photo.",
                    "Treatment deleted, with its %(num)d photos.", count))
@@ -321,6 +339,6 @@ def show(treatment_id: int):
     # it) sends the two days, with htmx or as a plain GET
     compare_photos = "first" in request.args or "second" in request.args
     return render("treatments/show.html", partial, treatment=treatment, timeline=view,
-                  compare_photos=compare_photos,
+                  compare_photos=compare_photos, may_delete=may_delete(treatment, current_user),
                   has_therapist=tell_client and has_therapist(treatment.client_id),
                   thread=thread(treatment, current_user) if whole_page else None)
