@@ -97,8 +97,10 @@ def test_measured_at_true_centres(readings):
           f"p90 {np.percentile(errors, 90):.2f} (goal ≤ 2.5) over {len(errors)} marks")
     _report("measured on its mark", float(np.mean(on)), 0.95, 0.95)
     _report("stage at the true centre", float(np.mean(stage)), 0.93, 0.93)
-    # the goals are a median of 1.0 and a p90 of 2.5; this version's figures (1.04, 3.18), held
-    assert np.median(errors) <= 1.05 and np.percentile(errors, 90) <= 3.2
+    # the goals are a median of 1.0 and a p90 of 2.5; this version's figures (1.03, 3.09), held.
+    # The light alone (true pixels on the true skin, in the photo's light) errs by 0.86/2.56 here
+    # (measure.py's docstring): the p90 goal is out of reach without the photo's exposure
+    assert np.median(errors) <= 1.04 and np.percentile(errors, 90) <= 3.1
 
 
 def test_stage_stays_across_casts_and_exposures():
