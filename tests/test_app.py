@@ -30,6 +30,22 @@ def test_session_cookie_is_secure_only_on_an_https_deployment(tmp_path, monkeypa
     assert create_app(config).config["SESSION_COOKIE_SECURE"] is True
 
 
+def test_only_the_configured_hosts_are_trusted(tmp_path, monkeypatch):
+    config = {"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db"}
+    monkeypatch.delenv("CUPMARK_TRUSTED_HOSTS", raising=False)
+    # make run and the tests: loopback by name and by address
+    assert create_app(config).config["TRUSTED_HOSTS"] == ["localhost", "127.0.0.1"]
+    monkeypatch.setenv("CUPMARK_TRUSTED_HOSTS", " Cupmark.example, .clinic.example ,")
+    app = create_app(config)
+    assert app.config["TRUSTED_HOSTS"] == ["cupmark.example", ".clinic.example"]
+    client = app.test_client()
+    assert client.get("/auth/login", base_url="https://cupmark.example").status_code == 200
+    assert client.get("/auth/login", base_url="https://eu.clinic.example").status_code == 200
+    refused = client.get("/auth/login", base_url="https://evil.example")
+    assert refused.status_code == 400
+    assert refused.text == "This site is not served under that name."
+
+
 # browsers send CSP violation reports without any token; the route only logs them
 CSRF_EXEMPT = {"pages.csp_report"}
 

@@ -245,6 +245,19 @@ def test_reset_link_works_once(app, client, make_user, outbox):
         assert db.session.get(User, user.id).email_verified_at is not None
 
 
+def test_a_forged_host_header_gets_into_no_mailed_link(client, make_user, outbox):
+    make_user("ada@example.org")
+    # the tester's attack: the reset mail carried http://evil.example/auth/reset/<token>
+    forged = client.post("/auth/reset", data={"email": "ada@example.org"},
+                         headers={"Host": "evil.example"})
+    assert forged.status_code == 400
+    assert forged.text == "This site is not served under that name."
+    assert outbox() == []
+    assert client.post("/auth/reset", data={"email": "ada@example.org"},
+                       headers={"Host": "127.0.0.1:5000"}).status_code == 200
+    assert "http://127.0.0.1:5000/auth/reset/" in outbox()[-1].get_content()
+
+
 def test_reset_link_expires_after_30_minutes(app, client, make_user, outbox, monkeypatch):
     make_user("ada@example.org")
     client.post("/auth/reset", data={"email": "ada@example.org"})

@@ -9,7 +9,7 @@ from flask import (Blueprint, Flask, Request as FlaskRequest, abort, current_app
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge, SecurityError
 from werkzeug.routing import IntegerConverter
 
 from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
@@ -162,6 +162,14 @@ def install(app: Flask) -> None:
         """Refuse a request that cannot be read, and say so."""
         return render_error(400, _("Please try again"),
                             _("That request could not be read. Go back and send it again."))
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error):
+        """Refuse a request for a host not in TRUSTED_HOSTS, in plain text."""
+        # no URL can be built for a host we do not serve, so there is no page (its links and
+        # styles are URLs) around the message
+        return _("This site is not served under that name."), 400, {
+            "Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
