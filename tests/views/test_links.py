@@ -224,3 +224,17 @@ def test_an_invite_can_be_emailed_with_its_link_and_code(app, client, auth, peop
     assert f"/join/{invite.code}" in body and f"type: {invite.code}" in body
     # the name is the therapist's own note: it is not in the email
     assert "Ana" not in body
+
+
+def test_invite_names_lose_bidi_controls_and_names_in_sentences_are_isolated(app, client, auth,
+                                                                             people):
+    auth.login(people["t1"])
+    client.post("/invites", data={"name": "Cleo \u202eRTL\u202c"})
+    with app.app_context():
+        invite = db.session.scalar(sa.select(Invite))
+        assert invite.name == "Cleo RTL"
+        code = invite.code
+    client.post("/auth/logout")
+    page = client.get(f"/join/{code}").text
+    # the therapist's name sits inside sentences: isolated, whatever its script's direction
+    assert f"<bdi>{people['t1'].name}</bdi> invites you" in page

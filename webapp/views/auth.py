@@ -12,7 +12,7 @@ from itsdangerous import BadData
 from werkzeug.security import check_password_hash
 from wtforms import EmailField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
 
 from webapp.extensions import db, htmx, login_manager
 from webapp.models import User, utcnow
@@ -22,7 +22,7 @@ from webapp.services.auth import (MAX_PASSWORD, MIN_PASSWORD, ZONE_CHOICES, find
                                   unknown_account_hash, valid_timezone)
 from webapp.services.mail import send_mail
 from webapp.views import sessions
-from webapp.views.pages import redirect_to, render, render_error, safe_next
+from webapp.views.pages import name_text, redirect_to, render, render_error, safe_next
 from webapp.views.throttle import limited
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -64,7 +64,8 @@ def unauthorized():
 class RegisterForm(FlaskForm):
     """New account: name, email, password, role, practice for therapists."""
 
-    name = StringField(_l("Your name"), validators=[InputRequired(), Length(max=120)])
+    name = StringField(_l("Your name"), filters=[name_text],
+                       validators=[DataRequired(), Length(max=120)])
     email = EmailField(_l("Email"), validators=[InputRequired(), Email(), Length(max=254)])
     password = PasswordField(_l("Password"),
                              validators=[InputRequired(), Length(max=MAX_PASSWORD),
@@ -72,7 +73,8 @@ class RegisterForm(FlaskForm):
     role = RadioField(_l("I am"), choices=[SelectChoice("client", _l("A client")),
                                            SelectChoice("therapist", _l("A therapist"))],
                       default="client", validators=[InputRequired()])
-    practice_name = StringField(_l("Practice name"), validators=[Length(max=120)])
+    practice_name = StringField(_l("Practice name"), filters=[name_text],
+                                validators=[Length(max=120)])
     timezone = HiddenField(default="UTC")
 
     def validate_email(self, field):
@@ -136,7 +138,8 @@ class ConfirmForm(FlaskForm):
 class SettingsForm(FlaskForm):
     """A user's name, time zone and language."""
 
-    name = StringField(_l("Your name"), validators=[InputRequired(), Length(max=120)])
+    name = StringField(_l("Your name"), filters=[name_text],
+                       validators=[DataRequired(), Length(max=120)])
     timezone = StringField(_l("Time zone"), validators=[InputRequired(), Length(max=64)])
     # each language named in itself, so whoever cannot read the page still finds their own;
     # "" follows the browser (stored as no choice)

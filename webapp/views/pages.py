@@ -9,6 +9,7 @@ from flask import (Blueprint, Flask, Request as FlaskRequest, abort, current_app
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
+from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge, SecurityError
 from werkzeug.routing import IntegerConverter
 
@@ -54,6 +55,19 @@ class IdConverter(IntegerConverter):
 def stripped(value: str | None) -> str | None:
     """Trim a form answer's surrounding whitespace, so a blank one counts as empty."""
     return value.strip() if isinstance(value, str) else value
+
+
+# Unicode's explicit directional formatting characters (UAX #9 section 2: the embeddings,
+# overrides and isolates U+202A-202E and U+2066-2069, the marks U+200E, U+200F and U+061C):
+# in a name they reverse it on screen ("Cleo \u202eRTL\u202c" showed as "Cleo LTR") or pull
+# the sentence around it out of order; a name written in any script reads right without them
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e"
+                                       "\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
+
+
+def name_text(value: str | None) -> str | None:
+    """Trim a name (a person's, an invite's, a practice's) and drop bidi controls from it."""
+    return stripped(value.translate(BIDI_CONTROLS)) if isinstance(value, str) else value
 
 
 def wants_fragment() -> bool:
@@ -198,6 +212,11 @@ def install(app: Flask) -> None:
     def wrong_method(error):
         """Answer a wrong HTTP method with a page, not a bare error."""
         return render_error(405, _("Not allowed"), _("That action is not available here."))
+
+    @app.template_filter("bdi")
+    def bdi(name: str) -> Markup:
+        """Isolate a name inside a sentence, so its script's direction cannot reorder the rest."""
+        return Markup("<bdi>{}</bdi>").format(name)
 
     @app.template_filter("when")
     def when(value):
