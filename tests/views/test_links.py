@@ -42,7 +42,7 @@ def test_logged_in_client_joins_through_invite(app, client, auth, people, make_u
     newcomer = make_user("new@example.org")
     auth.login(newcomer)
     page = client.get(f"/join/{code}")
-    assert b"Tess One invites you" in page.data
+    assert b"<bdi>Tess One</bdi> invites you" in page.data
     assert links_of(app, newcomer.id) == []  # opening the link changes nothing
     client.post(f"/join/{code}")
     assert links_of(app, newcomer.id) == [people["t1"].id]
@@ -198,7 +198,7 @@ def test_invites_have_names_and_a_code_that_is_easy_to_type(app, client, auth, p
     # typed by hand, in small letters with a gap and a dash, it opens the same invite
     typed = named.code.lower()[:4] + " " + named.code.lower()[4:7] + "-" + named.code.lower()[7:]
     follow = client.get("/join", query_string={"code": typed}, follow_redirects=True)
-    assert "Tess One invites you" in follow.get_data(as_text=True)
+    assert "<bdi>Tess One</bdi> invites you" in follow.get_data(as_text=True)
     # the name is the therapist's own: the client never sees it
     assert "Ana, Tuesday" not in follow.get_data(as_text=True)
     response = client.post("/auth/register", query_string={"invite": typed}, data={
