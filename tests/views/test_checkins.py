@@ -335,6 +335,28 @@ def test_impossible_times_are_refused(client, auth, app, setup, offset, code):
     assert stored(app) == (0, [])
 
 
+@pytest.mark.parametrize("taken, said", [
+    ("2020-01-01T00:00", "Wed 1 Jan 2020, 00:00 is before the session on"),
+    ("9999-12-31T23:59", "Fri 31 Dec 9999, 23:59 is in the future"),
+])
+def test_a_refused_time_of_another_year_names_its_year(client, auth, app, setup, taken, said):
+    auth.login(setup["c1"])
+    response = post(client, setup["t_c1"], skin_jpeg(), taken_at=taken, headers=JSON)
+    assert response.status_code == 422 and said in response.json["message"]
+    assert stored(app) == (0, [])
+
+
+def test_a_refused_time_of_this_year_needs_no_year(client, auth, app, setup):
+    auth.login(setup["c1"])
+    # the app's clock stands at noon UTC (conftest), the client's zone is UTC: the same day
+    soon = utcnow() + dt.timedelta(hours=3)
+    response = post(client, setup["t_c1"], skin_jpeg(), taken_at=soon.strftime("%Y-%m-%dT%H:%M"),
+                    headers=JSON)
+    message = response.json["message"]
+    assert f"{soon.day} {soon:%b}, 15:00 is in the future" in message
+    assert str(soon.year) not in message
+
+
 def test_earlier_today_is_accepted_in_the_clients_zone(client, auth, app, make_user, setup):
     """taken_at is read in the client's own time zone."""
     with app.app_context():

@@ -19,7 +19,8 @@ from webapp.extensions import db
 from webapp.models import CheckIn, Reading, Treatment, User, utcnow
 from webapp.services import audit, flags, intake, marks
 from webapp.services.consent import current_consent
-from webapp.services.dates import DATE_PATTERN, DATETIME_PATTERN, formatter
+from webapp.services.dates import (DATE_PATTERN, DATETIME_PATTERN, YEAR_DATETIME_PATTERN,
+                                   formatter)
 from webapp.services.storage import discard, get_store, new_key
 
 # what a client may send as an idempotency key: a uuid, or any similar opaque token
@@ -122,8 +123,8 @@ def check_taken_at(client: User, treatment: Treatment, taken_at: dt.datetime, *,
     now, zone = utcnow(), client.timezone
 
     def when(value: dt.datetime) -> str:
-        """Write a time as the refusal names it, in the client's zone."""
-        return formatter(DATETIME_PATTERN, zone)(value)
+        """Write a time as the refusal names it, in the client's zone (with a year not this)."""
+        return formatter(DATETIME_PATTERN, zone, other_year=YEAR_DATETIME_PATTERN)(value)
 
     if taken_at > now + CLOCK_SKEW:
         raise refusal("future", when=when(taken_at))
