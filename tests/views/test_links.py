@@ -2,11 +2,12 @@
 import datetime as dt
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, signed_in
 from webapp.extensions import db
-from webapp.models import INVITE_ALPHABET, AuditEvent, CareLink, Invite, utcnow
+from webapp.models import INVITE_ALPHABET, AuditEvent, CareLink, Invite, User, utcnow
 
 
 def make_invite(app, therapist, **fields) -> str:
@@ -89,6 +90,45 @@ def test_expired_and_revoked_invites_do_not_link(app, client, auth, people, make
         assert response.status_code == 404
         assert b"cannot be used" in response.data
     assert links_of(app, newcomer.id) == []
+
+
+def expire(app, code: str) -> None:
+    """Let the invite with this code run out a second ago."""
+    with app.app_context():
+        invite = db.session.scalar(sa.select(Invite).where(Invite.code == code))
+        invite.expires_at = utcnow() - dt.timedelta(seconds=1)
+        db.session.commit()
+
+
+def test_the_register_page_says_when_its_invite_cannot_be_used(app, client, people):
+    code = make_invite(app, people["t1"])
+    assert "cannot be used" not in client.get(f"/auth/register?invite={code}").text
+    expire(app, code)
+    page = client.get(f"/auth/register?invite={code}").text
+    assert "This invite cannot be used" in page and "ask your therapist for a new one" in page
+    assert "An account made here is not linked to a therapist." in page
+    # the form sends the code on, so that its answer says so again
+    assert f'action="/auth/register?invite={code}"' in page
+
+
+@pytest.mark.parametrize("email", ["nia@example.org", "c2@example.org"])
+def test_an_invite_that_ran_out_before_the_form_was_sent_is_named_in_the_answer(
+        app, client, people, email):
+    code = make_invite(app, people["t1"])
+    assert client.get(f"/auth/register?invite={code}").status_code == 200
+    expire(app, code)
+    response = client.post(f"/auth/register?invite={code}", data={
+        "name": "Nia", "email": email, "password": PASSWORD, "role": "client",
+        "timezone": "UTC"})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).text
+    # the same answer whether or not the email was taken
+    assert "Check your email" in page and "so no therapist is linked" in page
+    assert "Ask your therapist for a new invite." in page
+    with app.app_context():
+        nia = db.session.scalar(sa.select(User).where(User.email == "nia@example.org"))
+    if email == "nia@example.org":
+        assert nia is not None and links_of(app, nia.id) == []
 
 
 def test_registering_with_a_used_invite_links_nobody(app, client, people):

@@ -178,7 +178,11 @@ def register():
     A taken email gets the same answer as a new one (its owner is told by email instead),
     so that the form does not tell who has an account.
     """
-    invite = links.usable_invite(request.values.get("invite"))
+    code = request.values.get("invite")
+    invite = links.usable_invite(code)
+    # a code came along but cannot be used (expired, revoked, used, mistyped): the form says so,
+    # and so does the answer, as the account is then made without the link
+    unusable = bool(code) and invite is None
     form = RegisterForm()
     if invite:
         form.role.data = "client"
@@ -210,10 +214,14 @@ def register():
                       render_template("auth/mail/taken.txt", user=owner,
                                       login=url_for("auth.login", _external=True),
                                       reset=url_for("auth.reset_request", _external=True)))
+        if unusable:
+            # said whether or not the email was taken: the answer must not tell which
+            flash(_("The invite could not be used (it has expired, was used or was revoked), so "
+                    "no therapist is linked. Ask your therapist for a new invite."))
         return redirect_to(url_for("auth.check_email"))
     status = 422 if form.is_submitted() else 200
     return render("auth/register.html", "auth/_register_form.html", status=status,
-                  form=form, invite=invite)
+                  form=form, invite=invite, unusable=unusable)
 
 
 @bp.route("/check-email")
