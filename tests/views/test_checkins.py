@@ -235,6 +235,33 @@ def test_json_answers_for_the_offline_queue(client, auth, app, setup):
     assert stored(app)[0] == 1
 
 
+def test_a_key_of_another_treatments_checkin_is_refused(client, auth, app, setup):
+    """The key of a check-in of one treatment, sent to another, gets no check-in back."""
+    with app.app_context():
+        second = Treatment(client_id=setup["c1"].id, therapist_id=setup["t1"].id,
+                           treated_at=utcnow() - dt.timedelta(days=2), body_area="neck",
+                           technique="static", cup_count=2, cup_material="glass",
+                           suction="light")
+        db.session.add(second)
+        db.session.commit()
+        second_id = second.id
+    auth.login(setup["c1"])
+    photo = skin_jpeg()
+    first = post(client, setup["t_c1"], photo, headers=JSON, key="shared-key-1")
+    assert first.status_code == 201
+    # the offline queue's JSON: a conflict, which it shows and drops; the form: 422 for htmx
+    for headers, status in ((JSON, 409), ({}, 422)):
+        refused = post(client, second_id, photo, headers=headers, key="shared-key-1")
+        assert refused.status_code == status
+        assert "already used for a check-in of another treatment" in refused.text
+    assert stored(app)[0] == 1
+    with app.app_context():
+        assert db.session.scalar(sa.select(CheckIn.treatment_id)) == setup["t_c1"]
+    # its own treatment still answers with it
+    again = post(client, setup["t_c1"], photo, headers=JSON, key="shared-key-1")
+    assert again.status_code == 200 and again.json["checkin_id"] == first.json["checkin_id"]
+
+
 def test_idempotency_header_wins_over_the_form_field(client, auth, app, setup):
     """The Idempotency-Key header is the key when both are sent."""
     auth.login(setup["c1"])
@@ -675,4 +702,4 @@ def test_record_checkin_service_refuses_with_a_code(app, setup):
         checkin = record_checkin(c1, treatment, skin_jpeg(), idempotency_key="svc-key-2",
                                  taken_at=utcnow() - dt.timedelta(hours=20), pain=2, fever=True)
         assert checkin.id and checkin.reading.stage == "fresh" and checkin.has_red_flag_symptom
-        assert checkins.replay(c1.id, "svc-key-2", checkin.upload_sha256).id == checkin.id
+        assert checkins.replay(treatment, "svc-key-2", checkin.upload_sha256).id == checkin.id
