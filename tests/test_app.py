@@ -12,7 +12,7 @@ from tests.conftest import signed_in
 from tests.test_inputs import world  # noqa: F401 - a fixture: the objects every route needs
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import AuditEvent
+from webapp.models import AuditEvent, PushSubscription
 from webapp.services import sessions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +85,17 @@ def test_every_post_without_csrf_token_is_refused(csrf_app, people):
         assert b"This form has expired" in response.data, url
     with csrf_app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 0
+
+
+def test_a_fetch_asking_for_json_gets_the_csrf_refusal_as_json(csrf_app, people):
+    client = signed_in(csrf_app, people["c1"])
+    response = client.post("/reminders/devices", json={"endpoint": "https://fcm.googleapis.com/x"},
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 400 and response.json == {
+        "ok": False, "error": "csrf",
+        "message": "This form has expired. Go back, reload the page and send it again."}
+    with csrf_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(PushSubscription.id))) == 0
 
 
 def test_form_token_and_htmx_header_token_are_accepted(csrf_app, people):

@@ -70,6 +70,12 @@ def name_text(value: str | None) -> str | None:
     return stripped(value.translate(BIDI_CONTROLS)) if isinstance(value, str) else value
 
 
+def wants_json() -> bool:
+    """Tell whether the caller (the offline queue, a page's fetch) asked for JSON, not a page."""
+    return request.accept_mimetypes.best_match(
+        ("text/html", "application/json")) == "application/json"
+
+
 def wants_fragment() -> bool:
     """Tell whether htmx asks for a slice (boosted links and history restores want the page)."""
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
@@ -187,9 +193,12 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
-        """Refuse a form without a valid CSRF token, and say how to recover."""
-        return render_error(400, _("Please try again"),
-                            _("This form has expired. Go back, reload the page and send it again."))
+        """Refuse a form without a valid CSRF token, and say how to recover (in JSON to a fetch)."""
+        message = _("This form has expired. Go back, reload the page and send it again.")
+        if wants_json():
+            # the device subscription and the offline queue read JSON, never a page
+            return jsonify(ok=False, error="csrf", message=message), 400
+        return render_error(400, _("Please try again"), message)
 
     @app.errorhandler(413)
     def too_large(error):
