@@ -12,7 +12,7 @@ from tests.conftest import signed_in
 from tests.test_inputs import world  # noqa: F401 - a fixture: the objects every route needs
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import AuditEvent
+from webapp.models import AuditEvent, PushSubscription
 from webapp.services import sessions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +28,22 @@ def test_session_cookie_is_secure_only_on_an_https_deployment(tmp_path, monkeypa
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     monkeypatch.setenv("CUPMARK_HTTPS", "1")
     assert create_app(config).config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_only_the_configured_hosts_are_trusted(tmp_path, monkeypatch):
+    config = {"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db"}
+    monkeypatch.delenv("CUPMARK_TRUSTED_HOSTS", raising=False)
+    # make run and the tests: loopback by name and by address
+    assert create_app(config).config["TRUSTED_HOSTS"] == ["localhost", "127.0.0.1"]
+    monkeypatch.setenv("CUPMARK_TRUSTED_HOSTS", " Cupmark.example, .clinic.example ,")
+    app = create_app(config)
+    assert app.config["TRUSTED_HOSTS"] == ["cupmark.example", ".clinic.example"]
+    client = app.test_client()
+    assert client.get("/auth/login", base_url="https://cupmark.example").status_code == 200
+    assert client.get("/auth/login", base_url="https://eu.clinic.example").status_code == 200
+    refused = client.get("/auth/login", base_url="https://evil.example")
+    assert refused.status_code == 400
+    assert refused.text == "This site is not served under that name."
 
 
 # browsers send CSP violation reports without any token; the route only logs them
@@ -69,6 +85,17 @@ def test_every_post_without_csrf_token_is_refused(csrf_app, people):
         assert b"This form has expired" in response.data, url
     with csrf_app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 0
+
+
+def test_a_fetch_asking_for_json_gets_the_csrf_refusal_as_json(csrf_app, people):
+    client = signed_in(csrf_app, people["c1"])
+    response = client.post("/reminders/devices", json={"endpoint": "https://fcm.googleapis.com/x"},
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 400 and response.json == {
+        "ok": False, "error": "csrf",
+        "message": "This form has expired. Go back, reload the page and send it again."}
+    with csrf_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(PushSubscription.id))) == 0
 
 
 def test_form_token_and_htmx_header_token_are_accepted(csrf_app, people):

@@ -6,6 +6,7 @@ import gzip
 import http.cookiejar
 import os
 import re
+import runpy
 import secrets
 import shutil
 import socket
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import brotli
 import pytest
+import redis
 
 from tests.conftest import free_port
 from webapp.views import delivery
@@ -162,6 +164,76 @@ def test_gunicorn_serves_plain_http_on_loopback_without_a_debugger(app, make_use
         assert status == 404 and b"Werkzeug" not in body
     finally:
         stop(server)
+
+
+def wrong_passwords_heard(browser: Browser, email: str, tries: int) -> list[int]:
+    """Send wrong passwords for one account through the login form; return the statuses."""
+    _status, _headers, page = browser.get("/auth/login")
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1).decode()
+    return [browser.get("/auth/login", {"csrf_token": token, "email": email,
+                                        "password": "not the password at all"})[0]
+            for _ in range(tries)]
+
+
+@pytest.mark.parametrize("storage, workers, threads", [
+    (None, 1, 4 * (2 * os.cpu_count() + 1)),
+    ("memory://", 1, 4 * (2 * os.cpu_count() + 1)),
+    ("redis://127.0.0.1:6379/0", 2 * os.cpu_count() + 1, 4)])
+def test_gunicorn_runs_one_process_when_the_rate_limits_are_counted_in_memory(
+        monkeypatch, storage, workers, threads):
+    for name in ("CUPMARK_WORKERS", "CUPMARK_THREADS", "CUPMARK_RATELIMIT_STORAGE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    if storage:
+        monkeypatch.setenv("CUPMARK_RATELIMIT_STORAGE_URL", storage)
+    settings = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert (settings["workers"], settings["threads"]) == (workers, threads)
+
+
+def test_make_run_counts_sign_in_tries_in_one_process_when_they_are_kept_in_memory(
+        app, make_user, tmp_path):
+    make_user("c1@example.org")
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("CUPMARK_WORKERS", "CUPMARK_RATELIMIT_STORAGE_URL")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "environ", environment)
+        server = start_gunicorn(app, tmp_path, port)
+    try:
+        statuses = wrong_passwords_heard(Browser(f"http://127.0.0.1:{port}"), "c1@example.org", 12)
+        # several processes with their own counts heard 23 of 30 (the limit is 10 a minute)
+        assert statuses == [422] * 10 + [429] * 2
+    finally:
+        stop(server)
+    assert "RATE LIMITS NOT SHARED" not in (tmp_path / f"gunicorn-{port}.log").read_text()
+
+
+def test_several_processes_share_the_sign_in_counts_in_redis(app, make_user, tmp_path,
+                                                             redis_url):
+    make_user("c1@example.org")
+    # no counts left by another test
+    connection = redis.Redis.from_url(redis_url)
+    connection.flushdb()
+    connection.close()
+    port = free_port()
+    server = start_gunicorn(app, tmp_path, port, CUPMARK_WORKERS="3", CUPMARK_THREADS="1",
+                            CUPMARK_RATELIMIT_STORAGE_URL=redis_url)
+    try:
+        statuses = wrong_passwords_heard(Browser(f"http://127.0.0.1:{port}"), "c1@example.org", 12)
+        assert statuses == [422] * 10 + [429] * 2
+    finally:
+        stop(server)
+
+
+def test_several_processes_counting_in_memory_are_warned_about_at_start(app, tmp_path):
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items()
+                   if key != "CUPMARK_RATELIMIT_STORAGE_URL"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "environ", environment)
+        server = start_gunicorn(app, tmp_path, port, CUPMARK_WORKERS="2", CUPMARK_THREADS="1")
+    stop(server)
+    assert "RATE LIMITS NOT SHARED: 2 worker processes" in (
+        tmp_path / f"gunicorn-{port}.log").read_text()
 
 
 @pytest.fixture

@@ -71,6 +71,18 @@ def practice_language() -> str:
     return language
 
 
+def trusted_hosts() -> list[str]:
+    """Return CUPMARK_TRUSTED_HOSTS, comma-separated host names (default: loopback's two).
+
+    Flask's TRUSTED_HOSTS: a request naming any other host in its Host (or, behind the proxy,
+    X-Forwarded-Host) header is refused with 400, so the links Cupmark mails (reset, invite,
+    the record's verify link) always point at the practice. A name starting with a dot matches
+    its subdomains too; the port is not compared.
+    """
+    hosts = os.environ.get("CUPMARK_TRUSTED_HOSTS", "localhost,127.0.0.1")
+    return [host.strip().lower() for host in hosts.split(",") if host.strip()]
+
+
 def defaults(instance_path: str) -> dict:
     """Return the default configuration, overridable by environment and instance config."""
     https = env_flag("CUPMARK_HTTPS")
@@ -85,6 +97,8 @@ def defaults(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": https,
         # how many proxies (nginx: one) stand in front and set X-Forwarded-For/-Proto/-Host
         "PROXY_HOPS": int(os.environ.get("CUPMARK_PROXY_HOPS", 0)),
+        # the host names the app answers to: external links are built from the request's host
+        "TRUSTED_HOSTS": trusted_hosts(),
         "WTF_CSRF_TIME_LIMIT": None,
         # a device stays signed in while it is used: 14 days idle, 60 days at most (the cookie
         # is permanent and renewed with each answer; the UserSession row holds both limits)

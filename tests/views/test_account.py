@@ -3,10 +3,13 @@ the audit page shows who opened it; withdrawn consent hides the photos from the 
 import datetime as dt
 import io
 import json
+import re
 import zipfile
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 from pypdf import PdfReader
 
 from tests.views.test_checkins import skin_jpeg
@@ -14,8 +17,10 @@ from webapp.extensions import db
 from webapp.models import (AuditEvent, CheckIn, Consent, Flag, Invite, Mark, MarkReading, Message,
                            Note, PushSubscription, Record, ReminderSent, ReminderSetting,
                            Treatment, User, utcnow)
+from webapp.services import audit
 from webapp.services.checkins import record_checkin
 from webapp.services.storage import get_store
+from webapp.views.account import ACTIONS
 
 # each table's rows in the export, by the key that holds them
 SECTIONS = {"consent": "consents", "care_link": "care_links", "invite": "invites",
@@ -253,6 +258,45 @@ def test_audit_page_shows_who_opened_your_data(app, client, auth, two_practices)
     assert "Theo Two" not in html
     # your own doings are not listed as someone else opening your data
     assert "sign_in" not in html and "Cleo One" not in html.split("<main", 1)[1]
+
+
+# done by a person to their own account only (actor and subject the same, or no subject): the
+# audit page lists what others did, so these never show there and need no label
+OWN_ACTIONS = {"sign_in", "sign_out", "register", "email_verified", "password_reset",
+               "password_changed", "session_ended", "sessions_ended", "export", "delete_photos",
+               "delete_account", "consent_given", "consent_withdrawn"}
+
+
+def recorded_actions() -> set[str]:
+    """Return every action code the app's code passes to audit.record."""
+    pattern = re.compile(r'audit\.record\(\s*"([a-z_]+)"')
+    webapp = Path(__file__).resolve().parents[2] / "webapp"
+    return {code for path in webapp.rglob("*.py") for code in pattern.findall(path.read_text())}
+
+
+def test_every_action_another_person_can_take_has_a_label():
+    recorded = recorded_actions()
+    # the pattern finds them (and this list names none the app no longer records)
+    assert OWN_ACTIONS < recorded and "send_message" in recorded
+    assert not OWN_ACTIONS & ACTIONS.keys()
+    # a code without a label was shown as it is ("delete_treatment") on the audit page
+    assert recorded - OWN_ACTIONS <= ACTIONS.keys()
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_audit_page_names_every_action_in_words(app, client, auth, people, language):
+    with app.app_context():
+        db.session.get(User, people["c1"].id).language = language
+        for action in recorded_actions() - OWN_ACTIONS:
+            audit.record(action, people["t1"], subject=people["c1"].id)
+        db.session.commit()
+    auth.login(people["c1"])
+    main = client.get("/account/audit").get_data(as_text=True).split("<main", 1)[1]
+    # a code without a label is shown as it is
+    assert not [action for action in recorded_actions() if f"<span>{action}</span>" in main]
+    with app.test_request_context(), force_locale(language):
+        labels = [str(label) for label in ACTIONS.values()]
+    assert [label for label in labels if f"<span>{label}</span>" not in main] == []
 
 
 def test_audit_page_of_someone_nobody_opened(client, auth, people):

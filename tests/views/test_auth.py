@@ -89,6 +89,32 @@ def test_register_refuses_a_guessable_password_and_says_why(app, client, passwor
         assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
+# the tester's name: it showed as "Cleo LTR" in triage, on the client page and the join page
+REVERSED = "Cleo \u202eRTL\u202c"
+
+
+def test_bidi_controls_are_dropped_from_names_and_practice_names(app, client, auth):
+    response = register(client, name=f" {REVERSED}\u200f ", role="therapist",
+                        practice_name="\u2067Studio\u2069 \u200eNorth")
+    assert response.status_code == 302
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == "ada@example.org"))
+        assert (user.name, user.practice_name) == ("Cleo RTL", "Studio North")
+    auth.login("ada@example.org", "long enough pw")
+    saved = client.post("/auth/settings", data={"name": "\u202dAda\u202c \u061cLovelace",
+                                                "timezone": "UTC", "language": ""})
+    assert saved.status_code == 302
+    with app.app_context():
+        assert db.session.get(User, user.id).name == "Ada Lovelace"
+
+
+def test_a_name_of_bidi_controls_alone_is_refused(app, client):
+    response = register(client, name="\u202e\u2066 \u200f")
+    assert response.status_code == 422 and "This field is required." in response.text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
 def test_register_with_a_taken_email_answers_the_same_and_tells_the_owner(app, client, outbox,
                                                                          make_user):
     make_user("bob@example.org")
@@ -243,6 +269,19 @@ def test_reset_link_works_once(app, client, make_user, outbox):
     assert auth_login(client, user.email, "yet another passphrase").status_code == 422
     with app.app_context():
         assert db.session.get(User, user.id).email_verified_at is not None
+
+
+def test_a_forged_host_header_gets_into_no_mailed_link(client, make_user, outbox):
+    make_user("ada@example.org")
+    # the tester's attack: the reset mail carried http://evil.example/auth/reset/<token>
+    forged = client.post("/auth/reset", data={"email": "ada@example.org"},
+                         headers={"Host": "evil.example"})
+    assert forged.status_code == 400
+    assert forged.text == "This site is not served under that name."
+    assert outbox() == []
+    assert client.post("/auth/reset", data={"email": "ada@example.org"},
+                       headers={"Host": "127.0.0.1:5000"}).status_code == 200
+    assert "http://127.0.0.1:5000/auth/reset/" in outbox()[-1].get_content()
 
 
 def test_reset_link_expires_after_30_minutes(app, client, make_user, outbox, monkeypatch):

@@ -235,6 +235,33 @@ def test_json_answers_for_the_offline_queue(client, auth, app, setup):
     assert stored(app)[0] == 1
 
 
+def test_a_key_of_another_treatments_checkin_is_refused(client, auth, app, setup):
+    """The key of a check-in of one treatment, sent to another, gets no check-in back."""
+    with app.app_context():
+        second = Treatment(client_id=setup["c1"].id, therapist_id=setup["t1"].id,
+                           treated_at=utcnow() - dt.timedelta(days=2), body_area="neck",
+                           technique="static", cup_count=2, cup_material="glass",
+                           suction="light")
+        db.session.add(second)
+        db.session.commit()
+        second_id = second.id
+    auth.login(setup["c1"])
+    photo = skin_jpeg()
+    first = post(client, setup["t_c1"], photo, headers=JSON, key="shared-key-1")
+    assert first.status_code == 201
+    # the offline queue's JSON: a conflict, which it shows and drops; the form: 422 for htmx
+    for headers, status in ((JSON, 409), ({}, 422)):
+        refused = post(client, second_id, photo, headers=headers, key="shared-key-1")
+        assert refused.status_code == status
+        assert "already used for a check-in of another treatment" in refused.text
+    assert stored(app)[0] == 1
+    with app.app_context():
+        assert db.session.scalar(sa.select(CheckIn.treatment_id)) == setup["t_c1"]
+    # its own treatment still answers with it
+    again = post(client, setup["t_c1"], photo, headers=JSON, key="shared-key-1")
+    assert again.status_code == 200 and again.json["checkin_id"] == first.json["checkin_id"]
+
+
 def test_idempotency_header_wins_over_the_form_field(client, auth, app, setup):
     """The Idempotency-Key header is the key when both are sent."""
     auth.login(setup["c1"])
@@ -367,6 +394,28 @@ def test_a_time_beyond_the_dates_utc_holds_is_refused_with_a_message(client, aut
     page = post(client, setup["t_c1"], skin_jpeg(), taken_at=taken)
     assert page.status_code == 422 and "leave it empty to use the time of sending" in page.text
     assert stored(app) == (0, [])
+
+
+@pytest.mark.parametrize("taken, said", [
+    ("2020-01-01T00:00", "Wed 1 Jan 2020, 00:00 is before the session on"),
+    ("9999-12-31T23:59", "Fri 31 Dec 9999, 23:59 is in the future"),
+])
+def test_a_refused_time_of_another_year_names_its_year(client, auth, app, setup, taken, said):
+    auth.login(setup["c1"])
+    response = post(client, setup["t_c1"], skin_jpeg(), taken_at=taken, headers=JSON)
+    assert response.status_code == 422 and said in response.json["message"]
+    assert stored(app) == (0, [])
+
+
+def test_a_refused_time_of_this_year_needs_no_year(client, auth, app, setup):
+    auth.login(setup["c1"])
+    # the app's clock stands at noon UTC (conftest), the client's zone is UTC: the same day
+    soon = utcnow() + dt.timedelta(hours=3)
+    response = post(client, setup["t_c1"], skin_jpeg(), taken_at=soon.strftime("%Y-%m-%dT%H:%M"),
+                    headers=JSON)
+    message = response.json["message"]
+    assert f"{soon.day} {soon:%b}, 15:00 is in the future" in message
+    assert str(soon.year) not in message
 
 
 def test_earlier_today_is_accepted_in_the_clients_zone(client, auth, app, make_user, setup):
@@ -687,4 +736,4 @@ def test_record_checkin_service_refuses_with_a_code(app, setup):
         checkin = record_checkin(c1, treatment, skin_jpeg(), idempotency_key="svc-key-2",
                                  taken_at=utcnow() - dt.timedelta(hours=20), pain=2, fever=True)
         assert checkin.id and checkin.reading.stage == "fresh" and checkin.has_red_flag_symptom
-        assert checkins.replay(c1.id, "svc-key-2", checkin.upload_sha256).id == checkin.id
+        assert checkins.replay(treatment, "svc-key-2", checkin.upload_sha256).id == checkin.id

@@ -2,11 +2,12 @@
 import datetime as dt
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, signed_in
 from webapp.extensions import db
-from webapp.models import INVITE_ALPHABET, AuditEvent, CareLink, Invite, utcnow
+from webapp.models import INVITE_ALPHABET, AuditEvent, CareLink, Invite, User, utcnow
 
 
 def make_invite(app, therapist, **fields) -> str:
@@ -42,7 +43,7 @@ def test_logged_in_client_joins_through_invite(app, client, auth, people, make_u
     newcomer = make_user("new@example.org")
     auth.login(newcomer)
     page = client.get(f"/join/{code}")
-    assert b"Tess One invites you" in page.data
+    assert b"<bdi>Tess One</bdi> invites you" in page.data
     assert links_of(app, newcomer.id) == []  # opening the link changes nothing
     client.post(f"/join/{code}")
     assert links_of(app, newcomer.id) == [people["t1"].id]
@@ -89,6 +90,45 @@ def test_expired_and_revoked_invites_do_not_link(app, client, auth, people, make
         assert response.status_code == 404
         assert b"cannot be used" in response.data
     assert links_of(app, newcomer.id) == []
+
+
+def expire(app, code: str) -> None:
+    """Let the invite with this code run out a second ago."""
+    with app.app_context():
+        invite = db.session.scalar(sa.select(Invite).where(Invite.code == code))
+        invite.expires_at = utcnow() - dt.timedelta(seconds=1)
+        db.session.commit()
+
+
+def test_the_register_page_says_when_its_invite_cannot_be_used(app, client, people):
+    code = make_invite(app, people["t1"])
+    assert "cannot be used" not in client.get(f"/auth/register?invite={code}").text
+    expire(app, code)
+    page = client.get(f"/auth/register?invite={code}").text
+    assert "This invite cannot be used" in page and "ask your therapist for a new one" in page
+    assert "An account made here is not linked to a therapist." in page
+    # the form sends the code on, so that its answer says so again
+    assert f'action="/auth/register?invite={code}"' in page
+
+
+@pytest.mark.parametrize("email", ["nia@example.org", "c2@example.org"])
+def test_an_invite_that_ran_out_before_the_form_was_sent_is_named_in_the_answer(
+        app, client, people, email):
+    code = make_invite(app, people["t1"])
+    assert client.get(f"/auth/register?invite={code}").status_code == 200
+    expire(app, code)
+    response = client.post(f"/auth/register?invite={code}", data={
+        "name": "Nia", "email": email, "password": PASSWORD, "role": "client",
+        "timezone": "UTC"})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).text
+    # the same answer whether or not the email was taken
+    assert "Check your email" in page and "so no therapist is linked" in page
+    assert "Ask your therapist for a new invite." in page
+    with app.app_context():
+        nia = db.session.scalar(sa.select(User).where(User.email == "nia@example.org"))
+    if email == "nia@example.org":
+        assert nia is not None and links_of(app, nia.id) == []
 
 
 def test_registering_with_a_used_invite_links_nobody(app, client, people):
@@ -198,7 +238,7 @@ def test_invites_have_names_and_a_code_that_is_easy_to_type(app, client, auth, p
     # typed by hand, in small letters with a gap and a dash, it opens the same invite
     typed = named.code.lower()[:4] + " " + named.code.lower()[4:7] + "-" + named.code.lower()[7:]
     follow = client.get("/join", query_string={"code": typed}, follow_redirects=True)
-    assert "Tess One invites you" in follow.get_data(as_text=True)
+    assert "<bdi>Tess One</bdi> invites you" in follow.get_data(as_text=True)
     # the name is the therapist's own: the client never sees it
     assert "Ana, Tuesday" not in follow.get_data(as_text=True)
     response = client.post("/auth/register", query_string={"invite": typed}, data={
@@ -224,3 +264,17 @@ def test_an_invite_can_be_emailed_with_its_link_and_code(app, client, auth, peop
     assert f"/join/{invite.code}" in body and f"type: {invite.code}" in body
     # the name is the therapist's own note: it is not in the email
     assert "Ana" not in body
+
+
+def test_invite_names_lose_bidi_controls_and_names_in_sentences_are_isolated(app, client, auth,
+                                                                             people):
+    auth.login(people["t1"])
+    client.post("/invites", data={"name": "Cleo \u202eRTL\u202c"})
+    with app.app_context():
+        invite = db.session.scalar(sa.select(Invite))
+        assert invite.name == "Cleo RTL"
+        code = invite.code
+    client.post("/auth/logout")
+    page = client.get(f"/join/{code}").text
+    # the therapist's name sits inside sentences: isolated, whatever its script's direction
+    assert f"<bdi>{people['t1'].name}</bdi> invites you" in page

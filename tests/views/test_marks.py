@@ -800,9 +800,11 @@ def test_triage_ranks_by_the_furthest_behind_mark(app, client, auth, make_user, 
 
     auth.login(t1)
     page = client.get("/therapist/").text
-    order = [name for name in re.findall(r'<span class="triage-who"><strong>([^<]+)</strong>', page)
+    order = [name for name in re.findall(
+        r'<span class="triage-who"><strong><bdi>([^<]+)</bdi></strong>', page)
              if name in curves]
     assert order == ["Lena Lagging", "Sam Slowish", "Ed Even"]
-    lena_row = page[page.index("<strong>Lena Lagging</strong>"):page.index("<strong>Sam Slowish</strong>")]
+    lena_row = page[page.index("<strong><bdi>Lena Lagging</bdi></strong>"):
+                    page.index("<strong><bdi>Sam Slowish</bdi></strong>")]
     assert "Mark 3 is fading slower than expected: on day " in lena_row
     assert "The mark is fading" not in lena_row  # which mark, said once

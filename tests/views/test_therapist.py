@@ -88,7 +88,7 @@ def test_acknowledge_a_flag_with_a_note(app, client, auth, people, slow_c1):
     assert done.status_code == 200
     text = done.get_data(as_text=True)
     assert text.lstrip().startswith(f'<li class="card flag flag-slow_healing flag-done" id="flag-{slow_c1["flag"]}"')
-    assert "Acknowledged by Tess One" in text and "Called her: warm compresses" in text
+    assert "Acknowledged by <bdi>Tess One</bdi>" in text and "Called her: warm compresses" in text
     assert "The mark is fading slower than expected" in text
     with app.app_context():
         flag = db.session.get(Flag, slow_c1["flag"])
@@ -99,7 +99,7 @@ def test_acknowledge_a_flag_with_a_note(app, client, auth, people, slow_c1):
     with app.app_context():
         assert db.session.get(Flag, slow_c1["flag"]).note == "Called her: warm compresses"
     page = client.get(f"/therapist/clients/{people['c1'].id}").get_data(as_text=True)
-    assert "Acknowledged by Tess One" in page
+    assert "Acknowledged by <bdi>Tess One</bdi>" in page
     assert audit_actions(app, people["t1"].id) == ["acknowledge_flag", "view_client"]
 
 
@@ -111,7 +111,7 @@ def test_acknowledge_without_javascript_redirects_to_the_client(client, auth, pe
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/therapist/clients/{people['c1'].id}#flags")
     form = client.get(f"/therapist/flags/{slow_c1['flag']}")
-    assert "Acknowledged by Tess One" in form.get_data(as_text=True)
+    assert "Acknowledged by <bdi>Tess One</bdi>" in form.get_data(as_text=True)
 
 
 def test_notes_are_private_to_their_author(app, client, auth, people, make_user, link, slow_c1):

@@ -19,7 +19,8 @@ from webapp.extensions import db
 from webapp.models import CheckIn, Reading, Treatment, User, utcnow
 from webapp.services import audit, flags, intake, marks
 from webapp.services.consent import current_consent
-from webapp.services.dates import DATE_PATTERN, DATETIME_PATTERN, formatter
+from webapp.services.dates import (DATE_PATTERN, DATETIME_PATTERN, YEAR_DATETIME_PATTERN,
+                                   formatter)
 from webapp.services.storage import discard, get_store, new_key
 
 # what a client may send as an idempotency key: a uuid, or any similar opaque token
@@ -27,7 +28,8 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 # a phone's clock may run a little ahead of the server's
 CLOCK_SKEW = dt.timedelta(minutes=2)
 NOTE_MAX = 2000
-STATUS = {"too_large": 413, "over_quota": 429, "no_consent": 403, "not_found": 404}
+STATUS = {"too_large": 413, "over_quota": 429, "no_consent": 403, "not_found": 404,
+          "key_elsewhere": 409}
 
 
 class CheckInRefused(Exception):
@@ -63,6 +65,8 @@ def refusal(code: str, **values) -> CheckInRefused:
                         "Please try again tomorrow.", n=config["UPLOADS_PER_DAY"]),
         "key_reused": _("This upload was already sent with a different photo. "
                         "Please reload the form and send it again."),
+        "key_elsewhere": _("This upload key was already used for a check-in of another "
+                           "treatment. Please reload the form and send it again."),
         "bad_key": _("This form is missing its upload key. Please reload it and send it again."),
         "future": _("The photo cannot be taken later than now: %(when)s is in the future. "
                     "Please check the time, or leave it empty to use the time of sending."),
@@ -77,10 +81,17 @@ def refusal(code: str, **values) -> CheckInRefused:
     return CheckInRefused(code, messages[code] % values if values else messages[code])
 
 
-def replay(client_id: int, idempotency_key: str, upload_sha256: str) -> CheckIn | None:
-    """Return the check-in already stored under this key, refusing it for different bytes."""
+def replay(treatment: Treatment, idempotency_key: str, upload_sha256: str) -> CheckIn | None:
+    """Return the check-in already stored under this key for this treatment.
+
+    Keys are unique per client (the offline queue sends one item, to one treatment, under
+    its key): the key of another treatment's check-in, or the same key with other bytes, is
+    refused, never answered with that other check-in.
+    """
     existing = db.session.scalar(sa.select(CheckIn).where(
-        CheckIn.client_id == client_id, CheckIn.idempotency_key == idempotency_key))
+        CheckIn.client_id == treatment.client_id, CheckIn.idempotency_key == idempotency_key))
+    if existing is not None and existing.treatment_id != treatment.id:
+        raise refusal("key_elsewhere")
     if existing is not None and existing.upload_sha256 != upload_sha256:
         raise refusal("key_reused")
     return existing
@@ -122,8 +133,8 @@ def check_taken_at(client: User, treatment: Treatment, taken_at: dt.datetime, *,
     now, zone = utcnow(), client.timezone
 
     def when(value: dt.datetime) -> str:
-        """Write a time as the refusal names it, in the client's zone."""
-        return formatter(DATETIME_PATTERN, zone)(value)
+        """Write a time as the refusal names it, in the client's zone (with a year not this)."""
+        return formatter(DATETIME_PATTERN, zone, other_year=YEAR_DATETIME_PATTERN)(value)
 
     if taken_at > now + CLOCK_SKEW:
         raise refusal("future", when=when(taken_at))
@@ -157,7 +168,7 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
         raise refusal("invalid")
     sha = intake.upload_hash(data)
     # a retry must find its check-in even after consent or quota changed
-    existing = replay(client.id, idempotency_key, sha)
+    existing = replay(treatment, idempotency_key, sha)
     if existing is not None:
         return existing, False
     if current_consent(client) is None:
@@ -206,7 +217,7 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
         db.session.rollback()
         discard(store, keys)
         # a parallel duplicate committed first: answer with its check-in
-        winner = replay(client.id, idempotency_key, sha)
+        winner = replay(treatment, idempotency_key, sha)
         if winner is None:
             raise
         return winner, False

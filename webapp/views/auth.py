@@ -12,7 +12,7 @@ from itsdangerous import BadData
 from werkzeug.security import check_password_hash
 from wtforms import EmailField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
 
 from webapp.extensions import db, htmx, login_manager
 from webapp.models import User, utcnow
@@ -22,7 +22,7 @@ from webapp.services.auth import (MAX_PASSWORD, MIN_PASSWORD, ZONE_CHOICES, find
                                   unknown_account_hash, valid_timezone)
 from webapp.services.mail import send_mail
 from webapp.views import sessions
-from webapp.views.pages import redirect_to, render, render_error, safe_next
+from webapp.views.pages import name_text, redirect_to, render, render_error, safe_next
 from webapp.views.throttle import limited
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -64,7 +64,8 @@ def unauthorized():
 class RegisterForm(FlaskForm):
     """New account: name, email, password, role, practice for therapists."""
 
-    name = StringField(_l("Your name"), validators=[InputRequired(), Length(max=120)])
+    name = StringField(_l("Your name"), filters=[name_text],
+                       validators=[DataRequired(), Length(max=120)])
     email = EmailField(_l("Email"), validators=[InputRequired(), Email(), Length(max=254)])
     password = PasswordField(_l("Password"),
                              validators=[InputRequired(), Length(max=MAX_PASSWORD),
@@ -72,7 +73,8 @@ class RegisterForm(FlaskForm):
     role = RadioField(_l("I am"), choices=[SelectChoice("client", _l("A client")),
                                            SelectChoice("therapist", _l("A therapist"))],
                       default="client", validators=[InputRequired()])
-    practice_name = StringField(_l("Practice name"), validators=[Length(max=120)])
+    practice_name = StringField(_l("Practice name"), filters=[name_text],
+                                validators=[Length(max=120)])
     timezone = HiddenField(default="UTC")
 
     def validate_email(self, field):
@@ -136,7 +138,8 @@ class ConfirmForm(FlaskForm):
 class SettingsForm(FlaskForm):
     """A user's name, time zone and language."""
 
-    name = StringField(_l("Your name"), validators=[InputRequired(), Length(max=120)])
+    name = StringField(_l("Your name"), filters=[name_text],
+                       validators=[DataRequired(), Length(max=120)])
     timezone = StringField(_l("Time zone"), validators=[InputRequired(), Length(max=64)])
     # each language named in itself, so whoever cannot read the page still finds their own;
     # "" follows the browser (stored as no choice)
@@ -175,7 +178,11 @@ def register():
     A taken email gets the same answer as a new one (its owner is told by email instead),
     so that the form does not tell who has an account.
     """
-    invite = links.usable_invite(request.values.get("invite"))
+    code = request.values.get("invite")
+    invite = links.usable_invite(code)
+    # a code came along but cannot be used (expired, revoked, used, mistyped): the form says so,
+    # and so does the answer, as the account is then made without the link
+    unusable = bool(code) and invite is None
     form = RegisterForm()
     if invite:
         form.role.data = "client"
@@ -207,10 +214,14 @@ def register():
                       render_template("auth/mail/taken.txt", user=owner,
                                       login=url_for("auth.login", _external=True),
                                       reset=url_for("auth.reset_request", _external=True)))
+        if unusable:
+            # said whether or not the email was taken: the answer must not tell which
+            flash(_("The invite could not be used (it has expired, was used or was revoked), so "
+                    "no therapist is linked. Ask your therapist for a new invite."))
         return redirect_to(url_for("auth.check_email"))
     status = 422 if form.is_submitted() else 200
     return render("auth/register.html", "auth/_register_form.html", status=status,
-                  form=form, invite=invite)
+                  form=form, invite=invite, unusable=unusable)
 
 
 @bp.route("/check-email")

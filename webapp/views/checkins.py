@@ -24,7 +24,8 @@ from webapp.services.checkins import (NOTE_MAX, CheckInRefused, delete_checkin, 
                                       submit_checkin)
 from webapp.services.consent import current_consent
 from webapp.views.access import role_required
-from webapp.views.pages import TIME_PATTERN, formatter, redirect_to, render, too_large_page
+from webapp.views.pages import (TIME_PATTERN, formatter, redirect_to, render, too_large_page,
+                                wants_json)
 from webapp.views.quality import quality_notes
 from webapp.views.throttle import limited
 
@@ -46,12 +47,6 @@ class CheckInForm(FlaskForm):
     # server the moment it receives a form sent without it
     taken_at = DateTimeLocalField(_l("Photo taken at"), validators=[Optional()])
     idempotency_key = HiddenField()
-
-
-def wants_json() -> bool:
-    """Tell whether the caller (the offline queue) asked for JSON rather than a page."""
-    return request.accept_mimetypes.best_match(
-        ("text/html", "application/json")) == "application/json"
 
 
 def fresh_form() -> CheckInForm:

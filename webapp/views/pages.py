@@ -9,7 +9,8 @@ from flask import (Blueprint, Flask, Request as FlaskRequest, abort, current_app
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
-from werkzeug.exceptions import RequestEntityTooLarge
+from markupsafe import Markup
+from werkzeug.exceptions import RequestEntityTooLarge, SecurityError
 from werkzeug.routing import IntegerConverter
 
 from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
@@ -55,6 +56,25 @@ class IdConverter(IntegerConverter):
 def stripped(value: str | None) -> str | None:
     """Trim a form answer's surrounding whitespace, so a blank one counts as empty."""
     return value.strip() if isinstance(value, str) else value
+
+
+# Unicode's explicit directional formatting characters (UAX #9 section 2: the embeddings,
+# overrides and isolates U+202A-202E and U+2066-2069, the marks U+200E, U+200F and U+061C):
+# in a name they reverse it on screen ("Cleo \u202eRTL\u202c" showed as "Cleo LTR") or pull
+# the sentence around it out of order; a name written in any script reads right without them
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e"
+                                       "\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
+
+
+def name_text(value: str | None) -> str | None:
+    """Trim a name (a person's, an invite's, a practice's) and drop bidi controls from it."""
+    return stripped(value.translate(BIDI_CONTROLS)) if isinstance(value, str) else value
+
+
+def wants_json() -> bool:
+    """Tell whether the caller (the offline queue, a page's fetch) asked for JSON, not a page."""
+    return request.accept_mimetypes.best_match(
+        ("text/html", "application/json")) == "application/json"
 
 
 def wants_fragment() -> bool:
@@ -172,11 +192,22 @@ def install(app: Flask) -> None:
         return render_error(400, _("Please try again"),
                             _("That request could not be read. Go back and send it again."))
 
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error):
+        """Refuse a request for a host not in TRUSTED_HOSTS, in plain text."""
+        # no URL can be built for a host we do not serve, so there is no page (its links and
+        # styles are URLs) around the message
+        return _("This site is not served under that name."), 400, {
+            "Content-Type": "text/plain; charset=utf-8"}
+
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
-        """Refuse a form without a valid CSRF token, and say how to recover."""
-        return render_error(400, _("Please try again"),
-                            _("This form has expired. Go back, reload the page and send it again."))
+        """Refuse a form without a valid CSRF token, and say how to recover (in JSON to a fetch)."""
+        message = _("This form has expired. Go back, reload the page and send it again.")
+        if wants_json():
+            # the device subscription and the offline queue read JSON, never a page
+            return jsonify(ok=False, error="csrf", message=message), 400
+        return render_error(400, _("Please try again"), message)
 
     @app.errorhandler(413)
     def too_large(error):
@@ -196,6 +227,11 @@ def install(app: Flask) -> None:
     def wrong_method(error):
         """Answer a wrong HTTP method with a page, not a bare error."""
         return render_error(405, _("Not allowed"), _("That action is not available here."))
+
+    @app.template_filter("bdi")
+    def bdi(name: str) -> Markup:
+        """Isolate a name inside a sentence, so its script's direction cannot reorder the rest."""
+        return Markup("<bdi>{}</bdi>").format(name)
 
     @app.template_filter("when")
     def when(value):

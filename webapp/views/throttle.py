@@ -14,7 +14,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from webapp.extensions import limiter
-from webapp.views.pages import render_error
+from webapp.views.pages import render_error, wants_json
 
 
 def account_key() -> str:
@@ -49,7 +49,7 @@ def too_many(error):
     seconds = max(1, math.ceil(reset_at - time.time()))
     wait = format_timedelta(dt.timedelta(seconds=seconds), threshold=1.1)
     message = _("Too many attempts. Please wait and try again in %(wait)s.", wait=wait)
-    if request.accept_mimetypes.best_match(("text/html", "application/json")) == "application/json":
+    if wants_json():
         # the offline queue keeps the photo and sends it again later
         response = jsonify(ok=False, error="rate_limited", message=message, retry_after=seconds)
         response.status_code = 429
