@@ -80,6 +80,13 @@ def box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
             slice(max(int(cols[0]) - margin, 0), int(cols[-1]) + margin + 1))
 
 
+def share(mask: np.ndarray) -> float:
+    """The share (0-1) of a mask's pixels that are True: ``mask.mean()``'s value, from
+    ``np.count_nonzero``, which costs a tenth of the float sum ``mean`` makes on a bool mask
+    (an analysis asks this of about fifty windows and grids)."""
+    return np.count_nonzero(mask) / mask.size
+
+
 def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """Label the 8-connected components of a mask: (labels int32 (H, W), count without 0)."""
     count, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
