@@ -276,13 +276,16 @@ def _skin_field(lab_s: np.ndarray, clear: np.ndarray, fallback: np.ndarray) -> n
     height, width = clear.shape
     if masks.share(clear) < 0.33 or np.count_nonzero(clear) < 60:
         return np.broadcast_to(np.asarray(fallback, np.float32)[:, None, None], lab_s.shape)
-    # flat indices, then rows and columns of the chosen few only (as masks.sample)
+    # flat indices of a few thousand clear pixels (as masks.sample): their values taken from the
+    # planes laid out flat, their columns' and rows' coordinates looked up
     flat = np.flatnonzero(clear)
-    ys, xs = np.divmod(flat[:: max(1, len(flat) // 4000)], width)
-    terms = np.stack([np.ones(len(ys)), xs / width - 0.5, ys / height - 0.5], axis=1)
-    coef = masks.least_squares(terms, lab_s[:, ys, xs].T.astype(np.float64))
-    u = (np.arange(width) / width - 0.5).astype(np.float32)
-    v = (np.arange(height) / height - 0.5).astype(np.float32)
+    chosen = flat[:: max(1, len(flat) // 4000)]
+    ys, xs = np.divmod(chosen, width)
+    u, v = np.arange(width) / width - 0.5, np.arange(height) / height - 0.5
+    terms = np.stack([np.ones(len(ys)), u[xs], v[ys]], axis=1)
+    values = np.take(np.ascontiguousarray(lab_s).reshape(len(lab_s), -1), chosen, axis=1)
+    coef = masks.least_squares(terms, values.T.astype(np.float64))
+    u, v = u.astype(np.float32), v.astype(np.float32)
     c = coef.astype(np.float32)
     return c[0][:, None, None] + c[1][:, None, None] * u[None, None, :] + c[2][:, None, None] * v[None, :, None]
 
