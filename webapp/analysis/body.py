@@ -215,7 +215,9 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     seeds = _seed_colours(lab_s, wedge, box)
     # the box's rows and columns on the half grid: index i there is 2i here
     half_box = tuple(slice((side.start + 1) // 2, (side.stop + 1) // 2) for side in box)
-    half = (lab_s[:, ::2, ::2], usable[::2, ::2], edges[::2, ::2], half_box)
+    # copies, not strided views: each candidate's tests and medians on a view cost twice as much
+    half = (np.ascontiguousarray(lab_s[:, ::2, ::2]), np.ascontiguousarray(usable[::2, ::2]),
+            np.ascontiguousarray(edges[::2, ::2]), half_box)
     detail = np.abs(masks.laplacian(np.ascontiguousarray(lab_s[0, ::2, ::2])))
     # one round per seed on the half grid: the chosen one is refined at full size
     candidates = sorted((_candidate(*half, seed, detail, rounds=1) for seed in seeds), key=lambda c: c[0], reverse=True)
