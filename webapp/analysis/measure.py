@@ -298,7 +298,8 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
     would otherwise read as a mark on its skin).
     """
     window = _window(scene.shape, point_px, half)
-    lab_s = scene.lab_s[:, window[0], window[1]]
+    # a copy: the forty-odd steps below run a fifth faster on contiguous planes than on the view
+    lab_s = np.ascontiguousarray(scene.lab_s[:, window[0], window[1]])
     skin = scene.skin[window]
     reach = scene.reach[window] & ~scene.edges[window]
     x = point_px[0] - window[1].start
