@@ -209,13 +209,15 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     step = masks.gradient_magnitude(lab_s)
     edges = step > EDGE_STEP
     wedge = wedge_mask(lab_s) & usable
-    if wedge.mean() < MIN_BODY_FRACTION:
+    if masks.share(wedge) < MIN_BODY_FRACTION:
         return None
     box = _central_box(usable.shape)
     seeds = _seed_colours(lab_s, wedge, box)
     # the box's rows and columns on the half grid: index i there is 2i here
     half_box = tuple(slice((side.start + 1) // 2, (side.stop + 1) // 2) for side in box)
-    half = (lab_s[:, ::2, ::2], usable[::2, ::2], edges[::2, ::2], half_box)
+    # copies, not strided views: each candidate's tests and medians on a view cost twice as much
+    half = (np.ascontiguousarray(lab_s[:, ::2, ::2]), np.ascontiguousarray(usable[::2, ::2]),
+            np.ascontiguousarray(edges[::2, ::2]), half_box)
     detail = np.abs(masks.laplacian(np.ascontiguousarray(lab_s[0, ::2, ::2])))
     # one round per seed on the half grid: the chosen one is refined at full size
     candidates = sorted((_candidate(*half, seed, detail, rounds=1) for seed in seeds), key=lambda c: c[0], reverse=True)
@@ -239,7 +241,7 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     # the floor, carpet or towel beside the body is grainier than its skin: leave it out
     rough = _rough(detail, half[1], chosen, half_box, usable.shape)
     _, body, skin_lab = _candidate(lab_s, usable & ~rough, edges, box, skin_lab)
-    if body is None or body.mean() < MIN_BODY_FRACTION:
+    if body is None or masks.share(body) < MIN_BODY_FRACTION:
         return None
     if shadow_lab is None:
         skin_lab = _lighter_part(lab_s, body, skin_lab)
@@ -400,7 +402,7 @@ def _lighter_part(lab_s: np.ndarray, body: np.ndarray, skin_lab: np.ndarray) -> 
     # body beside a lighter floor that joined its area borders the floor only here and there)
     darker = body & (colour.approx_delta_e(lab_s, centres[dark]) < colour.approx_delta_e(lab_s, centres[light]))
     border = masks.dilate(darker, 2) & ~darker
-    if not border.any() or float((border & body).mean() / border.mean()) < LIGHTER_ENCLOSES:
+    if not border.any() or float(masks.share(border & body) / masks.share(border)) < LIGHTER_ENCLOSES:
         return skin_lab
     lighter = sample[labels == light]
     return np.median(lighter, axis=0).astype(np.float64)
@@ -410,7 +412,7 @@ def _seed_colours(lab_s: np.ndarray, wedge: np.ndarray, box) -> list[np.ndarray]
     """Candidate skin colours: k-means centres of the skin-coloured pixels and the central median."""
     seeds = []
     central = wedge[box]
-    if central.mean() >= 0.05:
+    if masks.share(central) >= 0.05:
         seeds.append(masks.sample_median(lab_s[:, box[0], box[1]], central))
     sample = masks.sample(lab_s, wedge, 3000)
     if len(sample) >= SEED_CLUSTERS * 10:
