@@ -335,10 +335,12 @@ def _rough(detail: np.ndarray, usable: np.ndarray, chosen: np.ndarray, half_box,
     central = chosen[half_box]
     # grain tells a surface from skin only where the skin is smoother than what lies around
     # it; in a close-up of a limb before a plain wall the skin's pores and hairs are the finest
-    # detail in view, and there grain would tell only what is in focus
+    # detail in view, and there grain would tell only what is in focus. The skin is the body's
+    # central part: a carpet or floor taken into the body's area, often half of it, makes the
+    # area as grainy as the rest of the photo
     around = usable & ~chosen
     if not central.any() or not around.any() or (
-            masks.sample_median(detail[None], chosen)[0] > masks.sample_median(detail[None], around)[0]):
+            masks.sample_median(detail[half_box][None], central)[0] > masks.sample_median(detail[None], around)[0]):
         return np.zeros(shape, dtype=bool)
     skin_grain = float(masks.sample_median(grain[half_box][None], central)[0])
     # a floor's grain comes and goes along its planks: close the gaps between its rough streaks
