@@ -267,6 +267,20 @@ def test_a_tap_inside_a_close_up_mark_is_measured_when_the_whole_frame_loses_it(
     assert scene.on_mark(*detail["centre"]) == 0 and detail["stage"] == mark.stage
 
 
+def test_a_tap_whose_wider_view_lies_inside_a_larger_mark_off_the_first_is_measured():
+    # the first window finds a mark reaching its side; the next, clipped by the frame, lies
+    # inside a larger mark (no skin in view) whose centre is off the first one: that view has
+    # nothing to measure against, and 2.8.0 failed with a TypeError (an error page in the app).
+    # The first window's mark stands. Taps on a grid over the same close-up, each measured
+    scene = sc.make_scene(37, kind="closeup")
+    data = save_jpeg(scene.image, quality=90)
+    grid = [(x, y) for x in np.linspace(0.02, 0.98, 9) for y in np.linspace(0.02, 0.98, 9)]
+    details = analyze_photo(data, at=grid).mark_details
+    assert len(details) == len(grid)
+    assert all(np.isfinite(d["delta_e"]) and d["stage"] in {"fresh", "turning", "faint", "resolved"}
+               for d in details)
+
+
 def test_a_mark_at_the_outline_is_not_lost_along_a_band_of_reflected_light():
     # a band of darker, redder skin along the outline (light off a warm surface) differs from
     # the skin as a mark does; a mark near the outline reaches the first window's side along it,

@@ -345,7 +345,8 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
         if np.count_nonzero(skin) >= 60:
             centres, _ = _two_colours(lab_s, skin)
             near = np.argsort(np.linalg.norm(centres - scene.skin_lab, axis=1))
-            skin &= colour.approx_delta_e(lab_s, centres[near[0]]) < colour.approx_delta_e(lab_s, centres[near[1]])
+            # not &=: with the whole photo in view, skin is the scene's own mask, not a copy
+            skin = skin & (colour.approx_delta_e(lab_s, centres[near[0]]) < colour.approx_delta_e(lab_s, centres[near[1]]))
             skin_lab = centres[near[0]]
     skin, skin_lab = _split_mark_from_skin(lab_s, skin, skin_lab, distance_sq, scene.short_side)
 
@@ -569,6 +570,12 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
         if component is not None and first is not None and first[1] is None and not _mark_like(scene.lab_s[:, window[0], window[1]], component, skin_lab):
             # only a wider view found something, and it is shading, not a mark
             component = None
+        if component is not None and first is not None and first is not found and strength is None:
+            if _wandered(scene, first, window, component):
+                # a wider view that lies inside a larger mark, off the one the first window
+                # found, has no skin to measure against: the first window's mark stands
+                window, component, skin_lab, strength, field, extent, loose = first
+                break
         if component is not None and first is not None and first is not found and _wandered(scene, first, window, component):
             # the wider view took more than the mark at the tap: only its part in the tap's own
             # window is kept (measured against the wider window's skin)
