@@ -52,6 +52,19 @@ def test_logged_in_client_joins_through_invite(app, client, auth, people, make_u
             AuditEvent.action == "link")) == "link"
 
 
+@pytest.mark.parametrize("who", ["t1", "t2"])
+def test_a_therapist_who_opens_a_client_invite_is_told_what_it_is_for(app, client, auth, people,
+                                                                      who):
+    """Their own invite (to check it) or another's: said plainly, nothing linked, no form."""
+    code = make_invite(app, people["t1"])
+    auth.login(people[who])
+    page = client.get(f"/join/{code}")
+    assert page.status_code == 403 and "This invite is for a client." in page.text
+    assert f'action="/join/{code}"' not in page.text
+    assert client.post(f"/join/{code}").status_code == 403
+    assert links_of(app, people[who].id) == []
+
+
 def test_client_registers_from_invite_and_is_linked(app, client, people):
     code = make_invite(app, people["t1"])
     response = client.post(f"/auth/register?invite={code}", data={

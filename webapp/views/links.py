@@ -83,7 +83,9 @@ def join(code: str):
     if not current_user.is_authenticated:
         return render("links/join.html", invite=invite, code=code)
     if not current_user.is_client:
-        abort(404)
+        # a therapist who opens a client's link (their own, to check it) is told what it is
+        # for, and nothing is linked
+        return render("links/join.html", status=403, invite=invite, code=code)
     if request.method == "POST":
         if accept(invite, current_user) is None:
             db.session.rollback()
