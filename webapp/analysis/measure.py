@@ -570,13 +570,12 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
         if component is not None and first is not None and first[1] is None and not _mark_like(scene.lab_s[:, window[0], window[1]], component, skin_lab):
             # only a wider view found something, and it is shading, not a mark
             component = None
-        if component is not None and first is not None and first is not found and strength is None:
-            if _wandered(scene, first, window, component):
+        if component is not None and first is not None and first is not found and _wandered(scene, first, window, component):
+            if strength is None:
                 # a wider view that lies inside a larger mark, off the one the first window
                 # found, has no skin to measure against: the first window's mark stands
                 window, component, skin_lab, strength, field, extent, loose = first
                 break
-        if component is not None and first is not None and first is not found and _wandered(scene, first, window, component):
             # the wider view took more than the mark at the tap: only its part in the tap's own
             # window is kept (measured against the wider window's skin)
             box = np.zeros(component.shape, dtype=bool)
