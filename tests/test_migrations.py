@@ -1,4 +1,6 @@
 """Migrations: an empty database upgrades to head, and the result matches the models."""
+import datetime as dt
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -57,6 +59,31 @@ def test_device_sessions_migration_downgrades_and_upgrades_again(app):
             upgrade()
             columns = {c["name"] for c in sa.inspect(db.engine).get_columns("user")}
             assert "email_verified_at" in columns and "session_version" not in columns
+        finally:
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            db.create_all()
+
+
+def test_a_person_stored_with_a_placeholder_zone_gets_utc(app):
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade(revision="0010")
+            people = sa.table("user", sa.column("id", sa.Integer), sa.column("email", sa.String),
+                              sa.column("password_hash", sa.String), sa.column("role", sa.String),
+                              sa.column("name", sa.String), sa.column("timezone", sa.String),
+                              sa.column("created_at", sa.DateTime))
+            with db.engine.begin() as connection:
+                for n, zone in enumerate(("Factory", "localtime", "Europe/Berlin"), start=1):
+                    connection.execute(people.insert().values(
+                        id=n, email=f"p{n}@example.com", password_hash="x", role="client",
+                        name=f"P{n}", timezone=zone, created_at=dt.datetime(2026, 1, 1)))
+            upgrade()
+            with db.engine.connect() as connection:
+                zones = dict(connection.execute(sa.select(people.c.id, people.c.timezone)).all())
+            assert zones == {1: "UTC", 2: "UTC", 3: "Europe/Berlin"}
         finally:
             db.drop_all()
             with db.engine.begin() as connection:
