@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from tests.push_service import FCM, Device
 from tests.recovery_rows import add_checkin
 from webapp.extensions import db
-from webapp.models import ReminderSent, ReminderSetting, Treatment
+from webapp.models import PushSubscription, ReminderSent, ReminderSetting, Treatment
 from webapp.services import push, reminders
 
 
@@ -202,6 +202,16 @@ def test_a_device_subscribes_and_unsubscribes(app, client, people, auth):
     assert client.post("/reminders/devices", json=device.json()).get_json()["devices"] == 1
     with app.app_context():
         assert push.device_count(people["c1"].id) == 0
+    # the same address with other keys is not that browser: refused, and the device stays its own
+    impostor = Device(FCM)
+    auth.logout()
+    auth.login(people["c1"])
+    response = client.post("/reminders/devices", json=impostor.json())
+    assert response.status_code == 422
+    assert "no subscription we can use" in response.get_json()["message"]
+    with app.app_context():
+        assert (push.device_count(people["c1"].id), push.device_count(people["c2"].id)) == (0, 1)
+        assert db.session.scalar(sa.select(PushSubscription.p256dh)) == device.p256dh
     # a client cannot remove another's device, only their own
     auth.logout()
     auth.login(people["c1"])

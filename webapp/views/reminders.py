@@ -126,12 +126,16 @@ def subscribe():
     subscription = db.session.scalar(sa.select(PushSubscription).where(
         PushSubscription.endpoint == data["endpoint"]))
     if subscription is None:
-        subscription = PushSubscription(endpoint=data["endpoint"])
+        subscription = PushSubscription(endpoint=data["endpoint"], p256dh=data["keys"]["p256dh"],
+                                        auth=data["keys"]["auth"])
         db.session.add(subscription)
+    elif (subscription.p256dh, subscription.auth) != (data["keys"]["p256dh"], data["keys"]["auth"]):
+        # the Push API gives each subscription its own endpoint and keys: the endpoint with other
+        # keys is not that browser, but someone who learnt its address, and taking it over would
+        # silently end its owner's reminders
+        return jsonify(ok=False, message=_("This browser sent no subscription we can use.")), 422
     # one browser, one person: a phone that changed hands now reminds its new owner only
     subscription.user_id = current_user.id
-    subscription.p256dh = data["keys"]["p256dh"]
-    subscription.auth = data["keys"]["auth"]
     db.session.commit()
     return jsonify(ok=True, devices=device_count(current_user.id))
 
