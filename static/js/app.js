@@ -105,11 +105,101 @@ function inviteButtons(root) {
   });
 }
 
+// what someone writes in a message or a note is kept in this tab (sessionStorage: it goes with
+// the tab) until the server has it: a session that ended meanwhile sends them to the login page,
+// which comes back here, and a send that failed leaves the page; either way nothing is lost
+const DRAFT = "cupmark-draft:";
+
+function draftKey(form, field) {
+  // per person (a shared phone's next user never sees it) and per form
+  return `${DRAFT}${form.dataset.draft}:${form.getAttribute("action")}:${field.name}`;
+}
+
+function storage() {
+  try {
+    return window.sessionStorage;
+  } catch (error) {
+    return null; // storage switched off: the page works as before, without drafts
+  }
+}
+
+function keepDrafts(root) {
+  const store = storage();
+  if (!store) return;
+  const forms = root.matches && root.matches("form[data-draft]") ? [root] : [];
+  forms.push(...root.querySelectorAll("form[data-draft]"));
+  forms.forEach((form) => {
+    form.querySelectorAll("textarea[name]").forEach((field) => {
+      if (field.dataset.draftReady) return;
+      field.dataset.draftReady = "1";
+      const key = draftKey(form, field);
+      const kept = store.getItem(key);
+      if (kept && !field.value) {
+        field.value = kept;
+        const note = document.createElement("small");
+        note.className = "draft-kept";
+        note.setAttribute("role", "status");
+        note.textContent = form.dataset.draftKept;
+        field.after(note);
+      }
+      field.addEventListener("input", () => {
+        if (field.value) store.setItem(key, field.value);
+        else store.removeItem(key);
+      });
+    });
+  });
+}
+
+// the server took the form (2xx: sent, or shown again with its errors and the text): its draft
+// has done its work. Anything else (a login redirect, an expired form, no network) keeps it
+document.addEventListener("htmx:beforeOnLoad", (event) => {
+  const form = event.detail.elt;
+  const store = storage();
+  const status = event.detail.xhr.status;
+  if (!store || !form.matches("form[data-draft]") || status < 200 || status > 299) return;
+  form.querySelectorAll("textarea[name]").forEach((field) => store.removeItem(draftKey(form, field)));
+});
+
+// logging out (or deleting the account) leaves no one's words behind in the tab
+document.addEventListener("submit", (event) => {
+  const store = storage();
+  if (!store || !event.target.matches("form[data-forget-drafts]")) return;
+  Object.keys(store).filter((key) => key.startsWith(DRAFT)).forEach((key) => store.removeItem(key));
+});
+
+// a request that did not go through says so, in the server's words where it sent some (its
+// error page's message), else in the page's own; the next request clears it
+function requestFailed(say) {
+  const notice = document.getElementById("request-failed");
+  if (!notice) return;
+  // shown first, then filled: a screen reader reads a live region's change only while it shows
+  notice.hidden = false;
+  notice.querySelector("p").textContent = say(notice);
+}
+
+document.addEventListener("htmx:responseError", (event) => {
+  requestFailed((notice) => {
+    const page = new DOMParser().parseFromString(event.detail.xhr.responseText || "", "text/html");
+    const message = page.querySelector("#error p");
+    return message ? message.textContent.trim() : notice.dataset.failed;
+  });
+});
+document.addEventListener("htmx:sendError", () => requestFailed((notice) => notice.dataset.offline));
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const notice = document.getElementById("request-failed");
+  // a list refreshing itself in the background (every 20 s) leaves the notice standing
+  if (notice && !(event.detail.elt.getAttribute("hx-trigger") || "").startsWith("every")) notice.hidden = true;
+});
+document.addEventListener("click", (event) => {
+  if (event.target.matches("#request-failed button")) event.target.parentElement.hidden = true;
+});
+
 function enhance(root) {
   fillBrowserTimezone(root);
   selectOnFocus(root);
   compareSlider(root);
   inviteButtons(root);
+  keepDrafts(root);
 }
 
 function forgetPageCopies() {

@@ -5,6 +5,7 @@ import hashlib
 import io
 from pathlib import Path
 
+import sqlalchemy as sa
 from pypdf import PdfReader
 
 from webapp.extensions import db
@@ -14,10 +15,13 @@ from .conftest import (ARTIFACTS, PASSWORD, axe_violations, consenting_client, l
                        no_horizontal_scroll, phone, shot, unique_email)
 
 
-def test_client_and_therapist_exchange_messages_and_a_flag_note(browser, base_url, page, watch,
-                                                                 live_app):
-    client_email, tid = consenting_client(live_app, "thread", "Cleo Thread", dt.timedelta(days=4))
-    therapist_email = unique_email("thread-therapist")
+def linked_client(live_app, prefix: str, name: str, days: int) -> tuple[str, str, int]:
+    """Add a consenting client treated ``days`` ago, linked to a new therapist.
+
+    Returns (client email, therapist email, treatment id); the password is ``PASSWORD``.
+    """
+    client_email, tid = consenting_client(live_app, prefix, name, dt.timedelta(days=days))
+    therapist_email = unique_email(f"{prefix}-therapist")
     with live_app.app_context():
         therapist = User(email=therapist_email, role="therapist", name="Tess Thread",
                          practice_name="Calm Cups", timezone="UTC")
@@ -27,10 +31,18 @@ def test_client_and_therapist_exchange_messages_and_a_flag_note(browser, base_ur
         treatment = db.session.get(Treatment, tid)
         treatment.therapist_id = therapist.id
         db.session.add(CareLink(therapist_id=therapist.id, client_id=treatment.client_id))
+        db.session.commit()
+    return client_email, therapist_email, tid
+
+
+def test_client_and_therapist_exchange_messages_and_a_flag_note(browser, base_url, page, watch,
+                                                                 live_app):
+    client_email, therapist_email, tid = linked_client(live_app, "thread", "Cleo Thread", 4)
+    with live_app.app_context():
         flag = Flag(treatment_id=tid, kind="slow_healing", reason="Slower than expected.")
         db.session.add(flag)
         db.session.commit()
-        client_id, flag_id = treatment.client_id, flag.id
+        client_id, flag_id = db.session.get(Treatment, tid).client_id, flag.id
 
     # the client writes from the timeline: the message appears in place, the page stays
     login(page, client_email)
@@ -97,3 +109,84 @@ def test_client_downloads_the_record_and_anyone_checks_its_code(browser, base_ur
     assert "Rita" not in stranger.content()
     assert axe_violations(stranger) == [] and no_horizontal_scroll(stranger)
     shot(stranger, "messages-03-verify")
+
+
+def test_a_message_written_when_the_session_ended_comes_back_after_the_login(page, watch,
+                                                                           live_app):
+    from webapp.models import UserSession
+
+    email, _, tid = linked_client(live_app, "draft", "Dora Draft", 3)
+    login(page, email)
+    page.goto(f"/treatments/{tid}#thread-{tid}")
+    text = "The mark on the left shoulder itches since this morning."
+    page.fill(f"#message-{tid}-body", text)
+    # the session ends while she writes (signed out on another device, or it timed out)
+    with live_app.app_context():
+        db.session.execute(sa.delete(UserSession).where(
+            UserSession.user_id == db.session.scalar(sa.select(User.id).where(User.email == email))))
+        db.session.commit()
+    watch.allow("401")  # the refused send, which sends her to the login page
+    page.click(f"#thread-{tid} button[type=submit]")
+    page.wait_for_url(lambda url: "/auth/login?next=" in url)
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    # back on the page she wrote on, her words still in the box, and nothing was sent
+    page.wait_for_url(f"**/treatments/{tid}")
+    assert page.locator(f"#message-{tid}-body").input_value() == text
+    assert page.locator(f"#thread-{tid} .draft-kept").is_visible()
+    assert page.locator(f"#thread-{tid} .message").count() == 0
+    page.click(f"#thread-{tid} button[type=submit]")
+    page.wait_for_selector(f"#thread-{tid} .message.mine:has-text('itches')")
+    # sent: the box is empty, also on the next visit
+    page.reload()
+    assert page.locator(f"#message-{tid}-body").input_value() == ""
+    # logging out forgets any draft in the tab, so the phone's next user finds none
+    page.fill(f"#message-{tid}-body", "half a thought")
+    page.click("summary:has-text('Account')")
+    page.click("button:has-text('Log out')")
+    page.wait_for_url(lambda url: "/treatments/" not in url)
+    assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('cupmark-draft:'))") == []
+
+
+def test_a_message_that_cannot_be_sent_says_so_and_stays_in_the_box(browser, base_url, watch,
+                                                                     live_app):
+    email, _, tid = linked_client(live_app, "unsent", "Una Unsent", 2)
+    # no service worker: the requests it would make (all but its own pages) are the page's,
+    # so page.route sees them
+    context = phone(browser, base_url, watch, service_workers="block")
+    page = context.new_page()
+    login(page, email)
+    page.goto(f"/treatments/{tid}")
+    text = "Is it normal that the marks are warm?"
+    page.fill(f"#message-{tid}-body", text)
+    notice = page.locator("#request-failed")
+    # no network: the page says so instead of a button that does nothing (htmx logs a failed
+    # request as an error: expected here)
+    for expected in ("ERR_INTERNET_DISCONNECTED", "htmx:sendError", "htmx:responseError",
+                     "htmx:afterRequest"):
+        watch.allow(expected)
+    sending = f"**/treatments/{tid}/messages"
+    page.route(sending, lambda route: route.abort("internetdisconnected"))
+    page.click(f"#thread-{tid} button[type=submit]")
+    notice.wait_for()
+    assert "could not be reached" in notice.inner_text()
+    assert page.locator(f"#message-{tid}-body").input_value() == text
+    shot(page, "messages-03-send-failed")
+    # the server fails: its own words, and the box still holds the text
+    watch.allow("500")
+    page.unroute(sending)
+    page.route(sending, lambda route: route.fulfill(
+        status=500, content_type="text/html",
+        body='<article id="error"><h1>Oops</h1><p>Sorry, something went wrong on our side.</p></article>'))
+    page.click(f"#thread-{tid} button[type=submit]")
+    page.wait_for_function("document.querySelector('#request-failed p').textContent.includes('our side')")
+    assert page.locator(f"#message-{tid}-body").input_value() == text
+    page.click("#request-failed button")
+    assert notice.is_hidden()
+    page.unroute(sending)
+    page.click(f"#thread-{tid} button[type=submit]")
+    page.wait_for_selector(f"#thread-{tid} .message.mine:has-text('warm')")
+    assert notice.is_hidden()
+    context.close()
+    assert watch.unexpected() == []

@@ -2,6 +2,7 @@
 import re
 import statistics
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -414,3 +415,20 @@ def test_every_zone_a_person_may_choose_writes_dates():
     from webapp.services.auth import TIMEZONES
     for zone in sorted(TIMEZONES):
         get_timezone(zone)  # raises for a zone babel cannot write a date in
+
+
+@pytest.mark.parametrize("headers, back_to", [
+    ({"HX-Request": "true", "HX-Current-URL": "http://localhost/treatments/7?day=2#thread-7"},
+     "/treatments/7?day=2"),
+    ({"Referer": "http://localhost/therapist/clients/3"}, "/therapist/clients/3"),
+    # another site's page, or none: the login goes home as before
+    ({"HX-Request": "true", "HX-Current-URL": "https://evil.example/treatments/7"}, None),
+    ({"Referer": "http://localhost//evil.example/x"}, None),
+    ({}, None),
+])
+def test_a_form_sent_after_the_session_ended_logs_in_back_to_its_page(client, headers, back_to):
+    response = client.post("/treatments/7/messages", data={"body": "still there?"},
+                           headers=headers)
+    target = response.headers["HX-Redirect" if "HX-Request" in headers else "Location"]
+    assert urlsplit(target).path == "/auth/login"
+    assert parse_qs(urlsplit(target).query).get("next") == ([back_to] if back_to else None)

@@ -22,7 +22,8 @@ from webapp.services.auth import (MAX_PASSWORD, MIN_PASSWORD, ZONE_CHOICES, find
                                   unknown_account_hash, valid_timezone)
 from webapp.services.mail import send_mail
 from webapp.views import sessions
-from webapp.views.pages import name_text, redirect_to, render, render_error, safe_next
+from webapp.views.pages import (name_text, page_sent_from, redirect_to, render, render_error,
+                                safe_next)
 from webapp.views.throttle import limited
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -54,8 +55,13 @@ class NewPassword:
 
 @login_manager.unauthorized_handler
 def unauthorized():
-    """Send an anonymous visitor to the login page, also from an htmx request."""
-    target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    """Send an anonymous visitor to the login page, also from an htmx request.
+
+    After the login they come back to what they asked for, or, for a form sent after their
+    session ended, to the page they sent it from, where the browser kept what they wrote.
+    """
+    target = url_for("auth.login", next=request.full_path if request.method == "GET"
+                     else page_sent_from())
     if htmx:
         return "", 401, {"HX-Redirect": target}
     return redirect(target)

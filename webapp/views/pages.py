@@ -2,7 +2,7 @@
 import io
 import json
 import unicodedata
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from flask import (Blueprint, Flask, Request as FlaskRequest, abort, current_app, g, jsonify,
                    redirect, render_template, request, send_from_directory, url_for)
@@ -115,6 +115,21 @@ def safe_next(target: str | None) -> str | None:
                 or parts.path.startswith("//")):
             return None
     return target
+
+
+def page_sent_from() -> str | None:
+    """Return the path of the page this request's form was on, if it is a page of this site.
+
+    htmx names the page in ``HX-Current-URL``; a plain form only in ``Referer``. Either is a
+    full URL, kept only when its host is this request's host and its path passes safe_next.
+    """
+    source = request.headers.get("HX-Current-URL") or request.referrer
+    if not source or len(source) > 2048:
+        return None
+    parts = urlsplit(source)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    return safe_next(urlunsplit(("", "", parts.path, parts.query, "")))
 
 
 def render_error(status: int, title: str, message: str):
