@@ -8,13 +8,15 @@ import sys
 import tracemalloc
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
 from webapp.analysis import (ANALYZER_VERSION, PhotoReading, PhotoRefused, analyze_image,
-                             analyze_photo, colour, masks, open_photo, synthetic as syn)
+                             analyze_photo, colour, masks, open_photo, proposals,
+                             synthetic as syn)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -727,3 +729,23 @@ def test_a_pale_mark_touching_a_dark_one_is_measured_itself(gap):
     for truth, detail in zip(photo.marks, details):
         assert abs(detail["delta_e"] - truth.delta_e) < 1.5, (truth.delta_e, detail["delta_e"])
         assert detail["colour"] == truth.colour
+
+
+def _candidate(score: float, centre: tuple[int, int], radius: float, shape=(120, 160)):
+    """A measured candidate whose segmented area is a disc on the analysis grid."""
+    rows, cols = np.ogrid[:shape[0], :shape[1]]
+    disc = (rows - centre[0]) ** 2 + (cols - centre[1]) ** 2 <= radius ** 2
+    measured = SimpleNamespace(component=(slice(0, shape[0]), slice(0, shape[1]), disc))
+    return proposals.Proposal(measured, score, {})
+
+
+def test_a_marks_wider_extent_is_not_proposed_beside_its_core():
+    core = _candidate(0.9, (60, 50), 8)
+    # the mottled surround measured from another candidate point: it holds all of the core,
+    # which is only a fifth of it, so the 30% overlap rule alone kept it as a second mark
+    extent = _candidate(0.5, (60, 55), 18)
+    neighbour = _candidate(0.6, (60, 120), 10)
+    # a neighbour whose soft edge touches the core's (a little of each) is a mark of its own
+    touching = _candidate(0.4, (75, 50), 9)
+    kept = proposals._distinct([extent, touching, neighbour, core], (120, 160))
+    assert [p.score for p in kept] == [core.score, neighbour.score, touching.score]

@@ -25,6 +25,9 @@ MAX_CANDIDATES = 10
 WIDE_AREA = 0.12
 # a mark-like score at least this makes a proposal (the product of the terms below, 0–1)
 MIN_SCORE = 0.3
+# a candidate that holds over half of a mark already kept is that mark's wider extent (its
+# mottled surround with the core in it), not a second mark: two marks never hold one another
+SAME_MARK_SHARE = 0.5
 # size of a mark, equivalent-circle diameter as a share of the short side: cups are 3–7 cm
 # across, photographed from 20–60 cm; moles, hair and pores are smaller
 MIN_DIAMETER = 0.008
@@ -245,10 +248,8 @@ def score(scene: Scene, measured: Measured) -> tuple[float, dict]:
 def propose(scene: Scene) -> list[Proposal]:
     """Return the marks in the photo, most mark-like first (at most ``MAX_PROPOSALS``).
 
-    Candidates that turn out to be the same mark once measured (their segmented areas overlap)
-    are kept once, as the most mark-like of them: a ragged measurement of a mark (its whole
-    mottled extent) must not hide a round one of its core. Only proposals scoring at least
-    ``MIN_SCORE`` are returned.
+    Candidates that turn out to be the same mark once measured are kept once (:func:`_distinct`).
+    Only proposals scoring at least ``MIN_SCORE`` are returned.
     """
     measured_all: list[Proposal] = []
     for x, y, inner_radius in _candidate_points(scene):
@@ -256,14 +257,31 @@ def propose(scene: Scene) -> list[Proposal]:
         measured = measure_at(scene, (x, y), search=inner_radius > WIDE_AREA)
         if measured.found:
             measured_all.append(Proposal(measured, *score(scene, measured)))
+    return _distinct(measured_all, scene.shape)[:MAX_PROPOSALS]
+
+
+def _distinct(measured_all: list[Proposal], shape: tuple[int, int]) -> list[Proposal]:
+    """The candidates that are marks of their own, most mark-like first, scoring >= ``MIN_SCORE``.
+
+    ``shape`` is the analysis grid's (rows, columns), on which each ``measured.component`` lies.
+    Candidates whose segmented areas overlap are one mark, kept as the most mark-like of them:
+    a ragged measurement of a mark (its whole mottled extent) must not hide a round one of its
+    core (a candidate over 30% taken is dropped), nor stand beside it as a second mark (one
+    holding ``SAME_MARK_SHARE`` of a kept mark is that mark's extent).
+    """
     proposals: list[Proposal] = []
-    taken = np.zeros(scene.shape, dtype=bool)
+    # which kept candidate (1, 2, ...) each pixel belongs to, and the size of each
+    taken = np.zeros(shape, dtype=np.int32)
+    sizes = [0]
     # stable: among equal scores the stronger candidate, measured first, is kept
     for proposal in sorted(measured_all, key=lambda p: p.score, reverse=True):
         rows, cols, component = proposal.measured.component
-        if (taken[rows, cols] & component).sum() > 0.3 * component.sum():
+        shared = np.bincount(taken[rows, cols][component], minlength=len(sizes))
+        if (shared[1:].sum() > 0.3 * component.sum()
+                or (shared[1:] > SAME_MARK_SHARE * np.asarray(sizes[1:])).any()):
             continue
-        taken[rows, cols] |= component
+        sizes.append(int(np.count_nonzero(component)))
+        taken[rows, cols][component & (taken[rows, cols] == 0)] = len(sizes) - 1
         if proposal.score >= MIN_SCORE:
             proposals.append(proposal)
-    return proposals[:MAX_PROPOSALS]
+    return proposals
