@@ -749,3 +749,28 @@ def test_a_marks_wider_extent_is_not_proposed_beside_its_core():
     touching = _candidate(0.4, (75, 50), 9)
     kept = proposals._distinct([extent, touching, neighbour, core], (120, 160))
     assert [p.score for p in kept] == [core.score, neighbour.score, touching.score]
+
+
+def test_a_tap_in_a_bruises_pale_middle_passes_over_a_freckle_nearer_it():
+    # a bruise whose middle has cleared (its skin's own colour there, a ring of violet round it)
+    # and a freckle between the tap and the ring: the freckle is too small for its distance, so
+    # it is no mark, but it hid the ring behind it and the tap read clear skin (a real bruise
+    # photo, 2.9.0)
+    skin = syn.skin_lab_for_ita(45)
+    ys, xs = np.mgrid[0:480, 0:640]
+    r = np.hypot(xs - 320, ys - 240)
+    ring = np.clip((r - 15) / 8, 0, 1) * np.clip((48 - r) / 10, 0, 1)
+    freckle = ((np.abs(xs - 330) <= 1) & (np.abs(ys - 240) <= 1)).astype(float)
+    photo = syn.render_scene(skin, [], size=(640, 480), seed=31)
+    lab = colour.srgb8_to_lab(np.asarray(photo.image))
+    plain = lab + ring[..., None] * np.array(syn.mark_delta(skin, 12, "violet"))
+    speckled = plain + freckle[..., None] * np.array(syn.mark_delta(skin, 16, "brown"))
+    for painted in (plain, speckled):
+        detail = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(painted))),
+                               at=[(0.5, 0.5)]).mark_details[0]
+        assert detail["stage"] == "fresh" and detail["colour"] == "violet", detail
+        assert np.hypot(detail["centre"][0] * 640 - 320, detail["centre"][1] * 480 - 240) < 20, detail
+    # the freckle alone beside a tap on clear skin is still no mark
+    alone = lab + freckle[..., None] * np.array(syn.mark_delta(skin, 16, "brown"))
+    detail = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(alone))), at=[(0.5, 0.5)]).mark_details[0]
+    assert detail["stage"] == "resolved", detail

@@ -255,7 +255,9 @@ def _component_at(candidates: np.ndarray, point, reach_px: float) -> np.ndarray 
 
     A part beside the point counts only when the point lies on its soft edge: it must be at
     least half as wide as its distance from the point (a mole or a hair next to a faded mark is not
-    what the tap meant).
+    what the tap meant). Such a speck nearer the point than a mark's edge is passed over for the
+    mark: a tap in a bruise's pale middle, with a pore or a freckle between it and the bruise,
+    read clear skin.
     """
     labels, count = masks.components(candidates)
     if count == 0:
@@ -268,15 +270,18 @@ def _component_at(candidates: np.ndarray, point, reach_px: float) -> np.ndarray 
         rows = slice(max(0, int(y - reach_px)), min(height, int(y + reach_px) + 1))
         cols = slice(max(0, int(x - reach_px)), min(width, int(x + reach_px) + 1))
         ys, xs = np.nonzero(labels[rows, cols])
-        if len(ys) == 0:
-            return None
         d2 = (ys + rows.start - y) ** 2 + (xs + cols.start - x) ** 2
-        nearest = int(np.argmin(d2))
-        if d2[nearest] > reach_px**2:
+        within = d2 <= reach_px**2
+        if not within.any():
             return None
-        label = labels[rows, cols][ys[nearest], xs[nearest]]
-        if np.count_nonzero(labels == label) < np.pi * d2[nearest] / 4:
+        order = np.argsort(d2[within])
+        near, d2 = labels[rows, cols][ys[within], xs[within]][order], d2[within][order]
+        # each part's nearest pixel (np.unique keeps the first), nearest parts first
+        parts, first = np.unique(near, return_index=True)
+        wide = np.bincount(labels.ravel(), minlength=count + 1)[parts] >= np.pi * d2[first] / 4
+        if not wide.any():
             return None
+        label = parts[wide][np.argmin(first[wide])]
     return labels == label
 
 
