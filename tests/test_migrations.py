@@ -6,8 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
+from tests.recovery_rows import add_checkin, make_treatment
 from webapp.extensions import db
-from webapp.models import render_migration_item
+from webapp.models import CheckIn, Reading, User, render_migration_item
 
 
 def test_upgrade_from_empty_matches_models(app):
@@ -85,6 +86,40 @@ def test_a_person_stored_with_a_placeholder_zone_gets_utc(app):
                 zones = dict(connection.execute(sa.select(people.c.id, people.c.timezone)).all())
             assert zones == {1: "UTC", 2: "UTC", 3: "Europe/Berlin"}
         finally:
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            db.create_all()
+
+
+def test_a_deleted_rows_id_is_never_given_again_and_the_upgrade_keeps_every_row(app):
+    with app.app_context():
+        db.drop_all()
+        try:
+            upgrade(revision="0011")
+            # a client with a treatment and two check-ins, one with its reading (a child row
+            # that ON DELETE CASCADE would take with a rebuilt parent)
+            client = User(email="c@example.com", role="client", name="C", timezone="UTC",
+                          password_hash="x")
+            db.session.add(client)
+            db.session.commit()
+            treatment_id = make_treatment(app, client)
+            first = add_checkin(app, treatment_id, 1.0, 12.0)
+            latest = add_checkin(app, treatment_id, 2.0, 10.0)
+            db.session.remove()
+            upgrade()
+            assert db.session.scalars(sa.select(CheckIn.id).order_by(CheckIn.id)).all() == [
+                first, latest]
+            assert db.session.scalar(sa.select(sa.func.count(Reading.id))) == 2
+            # the latest check-in is deleted: the next one gets an id of its own
+            db.session.delete(db.session.get(CheckIn, latest))
+            db.session.commit()
+            assert add_checkin(app, treatment_id, 2.5, 9.0) > latest
+            if db.engine.dialect.name == "sqlite":
+                with db.engine.connect() as connection:
+                    assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        finally:
+            db.session.remove()
             db.drop_all()
             with db.engine.begin() as connection:
                 connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))

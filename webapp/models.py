@@ -500,3 +500,10 @@ def _refuse_audit_changes(session: so.Session, flush_context: Any, instances: An
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEvent):
             raise ValueError("audit events are append-only")
+
+
+# SQLite gives a deleted row's id to the next row unless the table says AUTOINCREMENT; an id
+# names a photo in a saved link and an object in the audit log, so none is ever given twice
+# (PostgreSQL's sequences never re-use one; migration 0012 rebuilds existing SQLite tables)
+for _table in db.metadata.tables.values():
+    _table.dialect_kwargs["sqlite_autoincrement"] = True
