@@ -485,10 +485,12 @@ def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndar
     halo = loose & masks.dilate(component, radius) & ~component
     # only what changes colour as a mark does: the darker band of shading along the body's
     # outline changes hue by chance (its a*, b* hardly move) and would read as a yellow part
-    halo[halo] = _marks_colour(masks.pixels(lab_s, halo), skin_lab)
+    values = masks.pixels(lab_s, halo)
+    marked = _marks_colour(values, skin_lab)
+    halo[halo] = marked
     if not halo.any():
         return component
-    late = colour.breakdown_part(skin_lab, masks.pixels(lab_s, halo).T)
+    late = colour.breakdown_part(skin_lab, values[:, marked].T)
     if np.count_nonzero(late) < 0.5 * colour.MIXED_BREAKDOWN_FRACTION * np.count_nonzero(component):
         # a few yellowish pixels at a fresh mark's edge are no breakdown part
         return component
