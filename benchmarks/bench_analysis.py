@@ -10,7 +10,8 @@ analysis, and the process's ru_maxrss). Also times ``analyze_photo(path, at=six 
 marks measured where a client confirmed them (goal ≤ 0.7 of a full decode). Last, the one
 hand-written mask helper, ``masks.fill_holes`` (one OpenCV labelling), against SciPy's
 ``ndimage.binary_fill_holes`` on an analysis-grid mask: the same result, and the library is kept
-out only while it is over 1.5× slower (issue 15).
+out only while it is over 1.5× slower (issue 15). ``--stages`` adds where the CPU time of
+``analyze_photo(path, at=six points)`` goes, stage by stage (median per run).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from webapp.analysis import analyze_photo  # noqa: E402
+from webapp.analysis import analyze, analyze_photo, colour  # noqa: E402
 from webapp.analysis import masks  # noqa: E402
 from webapp.analysis import synthetic as syn  # noqa: E402
 
@@ -85,11 +86,60 @@ def fill_holes_comparison(runs: int = 50) -> None:
           f"(SciPy {scipy_ms / ours:.1f}x; same result: {same}; the library is used below 1.5x)")
 
 
+# the stages of an analysis with points, as (label, module, function): none calls another
+STAGES = (
+    ("decode (JPEG draft)", analyze, "open_photo"),
+    ("reduce to the grid", analyze, "analysis_array"),
+    ("CIELAB conversion", colour, "srgb8_to_lab_planes"),
+    ("find_body", analyze, "find_body"),
+    ("quality checks", analyze, "_quality"),
+    ("measure_at (all points)", analyze, "measure_at"),
+)
+
+
+def stage_times(path: Path, points, runs: int) -> None:
+    """Print the median CPU time (ms) of each of ``STAGES`` in ``analyze_photo(path, at=points)``,
+    and of the rest (smoothing, glare, readings), by timing the functions in place."""
+    spent: dict[str, float] = {}
+    originals = [(module, name, getattr(module, name)) for _, module, name in STAGES]
+
+    def timed_stage(label, function):
+        def run(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + (time.process_time() - start) * 1000
+        return run
+
+    per_run: dict[str, list[float]] = {label: [] for label, _, _ in STAGES}
+    totals = []
+    try:
+        for label, module, name in STAGES:
+            setattr(module, name, timed_stage(label, getattr(module, name)))
+        for _ in range(runs):
+            spent.clear()
+            totals.append(timed(lambda: analyze_photo(path, at=points))[1])
+            for label in per_run:
+                per_run[label].append(spent.get(label, 0.0))
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
+    total = statistics.median(totals)
+    medians = {label: statistics.median(values) for label, values in per_run.items()}
+    print(f"stages of analyze_photo(path, at={len(points)} points), CPU ms (median of {runs}):")
+    for label, value in medians.items():
+        print(f"  {label:26s} {value:6.1f}")
+    print(f"  {'the rest':26s} {total - sum(medians.values()):6.1f}")
+    print(f"  {'total':26s} {total:6.1f}")
+
+
 def main() -> None:
     """Build the photo, time both, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--legacy", action="store_true", help="the earlier 1.6 MB photo")
+    parser.add_argument("--stages", action="store_true", help="where the time with six points goes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "phone.jpg"
@@ -110,6 +160,8 @@ def main() -> None:
             decode_runs.append(timed(decode))
             analyze_runs.append(timed(lambda: analyze_photo(path)))
             points_runs.append(timed(lambda: analyze_photo(path, at=points)))
+        if args.stages:
+            stage_times(path, points, args.runs)
         tracemalloc.start()
         reading = analyze_photo(path)
         _, peak = tracemalloc.get_traced_memory()

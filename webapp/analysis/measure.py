@@ -55,6 +55,9 @@ DETECT_DELTA_E = 2.0
 # the texture floor: a mark must differ from the local skin field by this many times the 80th
 # percentile of clear skin's own difference far from the point (pores, mottling, JPEG noise)
 NOISE_FACTOR = 1.5
+# ... that percentile taken of about this many of those pixels, evenly spaced (masks.sample): a
+# window's ten thousand cost a partition each round, and the floor is the same on seeds 11-13
+NOISE_SAMPLE = 2000
 # the smallest mark, an equivalent-circle diameter as a share of the short side (a texture
 # blob of a few pixels is no mark)
 MIN_DIAMETER = 0.015
@@ -380,7 +383,7 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
         # skin's own texture sets the floor: what differs no more than the clear skin far from
         # the point does is texture, not a mark
         far = clear & (distance_sq >= (0.55 * half) ** 2)
-        noise = masks.percentile(strength[far], 80) if np.count_nonzero(far) >= 30 else 0.0
+        noise = masks.percentile(masks.sample(strength[None], far, NOISE_SAMPLE)[:, 0], 80) if np.count_nonzero(far) >= 30 else 0.0
         detect = max(DETECT_DELTA_E, NOISE_FACTOR * noise)
         loose = _component_at((strength >= detect) & reach, (x, y), touch)
         if loose is not None and np.count_nonzero(loose) < min_area:
@@ -490,10 +493,12 @@ def _with_breakdown_part(lab_s, component, loose, skin_lab, strength) -> np.ndar
     halo = loose & masks.dilate(component, radius) & ~component
     # only what changes colour as a mark does: the darker band of shading along the body's
     # outline changes hue by chance (its a*, b* hardly move) and would read as a yellow part
-    halo[halo] = _marks_colour(masks.pixels(lab_s, halo), skin_lab)
+    values = masks.pixels(lab_s, halo)
+    marked = _marks_colour(values, skin_lab)
+    halo[halo] = marked
     if not halo.any():
         return component
-    late = colour.breakdown_part(skin_lab, masks.pixels(lab_s, halo).T)
+    late = colour.breakdown_part(skin_lab, values[:, marked].T)
     if np.count_nonzero(late) < 0.5 * colour.MIXED_BREAKDOWN_FRACTION * np.count_nonzero(component):
         # a few yellowish pixels at a fresh mark's edge are no breakdown part
         return component
