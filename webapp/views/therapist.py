@@ -94,17 +94,9 @@ def review(person: User, note_form: NoteForm | None = None) -> dict:
         .order_by(Flag.acknowledged_at.is_not(None), Flag.raised_at.desc(), Flag.id.desc())).all()
     threads = {t.id: thread(t, current_user) for t in treatments}
     return {"client": person, "timelines": timelines, "flags": flags, "threads": threads,
-            "names": acknowledger_names(flags), "notes": own_notes(person.id),
+            "notes": own_notes(person.id),
             "current_reasons": flagging.current_reasons(flags, now),
             "note_form": note_form or NoteForm(formdata=None), "now": now}
-
-
-def acknowledger_names(flags) -> dict[int, str]:
-    """Return the names of the therapists who acknowledged the flags, in one query."""
-    ids = {f.acknowledged_by_id for f in flags if f.acknowledged_by_id}
-    if not ids:
-        return {}
-    return dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
 def own_notes(client_id: int) -> list[Note]:
@@ -167,7 +159,6 @@ def flag(flag_id: int):
     audit.record("view_flag", current_user, subject=found.treatment.client_id, obj=found)
     db.session.commit()
     return render("therapist/flag.html", flag=found, form=AcknowledgeForm(formdata=None),
-                  names=acknowledger_names([found]),
                   current_reasons=flagging.current_reasons([found], utcnow()))
 
 
@@ -201,5 +192,5 @@ def acknowledge(flag_id: int):
                                     _anchor="flags"))
         status = 200
     return render("therapist/flag.html", "therapist/_flag.html", status=status, flag=found,
-                  form=form, names=acknowledger_names([found]), message=message,
+                  form=form, message=message,
                   current_reasons=flagging.current_reasons([found], utcnow()))
