@@ -18,6 +18,7 @@ from webapp import clock
 from webapp.extensions import db, htmx
 from webapp.models import CheckIn, utcnow
 from webapp.services import audit
+from webapp.services.dates import show_times_of
 from webapp.services.access import can_see_photos
 from webapp.services.marks import (BADGE_GAP_PX, BADGE_R, BADGE_REACH, BADGE_SIDES, HIT_PX,
                                    MAX_POINTS, RING_GAP_PX, SUGGESTED_LETTERS, TAPPED_RADIUS,
@@ -111,6 +112,7 @@ def show_board(board: Board, status: int = 200):
     partial = "marks/_board.html" if htmx.target == f"board-{board.checkin.id}" else None
     treatment = board.checkin.treatment
     zone = treatment.client.timezone
+    show_times_of(treatment.client)
     # a photo queued offline may arrive days later: its page names its own day
     day = clock.day_number(treatment.treated_at, board.checkin.taken_at, zone)
     return render("marks/confirm.html", partial, status=status, board=board, day=day,

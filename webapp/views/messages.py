@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length
 from webapp.extensions import db, htmx
 from webapp.models import CareLink, Message, Treatment, User
 from webapp.services import audit
+from webapp.services.dates import show_times_of
 from webapp.services.access import linked_therapist_ids
 from webapp.services.messages import (BODY_MAX, FLAG_TOPICS, announce, client_recipient,
                                       inbox_rows, mark_read, send, unread_count, visible)
@@ -111,6 +112,7 @@ def show(treatment_id: int):
     if request.method == "POST":
         return create(treatment_id)
     treatment = get_treatment_or_404(treatment_id)
+    show_times_of(treatment.client)
     partial = partial_for(treatment)
     if current_user.id != treatment.client_id and partial is None:
         audit.record("view_messages", current_user, subject=treatment.client_id, obj=treatment)
@@ -122,6 +124,7 @@ def show(treatment_id: int):
 def create(treatment_id: int):
     """Send a message on a treatment's thread; htmx gets the thread back, a form the page."""
     treatment = get_treatment_or_404(treatment_id)
+    show_times_of(treatment.client)
     form = form_for(treatment)
     found = thread(treatment, current_user, form)
     # with no therapist linked the thread says so in place of the form: nothing to validate

@@ -17,7 +17,8 @@ from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
 from webapp.extensions import csrf, db, htmx
 from webapp.services import chart, demo, pwa, tips
 from webapp.services.access import can_see_photos
-from webapp.services.dates import DATE_PATTERN, DATETIME_PATTERN, TIME_PATTERN, formatter
+from webapp.services.dates import (DATE_PATTERN, DATETIME_PATTERN, TIME_PATTERN, formatter,
+                                   times_zone)
 from webapp.services.recovery import checkins_by_treatment
 
 bp = Blueprint("pages", __name__)
@@ -264,6 +265,7 @@ def install(app: Flask) -> None:
         return formatter(DATE_PATTERN)(value) if value else ""
 
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["times_zone"] = times_zone
     app.jinja_env.globals["theme_colour"] = THEME_COLOUR
 
     @app.template_global()

@@ -11,6 +11,7 @@ from webapp.extensions import db
 from webapp.models import Record, Treatment, utcnow
 from webapp.services import audit
 from webapp.services.access import can_see_client, can_see_photos
+from webapp.services.dates import show_times_of
 from webapp.services.records import new_code, normalised, render_pdf
 from webapp.views.access import get_treatment_or_404
 from webapp.views.pages import redirect_to, render
@@ -59,6 +60,7 @@ def issued_records(treatment: Treatment) -> list[Record]:
 def download(treatment_id: int):
     """Issue and send a treatment's record (PDF) to its client or their linked therapist."""
     treatment = get_treatment_or_404(treatment_id)
+    show_times_of(treatment.client)
     issued_at = utcnow()
     code = new_code()
     pdf = render_pdf(treatment, code, issued_at,

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
 from webapp.services import audit, flags as flagging, messages, reasons, timeline, triage
+from webapp.services.dates import show_times_of
 from webapp.services.access import is_linked, linked_client_ids
 from webapp.services.recovery import recoveries
 from webapp.views.access import get_linked_client_or_404, role_required
@@ -111,6 +112,7 @@ def own_notes(client_id: int) -> list[Note]:
 def client(client_id: int):
     """Show a linked client's treatments with their timelines, flags and notes (audited)."""
     person = get_linked_client_or_404(client_id)
+    show_times_of(person)
     # commit the audit first: a commit expires loaded objects, and reloading each costs a query
     audit.record("view_client", current_user, subject=person, obj=person)
     # the page shows each treatment's thread: what the client wrote is seen
@@ -125,6 +127,7 @@ def client(client_id: int):
 def add_note(client_id: int):
     """Add a private note about a linked client; htmx gets the notes section back."""
     person = get_linked_client_or_404(client_id)
+    show_times_of(person)
     form = NoteForm()
     if not form.validate():
         if wants_fragment():
@@ -156,6 +159,7 @@ def get_flag_or_404(flag_id: int) -> Flag:
 def flag(flag_id: int):
     """Show one flag with its reason, and the form to acknowledge it (audited)."""
     found = get_flag_or_404(flag_id)
+    show_times_of(found.treatment.client)
     audit.record("view_flag", current_user, subject=found.treatment.client_id, obj=found)
     db.session.commit()
     return render("therapist/flag.html", flag=found, form=AcknowledgeForm(formdata=None),
@@ -167,6 +171,7 @@ def flag(flag_id: int):
 def acknowledge(flag_id: int):
     """Acknowledge a flag with a note, recording who and when; it stays in the history."""
     found = get_flag_or_404(flag_id)
+    show_times_of(found.treatment.client)
     form = AcknowledgeForm()
     message = None
     if found.acknowledged_at is not None:
