@@ -151,6 +151,16 @@
       say(words("saidAdded", spots().find((s) => s.field === field).number));
     }
 
+    // the server follows at most data-max points: a point past them is refused here, where
+    // the client sees it, not when saving
+    function full(all) {
+      if (all.filter((s) => s.kept && s.kind !== "suggested").length < Number(board.dataset.max)) {
+        return false;
+      }
+      say(words("saidFull"), true);
+      return true;
+    }
+
     function tap(x, y) {
       const all = spots();
       if (first) {
@@ -162,6 +172,7 @@
           on.field.checked = false;
           say(words("saidRemoved"));
         } else {
+          if (full(all)) return;
           const removed = hit(x, y, all.filter((s) => !s.kept));
           if (removed) removed.field.checked = true;
           added(removed ? removed.field : addPoint(x, y));
@@ -176,9 +187,11 @@
         form.querySelector('input[name="move"]:checked').checked = false;
         say(words("saidMoved", target.number));
       } else if (chosen === "new") {
+        if (full(all)) return;
         form.querySelector('input[name="move"]:checked').checked = false;
         added(addPoint(x, y));
       } else if (hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept))) {
+        if (full(all)) return;
         const seen = hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept));
         seen.field.checked = true;
         added(seen.field);

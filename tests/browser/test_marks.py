@@ -322,3 +322,32 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         assert watch.unexpected() == []
     finally:
         context.close()
+
+
+def test_the_board_refuses_the_point_past_the_limit_and_keeps_the_rest(
+        browser, base_url, watch, live_app, treatment):
+    """Tapping the skin again and again: the board follows at most 24 points, says so at the
+    25th tap (a refusal), and keeps every point; the tester's 30 taps were all lost at saving."""
+    email, treatment_id = treatment
+    context = phone(browser, base_url, watch)
+    page = context.new_page()
+    count = ("() => document.querySelectorAll('input[name=keep]:checked').length"
+             " + document.querySelectorAll('[data-added-inputs] input[name=point]').length")
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        grid = [(0.06 + 0.125 * (i % 8), 0.06 + 0.15 * (i // 8)) for i in range(48)]
+        for x, y in grid:
+            if page.evaluate(count) == 24:
+                break
+            tap(page, x, y)
+        assert page.evaluate(count) == 24
+        tap(page, 0.94, 0.94)
+        message = page.locator("[data-board-message]")
+        assert "That is more marks than we can follow (at most 24)." in message.text_content()
+        assert "refusal" in message.get_attribute("class")
+        assert page.evaluate(count) == 24
+        shot(page, "marks-limit")
+    finally:
+        context.close()
+    assert watch.unexpected() == []
