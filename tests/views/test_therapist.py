@@ -270,3 +270,20 @@ def test_each_therapist_reads_a_flags_reason_in_their_own_language(app, client, 
     for url in ("/therapist/", f"/therapist/clients/{people['c1'].id}"):
         assert ("Сообщено о волдырях или повреждении кожи и о температуре на день 5."
                 in pages[url]), url
+
+
+def test_a_flag_the_sweep_closed_says_why_in_the_readers_language(app, client, auth, people,
+                                                                  slow_c1):
+    """The sweep stores its closing note in the practice's language; a therapist who reads
+    Russian reads it in Russian, and the flag's head in grammatical Russian."""
+    with app.app_context():
+        db.session.add(Flag(treatment_id=slow_c1["treatment"], kind="missed_checkins",
+                            reason="No check-in", acknowledged_at=db.func.now(),
+                            note="Closed automatically: the client checked in again, or the "
+                                 "recovery is no longer followed."))
+        db.session.get(User, people["t1"].id).language = "ru"
+        db.session.commit()
+    auth.login(people["t1"])
+    page = client.get(f"/therapist/clients/{people['c1'].id}").get_data(as_text=True)
+    assert "Закрыто автоматически: клиент снова прислал фото" in page
+    assert "Closed automatically" not in page and "поступил" not in page

@@ -788,3 +788,19 @@ def test_a_therapist_elsewhere_reads_the_clients_times_labelled(app, client, aut
     auth.login(people["c1"])  # her own page: her own zone, nothing to say about it
     page = client.get(f"/treatments/{tid}").get_data(as_text=True)
     assert "22:00" in page and "23:50" in page and "local times" not in page
+
+
+@pytest.mark.parametrize("language, written, not_written", [
+    ("en", "ΔE 2.9", "ΔE 3.0"), ("ru", "ΔE 2,9", "ΔE 3")])
+def test_a_faded_mark_is_never_written_3_and_decimals_follow_the_language(
+        app, client, auth, people, language, written, not_written):
+    """2.97 is under 3, so faded: it is written 2.9 (cut, not rounded up to the line it is
+    under), with the decimal comma on a Russian page, as the flag reasons write it."""
+    with app.app_context():
+        db.session.get(User, people["c1"].id).language = language
+        db.session.commit()
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=8.5)
+    add_course(app, tid, [(0.4, 12.0, "violet"), (7.4, 2.97, "brown")])
+    auth.login(people["c1"])
+    page = client.get(f"/treatments/{tid}").get_data(as_text=True)
+    assert written in page and not_written not in page

@@ -79,7 +79,6 @@ class Chart:
     y_ticks: tuple[Tick, ...]
     expected_days: int
     projected_x: float | None
-    values: str  # "day: ΔE; " for each point, the chart's text alternative
     projected_day: int | None = None  # the day the projection line marks
 
 
@@ -134,7 +133,7 @@ def build(readings: tuple[ChartInput, ...], expected_days: int, last_day: int,
         """Place a reading, and its label above it (below near the top), inside the chart."""
         px, py = x(r.t_days), y(r.delta_e)
         label_y = py - LABEL_RISE if py - LABEL_RISE > top + LABEL_RISE else py + LABEL_DROP
-        return Point(px, py, int(r.t_days), round(r.delta_e, 1), r.stage, r.mark_hex,
+        return Point(px, py, int(r.t_days), r.delta_e, r.stage, r.mark_hex,
                      r.taken_at, min(max(px, left + LABEL_INSET), right - LABEL_INSET), label_y)
 
     points = tuple(point(r) for r in sorted(readings, key=lambda r: r.t_days))
@@ -149,5 +148,4 @@ def build(readings: tuple[ChartInput, ...], expected_days: int, last_day: int,
                  points=points, line=" ".join(f"{p.x},{p.y}" for p in points), ceiling=ceiling,
                  resolved_y=y(RESOLVED_BELOW), x_ticks=x_ticks, y_ticks=y_ticks,
                  expected_days=expected_days, projected_x=projected_x,
-                 values="".join(f"{p.day}: {p.delta_e:.1f}; " for p in points),
                  projected_day=math.floor(projected_day) if shown else None)

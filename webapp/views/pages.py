@@ -19,6 +19,7 @@ from webapp.services import chart, demo, pwa, tips
 from webapp.services.access import can_see_photos
 from webapp.services.dates import (DATE_PATTERN, DATETIME_PATTERN, TIME_PATTERN, formatter,
                                    times_zone)
+from webapp.services.reasons import tenths
 from webapp.services.recovery import checkins_by_treatment
 
 bp = Blueprint("pages", __name__)
@@ -266,6 +267,7 @@ def install(app: Flask) -> None:
 
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["times_zone"] = times_zone
+    app.jinja_env.filters["tenths"] = tenths
     app.jinja_env.globals["theme_colour"] = THEME_COLOUR
 
     @app.template_global()
