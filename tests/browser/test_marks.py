@@ -351,3 +351,39 @@ def test_the_board_refuses_the_point_past_the_limit_and_keeps_the_rest(
     finally:
         context.close()
     assert watch.unexpected() == []
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_the_board_fits_a_320_px_screen(browser, base_url, watch, live_app, treatment,
+                                        javascript):
+    """On a 320 px phone the page never scrolls sideways: with the script the photo and its
+    circles shrink to the screen and a tap still lands where it was made; without it the
+    photo keeps the pixels its taps are sent in, and scrolls on its own."""
+    email, treatment_id = treatment
+    context = browser.new_context(base_url=base_url, viewport={"width": 320, "height": 700},
+                                  device_scale_factor=1, java_script_enabled=javascript)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        assert no_horizontal_scroll(page)
+        box = page.locator('input[name="tap"]').bounding_box()
+        if javascript:
+            page.wait_for_selector(".mark-board.draggable")
+            box = page.locator('input[name="tap"]').bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 320
+            overlay = page.locator(".mark-overlay").bounding_box()
+            assert abs(overlay["width"] - box["width"]) < 1
+            before = page.locator('[data-added-inputs] input[name="point"]').count()
+            tap(page, 0.9, 0.9)
+            value = page.locator('[data-added-inputs] input[name="point"]').last.get_attribute(
+                "value")
+            assert page.locator('[data-added-inputs] input[name="point"]').count() == before + 1
+            x, y = (float(v) for v in value.split(","))
+            assert abs(x - 0.9) < 0.01 and abs(y - 0.9) < 0.01
+        else:
+            assert box["width"] == 340
+        shot(page, f"marks-320{'' if javascript else '-nojs'}")
+    finally:
+        context.close()
