@@ -210,6 +210,24 @@
       }
     }
 
+    function addFromKeys() {
+      const all = spots();
+      if (full(all)) return;
+      const chosen = form.querySelector('input[name="move"]:checked');
+      if (chosen) chosen.checked = false;
+      const field = addPoint(0.5, 0.5);
+      focusedField = field;
+      draw();
+      say(words("saidAddedKeys", spots().find((s) => s.field === field).number));
+    }
+
+    // choosing what to move says what the next tap does
+    form.querySelectorAll('input[name="move"]').forEach((radio) => {
+      radio.addEventListener("change", () => {
+        say(radio.value === "new" ? words("saidPickNew") : words("saidPick", radio.value));
+      });
+    });
+
     function circle(className, cx, cy, r) {
       const element = document.createElementNS(SVG, "circle");
       element.setAttribute("class", className);
@@ -389,8 +407,12 @@
         dragged = false;
         return;
       }
-      // a keyboard "click" has no place on the photo: the points and the list serve the keyboard
-      if (event.detail === 0) return;
+      // a keyboard "click" (Enter or Space on the photo) has no place on it: it adds a point in
+      // the middle, focused, for the arrow keys to move onto the mark
+      if (event.detail === 0) {
+        addFromKeys();
+        return;
+      }
       const point = at(event);
       // a finger just off the photo may still "click" it (touch adjustment): never an edge mark
       if (!onPhoto(point)) {

@@ -387,3 +387,32 @@ def test_the_board_fits_a_320_px_screen(browser, base_url, watch, live_app, trea
         shot(page, f"marks-320{'' if javascript else '-nojs'}")
     finally:
         context.close()
+
+
+def test_a_missed_mark_is_added_and_placed_with_the_keyboard_alone(
+        browser, base_url, watch, live_app, treatment):
+    """Enter on the photo adds a point in its middle, focused and said; the arrow keys move it
+    onto the mark; choosing "A new mark" says what comes next, not the last mark's prompt."""
+    email, treatment_id = treatment
+    context = phone(browser, base_url, watch)
+    page = context.new_page()
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        before = page.locator('[data-added-inputs] input[name="point"]').count()
+        page.focus('input[name="tap"]')
+        page.keyboard.press("Enter")
+        added = page.locator('[data-added-inputs] input[name="point"]')
+        assert added.count() == before + 1 and added.last.get_attribute("value") == "0.5000,0.5000"
+        message = page.locator("[data-board-message]").text_content()
+        assert "added in the middle of the photo" in message
+        focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+        assert "arrow keys" in focused
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        x, y = (float(v) for v in added.last.get_attribute("value").split(","))
+        assert x > 0.5 and y == 0.5
+        assert page.url.endswith("/marks")  # Enter did not send the form
+    finally:
+        context.close()
+    assert watch.unexpected() == []
