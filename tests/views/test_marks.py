@@ -826,3 +826,22 @@ def test_triage_ranks_by_the_furthest_behind_mark(app, client, auth, make_user, 
                     page.index("<strong><bdi>Sam Slowish</bdi></strong>")]
     assert "Mark 3 is fading slower than expected: on day " in lena_row
     assert "The mark is fading" not in lena_row  # which mark, said once
+
+
+def test_a_first_photo_with_no_mark_found_says_so(app, client, auth, setup):
+    """Where the analysis outlined nothing, the board does not speak of outlines to remove: it
+    says none was found and to tap each mark."""
+    from PIL import Image
+    plain = Image.new("RGB", (800, 600), (200, 150, 120))
+    out = io.BytesIO()
+    plain.save(out, "JPEG", quality=92)
+    auth.login(setup["c1"])
+    taken = (utcnow() - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(f"/treatments/{setup['treatment']}/checkin", data={
+        "pain": "1", "taken_at": taken, "idempotency_key": "key-plain-0000",
+        "photo": (io.BytesIO(out.getvalue()), "IMG.jpg")}, content_type="multipart/form-data")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).text
+    assert values(page, "keep") == []
+    assert "We found no marks on this photo. Tap each mark on it to follow it." in page
+    assert "We outlined the marks we found" not in page
