@@ -18,7 +18,10 @@
 const CACHE_PREFIX = "cupmark-shell-";
 const CACHE_NAME = CACHE_PREFIX + CUPMARK.version;
 const SHELL = new Set(CUPMARK.shell);
-const OFFLINE_URL = CUPMARK.shell.find((url) => url.endsWith("/offline"));
+// where the language of the last page fetched is kept (a worker's variables go when it
+// stops): the offline page is shown in it, the person's chosen language
+const LANGUAGE_KEY = "/offline-language";
+let lastLanguage = null;
 
 importScripts(CUPMARK.queue);
 
@@ -41,6 +44,22 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+function remember(response) {
+  const language = response.headers.get("Content-Language");
+  if (language && language !== lastLanguage && CUPMARK.offline[language]) {
+    lastLanguage = language;
+    caches.open(CACHE_NAME).then((cache) => cache.put(LANGUAGE_KEY, new Response(language)));
+  }
+  return response;
+}
+
+async function offlinePage() {
+  const cache = await caches.open(CACHE_NAME);
+  const stored = await cache.match(LANGUAGE_KEY);
+  const language = stored ? await stored.text() : CUPMARK.language;
+  return cache.match(CUPMARK.offline[language] || CUPMARK.offline[CUPMARK.language]);
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
@@ -48,7 +67,7 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate") {
     // network first, never stored: a page may show health data
-    event.respondWith(fetch(request).catch(() => caches.match(OFFLINE_URL)));
+    event.respondWith(fetch(request).then(remember).catch(offlinePage));
     return;
   }
   if (SHELL.has(url.pathname)) {

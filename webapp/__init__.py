@@ -2,7 +2,7 @@
 import os
 
 import sqlalchemy as sa
-from flask import Flask, current_app, has_request_context, redirect, request, url_for
+from flask import Flask, current_app, g, has_request_context, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -95,7 +95,10 @@ def select_locale() -> str | None:
 
 
 def select_timezone() -> str | None:
-    """Show times in the signed-in user's IANA time zone."""
+    """Show times in the signed-in user's IANA time zone, or on a page about one client's
+    recovery in that client's (webapp.services.dates.show_times_of)."""
+    if has_request_context() and g.get("times_zone"):
+        return g.times_zone
     if current_user and current_user.is_authenticated:
         return current_user.timezone
     return None

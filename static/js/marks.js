@@ -151,6 +151,16 @@
       say(words("saidAdded", spots().find((s) => s.field === field).number));
     }
 
+    // the server follows at most data-max points: a point past them is refused here, where
+    // the client sees it, not when saving
+    function full(all) {
+      if (all.filter((s) => s.kept && s.kind !== "suggested").length < Number(board.dataset.max)) {
+        return false;
+      }
+      say(words("saidFull"), true);
+      return true;
+    }
+
     function tap(x, y) {
       const all = spots();
       if (first) {
@@ -162,6 +172,7 @@
           on.field.checked = false;
           say(words("saidRemoved"));
         } else {
+          if (full(all)) return;
           const removed = hit(x, y, all.filter((s) => !s.kept));
           if (removed) removed.field.checked = true;
           added(removed ? removed.field : addPoint(x, y));
@@ -176,9 +187,11 @@
         form.querySelector('input[name="move"]:checked').checked = false;
         say(words("saidMoved", target.number));
       } else if (chosen === "new") {
+        if (full(all)) return;
         form.querySelector('input[name="move"]:checked').checked = false;
         added(addPoint(x, y));
       } else if (hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept))) {
+        if (full(all)) return;
         const seen = hit(x, y, all.filter((s) => s.kind === "suggested" && !s.kept));
         seen.field.checked = true;
         added(seen.field);
@@ -196,6 +209,24 @@
         }
       }
     }
+
+    function addFromKeys() {
+      const all = spots();
+      if (full(all)) return;
+      const chosen = form.querySelector('input[name="move"]:checked');
+      if (chosen) chosen.checked = false;
+      const field = addPoint(0.5, 0.5);
+      focusedField = field;
+      draw();
+      say(words("saidAddedKeys", spots().find((s) => s.field === field).number));
+    }
+
+    // choosing what to move says what the next tap does
+    form.querySelectorAll('input[name="move"]').forEach((radio) => {
+      radio.addEventListener("change", () => {
+        say(radio.value === "new" ? words("saidPickNew") : words("saidPick", radio.value));
+      });
+    });
 
     function circle(className, cx, cy, r) {
       const element = document.createElementNS(SVG, "circle");
@@ -376,8 +407,12 @@
         dragged = false;
         return;
       }
-      // a keyboard "click" has no place on the photo: the points and the list serve the keyboard
-      if (event.detail === 0) return;
+      // a keyboard "click" (Enter or Space on the photo) has no place on it: it adds a point in
+      // the middle, focused, for the arrow keys to move onto the mark
+      if (event.detail === 0) {
+        addFromKeys();
+        return;
+      }
       const point = at(event);
       // a finger just off the photo may still "click" it (touch adjustment): never an edge mark
       if (!onPhoto(point)) {

@@ -1,4 +1,6 @@
 """Installability in Chromium: the manifest, its icons, the service worker and offline pages."""
+import datetime as dt
+
 from .conftest import axe_violations, shot
 
 SW_ACTIVE = """async () => {
@@ -85,4 +87,31 @@ def test_offline_navigation_shows_the_offline_page(page, context, watch):
     watch.allow("htmx:afterRequest")
     page.click("main a:has-text('Create an account')")
     page.wait_for_selector("h1:has-text('You are offline')")
+    context.set_offline(False)
+
+
+def test_the_offline_page_is_in_the_language_chosen_in_settings(page, context, watch, live_app):
+    """Russian chosen in Settings, an English browser: offline, the page is Russian; the
+    worker learnt the language from the pages it fetched, not from the browser."""
+    from webapp.extensions import db
+    from webapp.models import User
+
+    from .conftest import consenting_client, login
+    email, _tid = consenting_client(live_app, "offline-ru", "Olga Offline", dt.timedelta(hours=2))
+    with live_app.app_context():
+        db.session.scalar(db.select(User).where(User.email == email)).language = "ru"
+        db.session.commit()
+    page.goto("/auth/login")
+    page.evaluate(SW_ACTIVE)
+    login(page, email)  # the pages after it come in Russian, through the worker
+    assert page.evaluate("document.documentElement.lang") == "ru"
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("""() => caches.keys().then((names) => caches.open(names[0]))
+        .then((cache) => cache.match('/offline-language')).then((r) => r && r.text())
+        .then((text) => text === 'ru')""")
+    context.set_offline(True)
+    watch.allow("ERR_INTERNET_DISCONNECTED")
+    page.goto("/client/")
+    assert page.get_by_role("heading", name="Нет подключения к сети").is_visible()
+    assert page.evaluate("document.documentElement.lang") == "ru"
     context.set_offline(False)

@@ -322,3 +322,97 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         assert watch.unexpected() == []
     finally:
         context.close()
+
+
+def test_the_board_refuses_the_point_past_the_limit_and_keeps_the_rest(
+        browser, base_url, watch, live_app, treatment):
+    """Tapping the skin again and again: the board follows at most 24 points, says so at the
+    25th tap (a refusal), and keeps every point; the tester's 30 taps were all lost at saving."""
+    email, treatment_id = treatment
+    context = phone(browser, base_url, watch)
+    page = context.new_page()
+    count = ("() => document.querySelectorAll('input[name=keep]:checked').length"
+             " + document.querySelectorAll('[data-added-inputs] input[name=point]').length")
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        grid = [(0.06 + 0.125 * (i % 8), 0.06 + 0.15 * (i // 8)) for i in range(48)]
+        for x, y in grid:
+            if page.evaluate(count) == 24:
+                break
+            tap(page, x, y)
+        assert page.evaluate(count) == 24
+        tap(page, 0.94, 0.94)
+        message = page.locator("[data-board-message]")
+        assert "That is more marks than we can follow (at most 24)." in message.text_content()
+        assert "refusal" in message.get_attribute("class")
+        assert page.evaluate(count) == 24
+        shot(page, "marks-limit")
+    finally:
+        context.close()
+    assert watch.unexpected() == []
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_the_board_fits_a_320_px_screen(browser, base_url, watch, live_app, treatment,
+                                        javascript):
+    """On a 320 px phone the page never scrolls sideways: with the script the photo and its
+    circles shrink to the screen and a tap still lands where it was made; without it the
+    photo keeps the pixels its taps are sent in, and scrolls on its own."""
+    email, treatment_id = treatment
+    context = browser.new_context(base_url=base_url, viewport={"width": 320, "height": 700},
+                                  device_scale_factor=1, java_script_enabled=javascript)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        assert no_horizontal_scroll(page)
+        box = page.locator('input[name="tap"]').bounding_box()
+        if javascript:
+            page.wait_for_selector(".mark-board.draggable")
+            box = page.locator('input[name="tap"]').bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 320
+            overlay = page.locator(".mark-overlay").bounding_box()
+            assert abs(overlay["width"] - box["width"]) < 1
+            before = page.locator('[data-added-inputs] input[name="point"]').count()
+            tap(page, 0.9, 0.9)
+            value = page.locator('[data-added-inputs] input[name="point"]').last.get_attribute(
+                "value")
+            assert page.locator('[data-added-inputs] input[name="point"]').count() == before + 1
+            x, y = (float(v) for v in value.split(","))
+            assert abs(x - 0.9) < 0.01 and abs(y - 0.9) < 0.01
+        else:
+            assert box["width"] == 340
+        shot(page, f"marks-320{'' if javascript else '-nojs'}")
+    finally:
+        context.close()
+
+
+def test_a_missed_mark_is_added_and_placed_with_the_keyboard_alone(
+        browser, base_url, watch, live_app, treatment):
+    """Enter on the photo adds a point in its middle, focused and said; the arrow keys move it
+    onto the mark; choosing "A new mark" says what comes next, not the last mark's prompt."""
+    email, treatment_id = treatment
+    context = phone(browser, base_url, watch)
+    page = context.new_page()
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        before = page.locator('[data-added-inputs] input[name="point"]').count()
+        page.focus('input[name="tap"]')
+        page.keyboard.press("Enter")
+        added = page.locator('[data-added-inputs] input[name="point"]')
+        assert added.count() == before + 1 and added.last.get_attribute("value") == "0.5000,0.5000"
+        message = page.locator("[data-board-message]").text_content()
+        assert "added in the middle of the photo" in message
+        focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+        assert "arrow keys" in focused
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        x, y = (float(v) for v in added.last.get_attribute("value").split(","))
+        assert x > 0.5 and y == 0.5
+        assert page.url.endswith("/marks")  # Enter did not send the form
+    finally:
+        context.close()
+    assert watch.unexpected() == []

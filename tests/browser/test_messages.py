@@ -53,6 +53,8 @@ def test_client_and_therapist_exchange_messages_and_a_flag_note(browser, base_ur
     page.wait_for_selector(f"#thread-{tid} .message.mine:has-text('still dark purple')")
     assert page.url.endswith(f"/treatments/{tid}#thread-{tid}")
     assert box.input_value() == ""
+    # the focus stays on the Send button of the thread swapped in, not lost to the page's body
+    assert page.evaluate("document.activeElement.id") == f"message-send-{tid}"
 
     # the therapist, on another phone: the unread count, then a reply and a note on the flag
     therapist_phone = phone(browser, base_url, watch)

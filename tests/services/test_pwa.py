@@ -46,13 +46,28 @@ def test_service_worker_is_served_from_the_root_with_its_shell(app, client):
     # htmx under the name pages ask for it by: hashed once `make` built the static files
     with app.test_request_context():
         htmx = url_for("static", filename="vendor/htmx.min.js")
-    assert "/offline" in config["shell"] and htmx in config["shell"]
+    assert htmx in config["shell"]
+    # the offline page once per language, the worker told which is which
+    assert config["offline"] == {"en": "/offline?lang=en", "ru": "/offline?lang=ru"}
+    assert set(config["offline"].values()) <= set(config["shell"])
+    assert config["language"] == app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def test_the_offline_page_is_in_the_language_it_names_and_pages_say_theirs(client):
+    """The worker fetches it without a session: ?lang names the language (the browser's
+    otherwise); every page says its language, for the worker to pick the offline page by."""
+    russian = client.get("/offline?lang=ru", headers={"Accept-Language": "en"})
+    assert "Нет подключения к сети" in russian.get_data(as_text=True)
+    english = client.get("/offline?lang=xx", headers={"Accept-Language": "en"})
+    assert "You are offline" in english.get_data(as_text=True)
+    page = client.get("/auth/login", headers={"Accept-Language": "ru"})
+    assert page.headers["Content-Language"] == "ru"
 
 
 def test_the_shell_holds_nothing_personal(client):
     shell = json.loads(client.get("/sw.js").get_data(as_text=True)
                        .splitlines()[0][len("const CUPMARK = "):-1])["shell"]
-    allowed = re.compile(r"^/static/(css|js|vendor|icons)/[\w.-]+$|^/offline$|^/manifest\.webmanifest$")
+    allowed = re.compile(r"^/static/(css|js|vendor|icons)/[\w.-]+$|^/offline\?lang=[a-z]{2}$|^/manifest\.webmanifest$")
     assert all(allowed.match(url) for url in shell), shell
     assert not any("photos" in url or "treatments" in url for url in shell)
 

@@ -125,6 +125,29 @@ def test_open_red_flag_keeps_a_recovery_on_top_until_acknowledged(app, people, p
     assert next(r for r in rows if r.client.name == "Red flag").status == "on_track"
 
 
+def test_an_open_worsening_flag_keeps_the_recovery_near_the_top_until_acknowledged(
+        app, people, practice):
+    """The client was told their therapist has it at the top of the list: a next photo that
+    reads on track again leaves it there (and among those needing attention) until the
+    therapist acknowledged the flag."""
+    add_checkin(app, practice["Worsening"], 3.5, 6.0, "green", note="better")
+    with app.app_context():
+        flags.refresh(db.session.get(Treatment, practice["Worsening"]))
+        db.session.commit()
+        flag = db.session.scalar(sa.select(flags.Flag).where(
+            flags.Flag.treatment_id == practice["Worsening"], flags.Flag.kind == "worsening"))
+        assert flag is not None and flag.acknowledged_at is None
+    result = ranked(app, people)
+    row = next(r for r in result.rows if r.client.name == "Worsening")
+    assert row.status == "worsening" and row.verdict != "worsening"
+    assert "Worsening" in [r.client.name for r in ranked(app, people, status="attention").rows]
+    with app.app_context():
+        db.session.get(flags.Flag, flag.id).acknowledged_at = utcnow()
+        db.session.commit()
+    row = next(r for r in ranked(app, people).rows if r.client.name == "Worsening")
+    assert row.status != "worsening"
+
+
 def test_an_acknowledged_red_flag_no_longer_ranks_as_urgent(app, people, practice):
     """Once the therapist acknowledged the fever, its latest check-in alone keeps it not on top."""
     assert ranked(app, people).rows[0].status == "red_flag"

@@ -346,6 +346,24 @@ def test_bad_first_photo_input_is_refused_and_changes_nothing(app, client, auth,
         assert db.session.get(CheckIn, checkin_id).marks_confirmed_at is None
 
 
+def test_the_point_past_the_limit_is_refused_and_every_point_stays(app, client, auth, setup):
+    """Without the script, a tap that would follow a 25th point is refused and the 24 stay on
+    the board; a page sent with 25 is refused with its points kept, not reset to the proposals."""
+    checkin_id = first_checkin(client, auth, setup)
+    grid = [f"{0.1 + 0.15 * (i % 6):.4f},{0.1 + 0.2 * (i // 6):.4f}" for i in range(25)]
+    url = f"/checkins/{checkin_id}/marks"
+    tapped = client.post(url, data={"board": "first", "point": grid[:24], "tap.x": "5",
+                                    "tap.y": "5"})
+    assert tapped.status_code == 422
+    assert "That is more marks than we can follow (at most 24)." in tapped.text
+    assert values(tapped.text, "point") == grid[:24]
+    sent = client.post(url, data={"board": "first", "point": grid, "action": "save"})
+    assert sent.status_code == 422
+    assert "at most 24" in sent.text and values(sent.text, "point") == grid
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+
+
 @pytest.mark.parametrize("data", [
     {"mark": ["7:0.5,0.5"], "action": "save"},
     {"mark": ["x:0.5,0.5"], "action": "save"},
@@ -808,3 +826,22 @@ def test_triage_ranks_by_the_furthest_behind_mark(app, client, auth, make_user, 
                     page.index("<strong><bdi>Sam Slowish</bdi></strong>")]
     assert "Mark 3 is fading slower than expected: on day " in lena_row
     assert "The mark is fading" not in lena_row  # which mark, said once
+
+
+def test_a_first_photo_with_no_mark_found_says_so(app, client, auth, setup):
+    """Where the analysis outlined nothing, the board does not speak of outlines to remove: it
+    says none was found and to tap each mark."""
+    from PIL import Image
+    plain = Image.new("RGB", (800, 600), (200, 150, 120))
+    out = io.BytesIO()
+    plain.save(out, "JPEG", quality=92)
+    auth.login(setup["c1"])
+    taken = (utcnow() - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(f"/treatments/{setup['treatment']}/checkin", data={
+        "pain": "1", "taken_at": taken, "idempotency_key": "key-plain-0000",
+        "photo": (io.BytesIO(out.getvalue()), "IMG.jpg")}, content_type="multipart/form-data")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).text
+    assert values(page, "keep") == []
+    assert "We found no marks on this photo. Tap each mark on it to follow it." in page
+    assert "We outlined the marks we found" not in page

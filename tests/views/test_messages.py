@@ -193,6 +193,27 @@ def test_client_without_a_treatment_therapist_writes_to_the_linked_one(app, clie
         assert (message.therapist_id, message.from_client) == (people["t1"].id, True)
 
 
+def test_the_client_is_told_which_therapist_reads_their_message(app, client, auth, people,
+                                                                make_user, link, treatment_id):
+    """With one therapist the form names them; with a second one linked (another practice) it
+    says the message goes to that one only, and the named therapist is the one who gets it."""
+    auth.login(people["c1"])
+    page = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert "Your message goes to <bdi>Tess One</bdi>." in page
+    auth.logout()
+    link(make_user("t3@example.org", "therapist", "Tara Three"), people["c1"])
+    auth.login(people["c1"])
+    page = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
+    assert ("Your message goes to <bdi>Tess One</bdi> only: your other therapists do not read "
+            "this conversation.") in page
+    assert "Tara Three" not in page
+    auth.logout()
+    send(client, auth, people["c1"], treatment_id, "Which of you reads this?")
+    with app.app_context():
+        [message] = db.session.scalars(sa.select(Message)).all()
+        assert message.therapist_id == people["t1"].id
+
+
 def test_a_device_that_allowed_push_gets_the_news_instead_of_an_email(app, client, auth, people,
                                                                       treatment_id, outbox,
                                                                       push_service):

@@ -176,6 +176,31 @@ def test_a_revoked_record_says_so(app, client, auth, people, course):
             AuditEvent.action == "revoke_record", AuditEvent.actor_id == people["c1"].id))
 
 
+def test_a_therapist_sees_and_revokes_only_the_records_they_issued(
+        app, client, auth, people, course, make_user, link):
+    """With two linked therapists (two practices), each one's page lists only the records they
+    issued, and the other's cannot be revoked; the client sees all of their own."""
+    colleague = make_user("t3@example.org", "therapist", "Tara Three")
+    link(colleague, people["c1"])
+    download(client, auth, people["t1"], course)
+    download(client, auth, people["c1"], course)
+    with app.app_context():
+        by_t1, by_c1 = db.session.scalars(sa.select(Record).order_by(Record.id)).all()
+    auth.login(colleague)
+    page = client.get(f"/treatments/{course}").get_data(as_text=True)
+    assert "records issued" not in page and "record issued" not in page
+    assert client.post(f"/records/{by_t1.id}/revoke").status_code == 404
+    auth.logout()
+    auth.login(people["t1"])
+    page = client.get(f"/treatments/{course}").get_data(as_text=True)
+    assert "1 record issued" in page and f"/records/{by_t1.id}/revoke" in page
+    assert f"/records/{by_c1.id}/revoke" not in page
+    assert client.post(f"/records/{by_c1.id}/revoke").status_code == 404
+    auth.logout()
+    auth.login(people["c1"])
+    assert "2 records issued" in client.get(f"/treatments/{course}").get_data(as_text=True)
+
+
 @pytest.mark.parametrize("intruder", ["c2", "t2"])
 def test_another_client_or_therapist_gets_404(app, client, auth, people, course, intruder):
     response = download(client, auth, people[intruder], course)

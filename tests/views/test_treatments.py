@@ -382,7 +382,7 @@ def test_chart_places_points_ceiling_and_resolved_line():
 def test_chart_axis_reaches_the_projected_day_within_a_month():
     readings = (chart.ChartInput(0.5, 14.0), chart.ChartInput(3.5, 12.0))
     c = chart.build(readings, expected_days=7, last_day=4, projected_day=19.4)
-    assert c.projected_day == 20 and c.left < c.projected_x < c.right
+    assert c.projected_day == 19 and c.left < c.projected_x < c.right  # 19.4 lies in day 19
     far = chart.build(readings, expected_days=7, last_day=4, projected_day=80.0)
     assert far.projected_x is None and far.projected_day is None
     assert int(far.x_ticks[-1].label) <= chart.MAX_PROJECTED_SPAN
@@ -725,3 +725,82 @@ def test_compare_has_a_slider_for_javascript_and_the_pair_without(app, client, a
     assert section.count("<figure>") == 2 and "Day 0" in section and "Day 3" in section
     # these test photos are not stored: shown as taken, said so, and no error
     assert "could not be lined up" in section and 'transform="matrix(1.0 0 0 1.0 0 0)"' in section
+
+
+# one day numbering and one zone a page --------------------------------------------------
+
+def set_zone(app, person, zone: str) -> None:
+    """Store a person's IANA time zone."""
+    with app.app_context():
+        db.session.get(User, person.id).timezone = zone
+        db.session.commit()
+
+
+def test_the_chart_numbers_days_as_the_timeline_does(app, people):
+    """A session at 22:00 in Kamchatka and a photo the next evening (0.9 days later) is day 1
+    on the rows and on the chart, whose dot lies between its ticks 1 and 2."""
+    from webapp.services import timeline
+    from webapp.services.recovery import recoveries
+    set_zone(app, people["c1"], "Asia/Kamchatka")  # UTC+12: 12:00 UTC is midnight there
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=2 + 2 / 24)  # 22:00 local
+    add_checkin(app, tid, 22 / 24, 12.0)  # 20:00 local the next day
+    with app.app_context():
+        view = timeline.build(recoveries([db.session.get(Treatment, tid)])[0], clock.now())
+        [row] = [r for r in view.rows if r.checkin is not None]
+        [point] = view.chart.points
+        ticks = {t.label: t.pos for t in view.chart.x_ticks}
+    assert row.day == 1 and point.day == 1
+    assert ticks["1"] < point.x < ticks["2"]
+
+
+def test_the_fading_estimate_is_never_a_day_gone_by(app, people):
+    """Read days after the course said the marks would fade, while they still show, the
+    estimate says today, by the day numbering of the rows; the chart marks that same day."""
+    from webapp.services import timeline
+    from webapp.services.recovery import recoveries
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=14.5)
+    add_course(app, tid, count=6)  # last photo on day 5 at ΔE 4.5, fading fast
+    now = clock.now()
+    with app.app_context():
+        view = timeline.build(recoveries([db.session.get(Treatment, tid)])[0], now)
+    assert view.projected_on is not None and view.projected_on >= now
+    assert view.projected_day == view.today == 14
+    assert view.chart.projected_day == 14
+
+
+def test_a_therapist_elsewhere_reads_the_clients_times_labelled(app, client, auth, people):
+    """Kim records a session at 22:00 in Kamchatka and a photo at 23:50; Mira, in Los Angeles,
+    reads both in Kamchatka time on every page about it, told so once; not 02:00 beside
+    23:50, which read as a photo 22 hours after the session."""
+    set_zone(app, people["c1"], "Asia/Kamchatka")
+    set_zone(app, people["t1"], "America/Los_Angeles")
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=2 + 2 / 24)  # 22:00 local
+    add_checkin(app, tid, 110 / 1440, 12.0)  # 1 h 50 later: 23:50 local, the same day 0
+    auth.login(people["t1"])
+    for url in (f"/treatments/{tid}", f"/therapist/clients/{people['c1'].id}",
+                f"/treatments/{tid}/messages"):
+        page = client.get(url).get_data(as_text=True)
+        assert "22:00" in page and "02:00" not in page, url
+        assert ("Times are <bdi>Cleo One</bdi>&#39;s local times (Asia/Kamchatka)" in page
+                or "Times are <bdi>Cleo One</bdi>'s local times (Asia/Kamchatka)" in page), url
+    assert "23:50" in client.get(f"/treatments/{tid}").get_data(as_text=True)
+    auth.logout()
+    auth.login(people["c1"])  # her own page: her own zone, nothing to say about it
+    page = client.get(f"/treatments/{tid}").get_data(as_text=True)
+    assert "22:00" in page and "23:50" in page and "local times" not in page
+
+
+@pytest.mark.parametrize("language, written, not_written", [
+    ("en", "ΔE 2.9", "ΔE 3.0"), ("ru", "ΔE 2,9", "ΔE 3")])
+def test_a_faded_mark_is_never_written_3_and_decimals_follow_the_language(
+        app, client, auth, people, language, written, not_written):
+    """2.97 is under 3, so faded: it is written 2.9 (cut, not rounded up to the line it is
+    under), with the decimal comma on a Russian page, as the flag reasons write it."""
+    with app.app_context():
+        db.session.get(User, people["c1"].id).language = language
+        db.session.commit()
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=8.5)
+    add_course(app, tid, [(0.4, 12.0, "violet"), (7.4, 2.97, "brown")])
+    auth.login(people["c1"])
+    page = client.get(f"/treatments/{tid}").get_data(as_text=True)
+    assert written in page and not_written not in page

@@ -20,6 +20,11 @@ def linked_client_ids(therapist_id: int) -> sa.Select:
     return sa.select(CareLink.client_id).where(CareLink.therapist_id == therapist_id)
 
 
+def linked_therapist_ids(client_id: int) -> sa.Select:
+    """Return a select of the ids of the therapists linked to the client."""
+    return sa.select(CareLink.therapist_id).where(CareLink.client_id == client_id)
+
+
 def can_see_client(viewer: User, client_id: int) -> bool:
     """Tell whether the viewer may see the client's data: themselves or a linked therapist."""
     if viewer.id == client_id:

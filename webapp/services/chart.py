@@ -24,7 +24,12 @@ LABEL_RISE, LABEL_DROP, LABEL_INSET = 14, 26, 40
 
 @dataclass(frozen=True)
 class ChartInput:
-    """One measured day: time since treatment in days, ΔE00, stage and measured colour."""
+    """One measured day: its place on the day axis, ΔE00, stage and measured colour.
+
+    ``t_days`` counts days from the start of day 0: the timeline passes clock.day_position, so
+    a photo of "day 6" (the client's calendar, clock.day_number) lies between ticks 6 and 7
+    and is labelled day 6, as the timeline's row is.
+    """
 
     t_days: float
     delta_e: float
@@ -74,7 +79,6 @@ class Chart:
     y_ticks: tuple[Tick, ...]
     expected_days: int
     projected_x: float | None
-    values: str  # "day: ΔE; " for each point, the chart's text alternative
     projected_day: int | None = None  # the day the projection line marks
 
 
@@ -83,27 +87,34 @@ def nice_top(value: float) -> float:
     return max(10.0, math.ceil(value / 5.0) * 5.0)
 
 
-def ceiling_line(peak: float, expected_days: int, span: float, top_value: float) -> str:
-    """Return the polyline of the expected ceiling from the peak, sampled over the span."""
+def ceiling_line(peak: float, expected_days: int, span: float, top_value: float,
+                 start: float = 0.0) -> str:
+    """Return the polyline of the expected ceiling from the peak, sampled over the span from
+    ``start`` (the session's place on the day axis: the curve counts days since it)."""
     # ~60 samples a chart: the scales are applied inline, not through build's x() and y(),
     # and ".1f" writes what str(round(v, 1)) would (the samples lie within the span and the
     # ceiling under the top, so neither needs clamping)
     left, top = MARGIN_LEFT, MARGIN_TOP
     right, bottom = WIDTH - MARGIN_RIGHT, HEIGHT - MARGIN_BOTTOM
     width, height = right - left, bottom - top
-    samples = [(t, min(expected_ceiling(t, peak, expected_days), top_value))
-               for t in (i * CURVE_STEP for i in range(int(span / CURVE_STEP) + 1))]
+    samples = [(t, min(expected_ceiling(t - start, peak, expected_days), top_value))
+               for t in (start + i * CURVE_STEP
+                         for i in range(int((span - start) / CURVE_STEP) + 1))]
     return " ".join(f"{left + width * t / span:.1f},{bottom - height * e / top_value:.1f}"
                     for t, e in samples)
 
 
 def build(readings: tuple[ChartInput, ...], expected_days: int, last_day: int,
-          projected_day: float | None = None) -> Chart:
-    """Place the readings, the ceiling curve from their peak and the resolved line at 3."""
+          projected_day: float | None = None, start: float = 0.0) -> Chart:
+    """Place the readings, the ceiling curve from their peak and the resolved line at 3.
+
+    Every time is a place on the day axis (see ChartInput): ``projected_day`` where the mark
+    likely fades, ``start`` the session (the ceiling's day 0); day N is the span [N, N+1).
+    """
     # the axis reaches the projected day too, so "around day 12" is on the chart
     reach = (projected_day + 0.5 if projected_day is not None
              and projected_day <= MAX_PROJECTED_SPAN else 0.0)
-    span = max(float(last_day) + 1, float(expected_days) + 1,
+    span = max(float(last_day) + 1, start + expected_days + 1,
                max((r.t_days for r in readings), default=0.0) + 0.5, reach)
     peak = max((r.delta_e for r in readings), default=0.0)
     top_value = nice_top(peak * 1.05)
@@ -122,11 +133,11 @@ def build(readings: tuple[ChartInput, ...], expected_days: int, last_day: int,
         """Place a reading, and its label above it (below near the top), inside the chart."""
         px, py = x(r.t_days), y(r.delta_e)
         label_y = py - LABEL_RISE if py - LABEL_RISE > top + LABEL_RISE else py + LABEL_DROP
-        return Point(px, py, int(r.t_days), round(r.delta_e, 1), r.stage, r.mark_hex,
+        return Point(px, py, int(r.t_days), r.delta_e, r.stage, r.mark_hex,
                      r.taken_at, min(max(px, left + LABEL_INSET), right - LABEL_INSET), label_y)
 
     points = tuple(point(r) for r in sorted(readings, key=lambda r: r.t_days))
-    ceiling = ceiling_line(peak, expected_days, span, top_value) if peak > 0 else ""
+    ceiling = ceiling_line(peak, expected_days, span, top_value, start) if peak > 0 else ""
     day_step = 1 if span <= 11 else 2 if span <= 22 else 5
     x_ticks = tuple(Tick(x(d), str(d)) for d in range(0, int(span) + 1, day_step))
     value_step = 5 if top_value <= 30 else 10
@@ -137,5 +148,4 @@ def build(readings: tuple[ChartInput, ...], expected_days: int, last_day: int,
                  points=points, line=" ".join(f"{p.x},{p.y}" for p in points), ceiling=ceiling,
                  resolved_y=y(RESOLVED_BELOW), x_ticks=x_ticks, y_ticks=y_ticks,
                  expected_days=expected_days, projected_x=projected_x,
-                 values="".join(f"{p.day}: {p.delta_e:.1f}; " for p in points),
-                 projected_day=math.ceil(projected_day) if shown else None)
+                 projected_day=math.floor(projected_day) if shown else None)

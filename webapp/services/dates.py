@@ -2,7 +2,9 @@
 import datetime as dt
 
 from babel.dates import get_timezone as babel_timezone, parse_pattern
-from flask_babel import get_locale, get_timezone
+from flask import g
+from flask_babel import get_locale, get_timezone, refresh
+from flask_login import current_user
 
 from webapp import clock
 
@@ -35,3 +37,23 @@ def formatter(pattern: str, timezone: str | None = None, *, other_year: str | No
             value = value.astimezone(zone)
         return (compiled if value.year == this_year else elsewhen).apply(value, locale)
     return write
+
+
+def show_times_of(client) -> None:
+    """Write every date and time of this request in the client's zone, whoever reads it.
+
+    The rule for a page (or record) about one client's recovery: its days are the client's
+    calendar dates (webapp.clock), so its times are the client's wall-clock times too, the
+    session's as well as each photo's; a therapist elsewhere is told which zone they read
+    (``times_zone``). Other pages (a therapist's list of many clients) keep the reader's zone.
+    """
+    g.times_zone = client.timezone
+    # Flask-Babel keeps the zone it found first in this request
+    refresh()
+
+
+def times_zone() -> str | None:
+    """Return the zone this request's times are written in when it is not the reader's own
+    (set by show_times_of), else None."""
+    zone = g.get("times_zone")
+    return zone if zone and zone != getattr(current_user, "timezone", zone) else None

@@ -8,6 +8,7 @@ practice's language stay beside them (``reason`` columns) for the operator's com
 for rows stored before the keys were.
 """
 import datetime as dt
+import math
 from typing import Any, TypedDict
 
 from flask_babel import format_decimal, format_percent, format_timedelta, gettext as _
@@ -76,6 +77,14 @@ def of_silence(silence: dt.timedelta, last_photo_day: int | None) -> Reason:
                   figures={"time": silence.total_seconds(), "day": last_photo_day})
 
 
+def tenths(value: float) -> str:
+    """Write a ΔE (or a day) to one decimal in the reader's locale ("2,9" in Russian), cut
+    down, not rounded: "under 3 counts as faded" (analysis.colour.RESOLVED_BELOW) must never
+    sit beside a faded mark written "3.0" (2.97)."""
+    # the rounding to 1e-6 first: 2.3 * 10 is 22.999999999999996 in binary
+    return format_decimal(math.floor(round(value * 10, 6)) / 10, "0.0")
+
+
 def _figure(name: str, value: float) -> Any:
     """Write one figure the way the reader's locale writes it (ΔE and days to one decimal)."""
     if name in COUNT_FIGURES:
@@ -86,7 +95,7 @@ def _figure(name: str, value: float) -> Any:
         return format_percent(value, "0%")
     if name in WHOLE_FIGURES:
         return format_decimal(value, "0")
-    return format_decimal(value, "0.0")
+    return tenths(value)
 
 
 def said(reason: Reason | None, stored: str = "") -> str:

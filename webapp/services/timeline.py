@@ -52,7 +52,8 @@ class Timeline:
     aftercare: tips.Aftercare
     compare: tuple[DayRow, DayRow] | None
     photo_rows: list[DayRow]  # days with a photo, oldest first: the comparison's choices
-    projected_on: dt.datetime | None
+    projected_on: dt.datetime | None  # when the marks likely fade; now at the earliest
+    projected_day: int | None  # its day number (clock.day_number, as the rows count)
     mark: MarkCourse | None = None  # the followed mark whose curve the chart shows (None: all)
 
     @property
@@ -141,17 +142,24 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
                            tuple(of_day.get(day, ())), fade, by_day.get(day)))
     photo_rows = [row for row in reversed(rows) if row.checkin is not None]
     followed = recovery.mark_course(mark)
+
+    def place(at: dt.datetime) -> float:
+        """Return a time's place on the chart's day axis (day N of the rows is [N, N+1))."""
+        return clock.day_position(treatment.treated_at, at, zone)
+
     if followed is not None:
-        readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, taken_at),
-                                          delta_e, stage, mark_hex, taken_at)
+        readings = tuple(chart.ChartInput(place(taken_at), delta_e, stage, mark_hex, taken_at)
                          for taken_at, delta_e, stage, mark_hex in mark_readings(followed))
         projected = followed.assessment.projected_resolution_day
     else:
-        readings = tuple(chart.ChartInput(clock.days_since(treatment.treated_at, c.taken_at),
-                                          c.reading.delta_e, c.reading.stage, c.reading.mark_hex,
-                                          c.taken_at)
+        readings = tuple(chart.ChartInput(place(c.taken_at), c.reading.delta_e,
+                                          c.reading.stage, c.reading.mark_hex, c.taken_at)
                          for c in recovery.days if recovery.counts(c))
         projected = recovery.assessment.projected_resolution_day
+    # the course projects days since the session; a projection already past (the mark is still
+    # above the line) reads as today, never as a day gone by
+    projected_on = (max(treatment.treated_at + projected * clock.DAY, now)
+                    if projected is not None else None)
     stage = recovery.latest_reading.stage if recovery.latest_reading is not None else None
     # a symptom reported earlier on the latest day still counts: a later photo without it
     # does not make it go away
@@ -159,11 +167,14 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
                              same_day=of_day.get(last, ()))
     return Timeline(
         recovery=recovery, today=today, rows=rows,
-        chart=chart.build(readings, treatment.expected_days, max(today, last), projected),
+        chart=chart.build(readings, treatment.expected_days, max(today, last),
+                          place(projected_on) if projected_on is not None else None,
+                          start=place(treatment.treated_at)),
         aftercare=tips.aftercare(today, stage, signs, recovery.assessment.verdict),
         compare=pick_pair(photo_rows, first, second), photo_rows=photo_rows,
-        projected_on=(treatment.treated_at + projected * clock.DAY
-                      if projected is not None else None), mark=followed)
+        projected_on=projected_on,
+        projected_day=(clock.day_number(treatment.treated_at, projected_on, zone)
+                       if projected_on is not None else None), mark=followed)
 
 
 def pick_pair(photo_rows: list[DayRow], first: int | None,

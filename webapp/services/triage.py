@@ -5,7 +5,7 @@ The ranking runs in the database over each treatment's :class:`RecoverySummary` 
 clients a practice follows. Urgency, most urgent first:
 
 1. ``red_flag``: a flag for reported blisters or fever is open (not yet acknowledged);
-2. ``worsening``;
+2. ``worsening``, or a worsening flag still open (the client was told it is on top);
 3. ``slow``, furthest above the expected ceiling first; then ``pigmentation`` (behind the
    curve, but not getting worse);
 4. ``missed``: no check-in for 36 h (only recoveries that are otherwise on track or still
@@ -145,6 +145,10 @@ class Triage:
 # so the join adds no row, and the rank (evaluated up to three times a row) reads a column
 # instead of running a subquery each time
 OpenRedFlag = so.aliased(Flag, name="open_red_flag")
+# the same for a worsening flag: the client was told their therapist has it at the top of
+# their list (treatments/_red_flags.html), so it stays there until acknowledged, even when the
+# next photo reads on track again
+OpenWorsening = so.aliased(Flag, name="open_worsening")
 
 
 def rank_expression() -> sa.ColumnElement[int]:
@@ -156,7 +160,8 @@ def rank_expression() -> sa.ColumnElement[int]:
         # raises one in the same commit, and once a therapist acknowledged it the row ranks
         # by its course again (a later report raises a new flag)
         (OpenRedFlag.id.is_not(None), STATUSES.index("red_flag")),
-        (verdict == "worsening", STATUSES.index("worsening")),
+        (sa.or_(verdict == "worsening", OpenWorsening.id.is_not(None)),
+         STATUSES.index("worsening")),
         (verdict == "slow", STATUSES.index("slow")),
         (verdict == "pigmentation", STATUSES.index("pigmentation")),
         (verdict == "resolved", STATUSES.index("resolved")),
@@ -209,6 +214,9 @@ def active_recoveries(searching: bool) -> sa.Select:
             .outerjoin(OpenRedFlag, sa.and_(OpenRedFlag.treatment_id == Treatment.id,
                                             OpenRedFlag.kind == "red_flag_symptom",
                                             OpenRedFlag.acknowledged_at.is_(None)))
+            .outerjoin(OpenWorsening, sa.and_(OpenWorsening.treatment_id == Treatment.id,
+                                              OpenWorsening.kind == "worsening",
+                                              OpenWorsening.acknowledged_at.is_(None)))
             .where(Treatment.client_id.in_(linked_client_ids(sa.bindparam("therapist_id"))),
                    Treatment.treated_at >= sa.bindparam("oldest", type_=UTCDateTime),
                    sa.or_(Treatment.treated_at >= sa.bindparam("active_since", type_=UTCDateTime),

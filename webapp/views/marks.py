@@ -18,6 +18,7 @@ from webapp import clock
 from webapp.extensions import db, htmx
 from webapp.models import CheckIn, utcnow
 from webapp.services import audit
+from webapp.services.dates import show_times_of
 from webapp.services.access import can_see_photos
 from webapp.services.marks import (BADGE_GAP_PX, BADGE_R, BADGE_REACH, BADGE_SIDES, HIT_PX,
                                    MAX_POINTS, RING_GAP_PX, SUGGESTED_LETTERS, TAPPED_RADIUS,
@@ -50,8 +51,10 @@ def board_from_form(checkin: CheckIn, form) -> Board:
         # a page from before the marks were saved (another tab, Back, a retried send): its
         # points would be followed twice
         raise MarksRefused(_("These marks were already saved. Here they are as saved: confirm them, or move one."))
-    if len(form.getlist("keep")) + len(form.getlist("point")) + len(form.getlist("mark")) > MAX_POINTS:
-        raise MarksRefused(_("That is more marks than we can follow (at most %(n)d).", n=MAX_POINTS))
+    # the board refuses the point past MAX_POINTS (too_many), so a page never sends twice as
+    # many: such a form is not ours, and is not worth drawing
+    if len(form.getlist("keep")) + len(form.getlist("point")) + len(form.getlist("mark")) > 2 * MAX_POINTS:
+        raise MarksRefused(too_many())
     spots = []
     if stored.first:
         # a proposal is named by its point, as the page wrote it
@@ -84,6 +87,16 @@ def board_from_form(checkin: CheckIn, form) -> Board:
     return Board(checkin, first=stored.first, spots=spots, moving=moving)
 
 
+def too_many() -> str:
+    """Say that no more points can be followed (static/js/marks.js says it from the page)."""
+    return _("That is more marks than we can follow (at most %(n)d).", n=MAX_POINTS)
+
+
+def followed(board: Board) -> int:
+    """Count the points that saving the board would follow."""
+    return sum(1 for s in board.spots if s.kept and s.kind != "suggested")
+
+
 def tap_from_form(board: Board, form) -> tuple[float, float] | None:
     """Return the tap on the photo as fractions (None when the form was not sent by a tap)."""
     if "tap.x" not in form and "tap.y" not in form:
@@ -111,6 +124,7 @@ def show_board(board: Board, status: int = 200):
     partial = "marks/_board.html" if htmx.target == f"board-{board.checkin.id}" else None
     treatment = board.checkin.treatment
     zone = treatment.client.timezone
+    show_times_of(treatment.client)
     # a photo queued offline may arrive days later: its page names its own day
     day = clock.day_number(treatment.treated_at, board.checkin.taken_at, zone)
     return render("marks/confirm.html", partial, status=status, board=board, day=day,
@@ -118,7 +132,8 @@ def show_board(board: Board, status: int = 200):
                   drawn=board.drawn(), treatment=treatment,
                   tapped_radius=TAPPED_RADIUS, hit_px=HIT_PX, ring_gap=RING_GAP_PX,
                   badge_r=BADGE_R, badge_gap=BADGE_GAP_PX, badge_sides=BADGE_SIDES,
-                  badge_reach=BADGE_REACH, letters=SUGGESTED_LETTERS)
+                  badge_reach=BADGE_REACH, letters=SUGGESTED_LETTERS, max_points=MAX_POINTS,
+                  too_many=too_many())
 
 
 @bp.route("/checkins/<int:checkin_id>/marks", methods=("GET", "POST"))
@@ -147,7 +162,16 @@ def confirm(checkin_id: int):
         return show_board(board, 422)
     if tap is not None:
         board.tap(*tap)
+        if followed(board) > MAX_POINTS:
+            # refused, and the board stays as it was before this tap, every point kept
+            board = board_from_form(checkin, request.form)
+            board.message, board.error = too_many(), True
+            return show_board(board, 422)
         return show_board(board)
+    if followed(board) > MAX_POINTS:
+        # a page without the script's count: the client's points stay, to remove some
+        board.message, board.error = too_many(), True
+        return show_board(board, 422)
     try:
         moved = save(board, current_user)
     except MarksRefused as refused:

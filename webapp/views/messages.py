@@ -4,6 +4,8 @@ the inbox.
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from flask import Blueprint, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -12,8 +14,10 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from webapp.extensions import db, htmx
-from webapp.models import Message, Treatment, User
+from webapp.models import CareLink, Message, Treatment, User
 from webapp.services import audit
+from webapp.services.dates import show_times_of
+from webapp.services.access import linked_therapist_ids
 from webapp.services.messages import (BODY_MAX, FLAG_TOPICS, announce, client_recipient,
                                       inbox_rows, mark_read, send, unread_count, visible)
 from webapp.views.access import get_treatment_or_404
@@ -55,6 +59,20 @@ class Thread:
         """Tell whether the viewer has someone to write to."""
         return self.therapist_id is not None
 
+    @property
+    def recipient(self) -> User | None:
+        """Return the therapist a client's new message goes to (None for a therapist's thread)."""
+        if current_user.id != self.treatment.client_id or self.therapist_id is None:
+            return None
+        return db.session.get(User, self.therapist_id)
+
+    @property
+    def others_linked(self) -> bool:
+        """Tell whether the client has another linked therapist, who will not read this thread."""
+        return self.recipient is not None and db.session.scalar(sa.select(sa.exists(
+            linked_therapist_ids(self.treatment.client_id)
+            .where(CareLink.therapist_id != self.therapist_id)))) or False
+
 
 def thread(treatment: Treatment, viewer: User, form: MessageForm | None = None) -> Thread:
     """Load the viewer's thread on a treatment, and whom they may write to."""
@@ -94,6 +112,7 @@ def show(treatment_id: int):
     if request.method == "POST":
         return create(treatment_id)
     treatment = get_treatment_or_404(treatment_id)
+    show_times_of(treatment.client)
     partial = partial_for(treatment)
     if current_user.id != treatment.client_id and partial is None:
         audit.record("view_messages", current_user, subject=treatment.client_id, obj=treatment)
@@ -105,6 +124,7 @@ def show(treatment_id: int):
 def create(treatment_id: int):
     """Send a message on a treatment's thread; htmx gets the thread back, a form the page."""
     treatment = get_treatment_or_404(treatment_id)
+    show_times_of(treatment.client)
     form = form_for(treatment)
     found = thread(treatment, current_user, form)
     # with no therapist linked the thread says so in place of the form: nothing to validate

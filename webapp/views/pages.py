@@ -6,7 +6,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from flask import (Blueprint, Flask, Request as FlaskRequest, abort, current_app, g, jsonify,
                    redirect, render_template, request, send_from_directory, url_for)
-from flask_babel import get_locale, gettext as _
+from flask_babel import force_locale, get_locale, gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 from markupsafe import Markup
@@ -17,7 +17,9 @@ from webapp.analysis.course import DEFAULT_EXPECTED_DAYS
 from webapp.extensions import csrf, db, htmx
 from webapp.services import chart, demo, pwa, tips
 from webapp.services.access import can_see_photos
-from webapp.services.dates import DATE_PATTERN, DATETIME_PATTERN, TIME_PATTERN, formatter
+from webapp.services.dates import (DATE_PATTERN, DATETIME_PATTERN, TIME_PATTERN, formatter,
+                                   times_zone)
+from webapp.services.reasons import tenths
 from webapp.services.recovery import checkins_by_treatment
 
 bp = Blueprint("pages", __name__)
@@ -191,6 +193,9 @@ def install(app: Flask) -> None:
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         # a page opened from another site's window gets no handle on it, nor it on ours
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            # the service worker's offline page follows the language of the pages (sw.js)
+            response.headers.setdefault("Content-Language", str(get_locale() or ""))
         if app.config["HTTPS"]:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
@@ -264,6 +269,8 @@ def install(app: Flask) -> None:
         return formatter(DATE_PATTERN)(value) if value else ""
 
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["times_zone"] = times_zone
+    app.jinja_env.filters["tenths"] = tenths
     app.jinja_env.globals["theme_colour"] = THEME_COLOUR
 
     @app.template_global()
@@ -311,14 +318,19 @@ def manifest():
 def service_worker():
     """Serve the service worker from the site root, so that it may control every page."""
     version = pwa.shell_version(current_app.static_folder, current_app.template_folder)
+    # the offline page once per language: the worker shows the one of the last page it
+    # fetched (Content-Language), as the person chose in their settings, not the browser's
+    offline = {code: url_for("pages.offline", lang=code)
+               for code in current_app.config["LANGUAGES"]}
     shell = ([url_for("static", filename=name) for name in pwa.SHELL_STATIC]
-             + [url_for("pages.manifest"), url_for("pages.offline")])
+             + [url_for("pages.manifest")] + list(offline.values()))
     with open(f"{current_app.static_folder}/{pwa.WORKER_SOURCE}", encoding="utf-8") as f:
         source = f.read()
     # the worker learns its version, its shell and where the queue's script is (under its
     # hashed name once built) from this first line; the rest is static/sw.js
     queue = url_for("static", filename="js/queue.js")
-    settings = {"version": version, "shell": shell, "queue": queue}
+    settings = {"version": version, "shell": shell, "queue": queue, "offline": offline,
+                "language": current_app.config["BABEL_DEFAULT_LOCALE"]}
     config = f"const CUPMARK = {json.dumps(settings)};\n"
     response = current_app.response_class(config + source, mimetype="text/javascript")
     # browsers check the worker for updates on navigation; never serve them a stale one
@@ -335,7 +347,15 @@ def favicon():
 
 @bp.route("/offline")
 def offline():
-    """The page the service worker shows when a page cannot be fetched: nobody's data in it."""
+    """The page the service worker shows when a page cannot be fetched: nobody's data in it.
+
+    The worker fetches it without a session, so ``lang`` (one of LANGUAGES) names its language;
+    without one it is the browser's, as for any visitor.
+    """
+    language = request.args.get("lang")
+    if language in current_app.config["LANGUAGES"]:
+        with force_locale(language):
+            return render_template("pages/offline.html")
     return render_template("pages/offline.html")
 
 

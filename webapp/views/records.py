@@ -11,6 +11,7 @@ from webapp.extensions import db
 from webapp.models import Record, Treatment, utcnow
 from webapp.services import audit
 from webapp.services.access import can_see_client, can_see_photos
+from webapp.services.dates import show_times_of
 from webapp.services.records import new_code, normalised, render_pdf
 from webapp.views.access import get_treatment_or_404
 from webapp.views.pages import redirect_to, render
@@ -30,18 +31,28 @@ def grouped(code: str) -> str:
 
 
 def get_record_or_404(record_id: int) -> Record:
-    """Return a record of a treatment the signed-in person may see, or answer 404."""
+    """Return a record the signed-in person may see and revoke (see issued_records), or 404."""
     record = db.session.get(Record, record_id)
-    if record is None or not can_see_client(current_user, record.treatment.client_id):
+    if (record is None or not can_see_client(current_user, record.treatment.client_id)
+            or not (current_user.id == record.treatment.client_id
+                    or record.issued_by_id == current_user.id)):
         abort(404)
     return record
 
 
 @bp.app_template_global()
 def issued_records(treatment: Treatment) -> list[Record]:
-    """Return the records issued for a treatment, newest first (for its page)."""
-    return db.session.scalars(sa.select(Record).where(Record.treatment_id == treatment.id)
-                              .order_by(Record.issued_at.desc(), Record.id.desc())).all()
+    """Return the records issued for a treatment that the signed-in person may see, newest first.
+
+    The client sees every record of their own treatment; a therapist only those they issued: a
+    client linked to therapists of two practices shares their photos with both, but what one
+    practice did with them is not the other's to see (as their message threads are kept apart).
+    """
+    statement = sa.select(Record).where(Record.treatment_id == treatment.id)
+    if current_user.id != treatment.client_id:
+        statement = statement.where(Record.issued_by_id == current_user.id)
+    return db.session.scalars(
+        statement.order_by(Record.issued_at.desc(), Record.id.desc())).all()
 
 
 @bp.route("/treatments/<int:treatment_id>/record.pdf")
@@ -49,6 +60,7 @@ def issued_records(treatment: Treatment) -> list[Record]:
 def download(treatment_id: int):
     """Issue and send a treatment's record (PDF) to its client or their linked therapist."""
     treatment = get_treatment_or_404(treatment_id)
+    show_times_of(treatment.client)
     issued_at = utcnow()
     code = new_code()
     pdf = render_pdf(treatment, code, issued_at,

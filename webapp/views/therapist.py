@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 from webapp.extensions import db
 from webapp.models import Flag, Note, Treatment, User, utcnow
 from webapp.services import audit, flags as flagging, messages, reasons, timeline, triage
+from webapp.services.dates import show_times_of
 from webapp.services.access import is_linked, linked_client_ids
 from webapp.services.recovery import recoveries
 from webapp.views.access import get_linked_client_or_404, role_required
@@ -94,17 +95,9 @@ def review(person: User, note_form: NoteForm | None = None) -> dict:
         .order_by(Flag.acknowledged_at.is_not(None), Flag.raised_at.desc(), Flag.id.desc())).all()
     threads = {t.id: thread(t, current_user) for t in treatments}
     return {"client": person, "timelines": timelines, "flags": flags, "threads": threads,
-            "names": acknowledger_names(flags), "notes": own_notes(person.id),
+            "notes": own_notes(person.id),
             "current_reasons": flagging.current_reasons(flags, now),
             "note_form": note_form or NoteForm(formdata=None), "now": now}
-
-
-def acknowledger_names(flags) -> dict[int, str]:
-    """Return the names of the therapists who acknowledged the flags, in one query."""
-    ids = {f.acknowledged_by_id for f in flags if f.acknowledged_by_id}
-    if not ids:
-        return {}
-    return dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
 def own_notes(client_id: int) -> list[Note]:
@@ -119,6 +112,7 @@ def own_notes(client_id: int) -> list[Note]:
 def client(client_id: int):
     """Show a linked client's treatments with their timelines, flags and notes (audited)."""
     person = get_linked_client_or_404(client_id)
+    show_times_of(person)
     # commit the audit first: a commit expires loaded objects, and reloading each costs a query
     audit.record("view_client", current_user, subject=person, obj=person)
     # the page shows each treatment's thread: what the client wrote is seen
@@ -133,6 +127,7 @@ def client(client_id: int):
 def add_note(client_id: int):
     """Add a private note about a linked client; htmx gets the notes section back."""
     person = get_linked_client_or_404(client_id)
+    show_times_of(person)
     form = NoteForm()
     if not form.validate():
         if wants_fragment():
@@ -164,10 +159,10 @@ def get_flag_or_404(flag_id: int) -> Flag:
 def flag(flag_id: int):
     """Show one flag with its reason, and the form to acknowledge it (audited)."""
     found = get_flag_or_404(flag_id)
+    show_times_of(found.treatment.client)
     audit.record("view_flag", current_user, subject=found.treatment.client_id, obj=found)
     db.session.commit()
     return render("therapist/flag.html", flag=found, form=AcknowledgeForm(formdata=None),
-                  names=acknowledger_names([found]),
                   current_reasons=flagging.current_reasons([found], utcnow()))
 
 
@@ -176,6 +171,7 @@ def flag(flag_id: int):
 def acknowledge(flag_id: int):
     """Acknowledge a flag with a note, recording who and when; it stays in the history."""
     found = get_flag_or_404(flag_id)
+    show_times_of(found.treatment.client)
     form = AcknowledgeForm()
     message = None
     if found.acknowledged_at is not None:
@@ -201,5 +197,5 @@ def acknowledge(flag_id: int):
                                     _anchor="flags"))
         status = 200
     return render("therapist/flag.html", "therapist/_flag.html", status=status, flag=found,
-                  form=form, names=acknowledger_names([found]), message=message,
+                  form=form, message=message,
                   current_reasons=flagging.current_reasons([found], utcnow()))

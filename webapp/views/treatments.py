@@ -19,7 +19,7 @@ from webapp.models import (BODY_AREAS, CUP_MATERIALS, RISK_FACTORS, SUCTIONS, TE
                            CheckIn, Treatment, User, utcnow)
 from webapp.services import audit, compare, flags, messages, timeline
 from webapp.services.access import is_linked, linked_client_ids
-from webapp.services.dates import DATETIME_PATTERN, formatter
+from webapp.services.dates import DATETIME_PATTERN, formatter, show_times_of
 from webapp.services.recovery import (MAX_AGE_DAYS, WIDENED_EXPECTED_DAYS, WIDENING_SUCTIONS,
                                       expected_days_for, recoveries)
 from webapp.services.storage import discard, get_store
@@ -315,6 +315,7 @@ def show(treatment_id: int):
     ``second``, day numbers; one without a photo falls back to the oldest or the latest).
     """
     treatment = get_treatment_or_404(treatment_id)
+    show_times_of(treatment.client)
     # only a request aimed at a slice gets the slice: any other htmx request wants the page
     partial = {f"timeline-{treatment.id}": "treatments/_timeline.html",
                f"compare-{treatment.id}": "treatments/_compare.html",
