@@ -26,7 +26,8 @@ RESOLVED_WINDOW_DAYS = 2.0
 # worsening: a rise of >25% and >3 ΔE00 units over the lowest reading after day 2 (3 = phone noise, Cugmas & Štruc 2020)
 WORSENING_RATIO = 1.25
 WORSENING_UNITS = 3.0
-# worsening: mark area grew by >30% (DESIGN.md; size predicts bruise colour, Scafide et al. 2013)
+# worsening: mark area grew by >30% (DESIGN.md; size predicts bruise colour, Scafide et al. 2013),
+# compared on one scale only (comparable_area)
 AREA_GROWTH = 1.30
 # no projected day past this many days since the treatment: dark marks last up to 2–3 weeks
 # (colour-evidence.md), so a fit that reaches further only says the mark is barely fading (as
@@ -138,6 +139,22 @@ def usable(reading: PhotoReading) -> bool:
         and reading.delta_e is not None
         and not UNUSABLE_QUALITY.intersection(item.get("code") for item in reading.quality)
     )
+
+
+def comparable_area(reading: PhotoReading) -> float | None:
+    """A reading's ``area_fraction`` on the scale of the treatment's first confirmed photo, or
+    None when the photo's scale is not known (``area_scale`` unset or not positive).
+
+    A mark's area is a share of the photo, so a photo taken 1.3x closer makes it 1.69x larger:
+    compared as measured, a fading mark photographed closer "grew" by 67-84% on the test scenes
+    (scenes.transformed(scale=1.3), seeds 11-13 and 21) and was judged worsening. Divided by the
+    registration's area ratio it stays within 1-2% of its size. Without a known scale the
+    course says nothing about size, rather than raise a flag on the framing.
+    """
+    scale = reading.area_scale
+    if scale is None or not scale > 0:
+        return None
+    return float(reading.area_fraction) / float(scale)
 
 
 def _on_exposure_of(reference: PhotoReading, reading: PhotoReading) -> float:
@@ -269,13 +286,15 @@ def assess_course(
             if e_last > WORSENING_RATIO * e_low and e_last - e_low > WORSENING_UNITS:
                 return verdict("worsening", "darker_again", e_low=e_low, t_low=t_low,
                                e_last=e_last)
+            area_last, area_low = comparable_area(latest), comparable_area(low)
             if (
                 latest.mark_found
                 and low.mark_found
-                and low.area_fraction > 0
-                and latest.area_fraction > AREA_GROWTH * low.area_fraction
+                and area_last is not None
+                and area_low  # neither unknown nor 0
+                and area_last > AREA_GROWTH * area_low
             ):
-                growth = latest.area_fraction / low.area_fraction - 1
+                growth = area_last / area_low - 1
                 return verdict("worsening", "grown", growth=growth, t_low=t_low)
 
     if t_last > d and latest.delta_lab is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.9.0"
+ANALYZER_VERSION = "2.10.0"
 
 
 def translatable(message: str) -> str:
@@ -93,6 +93,12 @@ class PhotoReading:
     erythema_index: float | None = None
     area_fraction: float = 0.0
     total_area_fraction: float = 0.0
+    # how much larger the body looks in this photo than in the treatment's first confirmed one,
+    # as a ratio of area fractions (registration's Registration.area_ratio, chained day to day);
+    # None when not known. Only the app knows the other photos, so it sets this (on a followed
+    # mark's detail, "area_scale"); the course compares a mark's area across days only on this
+    # scale (course.comparable_area)
+    area_scale: float | None = None
     confidence: str = "low"
     quality: list[dict] = field(default_factory=list)
     mark_details: list[dict] = field(default_factory=list)

@@ -93,6 +93,20 @@ class Registration:
             array = mapped[:, :2] / mapped[:, 2:]
         return [(float(x), float(y)) for x, y in np.clip(array, 0.0, 1.0)]
 
+    @property
+    def area_ratio(self) -> float | None:
+        """How many times larger a patch of the body is, as a fraction of the new photo's area,
+        than as a fraction of the reference's; None when the registration is not ok.
+
+        The determinant of the homography's linear part: the fitted similarity is affine, so one
+        figure holds everywhere in the photo. A mark's ``area_fraction`` divided by it is on the
+        reference's scale, which is how a followed mark's size is compared across days (a photo
+        taken 1.3x closer makes every mark 1.69x larger as a share of the photo).
+        """
+        if not self.ok:
+            return None
+        return float(abs(np.linalg.det(np.asarray(self.homography)[:2, :2])))
+
 
 def reduce_whole(image: Image.Image) -> Image.Image:
     """Average an image over whole blocks (``Image.reduce``) down to a long side of at least

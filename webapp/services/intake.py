@@ -46,6 +46,8 @@ class IntakeResult:
     # the followed marks' points carried onto this photo (None: the marks were proposed)
     carried: list[tuple[float, float]] | None = None
     registered: bool = False
+    # the registration's Registration.area_ratio (None: not registered)
+    area_ratio: float | None = None
 
 
 def upload_hash(data: bytes) -> str:
@@ -107,7 +109,7 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
     stored, orientation = open_stored(data, max_pixels=max_pixels, max_bytes=max_bytes,
                                       min_size=(DECODE_MIN_SIDE, DECODE_MIN_SIDE))
     made = _workers.submit(copies, stored, orientation)
-    carried, registered, registration = None, False, None
+    carried, registered, registration, area_ratio = None, False, None, None
     try:
         work = working_copy(stored, orientation)
         if points:
@@ -117,7 +119,7 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
         surveyed = survey(work)
         if registration is not None:
             carried, found = registration.result()
-            registered = found.ok
+            registered, area_ratio = found.ok, found.area_ratio
         reading = analyze_image(surveyed, at=carried)
     finally:
         # waited for even when the photo is refused or the survey fails: no thread outlives
@@ -128,4 +130,4 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
     if "no_skin" in reading.quality_codes:
         raise PhotoRefused("no_skin", QUALITY_MESSAGES["no_skin"])
     return IntakeResult(photo=photo, thumb=thumb, width=width, height=height, reading=reading,
-                        carried=carried, registered=registered)
+                        carried=carried, registered=registered, area_ratio=area_ratio)

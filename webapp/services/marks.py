@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -87,19 +87,49 @@ def reference_points(treatment_id: int, marks: list[Mark]
     return reference, [found.get(m.id, (m.x, m.y)) for m in marks]
 
 
-def carry_reference(treatment: Treatment) -> tuple[Image.Image | None, list[tuple[float, float]]]:
-    """Return what a new photo's marks are carried from: the reference image and its points."""
+def area_scale_of(checkin: CheckIn | None) -> float | None:
+    """Return a check-in's stored ``area_scale`` (PhotoReading.area_scale), None when unknown."""
+    if checkin is None or checkin.reading is None:
+        return None
+    details = (checkin.reading.data or {}).get("mark_details") or [{}]
+    scale = details[0].get("area_scale")
+    return float(scale) if isinstance(scale, (int, float)) and scale > 0 else None
+
+
+def chained_scale(reference_scale: float | None, area_ratio: float | None) -> float | None:
+    """Return a new photo's area_scale: its reference's times the registration's area ratio
+    (Registration.area_ratio), None when either is unknown."""
+    if reference_scale is None or area_ratio is None:
+        return None
+    return reference_scale * area_ratio
+
+
+def on_scale(reading, area_scale: float | None):
+    """Return a PhotoReading with ``area_scale`` set on each of its mark_details.
+
+    Not on the reading itself: its top-level fields are those of whichever followed mark is
+    most visible that day, so its area is not one mark's from day to day; each mark's size is
+    judged on that mark's own course (recovery.mark_courses).
+    """
+    return replace(reading, mark_details=[{**d, "area_scale": area_scale}
+                                          for d in reading.mark_details])
+
+
+def carry_reference(treatment: Treatment
+                    ) -> tuple[Image.Image | None, list[tuple[float, float]], float | None]:
+    """Return what a new photo's marks are carried from: the reference image, its points and
+    its area_scale (None when unknown)."""
     marks = active_marks(treatment.id)
     if not marks:
-        return None, []
+        return None, [], None
     reference, points = reference_points(treatment.id, marks)
     if reference is None:
-        return None, points
+        return None, points, None
     try:
-        return reference_image(reference), points
+        return reference_image(reference), points, area_scale_of(reference)
     except PhotoMissing:
         # never expected (rows are committed after their bytes): the same fractions it is
-        return None, points
+        return None, points, None
 
 
 def forget_unanchored(treatment: Treatment, actor: User) -> bool:
@@ -156,9 +186,17 @@ def store_mark_readings(checkin: CheckIn, marks: list[Mark], reading,
 
 
 def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float]],
-            set_by: list[str], image: Image.Image | None = None) -> None:
-    """Measure the check-in's photo at the marks' points and store every reading."""
+            set_by: list[str], image: Image.Image | None = None,
+            area_scale: float | None | bool = False) -> None:
+    """Measure the check-in's photo at the marks' points and store every reading.
+
+    ``area_scale`` (PhotoReading.area_scale) is the photo's scale; left out (False), the one
+    its reading had is kept: moving a point does not change how near the photo was taken.
+    """
+    if area_scale is False:
+        area_scale = area_scale_of(checkin)
     reading = analyze_image(image if image is not None else display_image(checkin), at=points)
+    reading = on_scale(reading, area_scale)
     store_reading(checkin, reading)
     store_mark_readings(checkin, marks, reading, set_by)
 
@@ -182,9 +220,10 @@ def carry_to(checkin: CheckIn, reference: CheckIn, marks: list[Mark]) -> None:
     """Carry the marks from a confirmed photo onto an unconfirmed one and measure them there."""
     found = {r.mark_id: (r.x, r.y) for r in mark_readings(reference.id)}
     image = display_image(checkin)
-    points, _registration = carry_points(reference_image(reference), image,
-                                         [found.get(m.id, (m.x, m.y)) for m in marks])
-    measure(checkin, marks, points, ["carried"] * len(marks), image)
+    points, registration = carry_points(reference_image(reference), image,
+                                        [found.get(m.id, (m.x, m.y)) for m in marks])
+    measure(checkin, marks, points, ["carried"] * len(marks), image,
+            area_scale=chained_scale(area_scale_of(reference), registration.area_ratio))
 
 
 # the confirm page shows the photo this many CSS pixels wide, so that a tap's coordinates
@@ -484,8 +523,9 @@ def save(board: Board, actor: User) -> list[int]:
         points.append((spot.x, spot.y))
     db.session.flush()
     first = board.first
-    if moved or len(existing) != len(marks):
-        measure(checkin, marks, points, set_by)
+    if moved or len(existing) != len(marks) or first:
+        # the first confirmed photo is the scale every later one is compared on
+        measure(checkin, marks, points, set_by, area_scale=1.0 if first else False)
     if actor.id == treatment.client_id or checkin.marks_confirmed_at is None:
         checkin.marks_confirmed_at = utcnow()
     if first:
