@@ -75,3 +75,56 @@ def test_a_closer_photo_of_fading_marks_is_not_judged_worsening(app, treatment, 
         assert [m.assessment.verdict for m in recovery.marks] == ["on_track"] * 3
         assert recovery.assessment.verdict != "worsening"
         assert db.session.scalar(sa.select(Flag.id).where(Flag.kind == "worsening")) is None
+
+
+def test_a_photo_of_another_body_part_is_said_so_and_never_closes_the_recovery(
+        app, client, auth, people, treatment):
+    # Kim's day 6: a torso with no marks, sent where the back was expected; it was shown as
+    # "found where they were last time" and, confirmed, closed the recovery as faded
+    with app.app_context():
+        follow_first(treatment, back(11), 4)
+        db.session.get(Treatment, treatment).treated_at = utcnow() - 7 * DAY
+        db.session.commit()
+        torso = send(treatment, scenes.make_scene(99, kind="torso", marks=0), 0.1, "key-torso-00")
+        assert marks.is_unmatched(torso) and marks.board_for(torso).unmatched
+        torso_id = torso.id
+    auth.login(people["c1"])
+    page = client.get(f"/checkins/{torso_id}/marks").text
+    assert "This photo does not look like the last one" in page
+    assert "These circles are where the marks were on the last photo" in page
+    assert "found where they were last time" not in page
+    with app.app_context():
+        torso = db.session.get(CheckIn, torso_id)
+        confirm(torso)  # one tap on Confirm, nothing placed: still not counted
+        assert marks.is_unmatched(torso)
+        recovery = recoveries([db.session.get(Treatment, treatment)])[0]
+        assert not recovery.counts(next(c for c in recovery.checkins if c.id == torso_id))
+        assert recovery.assessment.verdict == "insufficient_data"
+        assert all(m.assessment.verdict != "resolved" for m in recovery.marks)
+        # the next photo of the back is carried from the back, not from the torso
+        again = send(treatment, scenes.transformed(back(11), shift=(0.02, 0.01)), 0.05, "key-back-000")
+        assert not marks.is_unmatched(again)
+        for row, painted in zip(marks.mark_readings(again.id), back(11).marks):
+            assert row.delta_e > 3
+
+
+def test_a_photo_not_matched_counts_once_the_client_places_every_mark(app, treatment):
+    # seed 15 taken 1.3x closer: registration finds too few matches (4), so the points are only
+    # copied; placed by the client on the marks, the photo counts
+    with app.app_context():
+        follow_first(treatment, back(15), 2.5)
+        closer = scenes.transformed(back(15), scale=1.3)
+        later = send(treatment, closer, 1.5, "key-closer-15")
+        assert marks.is_unmatched(later)
+        board = marks.board_for(later)
+        for spot, painted in zip(board.spots[:-1], closer.marks):
+            spot.x, spot.y = painted.centre
+        marks.save(board, later.treatment.client)
+        assert marks.is_unmatched(later)  # one mark is still where the last photo had it
+        board = marks.board_for(later)
+        board.spots[-1].x, board.spots[-1].y = closer.marks[-1].centre
+        marks.save(board, later.treatment.client)
+        assert not marks.is_unmatched(later)
+        assert all(row.delta_e > 3 for row in marks.mark_readings(later.id))
+        recovery = recoveries([db.session.get(Treatment, treatment)])[0]
+        assert recovery.counts(next(c for c in recovery.checkins if c.id == later.id))

@@ -26,12 +26,17 @@ QUALITY_MESSAGES = {
     "dark_skin_low_confidence": translatable("On darker skin, photos show colour changes less clearly, so this reading relies mostly on lightness and is less certain."),
     "cups_on_skin": translatable("The cups still seem to be on the skin. Take the photo after the cups are off."),
     "blood": translatable("There seems to be blood on the skin or in a cup. Take the photo after the skin is cleaned."),
+    "not_matched": translatable("This photo does not look like the last one: we could not find the marks where they were. If it shows the same marks, move each circle onto its mark; if not, take the photo again. Until then it is not counted in the recovery."),
 }
 
 
 # problems that spoil a reading altogether (the measured colour is the cup's dome or the blood's,
 # not the healing mark's): the photo is to be taken again, and the course leaves it out
 RETAKE_QUALITY = frozenset({"cups_on_skin", "blood"})
+# a later photo that registration could not match to the last confirmed one (registration.py):
+# the followed marks' points were not carried, only copied, so what they read may be clear skin
+# or another body part; it stays off the course until a person places the marks on it
+NOT_MATCHED = "not_matched"
 
 
 def quality_item(code: str) -> dict:

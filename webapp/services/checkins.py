@@ -203,6 +203,10 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
         if result.carried is not None:
             reading = marks.on_scale(reading, marks.chained_scale(reference_scale,
                                                                   result.area_ratio))
+            if reference is not None and not result.registered:
+                # the points were copied, not found: what they read stays off the course
+                # until the client places the marks (marks.measure)
+                reading = marks.unmatched(reading)
         checkin.reading = Reading(
             analyzer_version=reading.analyzer_version, ok=reading.ok, stage=reading.stage,
             colour=reading.colour, delta_e=reading.delta_e, mark_hex=reading.mark_hex,

@@ -19,6 +19,7 @@ from PIL import Image
 
 from webapp.analysis import analyze_image
 from webapp.analysis.analyze import SURE_SCORE
+from webapp.analysis.reading import NOT_MATCHED, quality_item
 from webapp.analysis.registration import WORKING_LONG_SIDE, carry_points
 from webapp.extensions import db
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, User, utcnow
@@ -66,21 +67,43 @@ def reference_image(checkin: CheckIn) -> Image.Image:
         return image.convert("L")
 
 
-def reference_checkin(treatment_id: int, before: CheckIn | None = None) -> CheckIn | None:
-    """Return the treatment's latest confirmed check-in that has mark readings (not `before`)."""
+def reference_checkin(treatment_id: int, before: CheckIn | None = None,
+                      matched: bool = False) -> CheckIn | None:
+    """Return the treatment's latest confirmed check-in that has mark readings (not `before`);
+    with ``matched``, the latest whose marks were found or placed (:func:`is_unmatched`)."""
     statement = (sa.select(CheckIn).where(
         CheckIn.treatment_id == treatment_id, CheckIn.marks_confirmed_at.is_not(None),
         sa.exists().where(MarkReading.checkin_id == CheckIn.id))
-        .order_by(CheckIn.taken_at.desc(), CheckIn.id.desc()).limit(1))
+        .order_by(CheckIn.taken_at.desc(), CheckIn.id.desc()))
     if before is not None:
         statement = statement.where(CheckIn.id != before.id)
-    return db.session.scalar(statement)
+    if not matched:
+        return db.session.scalar(statement.limit(1))
+    # a photo of another body part, confirmed as it was shown, would be the next one's reference:
+    # every photo after it would fail to match as well
+    return next((c for c in db.session.scalars(statement) if not is_unmatched(c)), None)
+
+
+def is_unmatched(checkin: CheckIn) -> bool:
+    """Tell whether a check-in's reading says its photo was not matched to the last one."""
+    data = checkin.reading.data if checkin.reading is not None else None
+    return any(isinstance(item, dict) and item.get("code") == NOT_MATCHED
+               for item in (data or {}).get("quality") or [])
+
+
+def unmatched(reading):
+    """Return a PhotoReading marked as not matched to the last photo (its ``not_matched``
+    quality item added), which keeps it off the course (course.UNUSABLE_QUALITY)."""
+    if NOT_MATCHED in reading.quality_codes:
+        return reading
+    return replace(reading, quality=[*reading.quality, quality_item(NOT_MATCHED)])
 
 
 def reference_points(treatment_id: int, marks: list[Mark]
                      ) -> tuple[CheckIn | None, list[tuple[float, float]]]:
-    """Return the last confirmed photo and where each mark is in it (its first point if absent)."""
-    reference = reference_checkin(treatment_id)
+    """Return the last confirmed photo matched to its own last one (or whose marks a person
+    placed), and where each mark is in it (its first point if absent)."""
+    reference = reference_checkin(treatment_id, matched=True)
     found = {}
     if reference is not None:
         found = {r.mark_id: (r.x, r.y) for r in mark_readings(reference.id)}
@@ -187,16 +210,24 @@ def store_mark_readings(checkin: CheckIn, marks: list[Mark], reading,
 
 def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float]],
             set_by: list[str], image: Image.Image | None = None,
-            area_scale: float | None | bool = False) -> None:
+            area_scale: float | None | bool = False, matched: bool | None = None) -> None:
     """Measure the check-in's photo at the marks' points and store every reading.
 
     ``area_scale`` (PhotoReading.area_scale) is the photo's scale; left out (False), the one
     its reading had is kept: moving a point does not change how near the photo was taken.
+    ``matched`` says whether registration matched the photo to the last one; left out (None),
+    what its reading said is kept. A photo not matched stays off the course while any point on
+    it is still only "carried" (copied from the last photo): once a person has placed every
+    mark on it, it counts.
     """
     if area_scale is False:
         area_scale = area_scale_of(checkin)
+    if matched is None:
+        matched = not is_unmatched(checkin)
     reading = analyze_image(image if image is not None else display_image(checkin), at=points)
     reading = on_scale(reading, area_scale)
+    if not matched and "carried" in set_by:
+        reading = unmatched(reading)
     store_reading(checkin, reading)
     store_mark_readings(checkin, marks, reading, set_by)
 
@@ -223,7 +254,8 @@ def carry_to(checkin: CheckIn, reference: CheckIn, marks: list[Mark]) -> None:
     points, registration = carry_points(reference_image(reference), image,
                                         [found.get(m.id, (m.x, m.y)) for m in marks])
     measure(checkin, marks, points, ["carried"] * len(marks), image,
-            area_scale=chained_scale(area_scale_of(reference), registration.area_ratio))
+            area_scale=chained_scale(area_scale_of(reference), registration.area_ratio),
+            matched=registration.ok)
 
 
 # the confirm page shows the photo this many CSS pixels wide, so that a tap's coordinates
@@ -308,6 +340,12 @@ class Board:
     error: bool = False
     changed: list[int] = field(default_factory=list)
     open_moves: bool = False  # the choices of mark to move are shown unfolded
+
+    @property
+    def unmatched(self) -> bool:
+        """Tell whether the marks shown were copied from the last photo, not found on this one
+        (registration could not match them): the page asks the client to place them."""
+        return not self.first and is_unmatched(self.checkin)
 
     @property
     def width(self) -> int:

@@ -263,7 +263,7 @@ def latest_per_day(treatment: Treatment, checkins: Sequence[CheckInRow],
                    spoilt: Callable[[CheckInRow], bool] = lambda checkin: False
                    ) -> list[CheckInRow]:
     """Keep the check-in each calendar date (the client's zone) counts, oldest first: its latest
-    whose photo is not ``spoilt`` (to be taken again), else its latest."""
+    whose photo is not ``spoilt`` (to be taken again, or not counted), else its latest."""
     zone = treatment.client.timezone
     by_day: dict[int, CheckInRow] = {}
     for checkin in sorted(checkins, key=lambda c: (c.taken_at, c.id)):
@@ -278,8 +278,10 @@ def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
            points: dict[int, list[MarkPoint]] | None = None) -> Recovery:
     """Judge the course of one treatment, and of each followed mark, from loaded check-ins."""
     readings = {c.id: photo_reading(c.reading.stored) for c in checkins if c.reading is not None}
+    # a photo that does not count (cups, blood, not matched to the last one) does not undo the
+    # one of the same day that does
     days = latest_per_day(treatment, checkins,
-                          lambda c: c.id in readings and readings[c.id].to_retake)
+                          lambda c: c.id in readings and not usable(readings[c.id]))
     assessment = in_words(assess_course(treatment.treated_at,
                                         [(c.taken_at, readings[c.id]) for c in days
                                          if c.id in readings],
