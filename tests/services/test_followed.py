@@ -67,12 +67,15 @@ def test_a_closer_photo_of_fading_marks_is_not_judged_worsening(app, treatment, 
     # share of the photo every mark's area rose 67-84%, and each run was judged "worsening"
     with app.app_context():
         follow_first(treatment, back(seed), 2.5)
-        later = send(treatment, scenes.transformed(back(seed), scale=1.3), 1.5, "key-closer-00")
+        closer = scenes.transformed(back(seed), scale=1.3)
+        later = send(treatment, closer, 1.5, "key-closer-00")
         confirm(later)
         scale = marks.area_scale_of(later)
         assert scale == pytest.approx(1.69, rel=0.05)
         recovery = recoveries([db.session.get(Treatment, treatment)])[0]
-        assert [m.assessment.verdict for m in recovery.marks] == ["on_track"] * 3
+        verdicts = sorted(m.assessment.verdict for m in recovery.marks)
+        # a mark the closer photo left out has one reading (not in this photo, not measured)
+        assert verdicts == ["insufficient_data"] * (3 - len(closer.marks)) + ["on_track"] * len(closer.marks)
         assert recovery.assessment.verdict != "worsening"
         assert db.session.scalar(sa.select(Flag.id).where(Flag.kind == "worsening")) is None
 
@@ -128,3 +131,30 @@ def test_a_photo_not_matched_counts_once_the_client_places_every_mark(app, treat
         assert all(row.delta_e > 3 for row in marks.mark_readings(later.id))
         recovery = recoveries([db.session.get(Treatment, treatment)])[0]
         assert recovery.counts(next(c for c in recovery.checkins if c.id == later.id))
+
+
+def test_a_mark_carried_off_the_photo_is_not_measured_and_the_page_says_so(
+        app, client, auth, people, treatment):
+    # Ana's zoomed photo: mark 2 left the frame, its point was clipped onto the bottom edge
+    # (y = 1.0) and read 11.9; the next, framed photo read 15.9 and was flagged "darker again"
+    scene = back(11)
+    with app.app_context():
+        follow_first(treatment, scene, 2.5)
+        closer = scenes.transformed(scene, scale=1.3)
+        assert len(closer.marks) == 2  # one of the three left the photo
+        later = send(treatment, closer, 1.5, "key-closer-00")
+        rows = marks.mark_readings(later.id)
+        off = [r for r in rows if r.data.get("in_photo") is False]
+        assert len(off) == 1 and off[0].delta_e is None and off[0].stage is None
+        assert all(r.delta_e > 3 for r in rows if r is not off[0])
+        # the photo's own reading is that of a mark in it
+        assert later.reading.delta_e == pytest.approx(max(r.delta_e for r in rows if r.delta_e))
+        number, later_id = off[0].mark.number, later.id
+    auth.login(people["c1"])
+    page = client.get(f"/checkins/{later_id}/marks").text
+    assert f"Not in this photo, so not measured: mark {number}." in page
+    with app.app_context():
+        confirm(db.session.get(CheckIn, later_id))
+        recovery = recoveries([db.session.get(Treatment, treatment)])[0]
+        course = recovery.mark_course(number)
+        assert course.assessment.readings_used == 1

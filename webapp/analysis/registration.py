@@ -61,6 +61,10 @@ ORB_FEATURES = 1500
 ORB_FAST_THRESHOLD = 10  # half the default: CLAHE-enhanced skin still has weak corners
 CLAHE_CLIP = 3.0  # module docstring: clip 2 left the worst sparse pair 13 inliers, clip 3 left 51
 CLAHE_TILES = (8, 8)
+# a carried point this close to an edge (fraction of the photo's width or height) has left the
+# photo or lies on its border: apply() clips a point that left onto the edge, where a window
+# around it measures half a mark or none (the tester's zoomed photo read 11.9 at y = 1.0)
+EDGE_MARGIN = 0.02
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,13 @@ class Registration:
         if not self.ok:
             return None
         return float(abs(np.linalg.det(np.asarray(self.homography)[:2, :2])))
+
+
+def off_frame(points) -> list[bool]:
+    """Tell, for each carried point ((x, y) fractions, shape (n, 2)), whether it lies within
+    ``EDGE_MARGIN`` of the photo's edge or outside it: the mark is not in this photo."""
+    return [not (EDGE_MARGIN <= x <= 1 - EDGE_MARGIN and EDGE_MARGIN <= y <= 1 - EDGE_MARGIN)
+            for x, y in points]
 
 
 def reduce_whole(image: Image.Image) -> Image.Image:

@@ -15,7 +15,7 @@ import hashlib
 import io
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -23,7 +23,7 @@ from webapp.analysis import PhotoReading, PhotoRefused, analyze_image
 from webapp.analysis.analyze import survey
 from webapp.analysis.photo import open_stored, upright
 from webapp.analysis.reading import QUALITY_MESSAGES
-from webapp.analysis.registration import carry_points, reduce_whole
+from webapp.analysis.registration import carry_points, off_frame, reduce_whole
 
 DISPLAY_LONG_SIDE = 1600
 THUMB_LONG_SIDE = 320
@@ -48,6 +48,25 @@ class IntakeResult:
     registered: bool = False
     # the registration's Registration.area_ratio (None: not registered)
     area_ratio: float | None = None
+
+
+def measure_carried(image, points: Sequence[tuple[float, float]],
+                    skipped: Sequence[bool]) -> PhotoReading:
+    """Measure a photo (an upright PIL image or a Survey) at the points not ``skipped``.
+
+    ``mark_details`` keeps one entry per point, in order; a skipped point's entry (a mark that
+    has left the photo, registration.off_frame) has no measurement (``delta_e`` None,
+    ``in_photo`` false), so it stands on no course, and the reading's top-level fields come
+    from the points measured only.
+    """
+    reading = analyze_image(image, at=[p for p, skip in zip(points, skipped) if not skip])
+    measured = iter(reading.mark_details)
+    details = []
+    for (x, y), skip in zip(points, skipped, strict=True):
+        details.append({"point": [x, y], "centre": [x, y], "radius": None, "delta_e": None,
+                        "stage": None, "colour": None, "area_fraction": 0.0, "in_photo": False}
+                       if skip else next(measured))
+    return replace(reading, mark_details=details)
 
 
 def upload_hash(data: bytes) -> str:
@@ -120,7 +139,8 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
         if registration is not None:
             carried, found = registration.result()
             registered, area_ratio = found.ok, found.area_ratio
-        reading = analyze_image(surveyed, at=carried)
+        reading = (measure_carried(surveyed, carried, off_frame(carried)) if carried
+                   else analyze_image(surveyed, at=carried))
     finally:
         # waited for even when the photo is refused or the survey fails: no thread outlives
         # the request's image

@@ -20,10 +20,11 @@ from PIL import Image
 from webapp.analysis import analyze_image
 from webapp.analysis.analyze import SURE_SCORE
 from webapp.analysis.reading import NOT_MATCHED, quality_item
-from webapp.analysis.registration import WORKING_LONG_SIDE, carry_points
+from webapp.analysis.registration import WORKING_LONG_SIDE, carry_points, off_frame
 from webapp.extensions import db
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, User, utcnow
 from webapp.services import audit, flags
+from webapp.services.intake import measure_carried
 from webapp.services.storage import PhotoMissing, get_store
 
 
@@ -224,7 +225,10 @@ def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float
         area_scale = area_scale_of(checkin)
     if matched is None:
         matched = not is_unmatched(checkin)
-    reading = analyze_image(image if image is not None else display_image(checkin), at=points)
+    # a carried point that left the photo is not measured (a person's point always is)
+    skipped = [off and source == "carried" for off, source in zip(off_frame(points), set_by)]
+    reading = measure_carried(image if image is not None else display_image(checkin), points,
+                              skipped)
     reading = on_scale(reading, area_scale)
     if not matched and "carried" in set_by:
         reading = unmatched(reading)
@@ -320,6 +324,7 @@ class Spot:
     number: int | None = None  # a followed mark's number; else its place among those kept
     set_by: str | None = None
     stage: str | None = None
+    in_photo: bool = True  # False: a carried mark that left the photo, not measured
 
     @property
     def value(self) -> str:
@@ -340,6 +345,15 @@ class Board:
     error: bool = False
     changed: list[int] = field(default_factory=list)
     open_moves: bool = False  # the choices of mark to move are shown unfolded
+
+    @property
+    def not_in_photo(self) -> str:
+        """Say which followed marks were carried off the photo and not measured, or ''."""
+        numbers = [str(s.number) for s in self.spots if s.kind == "mark" and not s.in_photo]
+        if not numbers:
+            return ""
+        return _("Not in this photo, so not measured: mark %(n)s. If it is in the photo, move "
+                 "its circle onto it.", n=", ".join(numbers))
 
     @property
     def unmatched(self) -> bool:
@@ -481,7 +495,7 @@ def board_for(checkin: CheckIn, seen: bool = False) -> Board:
                 x, y, radius, stage, source = (row.x, row.y, row.data.get("radius") or TAPPED_RADIUS,
                                                row.stage, row.set_by)
             spots.append(Spot(x, y, radius, "mark", number=mark.number, set_by=source,
-                              stage=stage))
+                              stage=stage, in_photo=row is None or row.data.get("in_photo", True)))
         return Board(checkin, first=False, spots=spots + (new_marks_seen(checkin, spots) if seen else []))
     details = checkin.reading.data.get("mark_details", []) if checkin.reading else []
     spots = [Spot(d["centre"][0], d["centre"][1], d.get("radius") or TAPPED_RADIUS, "proposal",
