@@ -1,6 +1,7 @@
 """Followed marks day to day: no false alarm from the framing, nothing counted from a photo that
 does not match the last one (generated photos only)."""
 import datetime as dt
+from dataclasses import replace
 from functools import cache
 
 import pytest
@@ -158,3 +159,30 @@ def test_a_mark_carried_off_the_photo_is_not_measured_and_the_page_says_so(
         recovery = recoveries([db.session.get(Treatment, treatment)])[0]
         course = recovery.mark_course(number)
         assert course.assessment.readings_used == 1
+
+
+@pytest.mark.parametrize("seed", [11, 13])
+def test_a_photo_taken_too_dark_is_said_so_not_blamed_on_the_skin_and_not_counted(
+        app, client, auth, people, treatment, seed):
+    # light skin (ITA 40) two stops under-exposed read as dark skin (ITA -53 to -69), got the
+    # dark-skin note and was counted; one stop under is within the course's exposure correction
+    light = scenes.make_scene(seed, kind="back", marks=3, mixed=False, ita=40)
+    with app.app_context():
+        follow_first(treatment, light, 2.5)
+        dim = send(treatment, scenes.transformed(light, lighting=replace(
+            light.lighting, exposure_ev=-1.0)), 1.5, "key-dim-0000")
+        dark = send(treatment, scenes.transformed(light, lighting=replace(
+            light.lighting, exposure_ev=-2.0)), 0.5, "key-dark-0000")
+        codes = {c.id: {q["code"] for q in c.reading.data["quality"]} for c in (dim, dark)}
+        assert "darker_than_last" in codes[dark.id] and "darker_than_last" not in codes[dim.id]
+        assert "dark_skin_low_confidence" not in codes[dark.id] | codes[dim.id]
+        confirm(dark)  # confirmed as it is, it still does not count
+        assert "darker_than_last" in {q["code"] for q in dark.reading.data["quality"]}
+        recovery = recoveries([db.session.get(Treatment, treatment)])[0]
+        counted = {c.id for c in recovery.checkins if recovery.counts(c)}
+        assert dim.id in counted and dark.id not in counted
+        dark_id = dark.id
+    auth.login(people["c1"])
+    page = client.get(f"/checkins/{dark_id}/marks").text
+    assert "The photo is too dark: much darker than your last one" in page
+    assert "On darker skin" not in page

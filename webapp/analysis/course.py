@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from . import colour
 from .colour import RESOLVED_BELOW
-from .reading import NOT_MATCHED, RETAKE_QUALITY, PhotoReading
+from .reading import DARKER_THAN_LAST, NOT_MATCHED, RETAKE_QUALITY, PhotoReading
 
 # every rule constant of DESIGN.md "Course", each with where it comes from
 # marks darken until ~38 h (Mimasaka et al. 2010: ΔL* lowest at 38.9 h), so no rise before day 2 counts
@@ -39,9 +39,9 @@ PIGMENT_A_WITHIN = 2.0
 PIGMENT_L_AT_MOST = -4.0
 PIGMENT_B_ABOVE = 0.0
 # quality codes that make a reading unusable for a course: no skin to measure against, a
-# photo to be taken again (cups still on, blood), or one not matched to the last photo whose
-# marks nobody has placed yet
-UNUSABLE_QUALITY = frozenset({"no_skin", NOT_MATCHED}) | RETAKE_QUALITY
+# photo to be taken again (cups still on, blood), one not matched to the last photo whose
+# marks nobody has placed yet, or one much darker than the last
+UNUSABLE_QUALITY = frozenset({"no_skin", NOT_MATCHED, DARKER_THAN_LAST}) | RETAKE_QUALITY
 
 VERDICTS = ("on_track", "slow", "worsening", "resolved", "pigmentation", "insufficient_data")
 

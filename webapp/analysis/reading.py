@@ -26,6 +26,7 @@ QUALITY_MESSAGES = {
     "dark_skin_low_confidence": translatable("On darker skin, photos show colour changes less clearly, so this reading relies mostly on lightness and is less certain."),
     "cups_on_skin": translatable("The cups still seem to be on the skin. Take the photo after the cups are off."),
     "blood": translatable("There seems to be blood on the skin or in a cup. Take the photo after the skin is cleaned."),
+    "darker_than_last": translatable("The photo is too dark: much darker than your last one, so the marks' colour cannot be compared. Please take it again in brighter light. This photo is not counted in the recovery."),
     "not_matched": translatable("This photo does not look like the last one: we could not find the marks where they were. If it shows the same marks, move each circle onto its mark; if not, take the photo again. Until then it is not counted in the recovery."),
 }
 
@@ -37,6 +38,9 @@ RETAKE_QUALITY = frozenset({"cups_on_skin", "blood"})
 # the followed marks' points were not carried, only copied, so what they read may be clear skin
 # or another body part; it stays off the course until a person places the marks on it
 NOT_MATCHED = "not_matched"
+# a later photo taken much darker than the last one of the same skin (quality.darker_than): its
+# colours are not comparable, and its skin must not be read as dark skin
+DARKER_THAN_LAST = "darker_than_last"
 
 
 def quality_item(code: str) -> dict:

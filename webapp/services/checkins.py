@@ -207,6 +207,8 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
                 # the points were copied, not found: what they read stays off the course
                 # until the client places the marks (marks.measure)
                 reading = marks.unmatched(reading)
+            reading = marks.against_last(reading, marks.reference_checkin(treatment.id,
+                                                                          matched=True))
         checkin.reading = Reading(
             analyzer_version=reading.analyzer_version, ok=reading.ok, stage=reading.stage,
             colour=reading.colour, delta_e=reading.delta_e, mark_hex=reading.mark_hex,

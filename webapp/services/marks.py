@@ -18,8 +18,9 @@ from flask_babel import gettext as _
 from PIL import Image
 
 from webapp.analysis import analyze_image
-from webapp.analysis.analyze import SURE_SCORE
-from webapp.analysis.reading import NOT_MATCHED, quality_item
+from webapp.analysis import quality
+from webapp.analysis.analyze import DARK_SKIN_ITA, SURE_SCORE
+from webapp.analysis.reading import DARKER_THAN_LAST, NOT_MATCHED, quality_item
 from webapp.analysis.registration import WORKING_LONG_SIDE, carry_points, off_frame
 from webapp.extensions import db
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, User, utcnow
@@ -98,6 +99,27 @@ def unmatched(reading):
     if NOT_MATCHED in reading.quality_codes:
         return reading
     return replace(reading, quality=[*reading.quality, quality_item(NOT_MATCHED)])
+
+
+def against_last(reading, reference: CheckIn | None):
+    """Return a later photo's PhotoReading judged against the last confirmed photo of the same
+    skin (``reference``): ``darker_than_last`` when it was taken much darker
+    (quality.darker_than), and no dark-skin note when the skin read light there: the light
+    differs from day to day, the person's skin does not."""
+    data = reference.reading.data if reference is not None and reference.reading else {}
+    if reference is None or not reading.skin_lab or not data.get("skin_lab"):
+        return reading
+    codes = reading.quality_codes
+    drop = set()
+    if quality.darker_than(reading.skin_lab, data["skin_lab"]):
+        codes = codes | {DARKER_THAN_LAST}
+        drop.add("dark_skin_low_confidence")
+    if data.get("ita_deg") is not None and data["ita_deg"] >= DARK_SKIN_ITA:
+        drop.add("dark_skin_low_confidence")
+    kept = [item for item in reading.quality if item.get("code") not in drop]
+    if DARKER_THAN_LAST in codes and DARKER_THAN_LAST not in reading.quality_codes:
+        kept.append(quality_item(DARKER_THAN_LAST))
+    return replace(reading, quality=kept)
 
 
 def reference_points(treatment_id: int, marks: list[Mark]
@@ -232,6 +254,8 @@ def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float
     reading = on_scale(reading, area_scale)
     if not matched and "carried" in set_by:
         reading = unmatched(reading)
+    reading = against_last(reading, reference_checkin(checkin.treatment_id, before=checkin,
+                                                      matched=True))
     store_reading(checkin, reading)
     store_mark_readings(checkin, marks, reading, set_by)
 
