@@ -186,3 +186,41 @@ def test_a_photo_taken_too_dark_is_said_so_not_blamed_on_the_skin_and_not_counte
     page = client.get(f"/checkins/{dark_id}/marks").text
     assert "The photo is too dark: much darker than your last one" in page
     assert "On darker skin" not in page
+
+
+def without_mark(scene, index: int):
+    """The scene's photo with one mark covered by clear skin from beside it (the mark is gone
+    from under its circle, as when the circle stayed where the mark had moved from)."""
+    image = scene.image.copy()
+    x, y = scene.marks[index].centre
+    side = round(0.12 * image.width)
+    left, top = round(x * image.width) - side // 2, round(y * image.height) - side // 2
+    image.paste(image.crop((left + side, top, left + 2 * side, top + side)), (left, top))
+    return image
+
+
+def test_a_mark_that_changes_implausibly_overnight_asks_for_a_check_before_it_counts(
+        app, client, auth, people, treatment):
+    # Kim's mark 3 fell from 12.7 to 0.5 in one day and nobody was asked
+    scene = back(11)
+    with app.app_context():
+        follow_first(treatment, scene, 1.5)
+        found = db.session.get(Treatment, treatment)
+        later = checkins.record_checkin(
+            found.client, found, synthetic.save_jpeg(without_mark(scene, 1), quality=92),
+            idempotency_key="key-jump-0000", taken_at=utcnow() - dt.timedelta(days=0.5))
+        rows = marks.mark_readings(later.id)
+        assert rows[1].delta_e < 3 and rows[1].data["jump_from"] > 6
+        assert all("jump_from" not in r.data for r in (rows[0], rows[2]))
+        recovery = recoveries([found])[0]
+        assert recovery.mark_course(2).assessment.readings_used == 1
+        assert recovery.mark_course(1).assessment.readings_used == 2
+        later_id = later.id
+    auth.login(people["c1"])
+    page = client.get(f"/checkins/{later_id}/marks").text
+    assert "Mark 2 looks very different from the last photo" in page
+    with app.app_context():
+        confirm(db.session.get(CheckIn, later_id))  # the client looked and confirms: it counts
+        recovery = recoveries([db.session.get(Treatment, treatment)])[0]
+        assert recovery.mark_course(2).assessment.readings_used == 2
+    assert "looks very different" not in client.get(f"/checkins/{later_id}/marks").text

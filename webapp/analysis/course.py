@@ -29,6 +29,10 @@ WORSENING_UNITS = 3.0
 # worsening: mark area grew by >30% (DESIGN.md; size predicts bruise colour, Scafide et al. 2013),
 # compared on one scale only (comparable_area)
 AREA_GROWTH = 1.30
+# a followed mark whose ΔE00 halves or doubles from one day's photo to the next asks the client
+# to check its circle before it counts (implausible_jump); readings further apart are not compared
+JUMP_FACTOR = 2.0
+JUMP_WITHIN_DAYS = 1.5
 # no projected day past this many days since the treatment: dark marks last up to 2–3 weeks
 # (colour-evidence.md), so a fit that reaches further only says the mark is barely fading (as
 # the slow verdict does), and a date weeks or years away would read as a promise
@@ -140,6 +144,21 @@ def usable(reading: PhotoReading) -> bool:
         and reading.delta_e is not None
         and not UNUSABLE_QUALITY.intersection(item.get("code") for item in reading.quality)
     )
+
+
+def implausible_jump(e_before: float, e_now: float, t_now: float) -> bool:
+    """Tell whether a followed mark's ΔE00 changed too much since its reading of a day or so
+    before (``e_before``, ``e_now``; ``t_now`` days since the treatment) to be the same mark
+    measured well: a circle left beside the mark, or on another one.
+
+    More than phone noise (``WORSENING_UNITS``) and by more than half: the expected curve
+    loses at most ~28% a day (U(t) from 15 to 3 over days 2-7), so halving overnight is not
+    fading; doubling is not darkening once the first two days are over (before them it is).
+    The tester's case: 12.7 to 0.5 in one day.
+    """
+    if abs(e_now - e_before) <= WORSENING_UNITS:
+        return False
+    return e_now < e_before / JUMP_FACTOR or (t_now > DARKENING_DAYS and e_now > JUMP_FACTOR * e_before)
 
 
 def comparable_area(reading: PhotoReading) -> float | None:

@@ -9,6 +9,7 @@ point, so a check-in's reading is always that of its most visible followed mark.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from PIL import Image
 from webapp.analysis import analyze_image
 from webapp.analysis import quality
 from webapp.analysis.analyze import DARK_SKIN_ITA, SURE_SCORE
+from webapp.analysis.course import JUMP_WITHIN_DAYS, implausible_jump
 from webapp.analysis.reading import DARKER_THAN_LAST, NOT_MATCHED, quality_item
 from webapp.analysis.registration import WORKING_LONG_SIDE, carry_points, off_frame
 from webapp.extensions import db
@@ -267,8 +269,19 @@ def record_carried(checkin: CheckIn, treatment: Treatment) -> None:
     details = reading.data.get("mark_details", [])
     if len(details) != len(marks):
         return
+    reference = reference_checkin(treatment.id, before=checkin, matched=True)
+    before = {}
+    if reference is not None and abs(checkin.taken_at - reference.taken_at) <= dt.timedelta(
+            days=JUMP_WITHIN_DAYS):
+        before = {r.mark_id: r.delta_e for r in mark_readings(reference.id)}
+    t_now = (checkin.taken_at - treatment.treated_at).total_seconds() / 86400
     for mark, detail in zip(marks, details):
         x, y = detail["point"]
+        e_before = before.get(mark.id)
+        if (e_before is not None and detail["delta_e"] is not None
+                and implausible_jump(e_before, detail["delta_e"], t_now)):
+            # counted once the client has looked at its circle (Confirm, or moved it)
+            detail = {**detail, "jump_from": e_before}
         db.session.add(MarkReading(
             checkin_id=checkin.id, mark=mark, x=x, y=y, set_by="carried",
             analyzer_version=reading.analyzer_version, delta_e=detail["delta_e"],
@@ -349,6 +362,7 @@ class Spot:
     set_by: str | None = None
     stage: str | None = None
     in_photo: bool = True  # False: a carried mark that left the photo, not measured
+    jump: tuple[float, float] | None = None  # (ΔE00 before, now) of an implausible change
 
     @property
     def value(self) -> str:
@@ -378,6 +392,17 @@ class Board:
             return ""
         return _("Not in this photo, so not measured: mark %(n)s. If it is in the photo, move "
                  "its circle onto it.", n=", ".join(numbers))
+
+    @property
+    def jumps(self) -> list[str]:
+        """Say, for each carried mark whose reading changed implausibly since the last photo
+        (course.implausible_jump), to check its circle; nothing once the photo is confirmed."""
+        if self.checkin.marks_confirmed_at is not None:
+            return []
+        return [_("Mark %(n)s looks very different from the last photo (colour difference "
+                  "%(before).1f, now %(now).1f). Check that its circle is on the mark, then "
+                  "confirm.", n=s.number, before=s.jump[0], now=s.jump[1])
+                for s in self.spots if s.kind == "mark" and s.jump and s.set_by == "carried"]
 
     @property
     def unmatched(self) -> bool:
@@ -518,8 +543,12 @@ def board_for(checkin: CheckIn, seen: bool = False) -> Board:
             else:
                 x, y, radius, stage, source = (row.x, row.y, row.data.get("radius") or TAPPED_RADIUS,
                                                row.stage, row.set_by)
+            jump = None
+            if row is not None and row.data.get("jump_from") is not None and row.delta_e is not None:
+                jump = (row.data["jump_from"], row.delta_e)
             spots.append(Spot(x, y, radius, "mark", number=mark.number, set_by=source,
-                              stage=stage, in_photo=row is None or row.data.get("in_photo", True)))
+                              stage=stage, in_photo=row is None or row.data.get("in_photo", True),
+                              jump=jump))
         return Board(checkin, first=False, spots=spots + (new_marks_seen(checkin, spots) if seen else []))
     details = checkin.reading.data.get("mark_details", []) if checkin.reading else []
     spots = [Spot(d["centre"][0], d["centre"][1], d.get("radius") or TAPPED_RADIUS, "proposal",

@@ -233,6 +233,11 @@ def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
     by_number: dict[int, list[tuple[CheckInRow, MarkPoint]]] = defaultdict(list)
     for checkin in days:
         for point in points.get(checkin.id, ()):
+            # a carried reading that changed implausibly counts once the client has looked at
+            # its circle (marks.record_carried): confirmed the photo, or moved the point
+            if (checkin.marks_confirmed_at is None and point.set_by == "carried"
+                    and '"jump_from"' in point.stored):
+                continue
             by_number[point.number].append((checkin, point))
     return [MarkCourse(number, found, in_words(assess_course(
         treatment.treated_at, [(c.taken_at, mark_reading(p.stored)) for c, p in found],
