@@ -11,7 +11,7 @@ from webapp.analysis import (CourseAssessment, PhotoReading, analyze_photo, asse
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 
-def reading(delta_e, delta_lab=None, area=0.02, ok=True, quality=()):
+def reading(delta_e, delta_lab=None, area=0.02, ok=True, quality=(), area_scale=1.0):
     """A hand-made reading with the given ΔE00 (mark found when ≥ 3)."""
     found = delta_e >= 3
     return PhotoReading(
@@ -24,6 +24,7 @@ def reading(delta_e, delta_lab=None, area=0.02, ok=True, quality=()):
         delta_lab=list(delta_lab or [-delta_e * 0.6, delta_e * 0.3, -delta_e * 0.4]),
         area_fraction=area if found else 0.0,
         quality=[{"code": q, "message": q} for q in quality],
+        area_scale=area_scale,
     )
 
 
@@ -108,6 +109,19 @@ def test_worsening_when_the_mark_grows_by_more_than_30_percent():
     assert result.verdict == "worsening" and "grown" in result.reason
     points[-1] = (3.5, reading(8, area=0.0258))
     assert verdict(points).verdict != "worsening"
+
+
+def test_area_is_compared_on_one_scale_and_not_at_all_when_the_scale_is_unknown():
+    # the same fading mark photographed 1.3x closer: 1.69x the share of the photo
+    closer = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02)),
+              (3.5, reading(8, area=0.0338, area_scale=1.69))]
+    assert verdict(closer).verdict == "on_track"
+    # a real growth still shows on that scale
+    closer[-1] = (3.5, reading(8, area=0.0338 * 1.35, area_scale=1.69))
+    assert verdict(closer).verdict == "worsening"
+    # a photo whose scale nobody knows says nothing about size
+    closer[-1] = (3.5, reading(8, area=0.04, area_scale=None))
+    assert verdict(closer).verdict == "on_track"
 
 
 def test_checks_run_in_order_resolved_before_worsening_before_pigmentation_before_slow():

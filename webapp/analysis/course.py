@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from . import colour
 from .colour import RESOLVED_BELOW
-from .reading import RETAKE_QUALITY, PhotoReading
+from .reading import DARKER_THAN_LAST, NOT_MATCHED, RETAKE_QUALITY, PhotoReading
 
 # every rule constant of DESIGN.md "Course", each with where it comes from
 # marks darken until ~38 h (Mimasaka et al. 2010: ΔL* lowest at 38.9 h), so no rise before day 2 counts
@@ -26,8 +26,13 @@ RESOLVED_WINDOW_DAYS = 2.0
 # worsening: a rise of >25% and >3 ΔE00 units over the lowest reading after day 2 (3 = phone noise, Cugmas & Štruc 2020)
 WORSENING_RATIO = 1.25
 WORSENING_UNITS = 3.0
-# worsening: mark area grew by >30% (DESIGN.md; size predicts bruise colour, Scafide et al. 2013)
+# worsening: mark area grew by >30% (DESIGN.md; size predicts bruise colour, Scafide et al. 2013),
+# compared on one scale only (comparable_area)
 AREA_GROWTH = 1.30
+# a followed mark whose ΔE00 halves or doubles from one day's photo to the next asks the client
+# to check its circle before it counts (implausible_jump); readings further apart are not compared
+JUMP_FACTOR = 2.0
+JUMP_WITHIN_DAYS = 1.5
 # no projected day past this many days since the treatment: dark marks last up to 2–3 weeks
 # (colour-evidence.md), so a fit that reaches further only says the mark is barely fading (as
 # the slow verdict does), and a date weeks or years away would read as a promise
@@ -37,9 +42,10 @@ PROJECTION_HORIZON_DAYS = 28.0
 PIGMENT_A_WITHIN = 2.0
 PIGMENT_L_AT_MOST = -4.0
 PIGMENT_B_ABOVE = 0.0
-# quality codes that make a reading unusable for a course: no skin to measure against, or a
-# photo to be taken again (cups still on, blood)
-UNUSABLE_QUALITY = frozenset({"no_skin"}) | RETAKE_QUALITY
+# quality codes that make a reading unusable for a course: no skin to measure against, a
+# photo to be taken again (cups still on, blood), one not matched to the last photo whose
+# marks nobody has placed yet, or one much darker than the last
+UNUSABLE_QUALITY = frozenset({"no_skin", NOT_MATCHED, DARKER_THAN_LAST}) | RETAKE_QUALITY
 
 VERDICTS = ("on_track", "slow", "worsening", "resolved", "pigmentation", "insufficient_data")
 
@@ -132,12 +138,43 @@ def _aware(moment: datetime) -> datetime:
 
 def usable(reading: PhotoReading) -> bool:
     """Say whether a reading can stand on the curve: opened, skin found, ΔE00 measured, and no
-    problem in ``UNUSABLE_QUALITY`` (cups still on, blood)."""
+    problem in ``UNUSABLE_QUALITY`` (cups still on, blood, not matched to the last photo)."""
     return (
         reading.ok
         and reading.delta_e is not None
         and not UNUSABLE_QUALITY.intersection(item.get("code") for item in reading.quality)
     )
+
+
+def implausible_jump(e_before: float, e_now: float, t_now: float) -> bool:
+    """Tell whether a followed mark's ΔE00 changed too much since its reading of a day or so
+    before (``e_before``, ``e_now``; ``t_now`` days since the treatment) to be the same mark
+    measured well: a circle left beside the mark, or on another one.
+
+    More than phone noise (``WORSENING_UNITS``) and by more than half: the expected curve
+    loses at most ~28% a day (U(t) from 15 to 3 over days 2-7), so halving overnight is not
+    fading; doubling is not darkening once the first two days are over (before them it is).
+    The tester's case: 12.7 to 0.5 in one day.
+    """
+    if abs(e_now - e_before) <= WORSENING_UNITS:
+        return False
+    return e_now < e_before / JUMP_FACTOR or (t_now > DARKENING_DAYS and e_now > JUMP_FACTOR * e_before)
+
+
+def comparable_area(reading: PhotoReading) -> float | None:
+    """A reading's ``area_fraction`` on the scale of the treatment's first confirmed photo, or
+    None when the photo's scale is not known (``area_scale`` unset or not positive).
+
+    A mark's area is a share of the photo, so a photo taken 1.3x closer makes it 1.69x larger:
+    compared as measured, a fading mark photographed closer "grew" by 67-84% on the test scenes
+    (scenes.transformed(scale=1.3), seeds 11-13 and 21) and was judged worsening. Divided by the
+    registration's area ratio it stays within 1-2% of its size. Without a known scale the
+    course says nothing about size, rather than raise a flag on the framing.
+    """
+    scale = reading.area_scale
+    if scale is None or not scale > 0:
+        return None
+    return float(reading.area_fraction) / float(scale)
 
 
 def _on_exposure_of(reference: PhotoReading, reading: PhotoReading) -> float:
@@ -269,13 +306,15 @@ def assess_course(
             if e_last > WORSENING_RATIO * e_low and e_last - e_low > WORSENING_UNITS:
                 return verdict("worsening", "darker_again", e_low=e_low, t_low=t_low,
                                e_last=e_last)
+            area_last, area_low = comparable_area(latest), comparable_area(low)
             if (
                 latest.mark_found
                 and low.mark_found
-                and low.area_fraction > 0
-                and latest.area_fraction > AREA_GROWTH * low.area_fraction
+                and area_last is not None
+                and area_low  # neither unknown nor 0
+                and area_last > AREA_GROWTH * area_low
             ):
-                growth = latest.area_fraction / low.area_fraction - 1
+                growth = area_last / area_low - 1
                 return verdict("worsening", "grown", growth=growth, t_low=t_low)
 
     if t_last > d and latest.delta_lab is not None:

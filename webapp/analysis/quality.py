@@ -68,6 +68,11 @@ BLOOD_HUE = (-5.0, 45.0)
 BLOOD_MIN_PIXELS = 6
 BLOOD_MIN_HIGHLIGHTS = 2
 BLOOD_MIN_SHARE = 0.003
+# a later photo whose skin (the same person's) has less than this share of the luminance Y it
+# had on the last photo was taken over 1.5 stops darker: on the test scenes (light skin, ITA 40)
+# 1 stop under still read within the course's exposure correction, 2 stops under read as dark
+# skin (ITA -53 to -69) and were counted; ±0.5 EV is ordinary from day to day (registration.py)
+UNDEREXPOSED_STOPS = 1.5
 
 
 def highlights(lab: np.ndarray) -> np.ndarray:
@@ -164,3 +169,11 @@ def problems(lab: np.ndarray) -> list[str]:
     if blood_share(lab, shine) >= BLOOD_MIN_SHARE:
         codes.append("blood")
     return codes
+
+
+def darker_than(skin_lab, reference_skin_lab) -> bool:
+    """Tell whether a photo's skin ([L*, a*, b*]) is over ``UNDEREXPOSED_STOPS`` darker than
+    the same skin in a reference photo, by luminance (CIE 15:2004: Y/Yn = ((L* + 16)/116)^3
+    above the dark end): the photo, not the skin, is dark."""
+    ratio = ((float(skin_lab[0]) + 16.0) / max(float(reference_skin_lab[0]) + 16.0, 1.0)) ** 3
+    return ratio < 2.0 ** -UNDEREXPOSED_STOPS

@@ -26,12 +26,21 @@ QUALITY_MESSAGES = {
     "dark_skin_low_confidence": translatable("On darker skin, photos show colour changes less clearly, so this reading relies mostly on lightness and is less certain."),
     "cups_on_skin": translatable("The cups still seem to be on the skin. Take the photo after the cups are off."),
     "blood": translatable("There seems to be blood on the skin or in a cup. Take the photo after the skin is cleaned."),
+    "darker_than_last": translatable("The photo is too dark: much darker than your last one, so the marks' colour cannot be compared. Please take it again in brighter light. This photo is not counted in the recovery."),
+    "not_matched": translatable("This photo does not look like the last one: we could not find the marks where they were. If it shows the same marks, move each circle onto its mark; if not, take the photo again. Until then it is not counted in the recovery."),
 }
 
 
 # problems that spoil a reading altogether (the measured colour is the cup's dome or the blood's,
 # not the healing mark's): the photo is to be taken again, and the course leaves it out
 RETAKE_QUALITY = frozenset({"cups_on_skin", "blood"})
+# a later photo that registration could not match to the last confirmed one (registration.py):
+# the followed marks' points were not carried, only copied, so what they read may be clear skin
+# or another body part; it stays off the course until a person places the marks on it
+NOT_MATCHED = "not_matched"
+# a later photo taken much darker than the last one of the same skin (quality.darker_than): its
+# colours are not comparable, and its skin must not be read as dark skin
+DARKER_THAN_LAST = "darker_than_last"
 
 
 def quality_item(code: str) -> dict:
@@ -93,6 +102,12 @@ class PhotoReading:
     erythema_index: float | None = None
     area_fraction: float = 0.0
     total_area_fraction: float = 0.0
+    # how much larger the body looks in this photo than in the treatment's first confirmed one,
+    # as a ratio of area fractions (registration's Registration.area_ratio, chained day to day);
+    # None when not known. Only the app knows the other photos, so it sets this (on a followed
+    # mark's detail, "area_scale"); the course compares a mark's area across days only on this
+    # scale (course.comparable_area)
+    area_scale: float | None = None
     confidence: str = "low"
     quality: list[dict] = field(default_factory=list)
     mark_details: list[dict] = field(default_factory=list)

@@ -61,6 +61,10 @@ ORB_FEATURES = 1500
 ORB_FAST_THRESHOLD = 10  # half the default: CLAHE-enhanced skin still has weak corners
 CLAHE_CLIP = 3.0  # module docstring: clip 2 left the worst sparse pair 13 inliers, clip 3 left 51
 CLAHE_TILES = (8, 8)
+# a carried point this close to an edge (fraction of the photo's width or height) has left the
+# photo or lies on its border: apply() clips a point that left onto the edge, where a window
+# around it measures half a mark or none (the tester's zoomed photo read 11.9 at y = 1.0)
+EDGE_MARGIN = 0.02
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,27 @@ class Registration:
             mapped = np.c_[array, np.ones(len(array))] @ np.asarray(self.homography).T
             array = mapped[:, :2] / mapped[:, 2:]
         return [(float(x), float(y)) for x, y in np.clip(array, 0.0, 1.0)]
+
+    @property
+    def area_ratio(self) -> float | None:
+        """How many times larger a patch of the body is, as a fraction of the new photo's area,
+        than as a fraction of the reference's; None when the registration is not ok.
+
+        The determinant of the homography's linear part: the fitted similarity is affine, so one
+        figure holds everywhere in the photo. A mark's ``area_fraction`` divided by it is on the
+        reference's scale, which is how a followed mark's size is compared across days (a photo
+        taken 1.3x closer makes every mark 1.69x larger as a share of the photo).
+        """
+        if not self.ok:
+            return None
+        return float(abs(np.linalg.det(np.asarray(self.homography)[:2, :2])))
+
+
+def off_frame(points) -> list[bool]:
+    """Tell, for each carried point ((x, y) fractions, shape (n, 2)), whether it lies within
+    ``EDGE_MARGIN`` of the photo's edge or outside it: the mark is not in this photo."""
+    return [not (EDGE_MARGIN <= x <= 1 - EDGE_MARGIN and EDGE_MARGIN <= y <= 1 - EDGE_MARGIN)
+            for x, y in points]
 
 
 def reduce_whole(image: Image.Image) -> Image.Image:

@@ -178,7 +178,7 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
     if uploads_today(client) >= config["UPLOADS_PER_DAY"]:
         raise refusal("over_quota")
     # a treatment with followed marks measures them where they were in the last confirmed photo
-    reference, points = marks.carry_reference(treatment)
+    reference, points, reference_scale = marks.carry_reference(treatment)
     try:
         result = intake.process(data, max_pixels=config["PHOTO_MAX_PIXELS"],
                                 max_bytes=config["MAX_CONTENT_LENGTH"],
@@ -200,6 +200,15 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
             note=note, photo_key=keys[0], thumb_key=keys[1],
             photo_width=result.width, photo_height=result.height)
         reading = result.reading
+        if result.carried is not None:
+            reading = marks.on_scale(reading, marks.chained_scale(reference_scale,
+                                                                  result.area_ratio))
+            if reference is not None and not result.registered:
+                # the points were copied, not found: what they read stays off the course
+                # until the client places the marks (marks.measure)
+                reading = marks.unmatched(reading)
+            reading = marks.against_last(reading, marks.reference_checkin(treatment.id,
+                                                                          matched=True))
         checkin.reading = Reading(
             analyzer_version=reading.analyzer_version, ok=reading.ok, stage=reading.stage,
             colour=reading.colour, delta_e=reading.delta_e, mark_hex=reading.mark_hex,

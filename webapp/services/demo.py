@@ -124,8 +124,11 @@ def create_demo(now: dt.datetime) -> list[tuple[str, str]]:
                                             expected_days=treatment.expected_days)
                   for kind in spec.mark_kinds]
         for i, days in enumerate(zip(*series)):
+            # one seed per client: the same skin (its painted texture) every day, which is what
+            # registration matches a later photo to the last one by; a new texture each day
+            # would be another body, not matched (marks.unmatched), and never counted
             checkin = record_checkin(
-                client, treatment, photo_of(skin, list(days), seed=client.id * 100 + i),
+                client, treatment, photo_of(skin, list(days), seed=client.id * 100),
                 idempotency_key=f"demo-{client.id}-{i:02d}",
                 taken_at=treatment.treated_at + dt.timedelta(days=days[0].t_days),
                 pain=spec.pain[i], note=spec.notes.get(i, ""))

@@ -15,7 +15,7 @@ import hashlib
 import io
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -23,7 +23,7 @@ from webapp.analysis import PhotoReading, PhotoRefused, analyze_image
 from webapp.analysis.analyze import survey
 from webapp.analysis.photo import open_stored, upright
 from webapp.analysis.reading import QUALITY_MESSAGES
-from webapp.analysis.registration import carry_points, reduce_whole
+from webapp.analysis.registration import carry_points, off_frame, reduce_whole
 
 DISPLAY_LONG_SIDE = 1600
 THUMB_LONG_SIDE = 320
@@ -46,6 +46,27 @@ class IntakeResult:
     # the followed marks' points carried onto this photo (None: the marks were proposed)
     carried: list[tuple[float, float]] | None = None
     registered: bool = False
+    # the registration's Registration.area_ratio (None: not registered)
+    area_ratio: float | None = None
+
+
+def measure_carried(image, points: Sequence[tuple[float, float]],
+                    skipped: Sequence[bool]) -> PhotoReading:
+    """Measure a photo (an upright PIL image or a Survey) at the points not ``skipped``.
+
+    ``mark_details`` keeps one entry per point, in order; a skipped point's entry (a mark that
+    has left the photo, registration.off_frame) has no measurement (``delta_e`` None,
+    ``in_photo`` false), so it stands on no course, and the reading's top-level fields come
+    from the points measured only.
+    """
+    reading = analyze_image(image, at=[p for p, skip in zip(points, skipped) if not skip])
+    measured = iter(reading.mark_details)
+    details = []
+    for (x, y), skip in zip(points, skipped, strict=True):
+        details.append({"point": [x, y], "centre": [x, y], "radius": None, "delta_e": None,
+                        "stage": None, "colour": None, "area_fraction": 0.0, "in_photo": False}
+                       if skip else next(measured))
+    return replace(reading, mark_details=details)
 
 
 def upload_hash(data: bytes) -> str:
@@ -107,7 +128,7 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
     stored, orientation = open_stored(data, max_pixels=max_pixels, max_bytes=max_bytes,
                                       min_size=(DECODE_MIN_SIDE, DECODE_MIN_SIDE))
     made = _workers.submit(copies, stored, orientation)
-    carried, registered, registration = None, False, None
+    carried, registered, registration, area_ratio = None, False, None, None
     try:
         work = working_copy(stored, orientation)
         if points:
@@ -117,8 +138,9 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
         surveyed = survey(work)
         if registration is not None:
             carried, found = registration.result()
-            registered = found.ok
-        reading = analyze_image(surveyed, at=carried)
+            registered, area_ratio = found.ok, found.area_ratio
+        reading = (measure_carried(surveyed, carried, off_frame(carried)) if carried
+                   else analyze_image(surveyed, at=carried))
     finally:
         # waited for even when the photo is refused or the survey fails: no thread outlives
         # the request's image
@@ -128,4 +150,4 @@ def process(data: bytes, *, max_pixels: int, max_bytes: int | None = None,
     if "no_skin" in reading.quality_codes:
         raise PhotoRefused("no_skin", QUALITY_MESSAGES["no_skin"])
     return IntakeResult(photo=photo, thumb=thumb, width=width, height=height, reading=reading,
-                        carried=carried, registered=registered)
+                        carried=carried, registered=registered, area_ratio=area_ratio)

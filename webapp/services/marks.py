@@ -9,20 +9,25 @@ point, so a check-in's reading is always that of its most visible followed mark.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from PIL import Image
 
 from webapp.analysis import analyze_image
-from webapp.analysis.analyze import SURE_SCORE
-from webapp.analysis.registration import WORKING_LONG_SIDE, carry_points
+from webapp.analysis import quality
+from webapp.analysis.analyze import DARK_SKIN_ITA, SURE_SCORE
+from webapp.analysis.course import JUMP_WITHIN_DAYS, implausible_jump
+from webapp.analysis.reading import DARKER_THAN_LAST, NOT_MATCHED, quality_item
+from webapp.analysis.registration import WORKING_LONG_SIDE, carry_points, off_frame
 from webapp.extensions import db
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, User, utcnow
 from webapp.services import audit, flags
+from webapp.services.intake import measure_carried
 from webapp.services.storage import PhotoMissing, get_store
 
 
@@ -66,40 +71,113 @@ def reference_image(checkin: CheckIn) -> Image.Image:
         return image.convert("L")
 
 
-def reference_checkin(treatment_id: int, before: CheckIn | None = None) -> CheckIn | None:
-    """Return the treatment's latest confirmed check-in that has mark readings (not `before`)."""
+def reference_checkin(treatment_id: int, before: CheckIn | None = None,
+                      matched: bool = False) -> CheckIn | None:
+    """Return the treatment's latest confirmed check-in that has mark readings (not `before`);
+    with ``matched``, the latest whose marks were found or placed (:func:`is_unmatched`)."""
     statement = (sa.select(CheckIn).where(
         CheckIn.treatment_id == treatment_id, CheckIn.marks_confirmed_at.is_not(None),
         sa.exists().where(MarkReading.checkin_id == CheckIn.id))
-        .order_by(CheckIn.taken_at.desc(), CheckIn.id.desc()).limit(1))
+        .order_by(CheckIn.taken_at.desc(), CheckIn.id.desc()))
     if before is not None:
         statement = statement.where(CheckIn.id != before.id)
-    return db.session.scalar(statement)
+    if not matched:
+        return db.session.scalar(statement.limit(1))
+    # a photo of another body part, confirmed as it was shown, would be the next one's reference:
+    # every photo after it would fail to match as well
+    return next((c for c in db.session.scalars(statement) if not is_unmatched(c)), None)
+
+
+def is_unmatched(checkin: CheckIn) -> bool:
+    """Tell whether a check-in's reading says its photo was not matched to the last one."""
+    data = checkin.reading.data if checkin.reading is not None else None
+    return any(isinstance(item, dict) and item.get("code") == NOT_MATCHED
+               for item in (data or {}).get("quality") or [])
+
+
+def unmatched(reading):
+    """Return a PhotoReading marked as not matched to the last photo (its ``not_matched``
+    quality item added), which keeps it off the course (course.UNUSABLE_QUALITY)."""
+    if NOT_MATCHED in reading.quality_codes:
+        return reading
+    return replace(reading, quality=[*reading.quality, quality_item(NOT_MATCHED)])
+
+
+def against_last(reading, reference: CheckIn | None):
+    """Return a later photo's PhotoReading judged against the last confirmed photo of the same
+    skin (``reference``): ``darker_than_last`` when it was taken much darker
+    (quality.darker_than), and no dark-skin note when the skin read light there: the light
+    differs from day to day, the person's skin does not."""
+    data = reference.reading.data if reference is not None and reference.reading else {}
+    if reference is None or not reading.skin_lab or not data.get("skin_lab"):
+        return reading
+    codes = reading.quality_codes
+    drop = set()
+    if quality.darker_than(reading.skin_lab, data["skin_lab"]):
+        codes = codes | {DARKER_THAN_LAST}
+        drop.add("dark_skin_low_confidence")
+    if data.get("ita_deg") is not None and data["ita_deg"] >= DARK_SKIN_ITA:
+        drop.add("dark_skin_low_confidence")
+    kept = [item for item in reading.quality if item.get("code") not in drop]
+    if DARKER_THAN_LAST in codes and DARKER_THAN_LAST not in reading.quality_codes:
+        kept.append(quality_item(DARKER_THAN_LAST))
+    return replace(reading, quality=kept)
 
 
 def reference_points(treatment_id: int, marks: list[Mark]
                      ) -> tuple[CheckIn | None, list[tuple[float, float]]]:
-    """Return the last confirmed photo and where each mark is in it (its first point if absent)."""
-    reference = reference_checkin(treatment_id)
+    """Return the last confirmed photo matched to its own last one (or whose marks a person
+    placed), and where each mark is in it (its first point if absent)."""
+    reference = reference_checkin(treatment_id, matched=True)
     found = {}
     if reference is not None:
         found = {r.mark_id: (r.x, r.y) for r in mark_readings(reference.id)}
     return reference, [found.get(m.id, (m.x, m.y)) for m in marks]
 
 
-def carry_reference(treatment: Treatment) -> tuple[Image.Image | None, list[tuple[float, float]]]:
-    """Return what a new photo's marks are carried from: the reference image and its points."""
+def area_scale_of(checkin: CheckIn | None) -> float | None:
+    """Return a check-in's stored ``area_scale`` (PhotoReading.area_scale), None when unknown."""
+    if checkin is None or checkin.reading is None:
+        return None
+    details = (checkin.reading.data or {}).get("mark_details") or [{}]
+    scale = details[0].get("area_scale")
+    return float(scale) if isinstance(scale, (int, float)) and scale > 0 else None
+
+
+def chained_scale(reference_scale: float | None, area_ratio: float | None) -> float | None:
+    """Return a new photo's area_scale: its reference's times the registration's area ratio
+    (Registration.area_ratio), None when either is unknown."""
+    if reference_scale is None or area_ratio is None:
+        return None
+    return reference_scale * area_ratio
+
+
+def on_scale(reading, area_scale: float | None):
+    """Return a PhotoReading with ``area_scale`` set on each of its mark_details.
+
+    Not on the reading itself: its top-level fields are those of whichever followed mark is
+    most visible that day, so its area is not one mark's from day to day; each mark's size is
+    judged on that mark's own course (recovery.mark_courses).
+    """
+    return replace(reading, mark_details=[{**d, "area_scale": area_scale}
+                                          for d in reading.mark_details])
+
+
+def carry_reference(treatment: Treatment
+                    ) -> tuple[Image.Image | None, list[tuple[float, float]], float | None]:
+    """Return what a new photo's marks are carried from: the reference image, its points and
+    its area_scale (None when unknown)."""
     marks = active_marks(treatment.id)
     if not marks:
-        return None, []
+        return None, [], None
     reference, points = reference_points(treatment.id, marks)
     if reference is None:
-        return None, points
+        return None, points, None
     try:
-        return reference_image(reference), points
+        return reference_image(reference), points, area_scale_of(reference)
     except PhotoMissing:
         # never expected (rows are committed after their bytes): the same fractions it is
-        return None, points
+        return None, points, None
 
 
 def forget_unanchored(treatment: Treatment, actor: User) -> bool:
@@ -156,9 +234,30 @@ def store_mark_readings(checkin: CheckIn, marks: list[Mark], reading,
 
 
 def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float]],
-            set_by: list[str], image: Image.Image | None = None) -> None:
-    """Measure the check-in's photo at the marks' points and store every reading."""
-    reading = analyze_image(image if image is not None else display_image(checkin), at=points)
+            set_by: list[str], image: Image.Image | None = None,
+            area_scale: float | None | bool = False, matched: bool | None = None) -> None:
+    """Measure the check-in's photo at the marks' points and store every reading.
+
+    ``area_scale`` (PhotoReading.area_scale) is the photo's scale; left out (False), the one
+    its reading had is kept: moving a point does not change how near the photo was taken.
+    ``matched`` says whether registration matched the photo to the last one; left out (None),
+    what its reading said is kept. A photo not matched stays off the course while any point on
+    it is still only "carried" (copied from the last photo): once a person has placed every
+    mark on it, it counts.
+    """
+    if area_scale is False:
+        area_scale = area_scale_of(checkin)
+    if matched is None:
+        matched = not is_unmatched(checkin)
+    # a carried point that left the photo is not measured (a person's point always is)
+    skipped = [off and source == "carried" for off, source in zip(off_frame(points), set_by)]
+    reading = measure_carried(image if image is not None else display_image(checkin), points,
+                              skipped)
+    reading = on_scale(reading, area_scale)
+    if not matched and "carried" in set_by:
+        reading = unmatched(reading)
+    reading = against_last(reading, reference_checkin(checkin.treatment_id, before=checkin,
+                                                      matched=True))
     store_reading(checkin, reading)
     store_mark_readings(checkin, marks, reading, set_by)
 
@@ -170,8 +269,19 @@ def record_carried(checkin: CheckIn, treatment: Treatment) -> None:
     details = reading.data.get("mark_details", [])
     if len(details) != len(marks):
         return
+    reference = reference_checkin(treatment.id, before=checkin, matched=True)
+    before = {}
+    if reference is not None and abs(checkin.taken_at - reference.taken_at) <= dt.timedelta(
+            days=JUMP_WITHIN_DAYS):
+        before = {r.mark_id: r.delta_e for r in mark_readings(reference.id)}
+    t_now = (checkin.taken_at - treatment.treated_at).total_seconds() / 86400
     for mark, detail in zip(marks, details):
         x, y = detail["point"]
+        e_before = before.get(mark.id)
+        if (e_before is not None and detail["delta_e"] is not None
+                and implausible_jump(e_before, detail["delta_e"], t_now)):
+            # counted once the client has looked at its circle (Confirm, or moved it)
+            detail = {**detail, "jump_from": e_before}
         db.session.add(MarkReading(
             checkin_id=checkin.id, mark=mark, x=x, y=y, set_by="carried",
             analyzer_version=reading.analyzer_version, delta_e=detail["delta_e"],
@@ -182,9 +292,11 @@ def carry_to(checkin: CheckIn, reference: CheckIn, marks: list[Mark]) -> None:
     """Carry the marks from a confirmed photo onto an unconfirmed one and measure them there."""
     found = {r.mark_id: (r.x, r.y) for r in mark_readings(reference.id)}
     image = display_image(checkin)
-    points, _registration = carry_points(reference_image(reference), image,
-                                         [found.get(m.id, (m.x, m.y)) for m in marks])
-    measure(checkin, marks, points, ["carried"] * len(marks), image)
+    points, registration = carry_points(reference_image(reference), image,
+                                        [found.get(m.id, (m.x, m.y)) for m in marks])
+    measure(checkin, marks, points, ["carried"] * len(marks), image,
+            area_scale=chained_scale(area_scale_of(reference), registration.area_ratio),
+            matched=registration.ok)
 
 
 # the confirm page shows the photo this many CSS pixels wide, so that a tap's coordinates
@@ -249,6 +361,8 @@ class Spot:
     number: int | None = None  # a followed mark's number; else its place among those kept
     set_by: str | None = None
     stage: str | None = None
+    in_photo: bool = True  # False: a carried mark that left the photo, not measured
+    jump: tuple[float, float] | None = None  # (ΔE00 before, now) of an implausible change
 
     @property
     def value(self) -> str:
@@ -269,6 +383,32 @@ class Board:
     error: bool = False
     changed: list[int] = field(default_factory=list)
     open_moves: bool = False  # the choices of mark to move are shown unfolded
+
+    @property
+    def not_in_photo(self) -> str:
+        """Say which followed marks were carried off the photo and not measured, or ''."""
+        numbers = [str(s.number) for s in self.spots if s.kind == "mark" and not s.in_photo]
+        if not numbers:
+            return ""
+        return _("Not in this photo, so not measured: mark %(n)s. If it is in the photo, move "
+                 "its circle onto it.", n=", ".join(numbers))
+
+    @property
+    def jumps(self) -> list[str]:
+        """Say, for each carried mark whose reading changed implausibly since the last photo
+        (course.implausible_jump), to check its circle; nothing once the photo is confirmed."""
+        if self.checkin.marks_confirmed_at is not None:
+            return []
+        return [_("Mark %(n)s looks very different from the last photo (colour difference "
+                  "%(before).1f, now %(now).1f). Check that its circle is on the mark, then "
+                  "confirm.", n=s.number, before=s.jump[0], now=s.jump[1])
+                for s in self.spots if s.kind == "mark" and s.jump and s.set_by == "carried"]
+
+    @property
+    def unmatched(self) -> bool:
+        """Tell whether the marks shown were copied from the last photo, not found on this one
+        (registration could not match them): the page asks the client to place them."""
+        return not self.first and is_unmatched(self.checkin)
 
     @property
     def width(self) -> int:
@@ -403,8 +543,12 @@ def board_for(checkin: CheckIn, seen: bool = False) -> Board:
             else:
                 x, y, radius, stage, source = (row.x, row.y, row.data.get("radius") or TAPPED_RADIUS,
                                                row.stage, row.set_by)
+            jump = None
+            if row is not None and row.data.get("jump_from") is not None and row.delta_e is not None:
+                jump = (row.data["jump_from"], row.delta_e)
             spots.append(Spot(x, y, radius, "mark", number=mark.number, set_by=source,
-                              stage=stage))
+                              stage=stage, in_photo=row is None or row.data.get("in_photo", True),
+                              jump=jump))
         return Board(checkin, first=False, spots=spots + (new_marks_seen(checkin, spots) if seen else []))
     details = checkin.reading.data.get("mark_details", []) if checkin.reading else []
     spots = [Spot(d["centre"][0], d["centre"][1], d.get("radius") or TAPPED_RADIUS, "proposal",
@@ -484,8 +628,9 @@ def save(board: Board, actor: User) -> list[int]:
         points.append((spot.x, spot.y))
     db.session.flush()
     first = board.first
-    if moved or len(existing) != len(marks):
-        measure(checkin, marks, points, set_by)
+    if moved or len(existing) != len(marks) or first:
+        # the first confirmed photo is the scale every later one is compared on
+        measure(checkin, marks, points, set_by, area_scale=1.0 if first else False)
     if actor.id == treatment.client_id or checkin.marks_confirmed_at is None:
         checkin.marks_confirmed_at = utcnow()
     if first:

@@ -233,6 +233,11 @@ def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
     by_number: dict[int, list[tuple[CheckInRow, MarkPoint]]] = defaultdict(list)
     for checkin in days:
         for point in points.get(checkin.id, ()):
+            # a carried reading that changed implausibly counts once the client has looked at
+            # its circle (marks.record_carried): confirmed the photo, or moved the point
+            if (checkin.marks_confirmed_at is None and point.set_by == "carried"
+                    and '"jump_from"' in point.stored):
+                continue
             by_number[point.number].append((checkin, point))
     return [MarkCourse(number, found, in_words(assess_course(
         treatment.treated_at, [(c.taken_at, mark_reading(p.stored)) for c, p in found],
@@ -263,7 +268,7 @@ def latest_per_day(treatment: Treatment, checkins: Sequence[CheckInRow],
                    spoilt: Callable[[CheckInRow], bool] = lambda checkin: False
                    ) -> list[CheckInRow]:
     """Keep the check-in each calendar date (the client's zone) counts, oldest first: its latest
-    whose photo is not ``spoilt`` (to be taken again), else its latest."""
+    whose photo is not ``spoilt`` (to be taken again, or not counted), else its latest."""
     zone = treatment.client.timezone
     by_day: dict[int, CheckInRow] = {}
     for checkin in sorted(checkins, key=lambda c: (c.taken_at, c.id)):
@@ -278,8 +283,10 @@ def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
            points: dict[int, list[MarkPoint]] | None = None) -> Recovery:
     """Judge the course of one treatment, and of each followed mark, from loaded check-ins."""
     readings = {c.id: photo_reading(c.reading.stored) for c in checkins if c.reading is not None}
+    # a photo that does not count (cups, blood, not matched to the last one) does not undo the
+    # one of the same day that does
     days = latest_per_day(treatment, checkins,
-                          lambda c: c.id in readings and readings[c.id].to_retake)
+                          lambda c: c.id in readings and not usable(readings[c.id]))
     assessment = in_words(assess_course(treatment.treated_at,
                                         [(c.taken_at, readings[c.id]) for c in days
                                          if c.id in readings],
