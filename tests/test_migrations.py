@@ -1,6 +1,7 @@
 """Migrations: an empty database upgrades to head, and the result matches the models."""
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -11,116 +12,93 @@ from webapp.extensions import db
 from webapp.models import CheckIn, Reading, User, render_migration_item
 
 
-def test_upgrade_from_empty_matches_models(app):
+@pytest.fixture
+def empty_database(app):
+    """An app context on an empty database (no tables, no alembic_version) for migrating.
+
+    Afterwards the models' schema is back, which the app fixture's teardown drops again.
+    """
     with app.app_context():
         db.drop_all()
         try:
-            upgrade()
-            with db.engine.connect() as connection:
-                context = MigrationContext.configure(connection, opts={
-                    "compare_type": True, "render_item": render_migration_item})
-                differences = compare_metadata(context, db.metadata)
-            assert differences == []
-        finally:
-            db.drop_all()
-            with db.engine.begin() as connection:
-                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-            # the app fixture drops everything again at teardown, so leave a schema behind
-            db.create_all()
-
-
-def test_followed_marks_migration_downgrades_and_upgrades_again(app):
-    with app.app_context():
-        db.drop_all()
-        try:
-            upgrade()
-            downgrade(revision="0001")
-            tables = set(sa.inspect(db.engine).get_table_names())
-            assert "mark" not in tables and "mark_reading" not in tables
-            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("check_in")}
-            assert "marks_confirmed_at" not in columns
-            upgrade()
-            assert {"mark", "mark_reading"} <= set(sa.inspect(db.engine).get_table_names())
-        finally:
-            db.drop_all()
-            with db.engine.begin() as connection:
-                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-            db.create_all()
-
-
-def test_device_sessions_migration_downgrades_and_upgrades_again(app):
-    with app.app_context():
-        db.drop_all()
-        try:
-            upgrade()
-            downgrade(revision="0002")
-            assert "user_session" not in set(sa.inspect(db.engine).get_table_names())
-            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("user")}
-            assert "session_version" in columns and "email_verified_at" not in columns
-            upgrade()
-            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("user")}
-            assert "email_verified_at" in columns and "session_version" not in columns
-        finally:
-            db.drop_all()
-            with db.engine.begin() as connection:
-                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-            db.create_all()
-
-
-def test_a_person_stored_with_a_placeholder_zone_gets_utc(app):
-    with app.app_context():
-        db.drop_all()
-        try:
-            upgrade(revision="0010")
-            people = sa.table("user", sa.column("id", sa.Integer), sa.column("email", sa.String),
-                              sa.column("password_hash", sa.String), sa.column("role", sa.String),
-                              sa.column("name", sa.String), sa.column("timezone", sa.String),
-                              sa.column("created_at", sa.DateTime))
-            with db.engine.begin() as connection:
-                for n, zone in enumerate(("Factory", "localtime", "Europe/Berlin"), start=1):
-                    connection.execute(people.insert().values(
-                        id=n, email=f"p{n}@example.com", password_hash="x", role="client",
-                        name=f"P{n}", timezone=zone, created_at=dt.datetime(2026, 1, 1)))
-            upgrade()
-            with db.engine.connect() as connection:
-                zones = dict(connection.execute(sa.select(people.c.id, people.c.timezone)).all())
-            assert zones == {1: "UTC", 2: "UTC", 3: "Europe/Berlin"}
-        finally:
-            db.drop_all()
-            with db.engine.begin() as connection:
-                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-            db.create_all()
-
-
-def test_a_deleted_rows_id_is_never_given_again_and_the_upgrade_keeps_every_row(app):
-    with app.app_context():
-        db.drop_all()
-        try:
-            upgrade(revision="0011")
-            # a client with a treatment and two check-ins, one with its reading (a child row
-            # that ON DELETE CASCADE would take with a rebuilt parent)
-            client = User(email="c@example.com", role="client", name="C", timezone="UTC",
-                          password_hash="x")
-            db.session.add(client)
-            db.session.commit()
-            treatment_id = make_treatment(app, client)
-            first = add_checkin(app, treatment_id, 1.0, 12.0)
-            latest = add_checkin(app, treatment_id, 2.0, 10.0)
-            db.session.remove()
-            upgrade()
-            assert db.session.scalars(sa.select(CheckIn.id).order_by(CheckIn.id)).all() == [
-                first, latest]
-            assert db.session.scalar(sa.select(sa.func.count(Reading.id))) == 2
-            # the latest check-in is deleted: the next one gets an id of its own
-            db.session.delete(db.session.get(CheckIn, latest))
-            db.session.commit()
-            assert add_checkin(app, treatment_id, 2.5, 9.0) > latest
-            if db.engine.dialect.name == "sqlite":
-                with db.engine.connect() as connection:
-                    assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            yield
         finally:
             db.session.remove()
             db.drop_all()
             with db.engine.begin() as connection:
                 connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
             db.create_all()
+
+
+def test_upgrade_from_empty_matches_models(empty_database):
+    upgrade()
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": True, "render_item": render_migration_item})
+        differences = compare_metadata(context, db.metadata)
+    assert differences == []
+
+
+def test_followed_marks_migration_downgrades_and_upgrades_again(empty_database):
+    upgrade()
+    downgrade(revision="0001")
+    tables = set(sa.inspect(db.engine).get_table_names())
+    assert "mark" not in tables and "mark_reading" not in tables
+    columns = {c["name"] for c in sa.inspect(db.engine).get_columns("check_in")}
+    assert "marks_confirmed_at" not in columns
+    upgrade()
+    assert {"mark", "mark_reading"} <= set(sa.inspect(db.engine).get_table_names())
+
+
+def test_device_sessions_migration_downgrades_and_upgrades_again(empty_database):
+    upgrade()
+    downgrade(revision="0002")
+    assert "user_session" not in set(sa.inspect(db.engine).get_table_names())
+    columns = {c["name"] for c in sa.inspect(db.engine).get_columns("user")}
+    assert "session_version" in columns and "email_verified_at" not in columns
+    upgrade()
+    columns = {c["name"] for c in sa.inspect(db.engine).get_columns("user")}
+    assert "email_verified_at" in columns and "session_version" not in columns
+
+
+def test_a_person_stored_with_a_placeholder_zone_gets_utc(empty_database):
+    upgrade(revision="0010")
+    people = sa.table("user", sa.column("id", sa.Integer), sa.column("email", sa.String),
+                      sa.column("password_hash", sa.String), sa.column("role", sa.String),
+                      sa.column("name", sa.String), sa.column("timezone", sa.String),
+                      sa.column("created_at", sa.DateTime))
+    with db.engine.begin() as connection:
+        for n, zone in enumerate(("Factory", "localtime", "Europe/Berlin"), start=1):
+            connection.execute(people.insert().values(
+                id=n, email=f"p{n}@example.com", password_hash="x", role="client",
+                name=f"P{n}", timezone=zone, created_at=dt.datetime(2026, 1, 1)))
+    upgrade()
+    with db.engine.connect() as connection:
+        zones = dict(connection.execute(sa.select(people.c.id, people.c.timezone)).all())
+    assert zones == {1: "UTC", 2: "UTC", 3: "Europe/Berlin"}
+
+
+def test_a_deleted_rows_id_is_never_given_again_and_the_upgrade_keeps_every_row(
+        app, empty_database):
+    upgrade(revision="0011")
+    # a client with a treatment and two check-ins, one with its reading (a child row
+    # that ON DELETE CASCADE would take with a rebuilt parent)
+    client = User(email="c@example.com", role="client", name="C", timezone="UTC",
+                  password_hash="x")
+    db.session.add(client)
+    db.session.commit()
+    treatment_id = make_treatment(app, client)
+    first = add_checkin(app, treatment_id, 1.0, 12.0)
+    latest = add_checkin(app, treatment_id, 2.0, 10.0)
+    db.session.remove()
+    upgrade()
+    assert db.session.scalars(sa.select(CheckIn.id).order_by(CheckIn.id)).all() == [
+        first, latest]
+    assert db.session.scalar(sa.select(sa.func.count(Reading.id))) == 2
+    # the latest check-in is deleted: the next one gets an id of its own
+    db.session.delete(db.session.get(CheckIn, latest))
+    db.session.commit()
+    assert add_checkin(app, treatment_id, 2.5, 9.0) > latest
+    if db.engine.dialect.name == "sqlite":
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
