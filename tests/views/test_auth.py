@@ -1,6 +1,5 @@
 """Accounts: registration, sign-in, reset, change and confirmation, logout and the session."""
 import re
-import statistics
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -239,12 +238,14 @@ def test_sign_in_takes_as_long_for_an_unknown_email_as_for_a_known_one(app, clie
         return time.perf_counter() - started
     timed("nobody@example.org")  # the first unknown email makes the stand-in hash
     known, unknown = [], []
-    for n in range(5):
+    for n in range(7):
         known.append(timed("ada@example.org"))
         unknown.append(timed(f"nobody{n}@example.org"))
-    known_median, unknown_median = statistics.median(known), statistics.median(unknown)
-    assert abs(known_median - unknown_median) <= 0.2 * max(known_median, unknown_median), \
-        (known_median, unknown_median)
+    # the fastest of each: what the work costs, without the waits a busy machine adds to some
+    # runs (the medians of five differed by a third while another suite ran beside this one)
+    known_cost, unknown_cost = min(known), min(unknown)
+    assert abs(known_cost - unknown_cost) <= 0.2 * max(known_cost, unknown_cost), \
+        (known_cost, unknown_cost)
 
 
 def test_reset_link_works_once(app, client, make_user, outbox):
