@@ -314,11 +314,12 @@ def mixed_closeups():
 def test_a_mixed_close_up_is_measured_with_its_yellow_part_not_against_it(mixed_closeups):
     # the yellow or green part round a close-up's violet centre lies within the skin's tolerance
     # and beside the thin band of skin in view: taken for skin, the mark read violet, fresh and
-    # too strong (2.7.0: median error 3.9, stage right on 9 of 16)
+    # too strong (2.7.0: median error 3.9, stage right on 9 of 16; 2.10.0: 1.56, once a speck
+    # between a tap and the mark no longer hid the mark)
     errors = [abs(detail["delta_e"] - mark.delta_e) for mark, detail, _ in mixed_closeups]
     stage = [detail["stage"] == mark.stage for mark, detail, _ in mixed_closeups if not _near_boundary(mark)]
     print(f"\nmixed close-ups: median |ΔE00 error| {np.median(errors):.2f}, stage {np.mean(stage):.1%} of {len(stage)}")
-    assert np.median(errors) <= 3.0
+    assert np.median(errors) <= 2.0
     assert np.mean(stage) >= 0.65
 
 
