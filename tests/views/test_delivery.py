@@ -55,6 +55,42 @@ def test_a_changed_file_gets_a_new_hashed_name(source, tmp_path):
     assert after["js/app.js"] == before["js/app.js"]
 
 
+def test_a_rebuild_keeps_the_hashed_files_of_earlier_builds(source, tmp_path):
+    target = tmp_path / "build"
+    first = delivery.build(source, target)
+    old_css = (source / "css/app.css").read_bytes()
+    (source / "css/app.css").write_text("body { color: #000; }\n" * 200)
+    second = delivery.build(source, target)
+    (source / "css/app.css").write_text("body { color: #111; }\n" * 200)
+    (source / "js/app.js").unlink()
+    third = delivery.build(source, target)
+    # a page from either earlier build still finds its stylesheet, compressed copies included
+    for manifest in (first, second):
+        hashed = manifest["css/app.css"]
+        assert (target / hashed).exists()
+        assert brotli.decompress((target / f"{hashed}.br").read_bytes()) == (
+            target / hashed).read_bytes()
+    assert (target / first["css/app.css"]).read_bytes() == old_css
+    assert (target / "css/app.css").read_bytes() == (source / "css/app.css").read_bytes()
+    # the manifest and the plain names are this build's: a file taken out of static/ is gone
+    assert json.loads((target / delivery.MANIFEST).read_text()) == third
+    assert not (target / "js/app.js").exists() and (target / first["js/app.js"]).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "static"]
+
+
+def test_a_server_started_before_a_rebuild_still_serves_its_pages_files(source, tmp_path):
+    build = tmp_path / "build"
+    manifest = delivery.build(source, build)
+    for app in app_on_fresh_database(tmp_path, STATIC_BUILD_FOLDER=str(build)):
+        (source / "css/app.css").write_text("body { color: #000; }\n" * 200)
+        delivery.build(source, build)
+        response = app.test_client().get(f"/static/{manifest['css/app.css']}")
+        served = response.get_data()
+        response.close()
+        assert response.status_code == 200
+        assert served == ("body { color: #222; }\n" * 200).encode()
+
+
 @pytest.fixture
 def built_app(tmp_path):
     """The app serving a build of this checkout's static/ (as `make` makes it)."""

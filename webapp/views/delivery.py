@@ -61,9 +61,13 @@ def build(source: Path, target: Path) -> dict[str, str]:
 
     Returns the manifest: plain name -> hashed name, both relative to target, with slashes.
     Hidden files (make's markers) are left out; links to folders (vendor/, icons/ in a
-    worktree) are followed.
+    worktree) are followed. The hashed files of earlier builds are kept (Django's manifest
+    storage keeps them too): a server started before this build, and a page a phone loaded from
+    it, still find every file their manifest names. The new build is made beside target and
+    swapped in whole, so no request finds it half written.
     """
-    shutil.rmtree(target, ignore_errors=True)
+    fresh = target.with_name(f"{target.name}.new")
+    shutil.rmtree(fresh, ignore_errors=True)
     manifest = {}
     for folder, folders, files in os.walk(source, followlinks=True):
         folders[:] = sorted(f for f in folders if not f.startswith("."))
@@ -73,15 +77,36 @@ def build(source: Path, target: Path) -> dict[str, str]:
             data = path.read_bytes()
             manifest[name] = hashed_name(name, data)
             for copy in (name, manifest[name]):
-                (target / copy).parent.mkdir(parents=True, exist_ok=True)
-                (target / copy).write_bytes(data)
+                (fresh / copy).parent.mkdir(parents=True, exist_ok=True)
+                (fresh / copy).write_bytes(data)
     # .gz and .br beside each file that compresses (not the PNGs), kept only when smaller
     compressor = Compressor(quiet=True)
     for name in (*manifest, *manifest.values()):
         if compressor.should_compress(name):
-            compressor.compress(str(target / name))
-    (target / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+            compressor.compress(str(fresh / name))
+    (fresh / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    _keep_earlier_hashed(target, fresh)
+    stale = target.with_name(f"{target.name}.old")
+    shutil.rmtree(stale, ignore_errors=True)
+    if target.exists():
+        target.rename(stale)
+    fresh.rename(target)
+    shutil.rmtree(stale, ignore_errors=True)
     return manifest
+
+
+def _keep_earlier_hashed(previous: Path, fresh: Path) -> None:
+    """Copy into fresh every file of the previous build that is not a plain name of it (the
+    hashed names of it and of the builds before, with their compressed copies) and that fresh
+    does not hold."""
+    plain = set(read_manifest(previous) or {}) | {MANIFEST}
+    for path in previous.rglob("*") if previous.is_dir() else ():
+        name = path.relative_to(previous).as_posix()
+        if path.is_dir() or (fresh / name).exists() or name.removesuffix(".gz").removesuffix(
+                ".br") in plain:
+            continue
+        (fresh / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, fresh / name)
 
 
 def read_manifest(folder: Path) -> dict[str, str] | None:
