@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from tests.push_service import FCM, Device
+from tests.push_service import FCM, Device, b64url
 from tests.recovery_rows import add_checkin
 from webapp.extensions import db
 from webapp.models import PushSubscription, ReminderSent, ReminderSetting, Treatment
@@ -115,6 +115,21 @@ def test_a_device_that_is_gone_falls_back_to_email(app, make_user, push_service,
         assert push.device_count(uid) == 0
 
 
+def test_a_device_whose_keys_cannot_encrypt_is_forgotten_and_stops_nobody(app, make_user,
+                                                                          push_service, outbox):
+    # stored before keys were checked: 65 bytes that are no P-256 point
+    first = client_with_treatment(app, make_user, at("2026-11-29T09:00:00"))
+    broken = Device(push_service.url + "/push/broken")
+    broken.p256dh = b64url(b"a" * 65)
+    broken.subscribe(app, first)
+    second = client_with_treatment(app, make_user, at("2026-11-29T09:00:00"),
+                                   address="sam@example.org")
+    Device(push_service.url + "/push/sam").subscribe(app, second)
+    assert sorted(send_due(app, at("2026-11-30T18:30:00"))) == [(first, "email"), (second, "push")]
+    with app.app_context():
+        assert (push.device_count(first), push.device_count(second)) == (0, 1)
+
+
 def test_a_client_who_wants_no_email_and_has_no_device_is_noted_not_mailed(app, make_user, outbox):
     uid = client_with_treatment(app, make_user, at("2026-11-29T09:00:00"), email=False)
     assert send_due(app, at("2026-11-30T18:30:00")) == [(uid, "none")]
@@ -220,6 +235,9 @@ def test_a_device_subscribes_and_unsubscribes(app, client, people, auth):
         assert push.device_count(people["c2"].id) == 1
     auth.logout()
     auth.login(people["c2"])
+    for odd in ({"endpoint": {"$ne": 1}}, {"endpoint": None}, ["x"]):
+        response = client.post("/reminders/devices/remove", json=odd)
+        assert response.status_code == 422 and "no subscription" in response.get_json()["message"]
     assert client.post("/reminders/devices/remove", json={"endpoint": FCM}).get_json()["devices"] == 0
 
 
@@ -228,7 +246,11 @@ def test_a_device_subscribes_and_unsubscribes(app, client, people, auth):
     ({"endpoint": "https://169.254.169.254/latest"}, "not one we can send to"),
     ({"endpoint": "https://fcm.googleapis.com.evil.example/x"}, "not one we can send to"),
     ({"endpoint": 7}, "not one we can send to"),
+    ({"endpoint": "https://fcm.googleapis.com:99999/x"}, "not one we can send to"),
+    ({"endpoint": "https://fcm.googleapis.com/x\x00y"}, "not one we can send to"),
     ({"keys": {"p256dh": "short", "auth": "x"}}, "no subscription we can use"),
+    # 65 bytes, but no point on the P-256 curve: every push to it would fail to encrypt
+    ({"keys": {"p256dh": b64url(b"a" * 65), "auth": b64url(b"b" * 16)}}, "no subscription we can use"),
     ({"keys": "none"}, "no subscription we can use"),
 ])
 def test_a_bad_subscription_is_refused_with_a_message(client, people, auth, change, message):

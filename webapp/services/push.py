@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
@@ -59,12 +60,24 @@ def application_server_key() -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+def is_p256_point(value: str) -> bool:
+    """Tell whether base64url text is an uncompressed point on the P-256 curve (RFC 8291's
+    ua_public, which the message is encrypted to)."""
+    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    except ValueError:
+        return False
+    return True
+
+
 def send_push(user: User, title: str, body: str, url: str) -> int:
     """Show a notification on every device the user subscribed; return how many took it.
 
     ``url`` is opened when the notification is tapped (a path of this site). Subscriptions the
-    push service says are gone are deleted; other failures are logged and skipped. The caller
-    commits.
+    push service says are gone, or whose keys cannot encrypt (a stored key that is no P-256
+    point), are deleted; other failures are logged and skipped: one device never stops the
+    others, nor the reminders of the next person. The caller commits.
     """
     payload = json.dumps({"title": title, "body": body, "url": url})
     delivered = 0
@@ -89,6 +102,12 @@ def send_push(user: User, title: str, body: str, url: str) -> int:
         except requests.RequestException as error:
             current_app.logger.warning("push to subscription %s failed: %s", subscription.id,
                                        type(error).__name__)
+            continue
+        except ValueError as error:
+            # pywebpush's encryption refuses the keys themselves: they will never work
+            current_app.logger.warning("push subscription %s has unusable keys (%s): forgotten",
+                                       subscription.id, error)
+            db.session.delete(subscription)
             continue
         subscription.last_sent_at = utcnow()
         delivered += 1

@@ -16,7 +16,7 @@ from wtforms.validators import InputRequired, ValidationError
 
 from webapp.extensions import db
 from webapp.models import PushSubscription, utcnow
-from webapp.services.push import application_server_key, device_count, send_push
+from webapp.services.push import application_server_key, device_count, is_p256_point, send_push
 from webapp.services.reminders import (clock_time, in_quiet_hours, minutes, photo_due, send_due,
                                        setting_of)
 from webapp.views.access import role_required
@@ -98,19 +98,33 @@ def b64url_length(value, size: int) -> bool:
         return False
 
 
+def endpoint_parts(endpoint):
+    """Return a posted endpoint split as a URL, or None when it is no usable URL text (too
+    long, control characters, a port out of range)."""
+    if not isinstance(endpoint, str) or len(endpoint) > 2048 or not (
+            endpoint.isascii() and endpoint.isprintable()):
+        return None
+    parts = urlsplit(endpoint)
+    try:
+        parts.port
+    except ValueError:
+        return None
+    return parts
+
+
 def subscription_problem(data) -> str | None:
     """Return why a posted PushSubscription.toJSON() is unusable, or None when it is fine."""
     if not isinstance(data, dict) or not isinstance(data.get("keys"), dict):
         return _("This browser sent no subscription we can use.")
-    endpoint = data.get("endpoint")
-    parts = urlsplit(endpoint) if isinstance(endpoint, str) and len(endpoint) <= 2048 else None
+    parts = endpoint_parts(data.get("endpoint"))
     hosts = current_app.config["PUSH_SERVICE_HOSTS"]
     if parts is None or parts.scheme != "https" or not parts.hostname or not any(
             parts.hostname == host or parts.hostname.endswith("." + host) for host in hosts):
         return _("This browser's push service is not one we can send to.")
     # a P-256 public point (65 bytes) and a 16-byte auth secret, as the Push API makes them
     if not (b64url_length(data["keys"].get("p256dh"), 65)
-            and b64url_length(data["keys"].get("auth"), 16)):
+            and b64url_length(data["keys"].get("auth"), 16)
+            and is_p256_point(data["keys"]["p256dh"])):
         return _("This browser sent no subscription we can use.")
     return None
 
@@ -146,6 +160,8 @@ def unsubscribe():
     """Forget this browser's push subscription (the client turned notifications off here)."""
     data = request.get_json(silent=True)
     endpoint = data.get("endpoint") if isinstance(data, dict) else None
+    if not isinstance(endpoint, str):
+        return jsonify(ok=False, message=_("This browser sent no subscription we can use.")), 422
     db.session.execute(sa.delete(PushSubscription).where(
         PushSubscription.endpoint == endpoint, PushSubscription.user_id == current_user.id))
     db.session.commit()
