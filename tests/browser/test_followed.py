@@ -31,6 +31,7 @@ def test_a_photo_of_another_body_part_asks_the_client_to_place_the_marks(browser
         page.goto(f"/treatments/{treatment_id}/checkin")
         page.set_input_files("#photo", files=[{"name": "torso.jpg", "mimeType": "image/jpeg",
                                                "buffer": synthetic.save_jpeg(torso.image, quality=92)}])
+        page.fill("#pain", "1")
         page.click("#checkin-form button[type=submit]")
         page.wait_for_url(re.compile(r"/checkins/\d+/marks$"))
         page.wait_for_selector(".mark-overlay")

@@ -46,6 +46,7 @@ def upload(page, treatment_id: int, day: int) -> None:
     page.goto(f"/treatments/{treatment_id}/checkin")
     page.set_input_files("#photo", files=[{"name": f"day{day}.jpg", "mimeType": "image/jpeg",
                                            "buffer": photo(day)}])
+    page.fill("#pain", "1")
     page.click("#checkin-form button[type=submit]")
     page.wait_for_url(re.compile(r"/checkins/\d+/marks$"))
     page.wait_for_selector('input[type="image"][name="tap"]')

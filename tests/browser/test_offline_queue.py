@@ -215,6 +215,7 @@ def test_an_online_refusal_is_shown_in_the_form_and_nothing_is_queued(page, watc
     page.goto(f"/treatments/{treatment_id}/checkin")
     page.set_input_files("#photo", files=[{"name": "marks.jpg", "mimeType": "image/jpeg",
                                            "buffer": b"these bytes are not a photo"}])
+    page.fill("#pain", "1")
     watch.allow("status of 422")
     page.click("#checkin-form button[type=submit]")
     alert = page.wait_for_selector("[data-queue-status][role=alert]:not(:empty)")

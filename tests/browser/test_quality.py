@@ -27,6 +27,7 @@ def test_a_photo_with_cups_on_asks_for_a_new_one(browser, base_url, watch, live_
         page.goto(f"/treatments/{treatment_id}/checkin")
         image = synthetic.save_jpeg(scenes.make_scene(102, kind="back", cups=4).image, quality=92)
         page.set_input_files("#photo", files=[{"name": "cups.jpg", "mimeType": "image/jpeg", "buffer": image}])
+        page.fill("#pain", "1")
         page.click("#checkin-form button[type=submit]")
         page.wait_for_url(re.compile(r"/checkins/\d+/marks$"))
         note = page.locator(".quality-notes .quality-cups_on_skin")

@@ -126,6 +126,18 @@ def test_form_offers_photo_questions_and_a_fresh_key(client, auth, setup):
     assert keys[0] != keys[1]
 
 
+def test_pain_starts_empty_and_a_check_in_without_it_is_refused(client, auth, app, setup):
+    """A client who skipped the question is not recorded as "Pain 0/10"."""
+    auth.login(setup["c1"])
+    page = client.get(f"/treatments/{setup['t_c1']}/checkin").text
+    pain = re.search(r'<input[^>]*name="pain"[^>]*>', page).group(0)
+    assert "required" in pain and 'value=""' in pain
+    response = post(client, setup["t_c1"], skin_jpeg(), pain="")
+    assert response.status_code == 422
+    assert "Please give a number from 0 to 10." in response.text
+    assert stored(app) == (0, [])
+
+
 @pytest.mark.parametrize("who", ["c2", "t1"])
 def test_form_of_someone_elses_treatment_is_404(client, auth, setup, who):
     """Another client, or even the linked therapist, cannot open a client's check-in form."""

@@ -107,6 +107,7 @@ def test_a_session_beyond_the_dates_utc_holds_is_refused_with_a_message(
     ({"treated_at": "yesterday"}, b"Not a valid datetime"),
     ({"cup_count": "0"}, b"between 1 and 40"),
     ({"body_area": "elbow"}, b"Not a valid choice"),
+    ({"body_area": ""}, b"Please choose the body area."),
     ({"risk_factors": ["vampire"]}, b"not a valid choice"),
 ])
 def test_bad_treatment_input_is_refused_with_a_message(app, client, auth, people, fields,
@@ -116,6 +117,19 @@ def test_bad_treatment_input_is_refused_with_a_message(app, client, auth, people
                            data=treatment_form(client_id=people["c1"].id, **fields))
     assert response.status_code == 422
     assert message in response.data
+    assert treatments(app) == []
+
+
+def test_the_body_area_starts_unchosen_and_must_be_chosen(app, client, auth, people):
+    """A form sent as it came would name the wrong part of the body on every page."""
+    auth.login(people["c1"])
+    page = client.get("/treatments/new").text
+    assert re.search(r'<select[^>]*name="body_area"[^>]*required', page)
+    assert re.search(r'<option disabled selected value="">Choose the body area</option>', page)
+    fields = treatment_form(client_id=people["c1"].id)
+    del fields["body_area"]
+    response = client.post("/treatments/new", data=fields)
+    assert response.status_code == 422 and b"Please choose the body area." in response.data
     assert treatments(app) == []
 
 

@@ -37,7 +37,8 @@ class CheckInForm(FlaskForm):
 
     photo = FileField(_l("Photo of your marks"),
                       validators=[FileRequired(_l("Please take or choose a photo."))])
-    pain = IntegerField(_l("Pain right now, from 0 (none) to 10 (worst)"), default=0,
+    # no default: a client who skipped it would be recorded as "Pain 0/10"
+    pain = IntegerField(_l("Pain right now, from 0 (none) to 10 (worst)"),
                         validators=[InputRequired(_l("Please give a number from 0 to 10.")),
                                     NumberRange(0, 10, _l("Please give a number from 0 to 10."))])
     blisters = BooleanField(_l("Blisters or broken skin"))

@@ -138,7 +138,12 @@ class TreatmentForm(FlaskForm):
     client_id = SelectField(_l("Client"), coerce=int, validate_choice=True)
     treated_at = DateTimeLocalField(_l("Date and time of the session"),
                                     validators=[InputRequired()])
-    body_area = SelectField(_l("Body area"), choices=choices(BODY_AREAS, BODY_AREA_LABELS))
+    # no area chosen for the therapist: a form sent as it came would name the wrong part of the
+    # body on every page, triage row and record of the recovery
+    body_area = SelectField(_l("Body area"), choices=[
+        SelectChoice("", _l("Choose the body area"), render_kw={"disabled": True}),
+        *choices(BODY_AREAS, BODY_AREA_LABELS)], default="",
+        validators=[InputRequired(_l("Please choose the body area."))])
     technique = SelectField(_l("Technique"), choices=choices(TECHNIQUES, TECHNIQUE_LABELS))
     cup_count = IntegerField(_l("Number of cups"), default=6,
                              validators=[InputRequired(), NumberRange(min=1, max=40)])
