@@ -150,6 +150,18 @@ function keepDrafts(root) {
   });
 }
 
+// someone else signed in on this tab (the last person's session ended without logging out):
+// their drafts go before anything else happens here. Signed out, they stay for their writer
+function forgetOthersDrafts(root) {
+  const store = storage();
+  const marker = root.querySelector && root.querySelector("[data-signed-in]");
+  if (!store || !marker || !marker.dataset.signedIn) return;
+  const own = `${DRAFT}${marker.dataset.signedIn}:`;
+  Object.keys(store)
+    .filter((key) => key.startsWith(DRAFT) && !key.startsWith(own))
+    .forEach((key) => store.removeItem(key));
+}
+
 // the server took the form (2xx: sent, or shown again with its errors and the text): its draft
 // has done its work. Anything else (a login redirect, an expired form, no network) keeps it
 document.addEventListener("htmx:beforeOnLoad", (event) => {
@@ -199,6 +211,7 @@ function enhance(root) {
   selectOnFocus(root);
   compareSlider(root);
   inviteButtons(root);
+  forgetOthersDrafts(root);
   keepDrafts(root);
 }
 

@@ -151,6 +151,30 @@ def test_a_message_written_when_the_session_ended_comes_back_after_the_login(pag
     assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('cupmark-draft:'))") == []
 
 
+def test_a_draft_left_by_an_ended_session_is_gone_when_someone_else_signs_in(page, watch,
+                                                                              live_app):
+    from webapp.models import UserSession
+
+    email, _, tid = linked_client(live_app, "left", "Lena Left", 2)
+    other, _, _ = linked_client(live_app, "next", "Nina Next", 1)
+    login(page, email)
+    page.goto(f"/treatments/{tid}")
+    page.fill(f"#message-{tid}-body", "About the bleeding on my back")
+    # her session ends without a logout (another device, a time-out); the next person of the
+    # shared phone signs in on the same tab
+    with live_app.app_context():
+        db.session.execute(sa.delete(UserSession))
+        db.session.commit()
+    page.goto("/auth/login")
+    # signed out, the draft is kept for its writer
+    assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('cupmark-draft:'))")
+    page.fill("#email", other)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+    assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('cupmark-draft:'))") == []
+
+
 def test_a_message_that_cannot_be_sent_says_so_and_stays_in_the_box(browser, base_url, watch,
                                                                      live_app):
     email, _, tid = linked_client(live_app, "unsent", "Una Unsent", 2)
