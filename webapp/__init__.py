@@ -74,12 +74,25 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def configure_sqlite(dbapi_connection, connection_record) -> None:
-    """Make SQLite enforce foreign keys and wait for locks instead of failing."""
+    """Make SQLite enforce foreign keys, wait for locks instead of failing, and lower-case
+    every letter, not only A-Z.
+
+    SQLite's own lower() (and so ILIKE, which SQLAlchemy writes as lower() LIKE lower()) folds
+    ASCII alone: a search for "иван" missed "Иван". Replacing it with Python's is what
+    SQLite's ICU extension does (sqlite.org/lang_corefunc.html#lower); PostgreSQL's lower()
+    already follows the database's Unicode locale.
+    """
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+    dbapi_connection.create_function("lower", 1, unicode_lower, deterministic=True)
+
+
+def unicode_lower(value):
+    """SQLite's lower() for any text: Python's str.lower; other values as SQLite gives them."""
+    return value.lower() if isinstance(value, str) else value
 
 
 def select_locale() -> str | None:

@@ -64,6 +64,21 @@ def test_htmx_search_returns_only_the_list_slice(client, auth, people, slow_c1):
     assert "<html" in restore.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("query", ["иван", "ИВАН", "Иван", "ängel", "ÄNGEL"])
+def test_search_ignores_case_in_every_alphabet(app, client, auth, people, make_user, link,
+                                                query):
+    """A Russian practice types names in lower case too (SQLite's own lower() is ASCII only)."""
+    for email, name in (("ivan@example.org", "Иван Петров"), ("angel@example.org", "Ängel Ünal")):
+        user = make_user(email, "client", name)
+        link(people["t1"], user)
+        make_treatment(app, user, people["t1"], days_ago=2)
+    auth.login(people["t1"])
+    text = client.get(f"/therapist/?q={query}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    expected, other = (("Иван Петров", "Ängel Ünal") if query.lower().startswith("и")
+                       else ("Ängel Ünal", "Иван Петров"))
+    assert expected in text and other not in text
+
+
 def test_client_page_shows_timeline_flags_notes_and_is_audited(app, client, auth, people,
                                                                  slow_c1):
     """The review page shows each treatment's timeline, the flag, notes, and records the view."""
