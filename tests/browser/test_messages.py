@@ -95,7 +95,7 @@ def test_client_downloads_the_record_and_anyone_checks_its_code(browser, base_ur
     login(page, client_email)
     page.goto(f"/treatments/{tid}")
     with page.expect_download() as download:
-        page.click("#records a[download]")
+        page.click("#records form.issue-record button")
     pdf = Path(download.value.path()).read_bytes()
     assert PdfReader(io.BytesIO(pdf)).pages[0].extract_text().startswith("Treatment-mark record")
     with live_app.app_context():

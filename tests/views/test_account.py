@@ -345,7 +345,7 @@ def test_withdrawn_consent_gives_the_therapist_404_on_the_photos(app, client, au
 
 def record_photos(client, treatment_id: int) -> tuple[int, str]:
     """Return how many images a treatment's downloaded record (PDF) holds, and its text."""
-    reader = PdfReader(io.BytesIO(client.get(f"/treatments/{treatment_id}/record.pdf").data))
+    reader = PdfReader(io.BytesIO(client.post(f"/treatments/{treatment_id}/record.pdf").data))
     return (sum(len(page.images) for page in reader.pages),
             " ".join(" ".join(page.extract_text() for page in reader.pages).split()))
 

@@ -58,7 +58,7 @@ def course(app, people):
 def download(client, auth, person, tid):
     """Log in as the person and download the treatment's record; return the response."""
     auth.login(person)
-    response = client.get(f"/treatments/{tid}/record.pdf")
+    response = client.post(f"/treatments/{tid}/record.pdf")
     auth.logout()
     return response
 
@@ -130,6 +130,16 @@ def test_each_download_is_a_record_of_its_own_and_audited(app, client, auth, peo
     assert [r.sha256 for r in records] == [hashlib.sha256(r.data).hexdigest()
                                            for r in (first, second)]
     assert events == [(people["c1"].id, records[0].id), (people["t1"].id, records[1].id)]
+
+
+def test_a_link_issues_no_record(app, client, auth, people, course):
+    # a GET (a link followed, prefetched, or an <img> on another site) changes nothing
+    auth.login(people["c1"])
+    assert client.get(f"/treatments/{course}/record.pdf").status_code == 405
+    page = client.get(f"/treatments/{course}").get_data(as_text=True)
+    assert f'<form method="post" action="/treatments/{course}/record.pdf"' in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Record.id))) == 0
 
 
 def test_verify_shows_the_hash_and_nothing_more(app, client, auth, people, course):
@@ -210,7 +220,7 @@ def test_another_client_or_therapist_gets_404(app, client, auth, people, course,
 
 
 def test_anonymous_is_sent_to_log_in(client, course):
-    response = client.get(f"/treatments/{course}/record.pdf")
+    response = client.post(f"/treatments/{course}/record.pdf")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
 
 

@@ -55,10 +55,14 @@ def issued_records(treatment: Treatment) -> list[Record]:
         statement.order_by(Record.issued_at.desc(), Record.id.desc())).all()
 
 
-@bp.route("/treatments/<int:treatment_id>/record.pdf")
+@bp.route("/treatments/<int:treatment_id>/record.pdf", methods=("POST",))
 @login_required
 def download(treatment_id: int):
-    """Issue and send a treatment's record (PDF) to its client or their linked therapist."""
+    """Issue and send a treatment's record (PDF) to its client or their linked therapist.
+
+    A POST (with the CSRF token): each one issues a record with its own code, listed and
+    audited, which no link followed, prefetched or planted on another site may do.
+    """
     treatment = get_treatment_or_404(treatment_id)
     show_times_of(treatment.client)
     issued_at = utcnow()
