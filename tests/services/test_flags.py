@@ -93,7 +93,8 @@ def test_sweep_twice_gives_the_same_flags(app, people, runner):
     kinds = {(tid, kind) for tid, kind, _, _ in after_first}
     assert kinds == {(silent, "missed_checkins"), (slow, "slow_healing")}
     missed = next(f for f in after_first if f[1] == "missed_checkins")
-    assert missed[2].startswith("No check-in for 3 days: the last photo was on day 1.")
+    # 2.6 days since the last photo: whole days, cut down
+    assert missed[2].startswith("No check-in for 2 days: the last photo was on day 1.")
     with app.app_context():
         assert db.session.get(RecoverySummary, fresh).verdict == "insufficient_data"
 

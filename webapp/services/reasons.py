@@ -77,6 +77,16 @@ def of_silence(silence: dt.timedelta, last_photo_day: int | None) -> Reason:
                   figures={"time": silence.total_seconds(), "day": last_photo_day})
 
 
+def duration(span: dt.timedelta) -> str:
+    """Write a silence in whole days cut down ("11 days", never babel's rounding to "2 weeks"),
+    or in whole hours under a day, in the reader's language."""
+    if span >= dt.timedelta(days=1):
+        return format_timedelta(dt.timedelta(days=span.days), granularity="day",
+                                threshold=math.inf)
+    return format_timedelta(dt.timedelta(hours=span.seconds // 3600), granularity="hour",
+                            threshold=math.inf)
+
+
 def tenths(value: float) -> str:
     """Write a ΔE (or a day) to one decimal in the reader's locale ("2,9" in Russian), cut
     down, not rounded: "under 3 counts as faded" (analysis.colour.RESOLVED_BELOW) must never
@@ -90,7 +100,7 @@ def _figure(name: str, value: float) -> Any:
     if name in COUNT_FIGURES:
         return int(value)
     if name in DURATION_FIGURES:
-        return format_timedelta(dt.timedelta(seconds=value), threshold=1.5)
+        return duration(dt.timedelta(seconds=value))
     if name in SHARE_FIGURES:
         return format_percent(value, "0%")
     if name in WHOLE_FIGURES:
