@@ -33,3 +33,30 @@ def test_each_marks_line_fits_at_twice_the_text_size_in_russian(page, live_app):
     assert details.count() == 2 and "Заметность" in details.first.text_content()
     assert no_horizontal_scroll(page), page.evaluate("document.documentElement.scrollWidth")
     shot(page, "marks-each-200-percent-ru")
+
+
+def test_the_sections_wrap_into_rows_of_whole_targets_in_russian(page, live_app):
+    email, _ = consenting_client(live_app, "navrows", "Nadia Navrow", dt.timedelta(days=1))
+    with live_app.app_context():
+        db.session.scalar(db.select(User).where(User.email == email)).language = "ru"
+        db.session.commit()
+    login(page, email)
+    boxes = [page.locator("nav.sections a").nth(i).bounding_box()
+             for i in range(page.locator("nav.sections a").count())]
+    # four sections need two rows at 390 px; no target overlaps another or is under 44 px
+    assert len({box["y"] for box in boxes}) == 2
+    assert all(box["height"] >= 44 and box["x"] + box["width"] <= 390 for box in boxes)
+    for one, other in ((a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]):
+        assert (one["y"] + one["height"] <= other["y"] or other["y"] + other["height"] <= one["y"]
+                or one["x"] + one["width"] <= other["x"] or other["x"] + other["width"] <= one["x"])
+
+
+def test_the_keyboard_focus_is_an_opaque_ring_seen_at_once(page, live_app):
+    email, _ = consenting_client(live_app, "focusring", "Fay Focus", dt.timedelta(days=1))
+    login(page, email)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    ring = page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
+        return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }""")
+    # #0b4f8c: 8.4:1 against the white page (WCAG 1.4.11 asks 3:1), no transparency to fade
+    assert ring == ["solid", "3px", "rgb(11, 79, 140)"]
