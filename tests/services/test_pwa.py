@@ -58,6 +58,7 @@ def test_the_offline_page_is_in_the_language_it_names_and_pages_say_theirs(clien
     otherwise); every page says its language, for the worker to pick the offline page by."""
     russian = client.get("/offline?lang=ru", headers={"Accept-Language": "en"})
     assert "Нет подключения к сети" in russian.get_data(as_text=True)
+    assert russian.headers["Content-Language"] == "ru" and 'lang="ru"' in russian.get_data(as_text=True)
     english = client.get("/offline?lang=xx", headers={"Accept-Language": "en"})
     assert "You are offline" in english.get_data(as_text=True)
     page = client.get("/auth/login", headers={"Accept-Language": "ru"})

@@ -5,7 +5,8 @@ import unicodedata
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from flask import (Blueprint, Flask, Request as FlaskRequest, abort, current_app, g, jsonify,
-                   redirect, render_template, request, send_from_directory, url_for)
+                   make_response, redirect, render_template, request, send_from_directory,
+                   url_for)
 from flask_babel import force_locale, get_locale, gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
@@ -355,7 +356,10 @@ def offline():
     language = request.args.get("lang")
     if language in current_app.config["LANGUAGES"]:
         with force_locale(language):
-            return render_template("pages/offline.html")
+            response = make_response(render_template("pages/offline.html"))
+        # said here: the after-request hook reads the request's own language, not the forced one
+        response.headers["Content-Language"] = language
+        return response
     return render_template("pages/offline.html")
 
 
