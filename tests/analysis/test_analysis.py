@@ -512,6 +512,15 @@ def test_mask_helpers_and_colour_planes_match_reference():
         # the helpers work on the mask's box: also on a mask clear of the frame's edges
         for shaped in (mask, np.pad(mask, ((2, 5), (4, 1)))):
             assert (masks.fill_holes(shaped) == ndimage.binary_fill_holes(shaped)).all()
+            labels, count = masks.components(shaped)
+            for part in (labels, labels[1:-1, 2:], labels[shaped]):
+                assert np.array_equal(masks.counts(part, count), np.bincount(part.ravel(), minlength=count + 1))
+            if shaped.any():
+                rows, cols = np.nonzero(shaped)
+                assert masks.box(shaped, 2) == (slice(max(int(rows.min()) - 2, 0), int(rows.max()) + 3),
+                                                slice(max(int(cols.min()) - 2, 0), int(cols.max()) + 3))
+                planes = rng.random((3, *shaped.shape)).astype(np.float32)
+                assert np.array_equal(masks.pixels(planes, shaped), planes[:, shaped])
             if shaped.any() and not shaped.all():
                 outside = ndimage.distance_transform_edt(~shaped)
                 np.testing.assert_allclose(masks.distance_outside(shaped), outside, atol=0.05)

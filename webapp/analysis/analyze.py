@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -156,8 +157,9 @@ def survey(image: Image.Image) -> Survey:
     # cielab as planes (3, H, W): every per-channel step below reads contiguous memory
     lab = colour.srgb8_to_lab_planes(rgb8)
     lab_s = masks.gaussian(lab, SMOOTH_SIGMA)
-    # channel by channel: numpy's min over the last axis of (H, W, 3) is 25x slower
-    glare = np.minimum(np.minimum(rgb8[..., 0], rgb8[..., 1]), rgb8[..., 2]) >= GLARE_CODE
+    # all three channels in range, in one OpenCV pass over the interleaved pixels (0 or 255):
+    # numpy's minimum of the three strided channels costs four times as much
+    glare = cv2.inRange(rgb8, (GLARE_CODE,) * 3, (255,) * 3) > 0
     glare_near = masks.dilate(glare, 3) if glare.any() else glare
     body = find_body(lab_s, ~glare_near)
     if body is None:

@@ -116,13 +116,20 @@ def wedge_mask(lab_s: np.ndarray) -> np.ndarray:
     # right of the h1 ray" (the wedge is under 180° wide), no arctan per pixel
     (c0, s0), (c1, s1) = ((np.float32(np.cos(np.radians(h))), np.float32(np.sin(np.radians(h))))
                           for h in WEDGE_HUE)
-    return (
-        (lightness > 6)
-        & (lightness < 97)
-        & (a * a + b * b >= np.float32(WEDGE_MIN_CHROMA**2))
-        & (c0 * b - s0 * a >= 0)
-        & (c1 * b - s1 * a <= 0)
-    )
+    # each test ANDed in place, through one scratch plane: on the whole grid every temporary
+    # costs a pass over memory, and the same tests in the same float32 order give the same mask
+    mask = lightness > 6
+    mask &= lightness < 97
+    scratch = a * a
+    scratch += b * b
+    mask &= scratch >= np.float32(WEDGE_MIN_CHROMA**2)
+    np.multiply(c0, b, out=scratch)
+    scratch -= s0 * a
+    mask &= scratch >= 0
+    np.multiply(c1, b, out=scratch)
+    scratch -= s1 * a
+    mask &= scratch <= 0
+    return mask
 
 
 def near_skin(lab_s: np.ndarray, skin_lab) -> np.ndarray:
@@ -130,10 +137,15 @@ def near_skin(lab_s: np.ndarray, skin_lab) -> np.ndarray:
     l0, a0, b0 = (float(v) for v in skin_lab)
     tolerance = max(SKIN_CHROMA_FLOOR, SKIN_CHROMA_TOLERANCE * float(np.hypot(a0, b0)))
     lightness = lab_s[0]
-    mask = (lightness <= l0 + SKIN_LIGHTER_BY) & (lightness >= max(3.0, l0 - SKIN_DARKER_BY))
-    # squared distances: a square root per pixel (np.hypot) costs more than the rest of the test
+    mask = lightness <= l0 + SKIN_LIGHTER_BY
+    mask &= lightness >= max(3.0, l0 - SKIN_DARKER_BY)
+    # squared distances: a square root per pixel (np.hypot) costs more than the rest of the test;
+    # squared and summed in place (as wedge_mask), the same values
     da, db = lab_s[1] - np.float32(a0), lab_s[2] - np.float32(b0)
-    return mask & (da * da + db * db <= np.float32(tolerance * tolerance))
+    da *= da
+    da += np.multiply(db, db, out=db)
+    mask &= da <= np.float32(tolerance * tolerance)
+    return mask
 
 
 def _central_box(shape) -> tuple[slice, slice]:
@@ -171,8 +183,8 @@ def _candidate(lab_s, usable, edges, box, seed_lab, detail=None, rounds=2):
         labels, count = masks.components(near)
         if count == 0:
             return 0.0, None, skin_lab
-        sizes = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
-        central = np.bincount(labels[box].ravel(), minlength=count + 1)
+        sizes = masks.counts(labels, count)
+        central = masks.counts(labels[box], count)
         score = central + 0.3 * sizes
         score[0] = -1
         index = int(np.argmax(score))
@@ -261,11 +273,11 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     # (cut apart at sharp steps: a mark at the outline touches the floor beyond it)
     surfaces = wedge & ~masks.dilate(region, 1) & ~near & ~hard
     labels, count = masks.components(surfaces)
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    sizes = masks.counts(labels, count)
     hull = masks.convex_hull(body)
     # a floor lies beside the body; a close-up's mark, as large, lies within the skin around it
     # counted over the hull's pixels: a bincount weighted by the whole grid's mask costs three times as much
-    within = np.bincount(labels[hull], minlength=count + 1)
+    within = masks.counts(labels[hull], count)
     large = (sizes >= SURFACE_FRACTION * labels.size) & (within < 0.5 * sizes)
     large[0] = False
     marks_off = np.zeros(count + 1, dtype=bool)

@@ -304,12 +304,20 @@ def _skin_field(lab_s: np.ndarray, clear: np.ndarray, fallback: np.ndarray) -> n
     chosen = flat[:: max(1, len(flat) // 4000)]
     ys, xs = np.divmod(chosen, width)
     u, v = np.arange(width) / width - 0.5, np.arange(height) / height - 0.5
-    terms = np.stack([np.ones(len(ys)), u[xs], v[ys]], axis=1)
+    # the terms (1, u, v) as rows filled in place, passed transposed: np.stack of three
+    # columns writes them strided, at twice the cost of the fit
+    terms = np.empty((3, len(chosen)))
+    terms[0] = 1.0
+    np.take(u, xs, out=terms[1])
+    np.take(v, ys, out=terms[2])
     values = np.take(np.ascontiguousarray(lab_s).reshape(len(lab_s), -1), chosen, axis=1)
-    coef = masks.least_squares(terms, values.T.astype(np.float64))
-    u, v = u.astype(np.float32), v.astype(np.float32)
+    coef = masks.least_squares(terms.T, values.T.astype(np.float64))
     c = coef.astype(np.float32)
-    return c[0][:, None, None] + c[1][:, None, None] * u[None, None, :] + c[2][:, None, None] * v[None, :, None]
+    # c0 + c1·u along a row plus c2·v down a column, the same sum in the same order as on the
+    # whole (3, h, w) stack: one broadcast addition instead of three
+    along = c[0][:, None] + c[1][:, None] * u.astype(np.float32)
+    down = c[2][:, None] * v.astype(np.float32)
+    return along[:, None, :] + down[:, :, None]
 
 
 def _segment(scene: Scene, point_px, half: float, search: bool = True):
@@ -326,7 +334,8 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
     reach = scene.reach[window] & ~scene.edges[window]
     x = point_px[0] - window[1].start
     y = point_px[1] - window[0].start
-    ys, xs = np.ogrid[: skin.shape[0], : skin.shape[1]]
+    # the rows and columns as np.ogrid gives them, without its indexing machinery
+    ys, xs = np.arange(skin.shape[0])[:, None], np.arange(skin.shape[1])
     distance_sq = (ys - y) ** 2 + (xs - x) ** 2
     if masks.share(skin) < LOCAL_BODY_SHARE:
         point_lab = masks.sample_median(lab_s, distance_sq <= (CLEAR_DISC * scene.short_side) ** 2)
@@ -373,7 +382,10 @@ def _segment(scene: Scene, point_px, half: float, search: bool = True):
         rounds -= 1
         # the difference to the skin field, weighed at the skin's own colour
         field = _skin_field(lab_s, clear, skin_lab)
-        strength = colour.approx_delta_e(lab_s - field + np.asarray(skin_lab, np.float32)[:, None, None], skin_lab)
+        # (lab_s - field) + skin_lab, the field's difference moved onto the skin's colour, in place
+        shifted = lab_s - field
+        shifted += np.asarray(skin_lab, np.float32)[:, None, None]
+        strength = colour.approx_delta_e(shifted, skin_lab)
         # marks only darken skin: a patch lighter than the skin around it (sheen, a highlight,
         # skin next to a shadow) is never part of one
         strength[lab_s[0] - field[0] > MAX_LIGHTER] = 0.0
@@ -606,7 +618,8 @@ def measure_at(scene: Scene, point: tuple[float, float], *, search: bool = True)
         if whole or (component is not None and not _touches_side(component, window, scene.shape)):
             break
         half *= WINDOW_GROWTH
-    lab = scene.lab[:, window[0], window[1]]
+    # a copy: the gathers and medians below run faster on contiguous planes than on the view
+    lab = np.ascontiguousarray(scene.lab[:, window[0], window[1]])
     wx, wy = point_px[0] - window[1].start, point_px[1] - window[0].start
     if component is None:
         ys, xs = np.ogrid[: lab.shape[1], : lab.shape[2]]

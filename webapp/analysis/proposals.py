@@ -123,7 +123,7 @@ def _candidate_points(scene: Scene) -> list[tuple[float, float, float]]:
     if count == 0:
         return points
     short = min(tight.shape)
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    sizes = masks.counts(labels, count)
     strongest = np.zeros(count + 1, dtype=np.float32)
     np.maximum.at(strongest, labels[tight], weights[tight])
     min_area = np.pi * (MIN_DIAMETER * short / 2) ** 2
