@@ -134,6 +134,32 @@ def test_a_photo_not_matched_counts_once_the_client_places_every_mark(app, treat
         assert recovery.counts(next(c for c in recovery.checkins if c.id == later.id))
 
 
+@pytest.mark.parametrize("placed", [True, False])
+def test_after_a_photo_not_matched_the_next_one_is_on_the_scale_again(app, treatment, placed):
+    # Kim's week: a day registration could not match (seed 15 taken 1.3x closer), the client
+    # placed the marks on it (or confirmed it as shown); the next day's photo, framed as the
+    # first, had no area_scale, so no mark's size was judged again
+    with app.app_context():
+        follow_first(treatment, back(15), 3.5)
+        closer = scenes.transformed(back(15), scale=1.3)
+        missed = send(treatment, closer, 2.5, "key-closer-15")
+        assert marks.is_unmatched(missed) and marks.area_scale_of(missed) is None
+        board = marks.board_for(missed)
+        if placed:
+            for spot, painted in zip(board.spots, closer.marks):
+                spot.x, spot.y = painted.centre
+        marks.save(board, missed.treatment.client)
+        assert marks.is_unmatched(missed) is not placed
+        again = send(treatment, scenes.transformed(back(15), shift=(0.02, 0.01)), 1.5,
+                     "key-again-15")
+        assert not marks.is_unmatched(again)
+        assert marks.area_scale_of(again) == pytest.approx(1.0, rel=0.05)
+        confirm(again)
+        # and the one after it chains from it
+        last = send(treatment, scenes.transformed(back(15), scale=1.1), 0.5, "key-last-15")
+        assert marks.area_scale_of(last) == pytest.approx(1.21, rel=0.05)
+
+
 def test_a_mark_carried_off_the_photo_is_not_measured_and_the_page_says_so(
         app, client, auth, people, treatment):
     # Ana's zoomed photo: mark 2 left the frame, its point was clipped onto the bottom edge
