@@ -214,6 +214,37 @@ def test_a_photo_taken_too_dark_is_said_so_not_blamed_on_the_skin_and_not_counte
     assert "On darker skin" not in page
 
 
+def test_a_first_photo_taken_too_dark_is_said_so_and_not_counted_and_dark_skin_is(
+        app, client, auth, people, treatment):
+    # darker_than_last needs a last photo: a first one three stops under (light skin, ITA 40,
+    # read as ITA -70) was counted and told it was dark skin
+    light = scenes.make_scene(11, kind="back", marks=3, mixed=False, ita=40)
+    dark = scenes.make_scene(12, kind="back", marks=3, mixed=False, ita=-45)
+    with app.app_context():
+        dim = follow_first(treatment, scenes.transformed(light, lighting=replace(
+            light.lighting, exposure_ev=-3.0)), 2.5)
+        assert "underexposed" in {q["code"] for q in dim.reading.data["quality"]}
+        recovery = recoveries([db.session.get(Treatment, treatment)])[0]
+        assert not recovery.counts(next(c for c in recovery.checkins if c.id == dim.id))
+        dim_id = dim.id
+        # the same client's dark-skinned friend, photographed as usual: counted
+        other = Treatment(client_id=people["c2"].id, treated_at=utcnow() - 3 * DAY,
+                          body_area="upper_back", technique="static", cup_count=6,
+                          cup_material="glass", suction="medium")
+        db.session.add_all([other, Consent(user_id=people["c2"].id,
+                                           version=app.config["CONSENT_VERSION"])])
+        db.session.commit()
+        usual = follow_first(other.id, dark, 2.5)
+        assert "underexposed" not in {q["code"] for q in usual.reading.data["quality"]}
+        recovery = recoveries([db.session.get(Treatment, other.id)])[0]
+        assert recovery.counts(next(c for c in recovery.checkins if c.id == usual.id))
+    auth.login(people["c1"])
+    page = client.get(f"/checkins/{dim_id}/marks").text
+    assert "The photo is too dark: there is too little light on the skin" in page
+    assert "This photo is not counted in the recovery." in page
+    assert "On darker skin" not in page
+
+
 def without_mark(scene, index: int):
     """The scene's photo with one mark covered by clear skin from beside it (the mark is gone
     from under its circle, as when the circle stayed where the mark had moved from)."""

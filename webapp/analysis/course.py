@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from . import colour
 from .colour import RESOLVED_BELOW
-from .reading import DARKER_THAN_LAST, NOT_MATCHED, RETAKE_QUALITY, PhotoReading
+from .reading import DARKER_THAN_LAST, NOT_MATCHED, RETAKE_QUALITY, UNDEREXPOSED, PhotoReading
 
 # every rule constant of DESIGN.md "Course", each with where it comes from
 # marks darken until ~38 h (Mimasaka et al. 2010: ΔL* lowest at 38.9 h), so no rise before day 2 counts
@@ -45,8 +45,8 @@ PIGMENT_L_AT_MOST = -4.0
 PIGMENT_B_ABOVE = 0.0
 # quality codes that make a reading unusable for a course: no skin to measure against, a
 # photo to be taken again (cups still on, blood), one not matched to the last photo whose
-# marks nobody has placed yet, or one much darker than the last
-UNUSABLE_QUALITY = frozenset({"no_skin", NOT_MATCHED, DARKER_THAN_LAST}) | RETAKE_QUALITY
+# marks nobody has placed yet, or one much darker than the last or too dark in itself
+UNUSABLE_QUALITY = frozenset({"no_skin", NOT_MATCHED, DARKER_THAN_LAST, UNDEREXPOSED}) | RETAKE_QUALITY
 
 VERDICTS = ("on_track", "slow", "worsening", "resolved", "pigmentation", "insufficient_data")
 
