@@ -9,7 +9,9 @@ from flask_migrate import downgrade, upgrade
 
 from tests.recovery_rows import add_checkin, make_treatment
 from webapp.extensions import db
-from webapp.models import CheckIn, Reading, User, render_migration_item
+from webapp.models import (CheckIn, Flag, Reading, RecoverySummary, Treatment, User,
+                           render_migration_item)
+from webapp.services import reasons
 
 
 @pytest.fixture
@@ -102,3 +104,33 @@ def test_a_deleted_rows_id_is_never_given_again_and_the_upgrade_keeps_every_row(
     if db.engine.dialect.name == "sqlite":
         with db.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_stored_reason_names_the_clients_calendar_day_after_the_upgrade(app, empty_database):
+    # a flag raised before 0013 said "on day 5.8" (days elapsed): a treatment at 20:00 in Berlin
+    # and a photo 5.8 days later, at 15:12 on the sixth date there
+    upgrade(revision="0012")
+    client = User(email="c@example.com", role="client", name="C", timezone="Europe/Berlin",
+                  password_hash="x")
+    db.session.add(client)
+    db.session.commit()
+    treatment_id = make_treatment(app, client)
+    treatment = db.session.get(Treatment, treatment_id)
+    treatment.treated_at = dt.datetime(2026, 11, 1, 19, 0, tzinfo=dt.timezone.utc)
+    figures = {"n": 3, "e_last": 12.0, "ceiling": 4.3}
+    old = {"keys": ["above_curve_mark"], "figures": {**figures, "t_last": 5.8}}
+    db.session.add(Flag(treatment_id=treatment_id, kind="slow_healing", reason="on day 5.8",
+                        reason_data=old))
+    db.session.add(RecoverySummary(treatment_id=treatment_id, verdict="slow", reason_data=old))
+    db.session.commit()
+    db.session.remove()
+    upgrade()
+    flag = db.session.scalar(sa.select(Flag))
+    assert flag.reason_data["figures"] == {**figures, "day_last": 6}
+    assert db.session.get(RecoverySummary, treatment_id).reason_data == flag.reason_data
+    with app.test_request_context():
+        assert "Mark 3 is fading slower than expected: on day 6 its" in reasons.said(
+            flag.reason_data)
+    db.session.remove()
+    downgrade(revision="0012")
+    assert db.session.scalar(sa.select(Flag)).reason_data["figures"]["t_last"] == 6.5

@@ -184,7 +184,23 @@ def test_on_track_says_the_top_of_the_band_it_is_within():
     result = verdict([(1, reading(14)), (2, reading(15)), (3, reading(9.5)), (4, reading(9.0))])
     assert result.verdict == "on_track" and result.ceiling_ratio > 1
     top = course.SLOW_FACTOR * expected_ceiling(4, 15)
-    assert f"colour difference 9.0 on day 4.0, within the expected {top:.1f}" in result.reason
+    assert f"colour difference 9.0 on day 4, within the expected {top:.1f}" in result.reason
+
+
+def test_a_reason_names_the_calendar_day_not_the_days_elapsed():
+    # the tester's "on day 5.8": a treatment at 20:00 and a photo 5.8 days later, at 15:12 on
+    # the sixth date after it; the app passes its reader's calendar (day_of)
+    evening = datetime(2025, 3, 1, 20, 0, tzinfo=timezone.utc)
+    slow = [(0.4, 12.0), (1.4, 14.0), (3.4, 13.0), (4.8, 12.5), (5.8, 12.0)]
+    points = [(evening + timedelta(days=d), reading(e)) for d, e in slow]
+    result = assess_course(evening, points)
+    assert result.verdict == "slow" and result.day == pytest.approx(5.8)
+    assert result.reason_figures["day_last"] == 6 and "t_last" not in result.reason_figures
+    assert "on day 6 its colour difference is 12.0" in result.reason
+    # the same photos on a calendar eight hours ahead of UTC: 23:12 on the fifth date there
+    local = assess_course(evening, points, day_of=lambda moment: course.calendar_day(
+        evening.astimezone(timezone(timedelta(hours=8))), moment))
+    assert "on day 5 its colour difference" in local.reason
 
 
 def test_no_projected_day_for_a_mark_that_barely_fades():

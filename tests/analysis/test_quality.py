@@ -1,9 +1,13 @@
-"""Cups still on the skin and blood: flagged on scenes that show them, never on scenes without."""
+"""Cups still on the skin, blood and a photo too dark to read: flagged on scenes that show
+them, never on scenes without."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from webapp.analysis import scenes
 from webapp.analysis.analyze import analyze_image
+from webapp.analysis.course import usable
 
 SPOILERS = {"cups_on_skin", "blood"}
 
@@ -48,3 +52,24 @@ def test_cups_and_blood_are_painted_on_their_own_stream():
     changed = (before != after).any(axis=2)
     assert changed.any() and changed[away].mean() < 0.05
     assert [m.delta_e for m in plain.marks] == [m.delta_e for m in with_cups.marks]
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_a_photo_three_stops_under_is_too_dark_and_dark_skin_never_is(seed):
+    # the tester's first photo, taken in a dim room: light skin (ITA 40) three stops under read
+    # as dark skin (ITA below -60) and was counted; no earlier photo says it is darker than usual
+    def exposed(ita: float, ev: float):
+        """The seed's back with that skin, photographed ``ev`` stops off."""
+        scene = scenes.make_scene(seed, kind="back", marks=3, mixed=False, ita=ita)
+        return analyze_image(scenes.transformed(
+            scene, lighting=replace(scene.lighting, exposure_ev=ev)).image)
+
+    dim = exposed(40, -3.0)
+    assert "underexposed" in dim.quality_codes and not usable(dim)
+    assert "dark_skin_low_confidence" not in dim.quality_codes and dim.confidence == "low"
+    # one stop under is within what the course corrects (course._on_exposure_of)
+    assert "underexposed" not in exposed(40, -1.0).quality_codes
+    # dark skin (ITA -45) at an ordinary exposure is dark skin, never a dark photo
+    for ev in (-0.5, 0.0, 0.5):
+        reading = exposed(-45, ev)
+        assert "underexposed" not in reading.quality_codes and usable(reading), ev

@@ -39,7 +39,7 @@ def test_slow_course_raises_one_slow_flag_with_the_assessment_reason(app, people
     assert refresh(app, tid) == []  # still open: never a second one
     [(_, kind, reason, is_open)] = all_flags(app)
     assert kind == "slow_healing" and is_open
-    assert reason.startswith("The mark is fading slower than expected: on day 5.4")
+    assert reason.startswith("The mark is fading slower than expected: on day 5 its colour")
     with app.app_context():
         summary = db.session.get(RecoverySummary, tid)
         assert (summary.verdict, summary.reason) == ("slow", reason)

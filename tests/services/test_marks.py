@@ -134,6 +134,32 @@ def test_a_photo_not_matched_counts_once_the_client_places_every_mark(app, treat
         assert recovery.counts(next(c for c in recovery.checkins if c.id == later.id))
 
 
+@pytest.mark.parametrize("placed", [True, False])
+def test_after_a_photo_not_matched_the_next_one_is_on_the_scale_again(app, treatment, placed):
+    # Kim's week: a day registration could not match (seed 15 taken 1.3x closer), the client
+    # placed the marks on it (or confirmed it as shown); the next day's photo, framed as the
+    # first, had no area_scale, so no mark's size was judged again
+    with app.app_context():
+        follow_first(treatment, back(15), 3.5)
+        closer = scenes.transformed(back(15), scale=1.3)
+        missed = send(treatment, closer, 2.5, "key-closer-15")
+        assert marks.is_unmatched(missed) and marks.area_scale_of(missed) is None
+        board = marks.board_for(missed)
+        if placed:
+            for spot, painted in zip(board.spots, closer.marks):
+                spot.x, spot.y = painted.centre
+        marks.save(board, missed.treatment.client)
+        assert marks.is_unmatched(missed) is not placed
+        again = send(treatment, scenes.transformed(back(15), shift=(0.02, 0.01)), 1.5,
+                     "key-again-15")
+        assert not marks.is_unmatched(again)
+        assert marks.area_scale_of(again) == pytest.approx(1.0, rel=0.05)
+        confirm(again)
+        # and the one after it chains from it
+        last = send(treatment, scenes.transformed(back(15), scale=1.1), 0.5, "key-last-15")
+        assert marks.area_scale_of(last) == pytest.approx(1.21, rel=0.05)
+
+
 def test_a_mark_carried_off_the_photo_is_not_measured_and_the_page_says_so(
         app, client, auth, people, treatment):
     # Ana's zoomed photo: mark 2 left the frame, its point was clipped onto the bottom edge
@@ -185,6 +211,37 @@ def test_a_photo_taken_too_dark_is_said_so_not_blamed_on_the_skin_and_not_counte
     auth.login(people["c1"])
     page = client.get(f"/checkins/{dark_id}/marks").text
     assert "The photo is too dark: much darker than your last one" in page
+    assert "On darker skin" not in page
+
+
+def test_a_first_photo_taken_too_dark_is_said_so_and_not_counted_and_dark_skin_is(
+        app, client, auth, people, treatment):
+    # darker_than_last needs a last photo: a first one three stops under (light skin, ITA 40,
+    # read as ITA -70) was counted and told it was dark skin
+    light = scenes.make_scene(11, kind="back", marks=3, mixed=False, ita=40)
+    dark = scenes.make_scene(12, kind="back", marks=3, mixed=False, ita=-45)
+    with app.app_context():
+        dim = follow_first(treatment, scenes.transformed(light, lighting=replace(
+            light.lighting, exposure_ev=-3.0)), 2.5)
+        assert "underexposed" in {q["code"] for q in dim.reading.data["quality"]}
+        recovery = recoveries([db.session.get(Treatment, treatment)])[0]
+        assert not recovery.counts(next(c for c in recovery.checkins if c.id == dim.id))
+        dim_id = dim.id
+        # the same client's dark-skinned friend, photographed as usual: counted
+        other = Treatment(client_id=people["c2"].id, treated_at=utcnow() - 3 * DAY,
+                          body_area="upper_back", technique="static", cup_count=6,
+                          cup_material="glass", suction="medium")
+        db.session.add_all([other, Consent(user_id=people["c2"].id,
+                                           version=app.config["CONSENT_VERSION"])])
+        db.session.commit()
+        usual = follow_first(other.id, dark, 2.5)
+        assert "underexposed" not in {q["code"] for q in usual.reading.data["quality"]}
+        recovery = recoveries([db.session.get(Treatment, other.id)])[0]
+        assert recovery.counts(next(c for c in recovery.checkins if c.id == usual.id))
+    auth.login(people["c1"])
+    page = client.get(f"/checkins/{dim_id}/marks").text
+    assert "The photo is too dark: there is too little light on the skin" in page
+    assert "This photo is not counted in the recovery." in page
     assert "On darker skin" not in page
 
 

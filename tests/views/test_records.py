@@ -103,6 +103,14 @@ def test_the_record_holds_the_facts_each_day_and_its_code(app, client, auth, peo
     assert "Tap a dot" not in flat and not re.search(r"Day \d+: \d", flat)
 
 
+def test_the_records_verdict_names_the_day_as_its_rows_do(app, client, auth, people, course):
+    # the last photo, 5.4 days after a treatment at 21:36, is on the sixth date after it: its
+    # row says "Day 6" and the verdict said "on day 5.4"
+    flat = " ".join(pdf_text(download(client, auth, people["c1"], course).data)[1].split())
+    assert "Day 6 ·" in flat and "Day 7 ·" not in flat
+    assert "colour difference 4.8 on day 6, within the expected" in flat
+
+
 def test_a_photo_to_take_again_is_recorded_as_not_counted(app, client, auth, people, course):
     """The last day's photo had the cups on: the record says so and gives none of its figures."""
     with app.app_context():

@@ -280,11 +280,39 @@ def test_each_therapist_reads_a_flags_reason_in_their_own_language(app, client, 
         "/therapist/", f"/therapist/flags/{slow_flag}",
         f"/therapist/clients/{people['c1'].id}")}
     for url, page in pages.items():
-        assert "След проходит медленнее ожидаемого: на день 5,4" in page, url
+        assert "След проходит медленнее ожидаемого: на день 5 его разница цвета 12,0" in page, url
         assert "fading slower" not in page and "Reported" not in page, url
     for url in ("/therapist/", f"/therapist/clients/{people['c1'].id}"):
         assert ("Сообщено о волдырях или повреждении кожи и о температуре на день 5."
                 in pages[url]), url
+
+
+def test_a_flags_reason_names_the_clients_calendar_day_as_every_page_does(app, client, auth,
+                                                                          people):
+    """The tester's "on day 5.8": a reason named the days elapsed, not the calendar day of
+    the client's zone that the timeline, chart and record number their days by. Cleo lives in
+    Los Angeles: the slow course's last photo, 5.4 days after a treatment at 16:00 there, was
+    taken at 01:36 on the sixth date after it: day 6, for the symptoms and the verdict alike."""
+    with app.app_context():
+        db.session.get(User, people["c1"].id).timezone = "America/Los_Angeles"
+        db.session.commit()
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=5.5)
+    for t, e, c in SLOW[:-1]:
+        add_checkin(app, tid, t, e, c)
+    add_checkin(app, tid, *SLOW[-1], blisters=True)
+    with app.app_context():
+        raised = {f.kind: f for f in flags.refresh(db.session.get(Treatment, tid))}
+        db.session.commit()
+        assert raised["red_flag_symptom"].reason == "Reported blisters or broken skin on day 6."
+        assert raised["slow_healing"].reason.startswith(
+            "The mark is fading slower than expected: on day 6 its colour difference is 12.0")
+        slow_flag = raised["slow_healing"].id
+    auth.login(people["t1"])
+    for url in ("/therapist/", f"/therapist/flags/{slow_flag}",
+                f"/therapist/clients/{people['c1'].id}"):
+        page = client.get(url).get_data(as_text=True)
+        assert "fading slower than expected: on day 6 its" in page, url
+        assert "day 5.4" not in page and "day 5," not in page, url
 
 
 def test_a_flag_the_sweep_closed_says_why_in_the_readers_language(app, client, auth, people,

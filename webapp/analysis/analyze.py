@@ -14,8 +14,8 @@ from .body import Body, find_body
 from .measure import Measured, Scene, measure_at
 from .photo import PhotoRefused, open_photo
 from .proposals import propose
-from .quality import problems as on_skin_problems
-from .reading import MarkDetail, PhotoReading, quality_item
+from .quality import problems as on_skin_problems, underexposed
+from .reading import UNDEREXPOSED, MarkDetail, PhotoReading, quality_item
 
 # long side of the grid marks are found and measured on: a mark 3% of the short side across is
 # still ~9 px there, and a phone photo's 1/8 JPEG draft is about this size
@@ -38,7 +38,7 @@ DARK_SKIN_ITA = -30.0
 SURE_SCORE = 0.6
 # quality codes that make a reading low-confidence
 LOW_CONFIDENCE_CODES = frozenset(
-    {"too_dark", "overexposed", "blurred", "little_skin_around_marks", "dark_skin_low_confidence", "no_skin",
+    {"too_dark", UNDEREXPOSED, "overexposed", "blurred", "little_skin_around_marks", "dark_skin_low_confidence", "no_skin",
      "marks_uncertain", "cups_on_skin", "blood"}
 )
 
@@ -73,7 +73,10 @@ def _quality(rgb8: np.ndarray, lab: np.ndarray, body, glare: np.ndarray) -> list
         codes.append("overexposed")
     elif glare_share > GLARE_FRACTION:
         codes.append("glare")
-    if body.skin_lab[0] < TOO_DARK_L:
+    if underexposed(body.skin_lab):
+        # not counted, which says more than too_dark's "read less well"
+        codes.append(UNDEREXPOSED)
+    elif body.skin_lab[0] < TOO_DARK_L:
         codes.append("too_dark")
     inner = masks.erode(body.skin, 3)
     values = masks.laplacian(lab[0])[inner]
@@ -207,7 +210,8 @@ def analyze_image(image: Image.Image | Survey, at: Sequence[tuple[float, float]]
 
     skin_lab = scene.skin_lab
     ita = colour.ita_degrees(skin_lab)
-    if ita < DARK_SKIN_ITA:
+    # a skin dark only for want of light is not dark skin
+    if ita < DARK_SKIN_ITA and UNDEREXPOSED not in quality:
         quality.append("dark_skin_low_confidence")
     visible = [d for d in details if d.delta_e >= colour.RESOLVED_BELOW]
     # the reading is that of the most visible entry (proposals stay ranked by how mark-like they are)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from . import colour
 from .colour import RESOLVED_BELOW
-from .reading import DARKER_THAN_LAST, NOT_MATCHED, RETAKE_QUALITY, PhotoReading
+from .reading import DARKER_THAN_LAST, NOT_MATCHED, RETAKE_QUALITY, UNDEREXPOSED, PhotoReading
 
 # every rule constant of DESIGN.md "Course", each with where it comes from
 # marks darken until ~38 h (Mimasaka et al. 2010: ΔL* lowest at 38.9 h), so no rise before day 2 counts
@@ -44,8 +45,8 @@ PIGMENT_L_AT_MOST = -4.0
 PIGMENT_B_ABOVE = 0.0
 # quality codes that make a reading unusable for a course: no skin to measure against, a
 # photo to be taken again (cups still on, blood), one not matched to the last photo whose
-# marks nobody has placed yet, or one much darker than the last
-UNUSABLE_QUALITY = frozenset({"no_skin", NOT_MATCHED, DARKER_THAN_LAST}) | RETAKE_QUALITY
+# marks nobody has placed yet, or one much darker than the last or too dark in itself
+UNUSABLE_QUALITY = frozenset({"no_skin", NOT_MATCHED, DARKER_THAN_LAST, UNDEREXPOSED}) | RETAKE_QUALITY
 
 VERDICTS = ("on_track", "slow", "worsening", "resolved", "pigmentation", "insufficient_data")
 
@@ -64,31 +65,43 @@ REASONS = {
     "faded": N_("The marks have faded to the level of the surrounding skin (colour difference "
                 "%(e_last)s, under 3)."),
     "darker_again": N_("The mark is darker again: its colour difference rose from %(e_low)s on "
-                       "day %(t_low)s to %(e_last)s now, when it should keep fading."),
-    "grown": N_("The mark has grown by %(growth)s since day %(t_low)s, when it should be "
+                       "day %(day_low)d to %(e_last)s now, when it should keep fading."),
+    "grown": N_("The mark has grown by %(growth)s since day %(day_low)d, when it should be "
                 "shrinking."),
     "pigment": N_("The redness has gone but a darker brownish patch remains after the usual "
                   "healing time; this can be pigmentation left by the inflammation rather than "
                   "a bruise."),
-    "above_curve": N_("The mark is fading slower than expected: on day %(t_last)s its colour "
+    "above_curve": N_("The mark is fading slower than expected: on day %(day_last)d its colour "
                       "difference is %(e_last)s, above the expected %(ceiling)s for this day."),
     "past_usual": N_("The mark is still visible (colour difference %(e_last)s) on day "
-                     "%(t_last)s, more than %(grace)s days past the usual %(usual)s."),
+                     "%(day_last)d, more than %(grace)s days past the usual %(usual)s."),
     "first_days": N_("The marks are in their first two days, when they normally darken before "
                      "they fade."),
     "as_expected": N_("The mark is fading as expected: colour difference %(e_last)s on day "
-                      "%(t_last)s, within the expected %(ceiling)s."),
+                      "%(day_last)d, within the expected %(ceiling)s."),
 }
-# figures written as a whole number (the rest have one decimal), and the one that is a share
+# figures written as a whole number (the rest have one decimal), the one that is a share, and
+# the days a reason names: "day N" as the reader's calendar counts it (assess_course's day_of),
+# never the days elapsed ("on day 5.8" was read as a date, and was a day off from the evening on)
 WHOLE_FIGURES = frozenset({"grace", "usual"})
 SHARE_FIGURES = frozenset({"growth"})
+DAY_FIGURES = frozenset({"day_low", "day_last"})
 
 
 def reason_in_english(key: str, figures: dict[str, float]) -> str:
     """Write a reason's sentence in English, its figures as _fmt writes them."""
     return REASONS[key] % {name: (f"{value:.0%}" if name in SHARE_FIGURES
+                                  else int(value) if name in DAY_FIGURES
                                   else f"{value:.0f}" if name in WHOLE_FIGURES else _fmt(value))
                            for name, value in figures.items()}
+
+
+def calendar_day(treated_at: datetime, at: datetime) -> int:
+    """Return "day N" of ``at``: how many calendar dates lie between the treatment's and its,
+    both in the treatment's own UTC offset (UTC for a naive time). The app counts them in the
+    client's zone instead (assess_course's ``day_of``)."""
+    treated_at = _aware(treated_at)
+    return (_aware(at).astimezone(treated_at.tzinfo).date() - treated_at.date()).days
 
 
 def expected_ceiling(t_days: float, peak: float, expected_days: float = DEFAULT_EXPECTED_DAYS) -> float:
@@ -236,8 +249,13 @@ def assess_course(
     treated_at: datetime,
     readings: list[tuple[datetime, PhotoReading]],
     expected_days: float = DEFAULT_EXPECTED_DAYS,
+    day_of: Callable[[datetime], int] | None = None,
 ) -> CourseAssessment:
     """Judge a course from its readings (any order) against the expected curve, DESIGN.md's rules.
+
+    The maths runs on exact elapsed days (``day``); a reason names a photo's day as
+    ``day_of(taken_at)`` says it ("day N" of the reader's calendar; default
+    :func:`calendar_day`), in the figures ``day_low`` and ``day_last``.
 
     Each reading's ΔE00 is first put on the first usable reading's light (both its colours
     re-lit by the ratio of the two skins' luminance Y), so a darker or brighter photo one day
@@ -245,7 +263,13 @@ def assess_course(
     """
     treated_at = _aware(treated_at)
     d = float(expected_days)
+    if day_of is None:
+        def day_of(at: datetime) -> int:
+            """Count the day on the treatment's own calendar."""
+            return calendar_day(treated_at, at)
     series = []
+    # each reading's day as the reader calls it, by its elapsed days
+    days: dict[float, int] = {}
     for taken_at, reading in readings:
         if not usable(reading):
             continue
@@ -253,6 +277,7 @@ def assess_course(
         if t < 0:
             continue  # a photo from before the treatment says nothing about healing
         series.append((t, reading))
+        days[t] = day_of(_aware(taken_at))
     series.sort(key=lambda item: item[0])
     if len(series) < 2:
         return CourseAssessment(
@@ -304,8 +329,8 @@ def assess_course(
             t_low, low = min(earlier, key=lambda item: exposed[id(item[1])])
             e_low = exposed[id(low)]
             if e_last > WORSENING_RATIO * e_low and e_last - e_low > WORSENING_UNITS:
-                return verdict("worsening", "darker_again", e_low=e_low, t_low=t_low,
-                               e_last=e_last)
+                return verdict("worsening", "darker_again", e_low=e_low,
+                               day_low=days[t_low], e_last=e_last)
             area_last, area_low = comparable_area(latest), comparable_area(low)
             if (
                 latest.mark_found
@@ -315,7 +340,7 @@ def assess_course(
                 and area_last > AREA_GROWTH * area_low
             ):
                 growth = area_last / area_low - 1
-                return verdict("worsening", "grown", growth=growth, t_low=t_low)
+                return verdict("worsening", "grown", growth=growth, day_low=days[t_low])
 
     if t_last > d and latest.delta_lab is not None:
         d_l, d_a, d_b = latest.delta_lab
@@ -327,12 +352,13 @@ def assess_course(
             e > SLOW_FACTOR * expected_ceiling(t, peak, d) for t, e in points[-2:]
         )
         if above:
-            return verdict("slow", "above_curve", t_last=t_last, e_last=e_last, ceiling=ceiling)
+            return verdict("slow", "above_curve", day_last=days[t_last], e_last=e_last,
+                           ceiling=ceiling)
     if e_last >= RESOLVED_BELOW and t_last > d + SLOW_GRACE_DAYS:
-        return verdict("slow", "past_usual", e_last=e_last, t_last=t_last,
+        return verdict("slow", "past_usual", e_last=e_last, day_last=days[t_last],
                        grace=SLOW_GRACE_DAYS, usual=d)
     if t_last <= DARKENING_DAYS:
         return verdict("on_track", "first_days")
     # "within" the band the verdict allows: its top (SLOW_FACTOR × U), not U, which it may exceed
-    return verdict("on_track", "as_expected", e_last=e_last, t_last=t_last,
+    return verdict("on_track", "as_expected", e_last=e_last, day_last=days[t_last],
                    ceiling=SLOW_FACTOR * ceiling)

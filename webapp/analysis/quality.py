@@ -21,6 +21,8 @@ Every function takes CIELAB planes (3, H, W) float32 on the analysis grid (analy
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -73,6 +75,10 @@ BLOOD_MIN_SHARE = 0.003
 # 1 stop under still read within the course's exposure correction, 2 stops under read as dark
 # skin (ITA -53 to -69) and were counted; ±0.5 EV is ordinary from day to day (registration.py)
 UNDEREXPOSED_STOPS = 1.5
+# a photo too dark to read from itself alone (a first photo has no last one to compare with):
+# the body's skin darker than an L* and greyer than a chroma C*ab of one of these pairs (see
+# underexposed): dim and greyish, or dimmer still and nearly grey
+UNDEREXPOSED_SKIN = ((30.0, 11.0), (40.0, 7.0))
 
 
 def highlights(lab: np.ndarray) -> np.ndarray:
@@ -177,3 +183,32 @@ def darker_than(skin_lab, reference_skin_lab) -> bool:
     above the dark end): the photo, not the skin, is dark."""
     ratio = ((float(skin_lab[0]) + 16.0) / max(float(reference_skin_lab[0]) + 16.0, 1.0)) ** 3
     return ratio < 2.0 ** -UNDEREXPOSED_STOPS
+
+
+def underexposed(skin_lab) -> bool:
+    """Tell whether a photo is too dark to read, from its body's skin ([L*, a*, b*]) alone:
+    darker and greyer than one of the ``UNDEREXPOSED_SKIN`` (L*, C*ab) pairs.
+
+    Lightness alone cannot tell: light skin three stops under reads L* 15-29, as dark as dark
+    skin well lit (L* 14-47 on the scenes below, 12-45 on real photos). But less light takes
+    the colour with it: L* + 16, a* and b* all scale by the cube root of the luminance (CIE
+    15:2004, above the dark end), so three stops under halve the skin's chroma, while skin in a
+    lit photo keeps its colour however dark it is (melanin darkens skin and keeps it brown).
+    Measured (2026-12, by a script not kept) on the generated scenes (scenes.make_scene with a
+    drawn ITA, back, torso and close-up, each with its drawn white balance, shading and noise;
+    seeds 12-23 and, held out, 24-35, alike: 24 and 23 of 36 caught three stops under) and on
+    82 real photos (bruises, cupping stock photos, clean skin) darkened in linear light:
+
+    - dark skin (ITA -32 to -60) at -0.5, 0 and +0.5 EV: flagged on 0 of 216 scenes (the
+      nearest read C* 12.3 at L* 14, and C* 10.8 at L* 33); real photos at 0, -0.5 and -1 EV:
+      0 of 241 (the darkest real skins read L* 12 at C* 19, L* 34 at C* 18.5);
+    - light to tan skin (ITA 15-60) 1 stop under, or as taken: 0 of 144 (the course corrects
+      one stop, course._on_exposure_of); 2 stops under: 8 of 72; 3 stops under: 47 of 72 (the
+      rest keep C* 11-16 under a warm cast or a ruddy skin, as dark skin would); dark skin
+      1 stop under: 3 of 72;
+    - real photos 3 stops under: 34 of 81 (very light skin, L* 80-90 as taken, still reads
+      L* 35-45 three stops under: too light to tell from a dim photo of darker skin).
+    """
+    lightness, a, b = (float(v) for v in skin_lab)
+    chroma = math.hypot(a, b)
+    return any(lightness < dim and chroma < grey for dim, grey in UNDEREXPOSED_SKIN)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.10.0"
+ANALYZER_VERSION = "2.11.0"
 
 
 def translatable(message: str) -> str:
@@ -26,6 +26,7 @@ QUALITY_MESSAGES = {
     "dark_skin_low_confidence": translatable("On darker skin, photos show colour changes less clearly, so this reading relies mostly on lightness and is less certain."),
     "cups_on_skin": translatable("The cups still seem to be on the skin. Take the photo after the cups are off."),
     "blood": translatable("There seems to be blood on the skin or in a cup. Take the photo after the skin is cleaned."),
+    "underexposed": translatable("The photo is too dark: there is too little light on the skin to read the marks' colour. Please take it again in brighter light. This photo is not counted in the recovery."),
     "darker_than_last": translatable("The photo is too dark: much darker than your last one, so the marks' colour cannot be compared. Please take it again in brighter light. This photo is not counted in the recovery."),
     "not_matched": translatable("This photo does not look like the last one: we could not find the marks where they were. If it shows the same marks, move each circle onto its mark; if not, take the photo again. Until then it is not counted in the recovery."),
 }
@@ -41,6 +42,9 @@ NOT_MATCHED = "not_matched"
 # a later photo taken much darker than the last one of the same skin (quality.darker_than): its
 # colours are not comparable, and its skin must not be read as dark skin
 DARKER_THAN_LAST = "darker_than_last"
+# a photo whose skin is too dark and grey to have been lit well (quality.underexposed), from
+# the photo alone: not comparable either, and its skin must not be read as dark skin
+UNDEREXPOSED = "underexposed"
 
 
 def quality_item(code: str) -> dict:

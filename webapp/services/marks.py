@@ -72,20 +72,22 @@ def reference_image(checkin: CheckIn) -> Image.Image:
 
 
 def reference_checkin(treatment_id: int, before: CheckIn | None = None,
-                      matched: bool = False) -> CheckIn | None:
+                      matched: bool = False, scaled: bool = False) -> CheckIn | None:
     """Return the treatment's latest confirmed check-in that has mark readings (not `before`);
-    with ``matched``, the latest whose marks were found or placed (:func:`is_unmatched`)."""
+    with ``matched``, the latest whose marks were found or placed (:func:`is_unmatched`); with
+    ``scaled``, the latest of those whose scale is known (:func:`area_scale_of`)."""
     statement = (sa.select(CheckIn).where(
         CheckIn.treatment_id == treatment_id, CheckIn.marks_confirmed_at.is_not(None),
         sa.exists().where(MarkReading.checkin_id == CheckIn.id))
         .order_by(CheckIn.taken_at.desc(), CheckIn.id.desc()))
     if before is not None:
         statement = statement.where(CheckIn.id != before.id)
-    if not matched:
+    if not (matched or scaled):
         return db.session.scalar(statement.limit(1))
     # a photo of another body part, confirmed as it was shown, would be the next one's reference:
     # every photo after it would fail to match as well
-    return next((c for c in db.session.scalars(statement) if not is_unmatched(c)), None)
+    return next((c for c in db.session.scalars(statement) if not is_unmatched(c)
+                 and (not scaled or area_scale_of(c) is not None)), None)
 
 
 def is_unmatched(checkin: CheckIn) -> bool:
@@ -126,9 +128,15 @@ def against_last(reading, reference: CheckIn | None):
 
 def reference_points(treatment_id: int, marks: list[Mark]
                      ) -> tuple[CheckIn | None, list[tuple[float, float]]]:
-    """Return the last confirmed photo matched to its own last one (or whose marks a person
-    placed), and where each mark is in it (its first point if absent)."""
-    reference = reference_checkin(treatment_id, matched=True)
+    """Return the photo a new one's marks are carried from, and where each mark is in it (its
+    first point if absent): the last confirmed photo on the treatment's scale (registration
+    matched it, its scale chained from the first photo's), else the last matched to its own
+    last one or whose marks a person placed."""
+    # a photo registration could not match has no scale even once the client placed its marks
+    # (a 1.3x closer one, say): carried from it, the next photo, framed as usual, failed to
+    # match it in turn and had no scale either, so no mark's size was judged again
+    reference = (reference_checkin(treatment_id, scaled=True)
+                 or reference_checkin(treatment_id, matched=True))
     found = {}
     if reference is not None:
         found = {r.mark_id: (r.x, r.y) for r in mark_readings(reference.id)}

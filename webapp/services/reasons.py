@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 from flask_babel import format_decimal, format_percent, format_timedelta, gettext as _
 
 from webapp.analysis import CourseAssessment
-from webapp.analysis.course import N_, REASONS, SHARE_FIGURES, WHOLE_FIGURES
+from webapp.analysis.course import DAY_FIGURES, N_, REASONS, SHARE_FIGURES, WHOLE_FIGURES
 
 
 class Reason(TypedDict):
@@ -28,16 +28,17 @@ class Reason(TypedDict):
 # reason's key: the same sentence naming the mark, so a therapist reads which one it is once
 MARK_SENTENCES = {
     "darker_again": N_("Mark %(n)d is darker again: its colour difference rose from %(e_low)s on "
-                       "day %(t_low)s to %(e_last)s now, when it should keep fading."),
-    "grown": N_("Mark %(n)d has grown by %(growth)s since day %(t_low)s, when it should be "
+                       "day %(day_low)d to %(e_last)s now, when it should keep fading."),
+    "grown": N_("Mark %(n)d has grown by %(growth)s since day %(day_low)d, when it should be "
                 "shrinking."),
     "pigment": N_("On mark %(n)d the redness has gone but a darker brownish patch remains after "
                   "the usual healing time; this can be pigmentation left by the inflammation "
                   "rather than a bruise."),
-    "above_curve": N_("Mark %(n)d is fading slower than expected: on day %(t_last)s its colour "
-                      "difference is %(e_last)s, above the expected %(ceiling)s for this day."),
+    "above_curve": N_("Mark %(n)d is fading slower than expected: on day %(day_last)d its "
+                      "colour difference is %(e_last)s, above the expected %(ceiling)s for this "
+                      "day."),
     "past_usual": N_("Mark %(n)d is still visible (colour difference %(e_last)s) on day "
-                     "%(t_last)s, more than %(grace)s days past the usual %(usual)s."),
+                     "%(day_last)d, more than %(grace)s days past the usual %(usual)s."),
     "faded": N_("Every followed mark has faded to the level of the surrounding skin."),
 }
 SENTENCES = {
@@ -49,8 +50,9 @@ SENTENCES = {
     "silent_since_treatment": N_("No check-in since the treatment %(time)s ago."),
     "silent_since_photo": N_("No check-in for %(time)s: the last photo was on day %(day)d."),
 }
-# figures that are counts (passed as they are to a %d), and durations in seconds
-COUNT_FIGURES = frozenset({"n", "day"})
+# figures that are counts (passed as they are to a %d): a day is "day N" of the client's
+# calendar, as every page numbers it; and durations in seconds
+COUNT_FIGURES = frozenset({"n", "day"}) | DAY_FIGURES
 DURATION_FIGURES = frozenset({"time"})
 
 

@@ -226,6 +226,13 @@ def in_words(assessment: CourseAssessment) -> CourseAssessment:
     return replace(assessment, reason=reasons.said(reasons.of_assessment(assessment)))
 
 
+def calendar_of(treatment: Treatment) -> Callable[[dt.datetime], int]:
+    """Return how a reason names a photo's day: "day N" of the client's calendar
+    (clock.day_number), the numbering of every page, message and record."""
+    zone = treatment.client.timezone
+    return lambda at: clock.day_number(treatment.treated_at, at, zone)
+
+
 def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
                  points: dict[int, list[MarkPoint]]) -> list[MarkCourse]:
     """Judge each followed mark's course over the latest check-in of each day whose photo
@@ -241,7 +248,8 @@ def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
             by_number[point.number].append((checkin, point))
     return [MarkCourse(number, found, in_words(assess_course(
         treatment.treated_at, [(c.taken_at, mark_reading(p.stored)) for c, p in found],
-        expected_days=treatment.expected_days))) for number, found in sorted(by_number.items())]
+        expected_days=treatment.expected_days, day_of=calendar_of(treatment))))
+        for number, found in sorted(by_number.items())]
 
 
 def furthest_behind(photo: CourseAssessment, marks: Sequence[MarkCourse]) -> CourseAssessment:
@@ -290,7 +298,8 @@ def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
     assessment = in_words(assess_course(treatment.treated_at,
                                         [(c.taken_at, readings[c.id]) for c in days
                                          if c.id in readings],
-                                        expected_days=treatment.expected_days))
+                                        expected_days=treatment.expected_days,
+                                        day_of=calendar_of(treatment)))
     points = points or {}
     # a followed mark measured through a cup or under blood is no more on its curve than the
     # photo's reading is
