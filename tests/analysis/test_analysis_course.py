@@ -160,6 +160,19 @@ def test_slow_needs_both_latest_readings_above_the_band_from_day_3():
     assert "slower than expected" in result.reason
 
 
+def test_a_lone_reading_far_above_the_band_is_slow_and_one_just_above_is_never_within():
+    # the tester's stalled mark: photos on days 1, 2 and 7 and no fading at all; the only reading
+    # from day 3 on has none to confirm it, but lies over twice the band's top
+    stalled = verdict([(1, reading(20)), (2, reading(20)), (7, reading(19.8))])
+    assert stalled.verdict == "slow" and "slower than expected" in stalled.reason
+    top = course.SLOW_FACTOR * expected_ceiling(4, 30)
+    # just above the band once: on track by the rules, and said to be above, not "within"
+    once = verdict([(1, reading(30)), (2, reading(30)), (4, reading(1.5 * top))])
+    assert once.verdict == "on_track" and "within" not in once.reason
+    assert f"above the expected {top:.1f}: if the next photo is above the curve too" in once.reason
+    assert verdict([(1, reading(30)), (2, reading(30)), (4, reading(2.1 * top))]).verdict == "slow"
+
+
 def test_slow_when_still_visible_three_days_after_d():
     points = [(1, reading(4)), (9, reading(3.2)), (10.1, reading(3.1))]
     assert verdict(points).verdict == "slow"
