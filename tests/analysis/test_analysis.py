@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -774,3 +775,73 @@ def test_a_tap_in_a_bruises_pale_middle_passes_over_a_freckle_nearer_it():
     alone = lab + freckle[..., None] * np.array(syn.mark_delta(skin, 16, "brown"))
     detail = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(alone))), at=[(0.5, 0.5)]).mark_details[0]
     assert detail["stage"] == "resolved", detail
+
+
+# --- the same photo gives the same reading, bit for bit ---------------------------------------
+
+def _at_offset(mask: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of a mask that starts ``offset`` bytes past a 64-byte boundary in memory."""
+    buffer = np.zeros(mask.size + 128, dtype=np.uint8)
+    start = -buffer.ctypes.data % 64 + offset
+    copy = buffer[start:start + mask.size].reshape(mask.shape).view(bool)
+    copy[...] = mask
+    return copy
+
+
+def test_mask_distances_are_exact_wherever_the_mask_lies_in_memory():
+    # the distances behind a mark's extent and depth: IPP's transform, which OpenCV used on one
+    # thread, rounded some a float32 ulp apart by the mask's address, so two processes read the
+    # same photo differently; each must be the exact distance (SciPy's), at any address
+    from scipy import ndimage
+
+    ys, xs = np.mgrid[0:247, 0:344]
+    blobs = ndimage.gaussian_filter(np.random.default_rng(9).random(ys.shape), 4) > 0.52
+    for mask in (blobs | (np.hypot(xs - 170, ys - 120) < 60), blobs[:90, :120]):  # above and below 16,384 px
+        inside = ndimage.distance_transform_edt(mask).astype(np.float32)
+        outside = ndimage.distance_transform_edt(~mask).astype(np.float32)
+        for offset in range(8):
+            placed = _at_offset(mask, offset)
+            assert np.array_equal(masks.depth_inside(placed), inside), offset
+            assert np.array_equal(masks.distance_outside(placed), outside), offset
+            near = masks.distance_outside(placed, up_to=6.0)
+            assert np.array_equal(near[outside <= 6.0], outside[outside <= 6.0]), offset
+
+
+# a back whose reading moved with the OpenCV thread count before the distances were exact
+# (scene 74 of scene_suite(100, seed=14, clean_fraction=0.3); its area fraction read 0.016233
+# on one thread and 0.016225 on two)
+_THREADS_SCENE = dict(seed=1860489418, kind="torso", ita=32.204417444536965, lighting=dict(
+    red_gain=0.9110930194748691, blue_gain=0.9257737888356924, exposure_ev=0.05490016801095576,
+    shading=0.09626800935466706, shading_angle=68.2841409691184, noise=1.9509623403242324))
+
+_READ_IN_A_FRESH_PROCESS = """
+import json, sys
+import cv2
+from webapp.analysis import analyze_photo
+cv2.setNumThreads(int(sys.argv[2]))
+data = open(sys.argv[1], "rb").read()
+centres = json.loads(sys.argv[3])
+print(json.dumps([analyze_photo(data).to_dict(), analyze_photo(data, at=centres).to_dict()]))
+"""
+
+
+def test_the_same_photo_reads_the_same_in_fresh_processes_with_other_thread_counts(tmp_path):
+    from webapp.analysis.scenes import SceneLighting, make_scene
+
+    recipe = dict(_THREADS_SCENE)
+    scene = make_scene(recipe.pop("seed"), lighting=SceneLighting(**recipe.pop("lighting")), **recipe)
+    photo = tmp_path / "scene.jpg"
+    photo.write_bytes(syn.save_jpeg(scene.image, quality=90))
+    centres = json.dumps([list(mark.centre) for mark in scene.marks])
+    # both at once: each spends most of its time importing
+    runs = [subprocess.Popen([sys.executable, "-c", _READ_IN_A_FRESH_PROCESS, str(photo), str(threads), centres],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)})
+            for threads in (1, 2)]
+    outputs = []
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=60)
+        assert run.returncode == 0, stderr
+        outputs.append(stdout)
+    assert json.loads(outputs[0])[0]["mark_found"]
+    assert outputs[0] == outputs[1]
