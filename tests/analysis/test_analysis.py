@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from webapp.analysis import (ANALYZER_VERSION, PhotoReading, PhotoRefused, analyze_image,
+from webapp.analysis import (ANALYZER_VERSION, PhotoReading, PhotoRefused, analyze, analyze_image,
                              analyze_photo, colour, masks, open_photo, proposals,
                              synthetic as syn)
 
@@ -327,6 +327,31 @@ def test_clean_skin_is_resolved_with_towel_sheet_or_nothing(category):
         # partly hidden by the edge, and mottling are left to the tolerance
         lit = colour.lab_to_linear(skin) * lighting.exposure * np.array([lighting.red_gain, 1.0, lighting.blue_gain])
         assert reading.ita_deg == pytest.approx(colour.ita_degrees(colour.linear_to_lab(lit)), abs=5)
+
+
+def test_skin_shading_softly_into_a_dark_background_is_no_mark():
+    # a limb's outline turning away from the light: the skin darkens along colour.shaded (its
+    # chromaticity kept) over a fifth of the frame, then blends into a near-black background.
+    # The shaded band is off the skin's tolerance and fades into it as a close-up's mark does,
+    # and on a chromatic skin it reads as a mark by its drop in chroma: it is the skin in shade
+    # all the same, kept off the body, and no mark (a clean real crop read a fresh mark there)
+    width, height = 640, 480
+    x = (np.arange(width) + 0.5) / width
+    shade = np.clip((0.35 - x) / 0.3, 0, 1)  # 0 on the lit skin, 1 at the frame's left side
+    noise = np.random.default_rng(1).normal(0, 2, (height, width, 3))
+    for ita in (30, 35, 40):
+        skin = np.array(syn.skin_lab_for_ita(ita, a=12.0, b=24.0))
+        for depth in (35, 40):
+            lab = np.array([colour.shaded(skin, skin[0] - depth * t) for t in shade])
+            lab = lab * (1 - shade[:, None] ** 4) + np.array([10.0, 0.0, 0.0]) * shade[:, None] ** 4
+            srgb = np.clip(colour.lab_to_srgb8(np.broadcast_to(lab, (height, width, 3))) + noise, 0, 255)
+            data = syn.save_jpeg(Image.fromarray(srgb.astype(np.uint8)), quality=90)
+            reading = analyze_photo(data)
+            assert not reading.mark_found and reading.stage == "resolved", (ita, depth, reading.to_dict())
+            body = analyze.survey(open_photo(data)).body
+            # the deep shade, short of the background
+            across = (np.arange(body.region.shape[1]) + 0.5) / body.region.shape[1]
+            assert not body.region[:, (across > 0.05) & (across < 0.1)].any(), (ita, depth)
 
 
 def test_same_scene_under_five_lightings_is_stable():
