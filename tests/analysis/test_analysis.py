@@ -656,11 +656,13 @@ def test_an_analysis_fault_is_never_reported_as_a_bad_point(monkeypatch):
         analyze_photo(data, at=[(0.5, 0.5)])
 
 
-def _painted(skin, weight, delta_e=12, name="violet", seed=12):
-    """A JPEG of clean skin with one mark painted with the given weight field (H, W)."""
+def _painted(skin, *layers, seed=12):
+    """A JPEG of clean skin (640×480, ``render_scene``'s seed) with marks painted on it: each
+    layer (weight, ΔE00, colour name) adds a weight field (H, W) times that mark's Lab change."""
     photo = syn.render_scene(skin, [], size=(640, 480), seed=seed)
     lab = colour.srgb8_to_lab(np.asarray(photo.image))
-    lab += weight[..., None] * np.array(syn.mark_delta(skin, delta_e, name))
+    for weight, delta_e, name in layers:
+        lab += weight[..., None] * np.array(syn.mark_delta(skin, delta_e, name))
     return syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(lab)))
 
 
@@ -669,10 +671,10 @@ def test_long_or_stretched_areas_are_no_confident_marks():
     ys, xs = np.mgrid[0:480, 0:640]
     # a soft dark crease across the skin, 14 times longer than wide: no mark at all
     crease = np.exp(-(((ys - 240) / 6.0) ** 2)) * ((xs > 150) & (xs < 490))
-    assert analyze_photo(_painted(skin, crease)).mark_details == []
+    assert analyze_photo(_painted(skin, (crease, 12, "violet"))).mark_details == []
     # a stretched patch (axes 3:1) may be a mark seen at a slant: proposed, but the client is asked
     stretched = np.clip(1.6 - np.hypot((xs - 320) / 75.0, (ys - 240) / 25.0), 0, 1)
-    reading = analyze_photo(_painted(skin, stretched))
+    reading = analyze_photo(_painted(skin, (stretched, 12, "violet")))
     assert reading.mark_details and reading.mark_details[0]["score"] < 0.6, reading.mark_details
     assert "marks_uncertain" in reading.quality_codes and reading.confidence == "low"
     round_mark = analyze_photo(_small_scene_jpeg()[0])
@@ -687,17 +689,12 @@ def test_mixed_mark_with_a_yellow_part_is_named_by_it():
     r = np.hypot(xs - 320, ys - 240)
     disc = np.clip((60 - r) / 12, 0, 1)
     crescent = disc * np.clip((xs - 330) / 10, 0, 1)
-    photo = syn.render_scene(skin, [], size=(640, 480), seed=21)
-    lab = colour.srgb8_to_lab(np.asarray(photo.image))
-    lab += ((disc - crescent)[..., None] * np.array(syn.mark_delta(skin, 14, "violet"))
-            + crescent[..., None] * np.array(syn.mark_delta(skin, 9, "yellow")))
-    data = syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(lab)))
+    data = _painted(skin, (disc - crescent, 14, "violet"), (crescent, 9, "yellow"), seed=21)
     detail = analyze_photo(data, at=[(0.45, 0.5)]).mark_details[0]
     assert detail["mixed"] is True and detail["colour"] in {"yellow", "brown", "green"}
     assert detail["stage"] == "turning"
     # the same violet disc without its yellow part stays fresh
-    plain = colour.srgb8_to_lab(np.asarray(photo.image)) + disc[..., None] * np.array(syn.mark_delta(skin, 14, "violet"))
-    fresh = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(plain))), at=[(0.5, 0.5)]).mark_details[0]
+    fresh = analyze_photo(_painted(skin, (disc, 14, "violet"), seed=21), at=[(0.5, 0.5)]).mark_details[0]
     assert fresh["mixed"] is False and fresh["stage"] == "fresh" and fresh["colour"] == "violet"
 
 
@@ -787,18 +784,13 @@ def test_a_tap_in_a_bruises_pale_middle_passes_over_a_freckle_nearer_it():
     r = np.hypot(xs - 320, ys - 240)
     ring = np.clip((r - 15) / 8, 0, 1) * np.clip((48 - r) / 10, 0, 1)
     freckle = ((np.abs(xs - 330) <= 1) & (np.abs(ys - 240) <= 1)).astype(float)
-    photo = syn.render_scene(skin, [], size=(640, 480), seed=31)
-    lab = colour.srgb8_to_lab(np.asarray(photo.image))
-    plain = lab + ring[..., None] * np.array(syn.mark_delta(skin, 12, "violet"))
-    speckled = plain + freckle[..., None] * np.array(syn.mark_delta(skin, 16, "brown"))
-    for painted in (plain, speckled):
-        detail = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(painted))),
-                               at=[(0.5, 0.5)]).mark_details[0]
+    bruise, speck = (ring, 12, "violet"), (freckle, 16, "brown")
+    for painted in (_painted(skin, bruise, seed=31), _painted(skin, bruise, speck, seed=31)):
+        detail = analyze_photo(painted, at=[(0.5, 0.5)]).mark_details[0]
         assert detail["stage"] == "fresh" and detail["colour"] == "violet", detail
         assert np.hypot(detail["centre"][0] * 640 - 320, detail["centre"][1] * 480 - 240) < 20, detail
     # the freckle alone beside a tap on clear skin is still no mark
-    alone = lab + freckle[..., None] * np.array(syn.mark_delta(skin, 16, "brown"))
-    detail = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(alone))), at=[(0.5, 0.5)]).mark_details[0]
+    detail = analyze_photo(_painted(skin, speck, seed=31), at=[(0.5, 0.5)]).mark_details[0]
     assert detail["stage"] == "resolved", detail
 
 
