@@ -824,9 +824,9 @@ def test_mask_distances_are_exact_wherever_the_mask_lies_in_memory():
             assert np.array_equal(near[outside <= 6.0], outside[outside <= 6.0]), offset
 
 
-# a back whose reading moved with the OpenCV thread count before the distances were exact
-# (scene 74 of scene_suite(100, seed=14, clean_fraction=0.3); its area fraction read 0.016233
-# on one thread and 0.016225 on two)
+# a torso whose reading moved with the OpenCV thread count, or where its masks lay in memory,
+# before the distances were exact (scene 74 of scene_suite(100, seed=14, clean_fraction=0.3): its
+# first mark's area fraction read 0.016233 or 0.016225, its point x 0.5962 or 0.5938)
 _THREADS_SCENE = dict(seed=1860489418, kind="torso", ita=32.204417444536965, lighting=dict(
     red_gain=0.9110930194748691, blue_gain=0.9257737888356924, exposure_ev=0.05490016801095576,
     shading=0.09626800935466706, shading_angle=68.2841409691184, noise=1.9509623403242324))
