@@ -1,4 +1,5 @@
-"""Treatments and check-ins written straight to the database, for the recovery views' tests."""
+"""Consents, treatments and check-ins written straight to the database, for the tests of what
+reads them."""
 import datetime as dt
 import uuid
 
@@ -7,7 +8,7 @@ import pytest
 from webapp.analysis import PhotoReading
 from webapp.analysis.colour import stage_for
 from webapp.extensions import db
-from webapp.models import CheckIn, Reading, Treatment, utcnow
+from webapp.models import CheckIn, Consent, Reading, Treatment, utcnow
 
 # a fading course: (days after the treatment, ΔE00, colour name)
 FADING = [(0.4, 12.0, "violet"), (1.4, 14.0, "violet"), (2.4, 11.0, "violet-red"),
@@ -32,6 +33,13 @@ def reading_data(delta_e: float, colour: str = "violet", area: float = 0.02) -> 
                         delta_lab=[-delta_e / 2, delta_e / 2, -delta_e / 4],
                         mark_hex="#8a4a5c", skin_hex="#c8a088", area_fraction=area,
                         confidence="high").to_dict()
+
+
+def give_consent(app, user) -> None:
+    """Store the user's consent to the current version of the terms, as /consent does."""
+    with app.app_context():
+        db.session.add(Consent(user_id=user.id, version=app.config["CONSENT_VERSION"]))
+        db.session.commit()
 
 
 def make_treatment(app, client, therapist=None, days_ago: float = 5.5,

@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from webapp.analysis import (ANALYZER_VERSION, PhotoReading, PhotoRefused, analyze_image,
+from webapp.analysis import (ANALYZER_VERSION, PhotoReading, PhotoRefused, analyze, analyze_image,
                              analyze_photo, colour, masks, open_photo, proposals,
                              synthetic as syn)
 
@@ -326,6 +327,31 @@ def test_clean_skin_is_resolved_with_towel_sheet_or_nothing(category):
         # partly hidden by the edge, and mottling are left to the tolerance
         lit = colour.lab_to_linear(skin) * lighting.exposure * np.array([lighting.red_gain, 1.0, lighting.blue_gain])
         assert reading.ita_deg == pytest.approx(colour.ita_degrees(colour.linear_to_lab(lit)), abs=5)
+
+
+def test_skin_shading_softly_into_a_dark_background_is_no_mark():
+    # a limb's outline turning away from the light: the skin darkens along colour.shaded (its
+    # chromaticity kept) over a fifth of the frame, then blends into a near-black background.
+    # The shaded band is off the skin's tolerance and fades into it as a close-up's mark does,
+    # and on a chromatic skin it reads as a mark by its drop in chroma: it is the skin in shade
+    # all the same, kept off the body, and no mark (a clean real crop read a fresh mark there)
+    width, height = 640, 480
+    x = (np.arange(width) + 0.5) / width
+    shade = np.clip((0.35 - x) / 0.3, 0, 1)  # 0 on the lit skin, 1 at the frame's left side
+    noise = np.random.default_rng(1).normal(0, 2, (height, width, 3))
+    for ita in (30, 35, 40):
+        skin = np.array(syn.skin_lab_for_ita(ita, a=12.0, b=24.0))
+        for depth in (35, 40):
+            lab = np.array([colour.shaded(skin, skin[0] - depth * t) for t in shade])
+            lab = lab * (1 - shade[:, None] ** 4) + np.array([10.0, 0.0, 0.0]) * shade[:, None] ** 4
+            srgb = np.clip(colour.lab_to_srgb8(np.broadcast_to(lab, (height, width, 3))) + noise, 0, 255)
+            data = syn.save_jpeg(Image.fromarray(srgb.astype(np.uint8)), quality=90)
+            reading = analyze_photo(data)
+            assert not reading.mark_found and reading.stage == "resolved", (ita, depth, reading.to_dict())
+            body = analyze.survey(open_photo(data)).body
+            # the deep shade, short of the background
+            across = (np.arange(body.region.shape[1]) + 0.5) / body.region.shape[1]
+            assert not body.region[:, (across > 0.05) & (across < 0.1)].any(), (ita, depth)
 
 
 def test_same_scene_under_five_lightings_is_stable():
@@ -642,11 +668,13 @@ def test_an_analysis_fault_is_never_reported_as_a_bad_point(monkeypatch):
         analyze_photo(data, at=[(0.5, 0.5)])
 
 
-def _painted(skin, weight, delta_e=12, name="violet", seed=12):
-    """A JPEG of clean skin with one mark painted with the given weight field (H, W)."""
+def _painted(skin, *layers, seed=12):
+    """A JPEG of clean skin (640×480, ``render_scene``'s seed) with marks painted on it: each
+    layer (weight, ΔE00, colour name) adds a weight field (H, W) times that mark's Lab change."""
     photo = syn.render_scene(skin, [], size=(640, 480), seed=seed)
     lab = colour.srgb8_to_lab(np.asarray(photo.image))
-    lab += weight[..., None] * np.array(syn.mark_delta(skin, delta_e, name))
+    for weight, delta_e, name in layers:
+        lab += weight[..., None] * np.array(syn.mark_delta(skin, delta_e, name))
     return syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(lab)))
 
 
@@ -655,10 +683,10 @@ def test_long_or_stretched_areas_are_no_confident_marks():
     ys, xs = np.mgrid[0:480, 0:640]
     # a soft dark crease across the skin, 14 times longer than wide: no mark at all
     crease = np.exp(-(((ys - 240) / 6.0) ** 2)) * ((xs > 150) & (xs < 490))
-    assert analyze_photo(_painted(skin, crease)).mark_details == []
+    assert analyze_photo(_painted(skin, (crease, 12, "violet"))).mark_details == []
     # a stretched patch (axes 3:1) may be a mark seen at a slant: proposed, but the client is asked
     stretched = np.clip(1.6 - np.hypot((xs - 320) / 75.0, (ys - 240) / 25.0), 0, 1)
-    reading = analyze_photo(_painted(skin, stretched))
+    reading = analyze_photo(_painted(skin, (stretched, 12, "violet")))
     assert reading.mark_details and reading.mark_details[0]["score"] < 0.6, reading.mark_details
     assert "marks_uncertain" in reading.quality_codes and reading.confidence == "low"
     round_mark = analyze_photo(_small_scene_jpeg()[0])
@@ -673,17 +701,12 @@ def test_mixed_mark_with_a_yellow_part_is_named_by_it():
     r = np.hypot(xs - 320, ys - 240)
     disc = np.clip((60 - r) / 12, 0, 1)
     crescent = disc * np.clip((xs - 330) / 10, 0, 1)
-    photo = syn.render_scene(skin, [], size=(640, 480), seed=21)
-    lab = colour.srgb8_to_lab(np.asarray(photo.image))
-    lab += ((disc - crescent)[..., None] * np.array(syn.mark_delta(skin, 14, "violet"))
-            + crescent[..., None] * np.array(syn.mark_delta(skin, 9, "yellow")))
-    data = syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(lab)))
+    data = _painted(skin, (disc - crescent, 14, "violet"), (crescent, 9, "yellow"), seed=21)
     detail = analyze_photo(data, at=[(0.45, 0.5)]).mark_details[0]
     assert detail["mixed"] is True and detail["colour"] in {"yellow", "brown", "green"}
     assert detail["stage"] == "turning"
     # the same violet disc without its yellow part stays fresh
-    plain = colour.srgb8_to_lab(np.asarray(photo.image)) + disc[..., None] * np.array(syn.mark_delta(skin, 14, "violet"))
-    fresh = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(plain))), at=[(0.5, 0.5)]).mark_details[0]
+    fresh = analyze_photo(_painted(skin, (disc, 14, "violet"), seed=21), at=[(0.5, 0.5)]).mark_details[0]
     assert fresh["mixed"] is False and fresh["stage"] == "fresh" and fresh["colour"] == "violet"
 
 
@@ -773,16 +796,81 @@ def test_a_tap_in_a_bruises_pale_middle_passes_over_a_freckle_nearer_it():
     r = np.hypot(xs - 320, ys - 240)
     ring = np.clip((r - 15) / 8, 0, 1) * np.clip((48 - r) / 10, 0, 1)
     freckle = ((np.abs(xs - 330) <= 1) & (np.abs(ys - 240) <= 1)).astype(float)
-    photo = syn.render_scene(skin, [], size=(640, 480), seed=31)
-    lab = colour.srgb8_to_lab(np.asarray(photo.image))
-    plain = lab + ring[..., None] * np.array(syn.mark_delta(skin, 12, "violet"))
-    speckled = plain + freckle[..., None] * np.array(syn.mark_delta(skin, 16, "brown"))
-    for painted in (plain, speckled):
-        detail = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(painted))),
-                               at=[(0.5, 0.5)]).mark_details[0]
+    bruise, speck = (ring, 12, "violet"), (freckle, 16, "brown")
+    for painted in (_painted(skin, bruise, seed=31), _painted(skin, bruise, speck, seed=31)):
+        detail = analyze_photo(painted, at=[(0.5, 0.5)]).mark_details[0]
         assert detail["stage"] == "fresh" and detail["colour"] == "violet", detail
         assert np.hypot(detail["centre"][0] * 640 - 320, detail["centre"][1] * 480 - 240) < 20, detail
     # the freckle alone beside a tap on clear skin is still no mark
-    alone = lab + freckle[..., None] * np.array(syn.mark_delta(skin, 16, "brown"))
-    detail = analyze_photo(syn.save_jpeg(Image.fromarray(colour.lab_to_srgb8(alone))), at=[(0.5, 0.5)]).mark_details[0]
+    detail = analyze_photo(_painted(skin, speck, seed=31), at=[(0.5, 0.5)]).mark_details[0]
     assert detail["stage"] == "resolved", detail
+
+
+# --- the same photo gives the same reading, bit for bit ---------------------------------------
+
+def _at_offset(mask: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of a mask that starts ``offset`` bytes past a 64-byte boundary in memory."""
+    buffer = np.zeros(mask.size + 128, dtype=np.uint8)
+    start = -buffer.ctypes.data % 64 + offset
+    copy = buffer[start:start + mask.size].reshape(mask.shape).view(bool)
+    copy[...] = mask
+    return copy
+
+
+def test_mask_distances_are_exact_wherever_the_mask_lies_in_memory():
+    # the distances behind a mark's extent and depth: IPP's transform, which OpenCV used on one
+    # thread, rounded some a float32 ulp apart by the mask's address, so two processes read the
+    # same photo differently; each must be the exact distance (SciPy's), at any address
+    from scipy import ndimage
+
+    ys, xs = np.mgrid[0:247, 0:344]
+    blobs = ndimage.gaussian_filter(np.random.default_rng(9).random(ys.shape), 4) > 0.52
+    for mask in (blobs | (np.hypot(xs - 170, ys - 120) < 60), blobs[:90, :120]):  # above and below 16,384 px
+        inside = ndimage.distance_transform_edt(mask).astype(np.float32)
+        outside = ndimage.distance_transform_edt(~mask).astype(np.float32)
+        for offset in range(8):
+            placed = _at_offset(mask, offset)
+            assert np.array_equal(masks.depth_inside(placed), inside), offset
+            assert np.array_equal(masks.distance_outside(placed), outside), offset
+            near = masks.distance_outside(placed, up_to=6.0)
+            assert np.array_equal(near[outside <= 6.0], outside[outside <= 6.0]), offset
+
+
+# a torso whose reading moved with the OpenCV thread count, or where its masks lay in memory,
+# before the distances were exact (scene 74 of scene_suite(100, seed=14, clean_fraction=0.3): its
+# first mark's area fraction read 0.016233 or 0.016225, its point x 0.5962 or 0.5938)
+_THREADS_SCENE = dict(seed=1860489418, kind="torso", ita=32.204417444536965, lighting=dict(
+    red_gain=0.9110930194748691, blue_gain=0.9257737888356924, exposure_ev=0.05490016801095576,
+    shading=0.09626800935466706, shading_angle=68.2841409691184, noise=1.9509623403242324))
+
+_READ_IN_A_FRESH_PROCESS = """
+import json, sys
+import cv2
+from webapp.analysis import analyze_photo
+cv2.setNumThreads(int(sys.argv[2]))
+data = open(sys.argv[1], "rb").read()
+centres = json.loads(sys.argv[3])
+print(json.dumps([analyze_photo(data).to_dict(), analyze_photo(data, at=centres).to_dict()]))
+"""
+
+
+def test_the_same_photo_reads_the_same_in_fresh_processes_with_other_thread_counts(tmp_path):
+    from webapp.analysis.scenes import SceneLighting, make_scene
+
+    recipe = dict(_THREADS_SCENE)
+    scene = make_scene(recipe.pop("seed"), lighting=SceneLighting(**recipe.pop("lighting")), **recipe)
+    photo = tmp_path / "scene.jpg"
+    photo.write_bytes(syn.save_jpeg(scene.image, quality=90))
+    centres = json.dumps([list(mark.centre) for mark in scene.marks])
+    # both at once: each spends most of its time importing
+    runs = [subprocess.Popen([sys.executable, "-c", _READ_IN_A_FRESH_PROCESS, str(photo), str(threads), centres],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)})
+            for threads in (1, 2)]
+    outputs = []
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=60)
+        assert run.returncode == 0, stderr
+        outputs.append(stdout)
+    assert json.loads(outputs[0])[0]["mark_found"]
+    assert outputs[0] == outputs[1]

@@ -264,6 +264,15 @@ def consenting_client(live_app, prefix: str, name: str, treated_ago) -> tuple[st
         return email, treatment.id
 
 
+def send_photo(page, treatment_id: int, data: bytes, name: str = "photo.jpg") -> None:
+    """Send a JPEG through the treatment's check-in form and land on its marks page."""
+    page.goto(f"/treatments/{treatment_id}/checkin")
+    page.set_input_files("#photo", files=[{"name": name, "mimeType": "image/jpeg", "buffer": data}])
+    page.fill("#pain", "1")
+    page.click("#checkin-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/checkins/\d+/marks$"))
+
+
 def register(page, name: str, email: str, role: str | None = "client",
              practice: str | None = None, invite_url: str | None = None) -> None:
     """Create an account through the sign-up form (from an invite link if given)."""

@@ -7,7 +7,7 @@ from webapp.extensions import db
 from webapp.models import Treatment, User
 from webapp.services import checkins, marks
 
-from .conftest import axe_violations, consenting_client, login, no_horizontal_scroll, phone, shot
+from .conftest import axe_violations, consenting_client, login, no_horizontal_scroll, phone, send_photo, shot
 
 
 def test_a_photo_of_another_body_part_asks_the_client_to_place_the_marks(browser, base_url, watch,
@@ -28,12 +28,7 @@ def test_a_photo_of_another_body_part_asks_the_client_to_place_the_marks(browser
     try:
         page = context.new_page()
         login(page, email)
-        page.goto(f"/treatments/{treatment_id}/checkin")
-        page.set_input_files("#photo", files=[{"name": "torso.jpg", "mimeType": "image/jpeg",
-                                               "buffer": synthetic.save_jpeg(torso.image, quality=92)}])
-        page.fill("#pain", "1")
-        page.click("#checkin-form button[type=submit]")
-        page.wait_for_url(re.compile(r"/checkins/\d+/marks$"))
+        send_photo(page, treatment_id, synthetic.save_jpeg(torso.image, quality=92), "torso.jpg")
         page.wait_for_selector(".mark-overlay")
         notes = page.locator(".quality-notes").inner_text()
         assert "This photo does not look like the last one" in notes

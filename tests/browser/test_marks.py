@@ -16,7 +16,7 @@ from webapp.analysis import scenes, synthetic
 from webapp.extensions import db
 from webapp.models import CheckIn, Mark, MarkReading, Treatment
 
-from .conftest import axe_violations, consenting_client, login, no_horizontal_scroll, phone, shot
+from .conftest import axe_violations, consenting_client, login, no_horizontal_scroll, phone, send_photo, shot
 
 TAP_WIDTH = 340  # webapp.services.marks.TAP_WIDTH: the photo's width on the confirm page
 
@@ -43,12 +43,7 @@ def treatment(live_app):
 
 def upload(page, treatment_id: int, day: int) -> None:
     """Send the day's photo through the check-in form and land on the marks page."""
-    page.goto(f"/treatments/{treatment_id}/checkin")
-    page.set_input_files("#photo", files=[{"name": f"day{day}.jpg", "mimeType": "image/jpeg",
-                                           "buffer": photo(day)}])
-    page.fill("#pain", "1")
-    page.click("#checkin-form button[type=submit]")
-    page.wait_for_url(re.compile(r"/checkins/\d+/marks$"))
+    send_photo(page, treatment_id, photo(day), f"day{day}.jpg")
     page.wait_for_selector('input[type="image"][name="tap"]')
 
 
@@ -325,33 +320,26 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         context.close()
 
 
-def test_the_board_refuses_the_point_past_the_limit_and_keeps_the_rest(
-        browser, base_url, watch, live_app, treatment):
+def test_the_board_refuses_the_point_past_the_limit_and_keeps_the_rest(page, treatment):
     """Tapping the skin again and again: the board follows at most 24 points, says so at the
     25th tap (a refusal), and keeps every point; the tester's 30 taps were all lost at saving."""
     email, treatment_id = treatment
-    context = phone(browser, base_url, watch)
-    page = context.new_page()
     count = ("() => document.querySelectorAll('input[name=keep]:checked').length"
              " + document.querySelectorAll('[data-added-inputs] input[name=point]').length")
-    try:
-        login(page, email)
-        upload(page, treatment_id, 0)
-        grid = [(0.06 + 0.125 * (i % 8), 0.06 + 0.15 * (i // 8)) for i in range(48)]
-        for x, y in grid:
-            if page.evaluate(count) == 24:
-                break
-            tap(page, x, y)
-        assert page.evaluate(count) == 24
-        tap(page, 0.94, 0.94)
-        message = page.locator("[data-board-message]")
-        assert "That is more marks than we can follow (at most 24)." in message.text_content()
-        assert "refusal" in message.get_attribute("class")
-        assert page.evaluate(count) == 24
-        shot(page, "marks-limit")
-    finally:
-        context.close()
-    assert watch.unexpected() == []
+    login(page, email)
+    upload(page, treatment_id, 0)
+    grid = [(0.06 + 0.125 * (i % 8), 0.06 + 0.15 * (i // 8)) for i in range(48)]
+    for x, y in grid:
+        if page.evaluate(count) == 24:
+            break
+        tap(page, x, y)
+    assert page.evaluate(count) == 24
+    tap(page, 0.94, 0.94)
+    message = page.locator("[data-board-message]")
+    assert "That is more marks than we can follow (at most 24)." in message.text_content()
+    assert "refusal" in message.get_attribute("class")
+    assert page.evaluate(count) == 24
+    shot(page, "marks-limit")
 
 
 @pytest.mark.parametrize("javascript", [True, False])
@@ -390,30 +378,23 @@ def test_the_board_fits_a_320_px_screen(browser, base_url, watch, live_app, trea
         context.close()
 
 
-def test_a_missed_mark_is_added_and_placed_with_the_keyboard_alone(
-        browser, base_url, watch, live_app, treatment):
+def test_a_missed_mark_is_added_and_placed_with_the_keyboard_alone(page, treatment):
     """Enter on the photo adds a point in its middle, focused and said; the arrow keys move it
     onto the mark; choosing "A new mark" says what comes next, not the last mark's prompt."""
     email, treatment_id = treatment
-    context = phone(browser, base_url, watch)
-    page = context.new_page()
-    try:
-        login(page, email)
-        upload(page, treatment_id, 0)
-        before = page.locator('[data-added-inputs] input[name="point"]').count()
-        page.focus('input[name="tap"]')
-        page.keyboard.press("Enter")
-        added = page.locator('[data-added-inputs] input[name="point"]')
-        assert added.count() == before + 1 and added.last.get_attribute("value") == "0.5000,0.5000"
-        message = page.locator("[data-board-message]").text_content()
-        assert "added in the middle of the photo" in message
-        focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
-        assert "arrow keys" in focused
-        for _ in range(3):
-            page.keyboard.press("ArrowRight")
-        x, y = (float(v) for v in added.last.get_attribute("value").split(","))
-        assert x > 0.5 and y == 0.5
-        assert page.url.endswith("/marks")  # Enter did not send the form
-    finally:
-        context.close()
-    assert watch.unexpected() == []
+    login(page, email)
+    upload(page, treatment_id, 0)
+    before = page.locator('[data-added-inputs] input[name="point"]').count()
+    page.focus('input[name="tap"]')
+    page.keyboard.press("Enter")
+    added = page.locator('[data-added-inputs] input[name="point"]')
+    assert added.count() == before + 1 and added.last.get_attribute("value") == "0.5000,0.5000"
+    message = page.locator("[data-board-message]").text_content()
+    assert "added in the middle of the photo" in message
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+    assert "arrow keys" in focused
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    x, y = (float(v) for v in added.last.get_attribute("value").split(","))
+    assert x > 0.5 and y == 0.5
+    assert page.url.endswith("/marks")  # Enter did not send the form

@@ -7,9 +7,10 @@ from functools import cache
 import pytest
 import sqlalchemy as sa
 
+from tests.recovery_rows import give_consent, make_treatment
 from webapp.analysis import scenes, synthetic
 from webapp.extensions import db
-from webapp.models import CheckIn, Consent, Flag, Treatment, utcnow
+from webapp.models import CheckIn, Flag, Treatment, utcnow
 from webapp.services import checkins, marks
 from webapp.services.recovery import recoveries
 
@@ -30,15 +31,8 @@ def jpeg(scene) -> bytes:
 @pytest.fixture
 def treatment(app, people):
     """C1's treatment of five days ago, with consent."""
-    with app.app_context():
-        db.session.add(Consent(user_id=people["c1"].id, version=app.config["CONSENT_VERSION"]))
-        found = Treatment(client_id=people["c1"].id, therapist_id=people["t1"].id,
-                          treated_at=utcnow() - 5 * DAY, body_area="upper_back",
-                          technique="static", cup_count=6, cup_material="glass",
-                          suction="medium")
-        db.session.add(found)
-        db.session.commit()
-        return found.id
+    give_consent(app, people["c1"])
+    return make_treatment(app, people["c1"], people["t1"], days_ago=5)
 
 
 def send(treatment_id: int, scene, days_ago: float, key: str) -> CheckIn:

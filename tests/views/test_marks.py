@@ -7,11 +7,12 @@ from functools import cache
 import pytest
 import sqlalchemy as sa
 
+from tests.recovery_rows import give_consent, make_treatment
 from webapp import clock
 from webapp.analysis import ANALYZER_VERSION, scenes, synthetic
 from webapp.analysis.reading import quality_item
 from webapp.extensions import db
-from webapp.models import (AuditEvent, CheckIn, Consent, Mark, MarkReading, Reading,
+from webapp.models import (AuditEvent, CheckIn, Mark, MarkReading, Reading,
                            RecoverySummary, Treatment, User, UserSession, utcnow)
 from webapp.services import marks, readings, sessions
 from webapp.services.recovery import recoveries
@@ -37,15 +38,8 @@ def jpeg(day: int = 0) -> bytes:
 @pytest.fixture
 def setup(app, people):
     """C1 (linked to T1) with consent and a treatment from three days ago."""
-    with app.app_context():
-        db.session.add(Consent(user_id=people["c1"].id, version=app.config["CONSENT_VERSION"]))
-        treatment = Treatment(client_id=people["c1"].id, therapist_id=people["t1"].id,
-                              treated_at=utcnow() - 3 * DAY, body_area="upper_back",
-                              technique="static", cup_count=6, cup_material="glass",
-                              suction="medium")
-        db.session.add(treatment)
-        db.session.commit()
-        return {**people, "treatment": treatment.id}
+    give_consent(app, people["c1"])
+    return {**people, "treatment": make_treatment(app, people["c1"], people["t1"], days_ago=3)}
 
 
 def upload(client, treatment_id: int, day: int, key: str):

@@ -109,6 +109,27 @@ def counts(labels: np.ndarray, count: int) -> np.ndarray:
     return histogram.ravel().astype(np.float64)
 
 
+def _euclidean_distance(mask: np.ndarray) -> np.ndarray:
+    """Return each True pixel's exact Euclidean distance (px, float32) to the nearest False
+    pixel of a mask (H, W bool); False pixels read 0.
+
+    OpenCV's precise transform (Felzenszwalb's), by OpenCV's own code and never by Intel IPP's.
+    OpenCV hands the transform to IPP on one thread, or for any mask under 16,384 px
+    (imgproc/src/distransform.cpp), and IPP's kernel rounds some distances one float32 ulp
+    apart by where the mask lies in memory (opencv/opencv#24082, open): 1,103 of the 84,968
+    distances of one mask differed between two copies of it 4 bytes apart, so the same photo
+    gave two readings in two processes. OpenCV's own code gives SciPy's exact
+    ``ndimage.distance_transform_edt`` bit for bit, on any thread count, and no slower. The
+    IPP switch is per thread in OpenCV: turning it off here touches no other thread or call.
+    """
+    use_ipp = cv2.ipp.useIPP()
+    cv2.ipp.setUseIPP(False)
+    try:
+        return cv2.distanceTransform(np.ascontiguousarray(mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    finally:
+        cv2.ipp.setUseIPP(use_ipp)
+
+
 def distance_outside(mask: np.ndarray, up_to: float | None = None) -> np.ndarray:
     """Return each pixel's Euclidean distance (px, float32) to the nearest True pixel of a mask.
 
@@ -118,12 +139,11 @@ def distance_outside(mask: np.ndarray, up_to: float | None = None) -> np.ndarray
     if not mask.any():
         return np.full(mask.shape, np.inf, dtype=np.float32)
     if up_to is None:
-        return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        return _euclidean_distance(~mask)
     rows, cols = box(mask, int(np.ceil(up_to)) + 1)
     distance = np.full(mask.shape, np.inf, dtype=np.float32)
     # exact within the box: every True pixel is in it
-    distance[rows, cols] = cv2.distanceTransform((~mask[rows, cols]).view(np.uint8), cv2.DIST_L2,
-                                                 cv2.DIST_MASK_PRECISE)
+    distance[rows, cols] = _euclidean_distance(~mask[rows, cols])
     return distance
 
 
@@ -137,8 +157,7 @@ def depth_inside(mask: np.ndarray) -> np.ndarray:
     depth = np.zeros(mask.shape, dtype=np.float32)
     if mask.any():
         rows, cols = box(mask, 1)
-        depth[rows, cols] = cv2.distanceTransform(np.ascontiguousarray(mask[rows, cols]).view(np.uint8),
-                                                  cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        depth[rows, cols] = _euclidean_distance(mask[rows, cols])
     return depth
 
 
