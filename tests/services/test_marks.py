@@ -222,15 +222,11 @@ def test_a_first_photo_taken_too_dark_is_said_so_and_not_counted_and_dark_skin_i
         assert not recovery.counts(next(c for c in recovery.checkins if c.id == dim.id))
         dim_id = dim.id
         # the same client's dark-skinned friend, photographed as usual: counted
-        other = Treatment(client_id=people["c2"].id, treated_at=utcnow() - 3 * DAY,
-                          body_area="upper_back", technique="static", cup_count=6,
-                          cup_material="glass", suction="medium")
-        db.session.add_all([other, Consent(user_id=people["c2"].id,
-                                           version=app.config["CONSENT_VERSION"])])
-        db.session.commit()
-        usual = follow_first(other.id, dark, 2.5)
+        other = make_treatment(app, people["c2"], days_ago=3)
+        give_consent(app, people["c2"])
+        usual = follow_first(other, dark, 2.5)
         assert "underexposed" not in {q["code"] for q in usual.reading.data["quality"]}
-        recovery = recoveries([db.session.get(Treatment, other.id)])[0]
+        recovery = recoveries([db.session.get(Treatment, other)])[0]
         assert recovery.counts(next(c for c in recovery.checkins if c.id == usual.id))
     auth.login(people["c1"])
     page = client.get(f"/checkins/{dim_id}/marks").text
@@ -275,3 +271,51 @@ def test_a_mark_that_changes_implausibly_overnight_asks_for_a_check_before_it_co
         recovery = recoveries([db.session.get(Treatment, treatment)])[0]
         assert recovery.mark_course(2).assessment.readings_used == 2
     assert "looks very different" not in client.get(f"/checkins/{later_id}/marks").text
+
+
+def next_day_light(scene):
+    """The scene's light one stop darker with a +15% red cast (another day, another lamp)."""
+    light = scene.lighting
+    return replace(light, exposure_ev=light.exposure_ev - 1.0, red_gain=light.red_gain * 1.15)
+
+
+def test_a_photo_in_other_light_reads_its_marks_as_the_last_photo_did(app, treatment):
+    # one stop darker read each mark ~20% fainter: an early "faded", a stage too far
+    scene = back(11)
+    with app.app_context():
+        first = follow_first(treatment, scene, 2.5)
+        later = send(treatment, scenes.transformed(scene, shift=(0.02, 0.01),
+                                                   lighting=next_day_light(scene)), 1.5, "key-light-000")
+        assert later.reading.data["light_gains"][1] == pytest.approx(2.0, rel=0.15)
+        assert first.reading.data["light_gains"] is None
+        before = {r.mark_id: r for r in marks.mark_readings(first.id)}
+        rows = marks.mark_readings(later.id)
+        assert len(rows) == 3
+        for row in rows:
+            assert row.stage == before[row.mark_id].stage
+            assert abs(row.delta_e - before[row.mark_id].delta_e) <= 1.0
+        # as taken, they read fainter than that allows
+        assert max(before[r.mark_id].delta_e - r.data["delta_e_as_taken"] for r in rows) > 1.0
+        # a point moved on the later photo: measured again, in the same light as before
+        board = marks.board_for(later)
+        board.spots[0].x += 0.01
+        marks.save(board, later.treatment.client)
+        assert later.reading.data["light_gains"][1] == pytest.approx(2.0, rel=0.15)
+        # the first photo, measured again, stays as it was taken: it is what the others follow
+        board = marks.board_for(first)
+        board.spots[0].x += 0.01
+        marks.save(board, first.treatment.client)
+        assert first.reading.data["light_gains"] is None
+        assert all("delta_e_as_taken" not in r.data for r in marks.mark_readings(first.id))
+
+
+def test_a_photo_not_matched_is_not_put_into_the_last_photos_light(app, treatment):
+    # seed 15 taken 1.3x closer is not matched (test above): what its copied points read may
+    # be another place, so its light is not judged from them
+    with app.app_context():
+        follow_first(treatment, back(15), 2.5)
+        closer = scenes.transformed(back(15), scale=1.3, lighting=next_day_light(back(15)))
+        later = send(treatment, closer, 1.5, "key-closer-15")
+        assert marks.is_unmatched(later)
+        assert later.reading.data["light_gains"] is None
+        assert all("delta_e_as_taken" not in r.data for r in marks.mark_readings(later.id))

@@ -167,6 +167,8 @@ class Measured:
     ring_fraction: float
     component: tuple
     extent: np.ndarray | None = None
+    # delta_e was judged on the body's lit skin (the ring is that skin in shade: see _result)
+    on_body_skin: bool = False
 
 
 def _window(shape, centre, half: float) -> tuple[slice, slice]:
@@ -727,4 +729,5 @@ def _result(scene, point, found, lab, component, measured, skin_lab, window, rin
         ring_fraction=ring_fraction,
         component=(window[0], window[1], component),
         extent=extent,
+        on_body_skin=shaded,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.12.0"
+ANALYZER_VERSION = "2.13.0"
 
 
 def translatable(message: str) -> str:
@@ -28,6 +28,7 @@ QUALITY_MESSAGES = {
     "blood": translatable("There seems to be blood on the skin or in a cup. Take the photo after the skin is cleaned."),
     "underexposed": translatable("The photo is too dark: there is too little light on the skin to read the marks' colour. Please take it again in brighter light. This photo is not counted in the recovery."),
     "darker_than_last": translatable("The photo is too dark: much darker than your last one, so the marks' colour cannot be compared. Please take it again in brighter light. This photo is not counted in the recovery."),
+    "light_unlike_last": translatable("The light in this photo is very different from your last one, so the marks' colour may not compare well with it. When you can, take the photos in the same place and light."),
     "not_matched": translatable("This photo does not look like the last one: we could not find the marks where they were. If it shows the same marks, move each circle onto its mark; if not, take the photo again. Until then it is not counted in the recovery."),
 }
 
@@ -45,6 +46,9 @@ DARKER_THAN_LAST = "darker_than_last"
 # a photo whose skin is too dark and grey to have been lit well (quality.underexposed), from
 # the photo alone: not comparable either, and its skin must not be read as dark skin
 UNDEREXPOSED = "underexposed"
+# a later photo whose light differs from the last one's beyond what the course puts right
+# (analyze.in_light_of): its colours are left as taken, and it is less certain
+LIGHT_UNLIKE_LAST = "light_unlike_last"
 
 
 def quality_item(code: str) -> dict:
@@ -71,6 +75,9 @@ class MarkDetail:
     point: list[float] | None = None  # [x, y] the mark was measured at (a tap or a proposal's seed)
     mixed: bool = False  # named by its breakdown-coloured part (colour.mark_colour)
     score: float | None = None  # how mark-like a proposal looks, 0–1 (proposals.score); None at points
+    # ΔE00 judged on the body's lit skin (the reading's body_skin_lab), the ring being that skin
+    # in shade (measure._result), not on the ring's own colour
+    on_body_skin: bool = False
 
     def to_dict(self) -> dict:
         """Return the mark as a JSON-safe dict."""
@@ -102,6 +109,8 @@ class PhotoReading:
     skin_lab: list[float] | None = None
     mark_hex: str | None = None
     skin_hex: str | None = None
+    # the body's skin (its median, body.find_body), what the photo's light is judged by
+    body_skin_lab: list[float] | None = None
     ita_deg: float | None = None
     erythema_index: float | None = None
     area_fraction: float = 0.0
@@ -112,6 +121,12 @@ class PhotoReading:
     # mark's detail, "area_scale"); the course compares a mark's area across days only on this
     # scale (course.comparable_area)
     area_scale: float | None = None
+    # the von Kries gains on Bradford's cone responses (colour.adaptation_gains) that put this
+    # photo into the light of the last confirmed photo of the same skin, so its colours compare
+    # day to day; None when the reading is as the photo was taken. Only the app knows the other
+    # photo, so it sets this (analyze.in_light_of); every colour of the reading is then in that
+    # light, and each mark's own gains and its ΔE00 as taken are in its mark_details entry
+    light_gains: list[float] | None = None
     confidence: str = "low"
     quality: list[dict] = field(default_factory=list)
     mark_details: list[dict] = field(default_factory=list)

@@ -207,8 +207,9 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
                 # the points were copied, not found: what they read stays off the course
                 # until the client places the marks (marks.measure)
                 reading = marks.unmatched(reading)
-            reading = marks.against_last(reading, marks.reference_checkin(treatment.id,
-                                                                          matched=True))
+            last = marks.reference_checkin(treatment.id, matched=True)
+            reading = marks.against_last(reading, last)
+            reading = marks.in_last_light(reading, last, marks.active_marks(treatment.id))
         checkin.reading = Reading(
             analyzer_version=reading.analyzer_version, ok=reading.ok, stage=reading.stage,
             colour=reading.colour, delta_e=reading.delta_e, mark_hex=reading.mark_hex,

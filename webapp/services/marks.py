@@ -20,9 +20,9 @@ from PIL import Image
 
 from webapp.analysis import analyze_image
 from webapp.analysis import quality
-from webapp.analysis.analyze import DARK_SKIN_ITA, SURE_SCORE
+from webapp.analysis.analyze import DARK_SKIN_ITA, SURE_SCORE, in_light_of
 from webapp.analysis.course import JUMP_WITHIN_DAYS, implausible_jump
-from webapp.analysis.reading import DARKER_THAN_LAST, NOT_MATCHED, quality_item
+from webapp.analysis.reading import DARKER_THAN_LAST, NOT_MATCHED, UNDEREXPOSED, quality_item
 from webapp.analysis.registration import WORKING_LONG_SIDE, carry_points, off_frame
 from webapp.extensions import db
 from webapp.models import CheckIn, Mark, MarkReading, Reading, Treatment, User, utcnow
@@ -72,16 +72,20 @@ def reference_image(checkin: CheckIn) -> Image.Image:
 
 
 def reference_checkin(treatment_id: int, before: CheckIn | None = None,
-                      matched: bool = False, scaled: bool = False) -> CheckIn | None:
+                      matched: bool = False, scaled: bool = False,
+                      taken_before: bool = False) -> CheckIn | None:
     """Return the treatment's latest confirmed check-in that has mark readings (not `before`);
     with ``matched``, the latest whose marks were found or placed (:func:`is_unmatched`); with
-    ``scaled``, the latest of those whose scale is known (:func:`area_scale_of`)."""
+    ``scaled``, the latest of those whose scale is known (:func:`area_scale_of`); with
+    ``taken_before``, the latest taken before `before`."""
     statement = (sa.select(CheckIn).where(
         CheckIn.treatment_id == treatment_id, CheckIn.marks_confirmed_at.is_not(None),
         sa.exists().where(MarkReading.checkin_id == CheckIn.id))
         .order_by(CheckIn.taken_at.desc(), CheckIn.id.desc()))
     if before is not None:
         statement = statement.where(CheckIn.id != before.id)
+        if taken_before:
+            statement = statement.where(CheckIn.taken_at <= before.taken_at)
     if not (matched or scaled):
         return db.session.scalar(statement.limit(1))
     # a photo of another body part, confirmed as it was shown, would be the next one's reference:
@@ -115,7 +119,8 @@ def against_last(reading, reference: CheckIn | None):
         return reading
     codes = reading.quality_codes
     drop = set()
-    if quality.darker_than(reading.skin_lab, data["skin_lab"]):
+    # a photo too dark in itself says so once (quality.underexposed), not twice
+    if UNDEREXPOSED not in codes and quality.darker_than(reading.skin_lab, data["skin_lab"]):
         codes = codes | {DARKER_THAN_LAST}
         drop.add("dark_skin_low_confidence")
     if data.get("ita_deg") is not None and data["ita_deg"] >= DARK_SKIN_ITA:
@@ -124,6 +129,20 @@ def against_last(reading, reference: CheckIn | None):
     if DARKER_THAN_LAST in codes and DARKER_THAN_LAST not in reading.quality_codes:
         kept.append(quality_item(DARKER_THAN_LAST))
     return replace(reading, quality=kept)
+
+
+def in_last_light(reading, reference: CheckIn | None, marks: list[Mark]):
+    """Return a later photo's PhotoReading put into the light of the last confirmed photo of
+    the same skin (``reference``, matched: :func:`reference_checkin`), whose reading is itself
+    in the light of the one before it, so every photo of a treatment reads in the light of its
+    first confirmed one (analyze.in_light_of: each mark by its own skin there). ``marks``: the
+    followed marks the reading's mark_details are, in order. Unchanged without a reference, or
+    when the reference's reading predates the body skin it is judged by (analyzer < 2.11)."""
+    data = reference.reading.data if reference is not None and reference.reading else {}
+    if not data.get("body_skin_lab"):
+        return reading
+    earlier = {r.mark_id: (r.data or {}).get("skin_lab") for r in mark_readings(reference.id)}
+    return in_light_of(reading, data["body_skin_lab"], [earlier.get(m.id) for m in marks])
 
 
 def reference_points(treatment_id: int, marks: list[Mark]
@@ -266,6 +285,10 @@ def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float
         reading = unmatched(reading)
     reading = against_last(reading, reference_checkin(checkin.treatment_id, before=checkin,
                                                       matched=True))
+    # only into the light of an earlier photo: the first confirmed photo is the anchor, never
+    # put into a later one's light
+    reading = in_last_light(reading, reference_checkin(
+        checkin.treatment_id, before=checkin, matched=True, taken_before=True), marks)
     store_reading(checkin, reading)
     store_mark_readings(checkin, marks, reading, set_by)
 
