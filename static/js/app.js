@@ -157,7 +157,9 @@ document.addEventListener("htmx:beforeOnLoad", (event) => {
   const store = storage();
   const status = event.detail.xhr.status;
   if (!store || !form.matches("form[data-draft]") || status < 200 || status > 299) return;
-  form.querySelectorAll("textarea[name]").forEach((field) => store.removeItem(draftKey(form, field)));
+  // every draft of this form: its boxes' words, and the marks board's points (marks.js)
+  const prefix = draftKey(form, { name: "" });
+  Object.keys(store).filter((key) => key.startsWith(prefix)).forEach((key) => store.removeItem(key));
 });
 
 // logging out (or deleting the account) leaves no one's words behind in the tab

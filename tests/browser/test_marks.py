@@ -128,7 +128,16 @@ def journey(browser, base_url, watch, live_app, treatment, javascript: bool) -> 
         following = len(offered) - len(dropped) + len(missed)
         for point in dropped:
             before = kept(page)
-            tap(page, *point)
+            if javascript:
+                # a tap chooses the circle (never removes it); its own × button removes it
+                tap(page, *point)
+                assert kept(page) == before
+                remove = page.locator("button.remove-chosen")
+                box = remove.bounding_box()
+                assert box["width"] >= 44 and box["height"] >= 44
+                remove.click()
+            else:
+                page.uncheck(f'input[name="keep"][value="{point[0]:.4f},{point[1]:.4f}"]')
             page.wait_for_function(f"document.querySelectorAll('input[name=keep]:checked')"
                                    f".length === {before - 1}")
         for centre in missed:
@@ -211,7 +220,7 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         browser, base_url, watch, live_app, treatment):
     """Day 0: a proposal dragged with the mouse is followed where it was dropped, one removed
     from the keyboard. Day 2: mark 1
-    dragged 30 px right and 20 px down by touch, mark 2 moved by 3 presses of an arrow key:
+    dragged 30 px right and 20 px down by touch, the next mark moved by 3 presses of an arrow key:
     the stored points moved by exactly that, the other marks stayed."""
     email, treatment_id = treatment
     context = phone(browser, base_url, watch)
@@ -233,11 +242,14 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         page.wait_for_function("document.querySelector('[data-board-message]').textContent"
                                ".includes('moved')")
         assert kept(page) == ticked - 1 and page.locator('input[name="point"]').count() == 1
-        # from the keyboard: the first point focused, Enter removes it as a tap would
+        # from the keyboard: the first point focused, Delete removes it (Enter only chooses it)
         point = page.locator(".mark-overlay .spot[tabindex='0']").first
-        assert "Enter removes it" in point.get_attribute("aria-label")
+        assert "Delete removes it" in point.get_attribute("aria-label")
         point.focus()
         page.keyboard.press("Enter")
+        assert kept(page) == ticked - 1 and page.locator("button.remove-chosen").is_visible()
+        point.focus()
+        page.keyboard.press("Delete")
         page.wait_for_function(f"document.querySelectorAll('input[name=keep]:checked').length"
                                f" === {ticked - 2}")
         page.click("button.confirm-marks")
@@ -246,7 +258,9 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
             followed = db.session.scalars(sa.select(Mark).where(
                 Mark.treatment_id == treatment_id).order_by(Mark.number)).all()
         assert len(followed) == ticked - 1
-        dropped = followed[-1]  # the client's own points come after the proposals kept
+        # the dragged proposal keeps its number (1): a number is a mark's name
+        dropped = followed[0]
+        assert dropped.number == 1
         assert dropped.x == pytest.approx(first[0] - 10 / box["width"], abs=1 / box["width"])
         assert dropped.y == pytest.approx(first[1] - 8 / box["height"], abs=1 / box["height"])
         move_to_day_two(live_app, treatment_id)
@@ -273,16 +287,19 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
                                ".includes('Mark 1 moved')")
         # the drag moved the point; it did not also choose mark 1 for a tap
         assert page.locator('input[name="move"]:checked').count() == 0
-        # the focused second mark, three presses of the right arrow
+        # the focused second mark (its number is its own: mark 2 was removed on day 0, and no
+        # other took its number), three presses of the right arrow
+        second = sorted(before)[1]
+        assert second > 2
         mark_two = page.locator(".mark-overlay .spot.mark[tabindex='0']").nth(1)
-        assert mark_two.get_attribute("aria-label").startswith("Mark 2")
+        assert mark_two.get_attribute("aria-label").startswith(f"Mark {second}:")
         mark_two.focus()
         for _press in range(3):
             page.keyboard.press("ArrowRight")
         page.wait_for_function("document.querySelector('[data-board-message]').textContent"
-                               ".includes('Mark 2 moved')")
+                               f".includes('Mark {second} moved')")
         assert page.evaluate("document.activeElement.getAttribute('aria-label')").startswith(
-            "Mark 2")
+            f"Mark {second}:")
         assert no_horizontal_scroll(page)
         shot(page, "marks-day2-after-drag")
         # a finger just off the photo that still "clicks" it (touch adjustment): refused, said
@@ -311,14 +328,14 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         assert after[1][0] == pytest.approx(before[1][0] + 30 / width, abs=1 / width)
         assert after[1][1] == pytest.approx(before[1][1] + 20 / height, abs=1 / height)
         step = 3 * 4  # marks.js KEY_STEP, pressed three times
-        assert after[2][0] == pytest.approx(before[2][0] + step / width, abs=1 / width)
-        assert after[2][1] == pytest.approx(before[2][1], abs=1e-4)
-        for number in set(before) - {1, 2}:
+        assert after[second][0] == pytest.approx(before[second][0] + step / width, abs=1 / width)
+        assert after[second][1] == pytest.approx(before[second][1], abs=1e-4)
+        for number in set(before) - {1, second}:
             assert after[number] == pytest.approx(before[number], abs=1e-4)
         with live_app.app_context():
             moved = {r.mark.number: r.set_by for r in db.session.scalars(
                 sa.select(MarkReading).where(MarkReading.checkin_id == checkin_id))}
-        assert moved[1] == moved[2] == "client"
+        assert moved[1] == moved[second] == "client"
         assert watch.unexpected() == []
     finally:
         context.close()
@@ -380,7 +397,8 @@ def test_the_board_fits_a_320_px_screen(browser, base_url, watch, live_app, trea
             value = page.locator('[data-added-inputs] input[name="point"]').last.get_attribute(
                 "value")
             assert page.locator('[data-added-inputs] input[name="point"]').count() == before + 1
-            x, y = (float(v) for v in value.split(","))
+            # an added point's value carries its number ("5:x,y")
+            x, y = (float(v) for v in value.split(":")[1].split(","))
             assert abs(x - 0.9) < 0.01 and abs(y - 0.9) < 0.01
         else:
             assert box["width"] == 340
@@ -403,14 +421,15 @@ def test_a_missed_mark_is_added_and_placed_with_the_keyboard_alone(
         page.focus('input[name="tap"]')
         page.keyboard.press("Enter")
         added = page.locator('[data-added-inputs] input[name="point"]')
-        assert added.count() == before + 1 and added.last.get_attribute("value") == "0.5000,0.5000"
+        assert added.count() == before + 1
+        assert added.last.get_attribute("value").endswith(":0.5000,0.5000")
         message = page.locator("[data-board-message]").text_content()
         assert "added in the middle of the photo" in message
         focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
         assert "arrow keys" in focused
         for _ in range(3):
             page.keyboard.press("ArrowRight")
-        x, y = (float(v) for v in added.last.get_attribute("value").split(","))
+        x, y = (float(v) for v in added.last.get_attribute("value").split(":")[1].split(","))
         assert x > 0.5 and y == 0.5
         assert page.url.endswith("/marks")  # Enter did not send the form
     finally:

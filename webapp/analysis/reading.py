@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.10.0"
+ANALYZER_VERSION = "2.11.0"
 
 
 def translatable(message: str) -> str:
@@ -67,6 +67,9 @@ class MarkDetail:
     point: list[float] | None = None  # [x, y] the mark was measured at (a tap or a proposal's seed)
     mixed: bool = False  # named by its breakdown-coloured part (colour.mark_colour)
     score: float | None = None  # how mark-like a proposal looks, 0–1 (proposals.score); None at points
+    # at a point: whether it lies on the body found (analyze.on_body), None when no body was
+    # found; a tap on a towel or the floor is False (the marks board asks about it)
+    on_body: bool | None = None
 
     def to_dict(self) -> dict:
         """Return the mark as a JSON-safe dict."""
