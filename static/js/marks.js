@@ -11,6 +11,8 @@
   const DRAG_SLOP = 6;
   // one arrow key press moves a point this far (css px); with Shift, four times as far
   const KEY_STEP = 4;
+  // half the chosen point's remove button (44 css px: a thumb's target, WCAG 2.5.5)
+  const REMOVE_HALF = 22;
   const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
   function parsePoint(text) {
@@ -386,9 +388,13 @@
         group.append(circle("ring-shadow", cx, cy, r), circle("ring", cx, cy, r));
         if (spot.kept && spot.field === chosenField) {
           group.append(circle("chosen", cx, cy, r + 3));
-          // the remove button at the lower left of the ring (the badge is at its upper right)
-          removeChosen.style.left = `${(Math.max(cx - r * 0.75, 22) / width) * 100}%`;
-          removeChosen.style.top = `${(Math.min(cy + r * 0.75, height - 22) / height) * 100}%`;
+          // the remove button just off the ring's lower left (the badge is at its upper right),
+          // never over the mark it removes; inside the photo
+          const off = (r + REMOVE_HALF + 4) * Math.SQRT1_2;
+          const bx = cx - off >= REMOVE_HALF ? cx - off : cx + off;
+          const by = cy + off <= height - REMOVE_HALF ? cy + off : cy - off;
+          removeChosen.style.left = `${(bx / width) * 100}%`;
+          removeChosen.style.top = `${(by / height) * 100}%`;
           removeChosen.setAttribute("aria-label", words("removeLabel", spot.number));
         }
         // a new mark the photo shows is named by a letter until it is followed (as the server's)
