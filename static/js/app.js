@@ -196,6 +196,25 @@ document.addEventListener("click", (event) => {
   if (event.target.matches("#request-failed button")) event.target.parentElement.hidden = true;
 });
 
+// a flag answered in place (a therapist's client page): the button pressed went with the swap,
+// which leaves the keyboard at the top of the page. It goes on to the note of the next open
+// flag, else stays on this one; a refused note keeps it in the note; the result is said aloud
+function afterFlag(item) {
+  if (!item.matches || !item.matches("li.flag")) return;
+  const invalid = item.querySelector('[aria-invalid="true"]');
+  if (invalid) {
+    invalid.focus();
+    return;
+  }
+  const region = document.querySelector("[data-flags-said]");
+  if (region && item.dataset.said) region.textContent = item.dataset.said;
+  let next = item.nextElementSibling;
+  while (next && !next.querySelector("textarea")) next = next.nextElementSibling;
+  (next ? next.querySelector("textarea") : item).focus();
+}
+
+document.addEventListener("htmx:load", (event) => afterFlag(event.detail.elt));
+
 function enhance(root) {
   fillBrowserTimezone(root);
   selectOnFocus(root);
