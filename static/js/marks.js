@@ -65,6 +65,8 @@
     // the point a tap chose on a first photo (its field): its remove button shows beside it
     let chosenField = null;
     const retired = (board.dataset.retired || "").split(",").filter(Boolean).map(Number);
+    // the circles the server asked about (services.marks.questioned), until moved or removed
+    const asked = new Set((board.dataset.asked || "").split(",").filter(Boolean).map(Number));
     // the chosen point's remove button, over the photo (>= 44 css px, static/css/app.css)
     const removeChosen = document.createElement("button");
     removeChosen.type = "button";
@@ -163,6 +165,7 @@
     // put a point somewhere else; a first photo's proposal becomes a point of the client's
     // (the server only knows proposals where it found them), so the field may change
     function place(spot, x, y) {
+      asked.delete(spot.number);
       if (spot.kind === "mark") {
         spot.field.value = `${spot.number}:${format(x)},${format(y)}`;
         return spot.field;
@@ -379,6 +382,7 @@
         const group = document.createElementNS(SVG, "g");
         const looks = ["spot", spot.kind];
         if (!spot.kept) looks.push("removed");
+        if (spot.kept && asked.has(spot.number)) looks.push("asked");
         if (spot.kind === "mark" && String(spot.number) === chosen) looks.push("moving");
         if (spot.field === dragging?.field && dragging.moved) looks.push("moving");
         group.setAttribute("class", looks.join(" "));

@@ -531,3 +531,54 @@ def test_points_placed_when_the_session_ended_come_back_after_the_login(
         assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('cupmark-draft:'))") == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("language, width", [("en", 390), ("en", 320), ("ru", 390)])
+def test_a_tap_on_the_floor_is_asked_about_before_it_is_followed(
+        browser, base_url, watch, live_app, treatment, language, width):
+    """A circle tapped on the floor beside the back is named after "Looks right" and not
+    followed; "Save anyway" follows it as it is. In English and Russian, at 390 and 320 px."""
+    from webapp.models import User
+
+    email, treatment_id = treatment
+    if language == "ru":
+        with live_app.app_context():
+            db.session.scalar(sa.select(User).where(User.email == email)).language = "ru"
+            db.session.commit()
+    context = phone(browser, base_url, watch)
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 844})
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        page.wait_for_selector(".mark-board.draggable")
+        back = scene(0)
+        rows, cols = (~back.body).nonzero()
+        # the floor's pixel farthest below the back's lowest row, in the middle third across
+        floor = max(((c / back.body.shape[1], r / back.body.shape[0]) for r, c in zip(rows, cols)
+                     if 0.3 < c / back.body.shape[1] < 0.7 and 0.05 < r / back.body.shape[0] < 0.95),
+                    key=lambda p: abs(p[1] - 0.5))
+        ticked = kept(page)
+        tap(page, *floor)
+        number = ticked + 1
+        watch.allow("status of 422")
+        page.click("button.confirm-marks")
+        page.wait_for_selector("[data-questions]")
+        text = page.locator("[data-questions]").inner_text()
+        assert (f"Mark {number} is not on skin here" in text if language == "en"
+                else f"След {number} стоит не на коже" in text)
+        assert page.locator('[data-added-inputs] input[name="point"]').count() == 1
+        with live_app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count(Mark.id)).where(
+                Mark.treatment_id == treatment_id)) == 0
+        assert no_horizontal_scroll(page) and axe_violations(page) == []
+        assert page.locator("button.insist").bounding_box()["height"] >= 44
+        assert page.locator(".mark-overlay .spot.asked").count() == 1
+        shot(page, f"marks-asked-{language}-{width}")
+        page.click("button.insist")
+        page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+        with live_app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count(Mark.id)).where(
+                Mark.treatment_id == treatment_id)) == ticked + 1
+    finally:
+        context.close()

@@ -398,6 +398,7 @@ class Board:
     selected: int | None = None  # the mark a tap chose on a first photo: its remove button shows
     questions: list[str] = field(default_factory=list)  # circles to check before saving (:func:`questioned`)
     insist: str = ""  # the "save anyway" button's value: the questioned circles, as placed
+    asked: list[int] = field(default_factory=list)  # numbers of the circles :func:`questioned` names
 
     @property
     def not_in_photo(self) -> str:
@@ -482,7 +483,7 @@ class Board:
                 letter = None
             if (spot.kept and spot.number) or letter:
                 badges.append((bx, by))
-            look = [spot.kind]
+            look = [spot.kind] + (["asked"] if spot.kept and spot.number in self.asked else [])
             if not spot.kept:
                 look.append("removed")
             if self.moving and str(spot.number) == self.moving and spot.kind == "mark":
@@ -641,6 +642,7 @@ def questioned(board: Board, insisted: str = "") -> list[str]:
         else:
             continue
         asked.append(f"{spot.number}:{spot.x:.4f},{spot.y:.4f}")
+        board.asked.append(spot.number)
     board.insist = ";".join(sorted(keep - {""}) + asked)
     return texts
 
