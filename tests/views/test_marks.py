@@ -193,6 +193,10 @@ def test_an_added_mark_is_removed_by_its_button_and_no_number_changes(app, clien
     # the proposals, all removed (none kept), hold no number
     assert values(page.text, "point") == [f"1:{points[0]}", f"3:{points[2]}"]
     assert 'name="remove" value="3"' in page.text and 'name="remove" value="2"' not in page.text
+    # a number that is not one (another script's digit, or none) gets the next free number
+    odd = client.post(url, data={"board": "first", "point": [f"²:{points[0]}", f"x:{points[1]}"],
+                                 "tap.x": "1", "tap.y": "1"})
+    assert odd.status_code == 200 and values(odd.text, "point")[:2] == [f"1:{points[0]}", f"2:{points[1]}"]
     # a remove button for a number no point has is refused, and changes nothing
     bad = client.post(url, data={"board": "first", "point": values(page.text, "point"), "remove": "7"})
     assert bad.status_code == 422 and "There is no mark 7" in bad.text

@@ -80,7 +80,8 @@ def board_from_form(checkin: CheckIn, form) -> Board:
         number, _sep, point = value.rpartition(":")
         x, y = parse_point(point)
         spots.append(Spot(x, y, TAPPED_RADIUS, "tapped",
-                          number=int(number) if number.isdigit() and 0 < int(number) <= 10 * MAX_POINTS else None))
+                          number=int(number) if number.isascii() and number.isdigit()
+                          and 0 < int(number) <= 10 * MAX_POINTS else None))
         # a new mark the photo showed, now ticked, is offered no more
         spots = [s for s in spots if not (s.kind == "suggested" and math.hypot(s.x - x, s.y - y) < 1e-3)]
     moving = form.get("move", "")
