@@ -67,13 +67,10 @@
     const retired = (board.dataset.retired || "").split(",").filter(Boolean).map(Number);
     // the circles the server asked about (services.marks.questioned), until moved or removed
     const asked = new Set((board.dataset.asked || "").split(",").filter(Boolean).map(Number));
-    // the chosen point's remove button, over the photo (>= 44 css px, static/css/app.css)
-    const removeChosen = document.createElement("button");
-    removeChosen.type = "button";
-    removeChosen.className = "remove-chosen";
-    removeChosen.textContent = "\u00d7";
-    removeChosen.hidden = true;
-    photo.parentElement.append(removeChosen);
+    // the chosen point's remove button: drawn on the overlay (a placed element would need an
+    // inline style, which the CSP refuses), 44 css px across whatever the photo's shown width;
+    // a tap on it is found by where it falls (removeAt: its centre and radius, photo pixels)
+    let removeAt = null;
 
     // every point the page shows, each tied to the form field that names it
     function spots() {
@@ -256,10 +253,14 @@
       say(words("saidRemoved", spot.number));
     }
 
-    removeChosen.addEventListener("click", () => {
+    function removeChosen() {
       removeSpot(spots().find((s) => s.field === chosenField && s.kept));
       photo.focus();
-    });
+    }
+
+    function onRemove(point) {
+      return removeAt && Math.hypot(point.x * width - removeAt.x, point.y * height - removeAt.y) <= removeAt.r;
+    }
 
     form.addEventListener("click", (event) => {
       const button = event.target.closest('button[name="remove"]');
@@ -377,7 +378,8 @@
       const placed = [];
       let suggested = 0;
       overlay.replaceChildren();
-      removeChosen.hidden = !all.some((s) => s.kept && s.field === chosenField);
+      let removeButton = null;
+      removeAt = null;
       all.forEach((spot) => {
         const group = document.createElementNS(SVG, "g");
         const looks = ["spot", spot.kind];
@@ -394,12 +396,31 @@
           group.append(circle("chosen", cx, cy, r + 3));
           // the remove button just off the ring's lower left (the badge is at its upper right),
           // never over the mark it removes; inside the photo
-          const off = (r + REMOVE_HALF + 4) * Math.SQRT1_2;
-          const bx = cx - off >= REMOVE_HALF ? cx - off : cx + off;
-          const by = cy + off <= height - REMOVE_HALF ? cy + off : cy - off;
-          removeChosen.style.left = `${(bx / width) * 100}%`;
-          removeChosen.style.top = `${(by / height) * 100}%`;
-          removeChosen.setAttribute("aria-label", words("removeLabel", spot.number));
+          const shown = photo.getBoundingClientRect().width;
+          const half = REMOVE_HALF * (shown > 0 ? width / shown : 1);
+          const off = (r + half + 4) * Math.SQRT1_2;
+          const bx = cx - off >= half ? cx - off : cx + off;
+          const by = cy + off <= height - half ? cy + off : cy - off;
+          removeAt = { x: bx, y: by, r: half };
+          const button = document.createElementNS(SVG, "g");
+          button.setAttribute("class", "remove-chosen");
+          button.setAttribute("tabindex", "0");
+          button.setAttribute("role", "button");
+          button.setAttribute("aria-label", words("removeLabel", spot.number));
+          const cross = document.createElementNS(SVG, "text");
+          cross.setAttribute("x", bx.toFixed(1));
+          cross.setAttribute("y", by.toFixed(1));
+          cross.setAttribute("text-anchor", "middle");
+          cross.setAttribute("dominant-baseline", "central");
+          cross.setAttribute("font-size", (half * 1.2).toFixed(1));
+          cross.textContent = "\u00d7";
+          button.append(circle("remove-disc", bx, by, half), cross);
+          button.addEventListener("keydown", (event) => {
+            if (event.key !== "Enter" && event.key !== " ") return;
+            event.preventDefault();
+            removeChosen();
+          });
+          removeButton = button;
         }
         // a new mark the photo shows is named by a letter until it is followed (as the server's)
         const letter = spot.kind === "suggested" ? letters[suggested++] : "";
@@ -429,6 +450,8 @@
         }
         overlay.append(group);
       });
+      // last: drawn over every circle, and reached by Tab after them
+      if (removeButton) overlay.append(removeButton);
       remember();
       if (refocus) {
         const again = [...overlay.children].find((g) => g.fieldRef === refocus);
@@ -497,7 +520,7 @@
       dragged = false;
       if (event.button !== 0) return;
       const point = at(event);
-      if (!onPhoto(point)) return;
+      if (!onPhoto(point) || onRemove(point)) return;
       const on = hit(point.x, point.y, movable(spots()));
       if (!on) return;
       dragging = { field: on.field, pointerId: event.pointerId, start: point,
@@ -553,6 +576,10 @@
       // a finger just off the photo may still "click" it (touch adjustment): never an edge mark
       if (!onPhoto(point)) {
         say(words("saidOffPhoto"), true);
+        return;
+      }
+      if (onRemove(point)) {
+        removeChosen();
         return;
       }
       tap(point.x, point.y);
