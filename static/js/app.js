@@ -169,7 +169,9 @@ document.addEventListener("htmx:beforeOnLoad", (event) => {
   const store = storage();
   const status = event.detail.xhr.status;
   if (!store || !form.matches("form[data-draft]") || status < 200 || status > 299) return;
-  form.querySelectorAll("textarea[name]").forEach((field) => store.removeItem(draftKey(form, field)));
+  // every draft of this form: its boxes' words, and the marks board's points (marks.js)
+  const prefix = draftKey(form, { name: "" });
+  Object.keys(store).filter((key) => key.startsWith(prefix)).forEach((key) => store.removeItem(key));
 });
 
 // logging out (or deleting the account) leaves no one's words behind in the tab
@@ -205,6 +207,25 @@ document.addEventListener("htmx:beforeRequest", (event) => {
 document.addEventListener("click", (event) => {
   if (event.target.matches("#request-failed button")) event.target.parentElement.hidden = true;
 });
+
+// a flag answered in place (a therapist's client page): the button pressed went with the swap,
+// which leaves the keyboard at the top of the page. It goes on to the note of the next open
+// flag, else stays on this one; a refused note keeps it in the note; the result is said aloud
+function afterFlag(item) {
+  if (!item.matches || !item.matches("li.flag")) return;
+  const invalid = item.querySelector('[aria-invalid="true"]');
+  if (invalid) {
+    invalid.focus();
+    return;
+  }
+  const region = document.querySelector("[data-flags-said]");
+  if (region && item.dataset.said) region.textContent = item.dataset.said;
+  let next = item.nextElementSibling;
+  while (next && !next.querySelector("textarea")) next = next.nextElementSibling;
+  (next ? next.querySelector("textarea") : item).focus();
+}
+
+document.addEventListener("htmx:load", (event) => afterFlag(event.detail.elt));
 
 function enhance(root) {
   fillBrowserTimezone(root);

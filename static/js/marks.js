@@ -11,6 +11,8 @@
   const DRAG_SLOP = 6;
   // one arrow key press moves a point this far (css px); with Shift, four times as far
   const KEY_STEP = 4;
+  // half the chosen point's remove button (44 css px: a thumb's target, WCAG 2.5.5)
+  const REMOVE_HALF = 22;
   const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
   function parsePoint(text) {
@@ -20,6 +22,14 @@
 
   function format(value) {
     return value.toFixed(4);
+  }
+
+  // an added point's form value: "3:x,y" (its number kept while others go), or "x,y"
+  function parseNumbered(text) {
+    const at = text.lastIndexOf(":");
+    const number = at < 0 ? NaN : Number(text.slice(0, at));
+    return { number: Number.isInteger(number) && number > 0 ? number : null,
+             ...parsePoint(text.slice(at + 1)) };
   }
 
   function clamp(value) {
@@ -52,13 +62,22 @@
     // `dragged` swallows the click that may follow the release
     let dragging = null;
     let dragged = false;
+    // the point a tap chose on a first photo (its field): its remove button shows beside it
+    let chosenField = null;
+    const retired = (board.dataset.retired || "").split(",").filter(Boolean).map(Number);
+    // the circles the server asked about (services.marks.questioned), until moved or removed
+    const asked = new Set((board.dataset.asked || "").split(",").filter(Boolean).map(Number));
+    // the chosen point's remove button: drawn on the overlay (a placed element would need an
+    // inline style, which the CSP refuses), 44 css px across whatever the photo's shown width;
+    // a tap on it is found by where it falls (removeAt: its centre and radius, photo pixels)
+    let removeAt = null;
 
     // every point the page shows, each tied to the form field that names it
     function spots() {
       const found = [];
       form.querySelectorAll('input[name="keep"]').forEach((box) => {
         found.push({ kind: "proposal", field: box, kept: box.checked, r: Number(box.dataset.radius),
-                     ...parsePoint(box.value) });
+                     number: Number(box.dataset.number) || null, ...parsePoint(box.value) });
       });
       form.querySelectorAll('input[name="mark"]').forEach((field) => {
         const [number, point] = field.value.split(":");
@@ -67,22 +86,31 @@
       });
       addedInputs.querySelectorAll('input[name="point"]').forEach((field) => {
         found.push({ kind: "tapped", field, kept: true, r: Number(field.dataset.radius),
-                     ...parsePoint(field.value) });
+                     ...parseNumbered(field.value) });
       });
       // marks a later photo shows that nobody follows yet: followed once ticked
       form.querySelectorAll('.new-marks input[name="point"]').forEach((box) => {
         found.push({ kind: "suggested", field: box, kept: box.checked, r: Number(box.dataset.radius),
                      ...parsePoint(box.value) });
       });
-      // numbers as the server gives them: in order on a first photo, after the marks later
-      let next = 0;
-      found.forEach((spot) => {
-        if (!spot.kept) return;
-        if (first) spot.number = ++next;
-        else if (spot.kind === "mark") next = Math.max(next, spot.number);
+      // numbers as the server gives them (Board.shown): a point keeps its number while others
+      // go; one without (just added, or ticked) gets the lowest number nobody holds
+      const used = new Set(retired);
+      const ranked = [...found.filter((s) => s.kind === "mark"),
+                      ...found.filter((s) => s.kind === "tapped"),
+                      ...found.filter((s) => s.kind === "proposal" && s.kept)];
+      ranked.forEach((spot) => {
+        if (spot.number && used.has(spot.number) && spot.kind !== "mark") spot.number = null;
+        if (spot.number) used.add(spot.number);
       });
-      if (!first) found.forEach((spot) => {
-        if (spot.kept && (spot.kind === "tapped" || spot.kind === "suggested")) spot.number = ++next;
+      found.forEach((spot) => {
+        if (!spot.kept || spot.number) return;
+        let number = 1;
+        while (used.has(number)) number += 1;
+        spot.number = number;
+        used.add(number);
+        // an added point carries its number in its value, as the server writes it
+        if (spot.kind === "tapped") spot.field.value = `${number}:${format(spot.x)},${format(spot.y)}`;
       });
       return found;
     }
@@ -121,11 +149,11 @@
       return chosen ? chosen.value : "";
     }
 
-    function addPoint(x, y) {
+    function addPoint(x, y, number = null) {
       const field = document.createElement("input");
       field.type = "hidden";
       field.name = "point";
-      field.value = `${format(x)},${format(y)}`;
+      field.value = `${number ? `${number}:` : ""}${format(x)},${format(y)}`;
       field.dataset.radius = String(tappedRadius);
       addedInputs.append(field);
       return field;
@@ -134,15 +162,19 @@
     // put a point somewhere else; a first photo's proposal becomes a point of the client's
     // (the server only knows proposals where it found them), so the field may change
     function place(spot, x, y) {
+      asked.delete(spot.number);
       if (spot.kind === "mark") {
         spot.field.value = `${spot.number}:${format(x)},${format(y)}`;
         return spot.field;
       }
       if (spot.kind === "proposal") {
+        // the client's point now, under the proposal's number
         spot.field.checked = false;
-        return addPoint(x, y);
+        const field = addPoint(x, y, spot.number);
+        if (chosenField === spot.field) chosenField = field;
+        return field;
       }
-      spot.field.value = `${format(x)},${format(y)}`;
+      spot.field.value = `${spot.number ? `${spot.number}:` : ""}${format(x)},${format(y)}`;
       return spot.field;
     }
 
@@ -165,13 +197,13 @@
       const all = spots();
       if (first) {
         const on = hit(x, y, all.filter((s) => s.kept));
-        if (on && on.kind === "tapped") {
-          on.field.remove();
-          say(words("saidRemoved"));
-        } else if (on) {
-          on.field.checked = false;
-          say(words("saidRemoved"));
+        if (on) {
+          // a tap near a circle (a new mark meant beside it) never removes it: it chooses it,
+          // and its own button removes it
+          chosenField = on.field;
+          say(words("saidChosen", on.number));
         } else {
+          chosenField = null;
           if (full(all)) return;
           const removed = hit(x, y, all.filter((s) => !s.kept));
           if (removed) removed.field.checked = true;
@@ -208,6 +240,83 @@
           if (moves) moves.open = true;
         }
       }
+    }
+
+    // the deliberate removal: the chosen point's ×, its button in the list, or Delete on it
+    function removeSpot(spot) {
+      if (!spot) return;
+      if (spot.kind === "tapped") spot.field.remove();
+      else spot.field.checked = false;
+      if (chosenField === spot.field) chosenField = null;
+      focusedField = null;
+      draw();
+      say(words("saidRemoved", spot.number));
+    }
+
+    function removeChosen() {
+      removeSpot(spots().find((s) => s.field === chosenField && s.kept));
+      photo.focus();
+    }
+
+    function onRemove(point) {
+      return removeAt && Math.hypot(point.x * width - removeAt.x, point.y * height - removeAt.y) <= removeAt.r;
+    }
+
+    form.addEventListener("click", (event) => {
+      const button = event.target.closest('button[name="remove"]');
+      if (!button) return;
+      event.preventDefault();
+      removeSpot(spots().find((s) => s.kind === "tapped" && String(s.number) === button.value));
+    });
+
+    // the points placed and not yet saved are kept in this tab (app.js drafts: per person and
+    // form, forgotten once the server has them or on logging out): a session that ended
+    // meanwhile sends the client to sign in, and back here, with every point still placed
+    const draftStore = form.dataset.draft ? storage() : null;
+    const draftName = draftStore ? draftKey(form, { name: "marks" }) : "";
+
+    function state() {
+      const values = (selector) => [...form.querySelectorAll(selector)].map((field) => field.value);
+      return JSON.stringify({
+        board: form.querySelector('input[name="board"]').value,
+        keep: values('input[name="keep"]:checked'),
+        point: values('[data-added-inputs] input[name="point"]'),
+        mark: values('input[name="mark"]'),
+        stop: values('input[name="stop"]:checked'),
+        seen: values('.new-marks input[name="point"]:checked'),
+      });
+    }
+
+    function restore(kept) {
+      const saved = JSON.parse(kept);
+      if (saved.board !== form.querySelector('input[name="board"]').value) return false;
+      const check = (selector, values) => form.querySelectorAll(selector).forEach((box) => {
+        box.checked = values.includes(box.value);
+      });
+      check('input[name="keep"]', saved.keep);
+      check('input[name="stop"]', saved.stop);
+      check('.new-marks input[name="point"]', saved.seen);
+      // a followed mark's point, by its number (a mark since stopped elsewhere is left as is)
+      const marks = new Map(saved.mark.map((value) => [value.split(":")[0], value]));
+      form.querySelectorAll('input[name="mark"]').forEach((field) => {
+        const value = marks.get(field.value.split(":")[0]);
+        if (value) field.value = value;
+      });
+      addedInputs.replaceChildren();
+      saved.point.forEach((value) => {
+        const { number, x, y } = parseNumbered(value);
+        if (onPhoto({ x, y })) addPoint(x, y, number);
+      });
+      return true;
+    }
+
+    let unchanged = "";
+
+    function remember() {
+      if (!draftStore) return;
+      const now = state();
+      if (now === unchanged) draftStore.removeItem(draftName);
+      else draftStore.setItem(draftName, now);
     }
 
     function addFromKeys() {
@@ -269,10 +378,13 @@
       const placed = [];
       let suggested = 0;
       overlay.replaceChildren();
+      let removeButton = null;
+      removeAt = null;
       all.forEach((spot) => {
         const group = document.createElementNS(SVG, "g");
         const looks = ["spot", spot.kind];
         if (!spot.kept) looks.push("removed");
+        if (spot.kept && asked.has(spot.number)) looks.push("asked");
         if (spot.kind === "mark" && String(spot.number) === chosen) looks.push("moving");
         if (spot.field === dragging?.field && dragging.moved) looks.push("moving");
         group.setAttribute("class", looks.join(" "));
@@ -280,6 +392,36 @@
         const cx = spot.x * width;
         const cy = spot.y * height;
         group.append(circle("ring-shadow", cx, cy, r), circle("ring", cx, cy, r));
+        if (spot.kept && spot.field === chosenField) {
+          group.append(circle("chosen", cx, cy, r + 3));
+          // the remove button just off the ring's lower left (the badge is at its upper right),
+          // never over the mark it removes; inside the photo
+          const shown = photo.getBoundingClientRect().width;
+          const half = REMOVE_HALF * (shown > 0 ? width / shown : 1);
+          const off = (r + half + 4) * Math.SQRT1_2;
+          const bx = cx - off >= half ? cx - off : cx + off;
+          const by = cy + off <= height - half ? cy + off : cy - off;
+          removeAt = { x: bx, y: by, r: half };
+          const button = document.createElementNS(SVG, "g");
+          button.setAttribute("class", "remove-chosen");
+          button.setAttribute("tabindex", "0");
+          button.setAttribute("role", "button");
+          button.setAttribute("aria-label", words("removeLabel", spot.number));
+          const cross = document.createElementNS(SVG, "text");
+          cross.setAttribute("x", bx.toFixed(1));
+          cross.setAttribute("y", by.toFixed(1));
+          cross.setAttribute("text-anchor", "middle");
+          cross.setAttribute("dominant-baseline", "central");
+          cross.setAttribute("font-size", (half * 1.2).toFixed(1));
+          cross.textContent = "\u00d7";
+          button.append(circle("remove-disc", bx, by, half), cross);
+          button.addEventListener("keydown", (event) => {
+            if (event.key !== "Enter" && event.key !== " ") return;
+            event.preventDefault();
+            removeChosen();
+          });
+          removeButton = button;
+        }
         // a new mark the photo shows is named by a letter until it is followed (as the server's)
         const letter = spot.kind === "suggested" ? letters[suggested++] : "";
         const name = spot.kept && spot.number ? String(spot.number) : letter;
@@ -308,6 +450,9 @@
         }
         overlay.append(group);
       });
+      // last: drawn over every circle, and reached by Tab after them
+      if (removeButton) overlay.append(removeButton);
+      remember();
       if (refocus) {
         const again = [...overlay.children].find((g) => g.fieldRef === refocus);
         if (again) again.focus();
@@ -320,7 +465,15 @@
       if (addedList) {
         addedList.replaceChildren(...all.filter((s) => s.kind === "tapped").map((spot) => {
           const item = document.createElement("li");
-          item.textContent = words("addedLabel", spot.number);
+          const label = document.createElement("span");
+          label.textContent = words("addedLabel", spot.number);
+          const button = document.createElement("button");
+          button.type = "submit";
+          button.name = "remove";
+          button.value = String(spot.number);
+          button.className = "secondary remove-mark";
+          button.textContent = words("removeLabel", spot.number);
+          item.append(label, button);
           return item;
         }));
       }
@@ -335,6 +488,12 @@
         event.preventDefault();
         tap(spot.x, spot.y);
         draw();
+        return;
+      }
+      if (first && (event.key === "Delete" || event.key === "Backspace")) {
+        event.preventDefault();
+        removeSpot(spot);
+        photo.focus();
         return;
       }
       const step = ARROWS[event.key];
@@ -361,7 +520,7 @@
       dragged = false;
       if (event.button !== 0) return;
       const point = at(event);
-      if (!onPhoto(point)) return;
+      if (!onPhoto(point) || onRemove(point)) return;
       const on = hit(point.x, point.y, movable(spots()));
       if (!on) return;
       dragging = { field: on.field, pointerId: event.pointerId, start: point,
@@ -419,10 +578,25 @@
         say(words("saidOffPhoto"), true);
         return;
       }
+      if (onRemove(point)) {
+        removeChosen();
+        return;
+      }
       tap(point.x, point.y);
       draw();
     });
     form.addEventListener("change", draw);
+    unchanged = state();
+    const kept = draftStore && draftStore.getItem(draftName);
+    if (kept && kept !== unchanged) {
+      let restored = false;
+      try {
+        restored = restore(kept);
+      } catch (error) {
+        restored = false; // a draft of an older page: the page as the server sent it
+      }
+      if (restored) say(words("saidRestored"));
+    }
     board.classList.add("draggable");
     overlay.removeAttribute("aria-hidden");
     if (help) help.textContent = words("helpDrag");

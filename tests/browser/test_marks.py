@@ -124,7 +124,16 @@ def journey(browser, base_url, watch, live_app, treatment, javascript: bool) -> 
         following = len(offered) - len(dropped) + len(missed)
         for point in dropped:
             before = kept(page)
-            tap(page, *point)
+            if javascript:
+                # a tap chooses the circle (never removes it); its own × button removes it
+                tap(page, *point)
+                assert kept(page) == before
+                box = page.locator(".mark-overlay .remove-chosen").bounding_box()
+                assert box["width"] >= 44 and box["height"] >= 44
+                # drawn on the overlay: the tap falls through to the photo, which removes it
+                page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            else:
+                page.uncheck(f'input[name="keep"][value="{point[0]:.4f},{point[1]:.4f}"]')
             page.wait_for_function(f"document.querySelectorAll('input[name=keep]:checked')"
                                    f".length === {before - 1}")
         for centre in missed:
@@ -207,7 +216,7 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         browser, base_url, watch, live_app, treatment):
     """Day 0: a proposal dragged with the mouse is followed where it was dropped, one removed
     from the keyboard. Day 2: mark 1
-    dragged 30 px right and 20 px down by touch, mark 2 moved by 3 presses of an arrow key:
+    dragged 30 px right and 20 px down by touch, the next mark moved by 3 presses of an arrow key:
     the stored points moved by exactly that, the other marks stayed."""
     email, treatment_id = treatment
     context = phone(browser, base_url, watch)
@@ -229,11 +238,14 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         page.wait_for_function("document.querySelector('[data-board-message]').textContent"
                                ".includes('moved')")
         assert kept(page) == ticked - 1 and page.locator('input[name="point"]').count() == 1
-        # from the keyboard: the first point focused, Enter removes it as a tap would
+        # from the keyboard: the first point focused, Delete removes it (Enter only chooses it)
         point = page.locator(".mark-overlay .spot[tabindex='0']").first
-        assert "Enter removes it" in point.get_attribute("aria-label")
+        assert "Delete removes it" in point.get_attribute("aria-label")
         point.focus()
         page.keyboard.press("Enter")
+        assert kept(page) == ticked - 1 and page.locator(".mark-overlay .remove-chosen").count() == 1
+        point.focus()
+        page.keyboard.press("Delete")
         page.wait_for_function(f"document.querySelectorAll('input[name=keep]:checked').length"
                                f" === {ticked - 2}")
         page.click("button.confirm-marks")
@@ -242,7 +254,9 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
             followed = db.session.scalars(sa.select(Mark).where(
                 Mark.treatment_id == treatment_id).order_by(Mark.number)).all()
         assert len(followed) == ticked - 1
-        dropped = followed[-1]  # the client's own points come after the proposals kept
+        # the dragged proposal keeps its number (1): a number is a mark's name
+        dropped = followed[0]
+        assert dropped.number == 1
         assert dropped.x == pytest.approx(first[0] - 10 / box["width"], abs=1 / box["width"])
         assert dropped.y == pytest.approx(first[1] - 8 / box["height"], abs=1 / box["height"])
         move_to_day_two(live_app, treatment_id)
@@ -269,16 +283,19 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
                                ".includes('Mark 1 moved')")
         # the drag moved the point; it did not also choose mark 1 for a tap
         assert page.locator('input[name="move"]:checked').count() == 0
-        # the focused second mark, three presses of the right arrow
+        # the focused second mark (its number is its own: mark 2 was removed on day 0, and no
+        # other took its number), three presses of the right arrow
+        second = sorted(before)[1]
+        assert second > 2
         mark_two = page.locator(".mark-overlay .spot.mark[tabindex='0']").nth(1)
-        assert mark_two.get_attribute("aria-label").startswith("Mark 2")
+        assert mark_two.get_attribute("aria-label").startswith(f"Mark {second}:")
         mark_two.focus()
         for _press in range(3):
             page.keyboard.press("ArrowRight")
         page.wait_for_function("document.querySelector('[data-board-message]').textContent"
-                               ".includes('Mark 2 moved')")
+                               f".includes('Mark {second} moved')")
         assert page.evaluate("document.activeElement.getAttribute('aria-label')").startswith(
-            "Mark 2")
+            f"Mark {second}:")
         assert no_horizontal_scroll(page)
         shot(page, "marks-day2-after-drag")
         # a finger just off the photo that still "clicks" it (touch adjustment): refused, said
@@ -307,14 +324,14 @@ def test_client_drags_marks_with_a_mouse_and_a_finger_and_nudges_one_with_the_ke
         assert after[1][0] == pytest.approx(before[1][0] + 30 / width, abs=1 / width)
         assert after[1][1] == pytest.approx(before[1][1] + 20 / height, abs=1 / height)
         step = 3 * 4  # marks.js KEY_STEP, pressed three times
-        assert after[2][0] == pytest.approx(before[2][0] + step / width, abs=1 / width)
-        assert after[2][1] == pytest.approx(before[2][1], abs=1e-4)
-        for number in set(before) - {1, 2}:
+        assert after[second][0] == pytest.approx(before[second][0] + step / width, abs=1 / width)
+        assert after[second][1] == pytest.approx(before[second][1], abs=1e-4)
+        for number in set(before) - {1, second}:
             assert after[number] == pytest.approx(before[number], abs=1e-4)
         with live_app.app_context():
             moved = {r.mark.number: r.set_by for r in db.session.scalars(
                 sa.select(MarkReading).where(MarkReading.checkin_id == checkin_id))}
-        assert moved[1] == moved[2] == "client"
+        assert moved[1] == moved[second] == "client"
         assert watch.unexpected() == []
     finally:
         context.close()
@@ -369,7 +386,8 @@ def test_the_board_fits_a_320_px_screen(browser, base_url, watch, live_app, trea
             value = page.locator('[data-added-inputs] input[name="point"]').last.get_attribute(
                 "value")
             assert page.locator('[data-added-inputs] input[name="point"]').count() == before + 1
-            x, y = (float(v) for v in value.split(","))
+            # an added point's value carries its number ("5:x,y")
+            x, y = (float(v) for v in value.split(":")[1].split(","))
             assert abs(x - 0.9) < 0.01 and abs(y - 0.9) < 0.01
         else:
             assert box["width"] == 340
@@ -388,13 +406,161 @@ def test_a_missed_mark_is_added_and_placed_with_the_keyboard_alone(page, treatme
     page.focus('input[name="tap"]')
     page.keyboard.press("Enter")
     added = page.locator('[data-added-inputs] input[name="point"]')
-    assert added.count() == before + 1 and added.last.get_attribute("value") == "0.5000,0.5000"
+    assert added.count() == before + 1
+    assert added.last.get_attribute("value").endswith(":0.5000,0.5000")
     message = page.locator("[data-board-message]").text_content()
     assert "added in the middle of the photo" in message
     focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
     assert "arrow keys" in focused
     for _ in range(3):
         page.keyboard.press("ArrowRight")
-    x, y = (float(v) for v in added.last.get_attribute("value").split(","))
+    x, y = (float(v) for v in added.last.get_attribute("value").split(":")[1].split(","))
     assert x > 0.5 and y == 0.5
     assert page.url.endswith("/marks")  # Enter did not send the form
+
+
+def test_a_tap_beside_an_added_circle_adds_a_mark_and_never_removes_it(
+        browser, base_url, watch, live_app, treatment):
+    """A tap 20 css px from an added circle (a new mark meant beside it) chooses it, and never
+    removes it; the chosen circle's × (44 px) removes it, and the other numbers stay."""
+    email, treatment_id = treatment
+    context = phone(browser, base_url, watch)
+    page = context.new_page()
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        page.wait_for_selector(".mark-board.draggable")
+        added = page.locator('[data-added-inputs] input[name="point"]')
+        box = page.locator('input[name="tap"]').bounding_box()
+        tap(page, 0.3, 0.75)
+        tap(page, 0.6, 0.75)
+        assert added.count() == 2
+        first, second = (v.split(":")[0] for v in added.evaluate_all("fs => fs.map(f => f.value)"))
+        # 20 px beside the first added circle: it stays, chosen
+        tap(page, 0.3 + 20 / box["width"], 0.75)
+        assert added.count() == 2
+        assert f"Mark {first} chosen" in page.locator("[data-board-message]").text_content()
+        remove = page.locator(".mark-overlay .remove-chosen")
+        size = remove.bounding_box()
+        assert size["width"] >= 44 and size["height"] >= 44
+        assert remove.get_attribute("aria-label") == f"Remove mark {first}"
+        shot(page, "marks-chosen-remove")
+        page.mouse.click(size["x"] + size["width"] / 2, size["y"] + size["height"] / 2)
+        assert added.count() == 1
+        assert f"Mark {first} removed." in page.locator("[data-board-message]").text_content()
+        # the other keeps its number, on the circle and in the list
+        assert added.first.get_attribute("value").startswith(f"{second}:")
+        assert page.locator(".added-marks li").inner_text().startswith(f"Mark {second}, added by you")
+        # the list's own button removes it too, from the keyboard
+        page.focus(f'.added-marks button[value="{second}"]')
+        page.keyboard.press("Enter")
+        assert added.count() == 0
+        assert page.url.endswith("/marks")  # handled in the page, nothing was sent
+    finally:
+        context.close()
+    assert watch.unexpected() == []
+
+
+def test_points_placed_when_the_session_ended_come_back_after_the_login(
+        browser, base_url, watch, live_app, treatment):
+    """The board's unsaved points are kept in the tab (as a message's words are): the session
+    ends, "Looks right" sends the client to sign in, and back on the board every point is there;
+    logging out forgets them."""
+    from webapp.models import User, UserSession
+
+    from .conftest import PASSWORD
+
+    email, treatment_id = treatment
+    context = phone(browser, base_url, watch)
+    page = context.new_page()
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        page.wait_for_selector(".mark-board.draggable")
+        board_url = page.url
+        missed = [c for c in (m.centre for m in scene(0).marks)
+                  if not any(abs(c[0] - p[0]) + abs(c[1] - p[1]) < 0.05 for p in proposals(page))]
+        assert missed
+        tap(page, *missed[0])
+        page.uncheck('input[name="keep"] >> nth=0')
+        placed = {"keep": page.locator('input[name="keep"]:checked').evaluate_all("fs => fs.map(f => f.value)"),
+                  "point": page.locator('[data-added-inputs] input[name="point"]').evaluate_all(
+                      "fs => fs.map(f => f.value)")}
+        with live_app.app_context():
+            db.session.execute(sa.delete(UserSession).where(UserSession.user_id == db.session.scalar(
+                sa.select(User.id).where(User.email == email))))
+            db.session.commit()
+        watch.allow("401")  # the refused save, which sends her to the login page
+        page.click("button.confirm-marks")
+        page.wait_for_url(lambda url: "/auth/login?next=" in url)
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url(board_url)
+        page.wait_for_selector(".mark-board.draggable")
+        assert page.locator('input[name="keep"]:checked').evaluate_all("fs => fs.map(f => f.value)") == placed["keep"]
+        assert page.locator('[data-added-inputs] input[name="point"]').evaluate_all(
+            "fs => fs.map(f => f.value)") == placed["point"]
+        assert "Restored the marks you placed before" in page.locator("[data-board-message]").text_content()
+        with live_app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count(Mark.id)).where(
+                Mark.treatment_id == treatment_id)) == 0
+        shot(page, "marks-restored")
+        # logging out forgets them: the phone's next user finds none
+        page.click("summary:has-text('Account')")
+        page.click("button:has-text('Log out')")
+        page.wait_for_url(lambda url: "/marks" not in url)
+        assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('cupmark-draft:'))") == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("language, width", [("en", 390), ("en", 320), ("ru", 390)])
+def test_a_tap_on_the_floor_is_asked_about_before_it_is_followed(
+        browser, base_url, watch, live_app, treatment, language, width):
+    """A circle tapped on the floor beside the back is named after "Looks right" and not
+    followed; "Save anyway" follows it as it is. In English and Russian, at 390 and 320 px."""
+    from webapp.models import User
+
+    email, treatment_id = treatment
+    if language == "ru":
+        with live_app.app_context():
+            db.session.scalar(sa.select(User).where(User.email == email)).language = "ru"
+            db.session.commit()
+    context = phone(browser, base_url, watch)
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 844})
+    try:
+        login(page, email)
+        upload(page, treatment_id, 0)
+        page.wait_for_selector(".mark-board.draggable")
+        back = scene(0)
+        rows, cols = (~back.body).nonzero()
+        # the floor's pixel farthest below the back's lowest row, in the middle third across
+        floor = max(((c / back.body.shape[1], r / back.body.shape[0]) for r, c in zip(rows, cols)
+                     if 0.3 < c / back.body.shape[1] < 0.7 and 0.05 < r / back.body.shape[0] < 0.95),
+                    key=lambda p: abs(p[1] - 0.5))
+        ticked = kept(page)
+        tap(page, *floor)
+        number = ticked + 1
+        watch.allow("status of 422")
+        page.click("button.confirm-marks")
+        page.wait_for_selector("[data-questions]")
+        text = page.locator("[data-questions]").inner_text()
+        assert (f"Mark {number} is not on skin here" in text if language == "en"
+                else f"След {number} стоит не на коже" in text)
+        assert page.locator('[data-added-inputs] input[name="point"]').count() == 1
+        with live_app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count(Mark.id)).where(
+                Mark.treatment_id == treatment_id)) == 0
+        assert no_horizontal_scroll(page) and axe_violations(page) == []
+        assert page.locator("button.insist").bounding_box()["height"] >= 44
+        assert page.locator(".mark-overlay .spot.asked").count() == 1
+        shot(page, f"marks-asked-{language}-{width}")
+        page.click("button.insist")
+        page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+        with live_app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count(Mark.id)).where(
+                Mark.treatment_id == treatment_id)) == ticked + 1
+    finally:
+        context.close()

@@ -216,3 +216,37 @@ def test_a_message_that_cannot_be_sent_says_so_and_stays_in_the_box(browser, bas
     assert notice.is_hidden()
     context.close()
     assert watch.unexpected() == []
+
+
+def test_acknowledging_a_flag_keeps_the_keyboard_in_place_and_says_so(page, watch, live_app):
+    # the button pressed goes with the swap: the keyboard goes on to the next open flag's note
+    # (not the top of the page), a screen reader hears the result, and after the last flag the
+    # keyboard stays on the flag just answered
+    _client_email, therapist_email, tid = linked_client(live_app, "focus", "Fay Focus", 4)
+    with live_app.app_context():
+        first = Flag(treatment_id=tid, kind="slow_healing", reason="Slower than expected.")
+        second = Flag(treatment_id=tid, kind="missed_checkins", reason="No photo for 3 days.")
+        db.session.add_all([first, second])
+        db.session.commit()
+        client_id = db.session.get(Treatment, tid).client_id
+    login(page, therapist_email)
+    page.goto(f"/therapist/clients/{client_id}")
+    ids = page.locator("li.flag").evaluate_all("items => items.map(i => i.id)")
+    assert len(ids) == 2
+    page.fill(f"#{ids[0]} textarea", "Called her: all is well.")
+    page.focus(f"#{ids[0]} button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#{ids[0]}.flag-done")
+    # a function, not an expression: the page's CSP refuses the eval an expression needs
+    page.wait_for_function(f"() => document.activeElement.closest('#{ids[1]}') !== null")
+    assert page.evaluate("document.activeElement.tagName") == "TEXTAREA"
+    said = page.locator("[data-flags-said]")
+    assert said.get_attribute("role") == "status"
+    assert said.text_content() == "Flag acknowledged: your note was sent to the client as a message."
+    shot(page, "messages-flag-focus")
+    page.fill(f"#{ids[1]} textarea", "Reminded him to send a photo.")
+    page.focus(f"#{ids[1]} button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#{ids[1]}.flag-done")
+    page.wait_for_function(f"() => document.activeElement.id === '{ids[1]}'")
+    assert axe_violations(page) == []

@@ -4,8 +4,10 @@ import io
 import re
 from functools import cache
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
+from scipy import ndimage
 
 from tests.recovery_rows import give_consent, make_treatment
 from webapp import clock
@@ -72,10 +74,25 @@ def first_checkin(client, auth, setup) -> int:
     return int(match.group(1))
 
 
+def insisted(page: str) -> str | None:
+    """Return the value of a page's "save anyway" button (circles asked about), else None."""
+    match = re.search(r'<button type="submit" name="insist" value="([^"]*)"', page)
+    return match.group(1) if match else None
+
+
+def save_anyway(client, url: str, data: dict):
+    """Post a board; when it asks about circles (a point in a corner, off the body), post it
+    again keeping them where they are, as a client insisting does."""
+    response = client.post(url, data=data)
+    if response.status_code == 422 and insisted(response.text) is not None:
+        response = client.post(url, data={**data, "insist": insisted(response.text)})
+    return response
+
+
 def confirm_first(client, checkin_id: int, keep: list[str], points=(), **extra):
-    """Post the first photo's marks."""
-    return client.post(f"/checkins/{checkin_id}/marks",
-                       data={"keep": keep, "point": list(points), "action": "save", **extra})
+    """Post the first photo's marks (circles asked about are kept where they are)."""
+    return save_anyway(client, f"/checkins/{checkin_id}/marks",
+                       {"keep": keep, "point": list(points), "action": "save", **extra})
 
 
 def test_first_photo_offers_proposals_and_looks_right_saves_the_followed_marks(app, client, auth,
@@ -86,14 +103,19 @@ def test_first_photo_offers_proposals_and_looks_right_saves_the_followed_marks(a
     proposed = values(page, "keep")
     assert len(proposed) >= 3
     truth = [m.centre for m in scene(0).marks]
-    # a tap (no javascript) on a spot with no proposal adds a point, and nothing is saved yet
+    # a tap (no javascript) on the mark no proposal found adds a point, and nothing is saved yet
+    height = round(marks.TAP_WIDTH * 600 / 800)
+    missed = max(truth, key=lambda c: min(abs(c[0] - float(p.split(",")[0])) + abs(c[1] - float(p.split(",")[1]))
+                                          for p in proposed))
+    tap_px = (round(missed[0] * marks.TAP_WIDTH), round(missed[1] * height))
     tap = client.post(f"/checkins/{checkin_id}/marks",
-                      data={"keep": proposed, "tap.x": "10", "tap.y": "10"})
+                      data={"keep": proposed, "tap.x": str(tap_px[0]), "tap.y": str(tap_px[1])})
     assert tap.status_code == 200 and f"Mark {len(proposed) + 1} added." in tap.text
     added = values(tap.text, "point")
-    assert len(added) == 1
-    assert pytest.approx([float(v) for v in added[0].split(",")], abs=0.005) == [
-        10 / marks.TAP_WIDTH, 10 / round(marks.TAP_WIDTH * 600 / 800)]
+    # an added point carries its number: it stays its name when another point goes
+    assert len(added) == 1 and added[0].startswith(f"{len(proposed) + 1}:")
+    assert pytest.approx([float(v) for v in added[0].split(":")[1].split(",")], abs=0.005) == [
+        tap_px[0] / marks.TAP_WIDTH, tap_px[1] / height]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
     # "Looks right": the kept proposals, then the added point, become marks 1..N
@@ -112,9 +134,9 @@ def test_first_photo_offers_proposals_and_looks_right_saves_the_followed_marks(a
         # the check-in's reading is now that of its most visible followed mark
         assert checkin.reading.delta_e == pytest.approx(max(r.delta_e for r in rows))
         assert len(checkin.reading.data["mark_details"]) == len(followed)
-        # three proposals sat on painted marks
+        # three proposals sat on painted marks, and the tap on the fourth
         assert sum(min(abs(m.x - x) + abs(m.y - y) for x, y in truth) < 0.05
-                   for m in followed) == 3
+                   for m in followed) == 4
 
 
 def test_a_first_photo_page_sent_again_after_saving_follows_nothing_twice(app, client, auth, setup):
@@ -134,20 +156,143 @@ def test_a_first_photo_page_sent_again_after_saving_follows_nothing_twice(app, c
         assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == saved
 
 
-def test_tapping_a_proposal_removes_it_and_tapping_it_again_brings_it_back(app, client, auth,
-                                                                         setup):
+def test_tapping_a_proposal_chooses_it_and_only_its_own_control_removes_it(app, client, auth,
+                                                                          setup):
+    # a tap meant as a new mark beside a circle never removes it: it chooses it, and the
+    # proposal's tick box (or an added point's button) removes it; a tap on it brings it back
     checkin_id = first_checkin(client, auth, setup)
     page = client.get(f"/checkins/{checkin_id}/marks").text
     proposed = values(page, "keep")
     x, y = (float(v) for v in proposed[0].split(","))
     height = round(marks.TAP_WIDTH * 600 / 800)
-    tap = {"tap.x": str(round(x * marks.TAP_WIDTH)), "tap.y": str(round(y * height))}
-    removed = client.post(f"/checkins/{checkin_id}/marks", data={"keep": proposed, **tap})
-    assert "Mark removed." in removed.text
-    assert values(removed.text, "keep") == proposed[1:]
-    back = client.post(f"/checkins/{checkin_id}/marks",
-                       data={"keep": values(removed.text, "keep"), **tap})
-    assert sorted(values(back.text, "keep")) == sorted(proposed)
+    # 20 css px beside its centre: inside the 44 px tap target
+    tap = {"tap.x": str(round(x * marks.TAP_WIDTH) + 20), "tap.y": str(round(y * height))}
+    chosen = client.post(f"/checkins/{checkin_id}/marks", data={"keep": proposed, **tap})
+    assert chosen.status_code == 200 and "Mark 1 chosen" in chosen.text
+    assert values(chosen.text, "keep") == proposed
+    # unticked (removed), a tap on it brings it back
+    back = client.post(f"/checkins/{checkin_id}/marks", data={"keep": proposed[1:], **tap})
+    assert "Mark 1 added." in back.text and sorted(values(back.text, "keep")) == sorted(proposed)
+
+
+def test_an_added_mark_is_removed_by_its_button_and_no_number_changes(app, client, auth, setup):
+    # a mark's number is its name for the whole recovery: removing mark 2 leaves 1 and 3 (on the
+    # board, and as saved), and the next point added takes the free number 2
+    checkin_id = first_checkin(client, auth, setup)
+    url = f"/checkins/{checkin_id}/marks"
+    truth = [m.centre for m in scene(0).marks]
+    points = [f"{x:.4f},{y:.4f}" for x, y in truth[:3]]
+    page = client.post(url, data={"board": "first", "point": points, "remove": "2"})
+    assert page.status_code == 200 and "Mark 2 removed." in page.text
+    # the proposals, all removed (none kept), hold no number
+    assert values(page.text, "point") == [f"1:{points[0]}", f"3:{points[2]}"]
+    assert 'name="remove" value="3"' in page.text and 'name="remove" value="2"' not in page.text
+    # a number that is not one (another script's digit, or none) gets the next free number
+    odd = client.post(url, data={"board": "first", "point": [f"²:{points[0]}", f"x:{points[1]}"],
+                                 "tap.x": "1", "tap.y": "1"})
+    assert odd.status_code == 200 and values(odd.text, "point")[:2] == [f"1:{points[0]}", f"2:{points[1]}"]
+    # a remove button for a number no point has is refused, and changes nothing
+    bad = client.post(url, data={"board": "first", "point": values(page.text, "point"), "remove": "7"})
+    assert bad.status_code == 422 and "There is no mark 7" in bad.text
+    saved = confirm_first(client, checkin_id, [], values(page.text, "point"))
+    assert saved.status_code == 303
+    with app.app_context():
+        assert [m.number for m in marks.active_marks(setup["treatment"])] == [1, 3]
+    # a later photo shows them as 1 and 3, and a mark added there takes the free number
+    response = upload(client, setup["treatment"], 1, "key-day-0001")
+    later = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    assert [m.split(":")[0] for m in followed] == ["1", "3"]
+
+
+def far_from_body(scene) -> tuple[float, float]:
+    """The point of a scene's background (floor, towel) farthest from its body and the frame."""
+    room = ndimage.distance_transform_edt(np.pad(~scene.body, 1))[1:-1, 1:-1]
+    row, col = np.unravel_index(np.argmax(room), room.shape)
+    height, width = scene.body.shape
+    return (col + 0.5) / width, (row + 0.5) / height
+
+
+def clear_skin(scene) -> tuple[float, float]:
+    """A point of a scene's body deep inside its skin and far from every mark and distractor."""
+    height, width = scene.body.shape
+    # the frame counts as outside: a point near it would be asked about for the edge
+    room = ndimage.distance_transform_edt(np.pad(scene.body, 1))[1:-1, 1:-1]
+    ys, xs = np.nonzero(room > 0.08 * min(height, width))
+    spots = [m.centre for m in scene.marks] + [at for _name, at in scene.distractors]
+    far = [min(np.hypot(x / width - sx, y / height - sy) for sx, sy in spots) for x, y in zip(xs, ys)]
+    best = int(np.argmax(far))
+    return (xs[best] + 0.5) / width, (ys[best] + 0.5) / height
+
+
+def test_a_circle_off_the_body_or_on_clear_skin_is_asked_about_and_followed_only_if_kept(
+        app, client, auth, setup):
+    # a tap on the floor beside the back, one on clear skin and one on the frame's edge are named
+    # before anything is followed; each is followed only once the client keeps it (or moves it)
+    checkin_id = first_checkin(client, auth, setup)
+    url = f"/checkins/{checkin_id}/marks"
+    proposed = values(client.get(url).text, "keep")
+    floor, skin = far_from_body(scene(0)), clear_skin(scene(0))
+    points = [f"{x:.4f},{y:.4f}" for x, y in (floor, skin, (0.5, 0.005))]
+    asked = client.post(url, data={"board": "first", "keep": proposed, "point": points,
+                                   "action": "save"})
+    n = len(proposed)
+    assert asked.status_code == 422, asked.text
+    text = asked.text
+    assert f"Mark {n + 1} is not on skin here (a towel or the background?)" in text
+    assert f"Mark {n + 2} reads as clear skin here: move its circle onto the mark" in text
+    assert f"Mark {n + 3} is on the very edge of the photo" in text
+    # the proposals, on marks, are not asked about
+    assert all(f"Mark {i} " not in text.split("data-questions")[1] for i in range(1, n + 1))
+    assert values(text, "point") == [f"{n + i}:{p}" for i, p in enumerate(points, 1)]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
+    # the one on the floor removed, the clear skin one moved onto the missed mark: only the edge
+    # one is asked about again, and "save anyway" follows it as it is
+    missed = max((m.centre for m in scene(0).marks), key=lambda c: min(
+        abs(c[0] - float(p.split(",")[0])) + abs(c[1] - float(p.split(",")[1])) for p in proposed))
+    moved = [f"{n + 2}:{missed[0]:.4f},{missed[1]:.4f}", f"{n + 3}:{points[2]}"]
+    again = client.post(url, data={"board": "first", "keep": proposed, "point": moved, "action": "save"})
+    assert again.status_code == 422 and "on the very edge" in again.text
+    assert "not on skin" not in again.text and "clear skin" not in again.text
+    assert insisted(again.text) == moved[1]
+    kept = client.post(url, data={"board": "first", "keep": proposed, "point": moved,
+                                  "action": "save", "insist": insisted(again.text)})
+    assert kept.status_code == 303
+    with app.app_context():
+        assert [m.number for m in marks.active_marks(setup["treatment"])] == list(range(1, n + 1)) + [n + 2, n + 3]
+
+
+def test_a_faint_late_mark_confirmed_on_day_5_is_not_taken_for_clear_skin(app, client, auth, people):
+    # a faint late mark reads as little as clear skin does: late in a recovery a circle on it is
+    # followed as it is (asked about only in the first days, when a mark is at its most visible)
+    faint = scenes.make_scene(23, kind="back", marks=4, faint=True)
+    points = [f"{x:.4f},{y:.4f}" for x, y in (m.centre for m in faint.marks)]
+    numbers = {}
+    for days in (5.5, 1.0):
+        with app.app_context():
+            db.session.add(Consent(user_id=people["c1"].id, version=app.config["CONSENT_VERSION"]))
+            treatment = Treatment(client_id=people["c1"].id, therapist_id=people["t1"].id,
+                                  treated_at=utcnow() - dt.timedelta(days=days), body_area="upper_back",
+                                  technique="static", cup_count=6, cup_material="glass", suction="medium")
+            db.session.add(treatment)
+            db.session.commit()
+            treatment_id = treatment.id
+        auth.login(people["c1"])
+        taken = (utcnow() - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+        sent = client.post(f"/treatments/{treatment_id}/checkin", data={
+            "pain": "1", "taken_at": taken, "idempotency_key": f"key-faint-{days}",
+            "photo": (io.BytesIO(synthetic.save_jpeg(faint.image, quality=92)), "IMG.jpg")},
+            content_type="multipart/form-data")
+        url = sent.headers["Location"]
+        numbers[days] = client.post(url, data={"board": "first", "point": points, "action": "save"})
+    assert numbers[5.5].status_code == 303
+    with app.app_context():
+        faintest = min(db.session.scalars(sa.select(MarkReading)), key=lambda r: r.delta_e)
+        # the case in question: a real mark that reads below the resolved threshold (ΔE00 3)
+        assert faintest.delta_e < 3
+    # the same circle on the first day is asked about
+    assert numbers[1.0].status_code == 422 and "reads as clear skin here" in numbers[1.0].text
 
 
 def test_later_photo_carries_the_marks_over_and_one_tap_confirms(app, client, auth, setup):
@@ -350,10 +495,12 @@ def test_the_point_past_the_limit_is_refused_and_every_point_stays(app, client, 
                                     "tap.y": "5"})
     assert tapped.status_code == 422
     assert "That is more marks than we can follow (at most 24)." in tapped.text
-    assert values(tapped.text, "point") == grid[:24]
+    # each added point carries its number, in order
+    assert values(tapped.text, "point") == [f"{i}:{p}" for i, p in enumerate(grid[:24], 1)]
     sent = client.post(url, data={"board": "first", "point": grid, "action": "save"})
     assert sent.status_code == 422
-    assert "at most 24" in sent.text and values(sent.text, "point") == grid
+    assert "at most 24" in sent.text and values(sent.text, "point") == [
+        f"{i}:{p}" for i, p in enumerate(grid, 1)]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Mark.id))) == 0
 
@@ -485,8 +632,8 @@ def test_therapist_corrects_a_point_audited_and_the_readings_are_recomputed(app,
             MarkReading.checkin_id == checkin_id, Mark.number == 2))
         old = (round(before.x, 4), round(before.y, 4))
     skin = "2:0.0500,0.0500"
-    response = client.post(f"/checkins/{checkin_id}/marks",
-                           data={"mark": [points[0], skin, *points[2:]], "action": "save"})
+    response = save_anyway(client, f"/checkins/{checkin_id}/marks",
+                           {"mark": [points[0], skin, *points[2:]], "action": "save"})
     assert response.status_code == 302 or response.status_code == 303
     with app.app_context():
         row = db.session.scalar(sa.select(MarkReading).join(Mark).where(
@@ -538,7 +685,7 @@ def test_therapist_corrects_a_carried_point_and_only_that_photo_is_measured_agai
     auth.logout()
     auth.login(setup["t1"])
     followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
-    response = client.post(f"/checkins/{later}/marks", data={
+    response = save_anyway(client, f"/checkins/{later}/marks", {
         "board": "later", "mark": ["1:0.9500,0.0500", *followed[1:]], "action": "save"})
     assert response.status_code == 303
     with app.app_context():

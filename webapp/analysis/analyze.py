@@ -39,6 +39,9 @@ DARK_SKIN_ITA = -30.0
 # a top proposal scoring under this is as often wrong as right on real photos (on 54 bruise and
 # cupping photos: 74% right at or above it, 50% below), so the client is asked to check it
 SURE_SCORE = 0.6
+# a point this close to the body's region (share of the short side) is on it: a fingertip's
+# tap lands a few pixels off a mark at the body's outline (CLEAR_DISC, the clear-skin disc, is 0.025)
+ON_BODY_REACH = 0.02
 # quality codes that make a reading low-confidence
 LOW_CONFIDENCE_CODES = frozenset(
     {"too_dark", UNDEREXPOSED, "overexposed", "blurred", "little_skin_around_marks", "dark_skin_low_confidence", "no_skin",
@@ -94,7 +97,22 @@ def _rounded(values, digits: int = 2) -> list[float]:
     return [round(float(v), digits) for v in values]
 
 
-def _detail(measured: Measured, score: float | None = None) -> MarkDetail:
+def on_body(body: Body | None, point: tuple[float, float]) -> bool | None:
+    """Tell whether a point ((x, y) fractions) lies where a mark may lie on the body found
+    (Body.reach: its region, and a mark cut by its outline, never a floor, towel or clothing
+    beside it), or within ``ON_BODY_REACH`` of it (a tap is a fingertip wide); None when no
+    body was found."""
+    if body is None:
+        return None
+    height, width = body.reach.shape
+    reach = max(1, round(ON_BODY_REACH * min(height, width)))
+    col = min(int(point[0] * width), width - 1)
+    row = min(int(point[1] * height), height - 1)
+    return bool(body.reach[max(0, row - reach): row + reach + 1,
+                            max(0, col - reach): col + reach + 1].any())
+
+
+def _detail(measured: Measured, score: float | None = None, body_at: bool | None = None) -> MarkDetail:
     """Turn one measurement into a MarkDetail with its stage, erythema index and score."""
     d_lab = measured.mark_lab - measured.skin_lab
     erythema = colour.erythema_index(colour.lab_to_linear(measured.mark_lab)) - colour.erythema_index(
@@ -117,6 +135,7 @@ def _detail(measured: Measured, score: float | None = None) -> MarkDetail:
         mixed=measured.mixed,
         score=None if score is None else round(score, 3),
         on_body_skin=measured.on_body_skin,
+        on_body=body_at,
     )
 
 
@@ -205,7 +224,7 @@ def analyze_image(image: Image.Image | Survey, at: Sequence[tuple[float, float]]
         quality += _quality(rgb8, lab, body, glare)
 
     if points is not None:
-        details = [_detail(measure_at(scene, point)) for point in points]
+        details = [_detail(measure_at(scene, point), body_at=on_body(body, point)) for point in points]
     else:
         proposals = propose(scene)
         details = [_detail(p.measured, p.score) for p in proposals]

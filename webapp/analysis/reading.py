@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.13.0"
+ANALYZER_VERSION = "2.14.0"
 
 
 def translatable(message: str) -> str:
@@ -78,6 +78,9 @@ class MarkDetail:
     # ΔE00 judged on the body's lit skin (the reading's body_skin_lab), the ring being that skin
     # in shade (measure._result), not on the ring's own colour
     on_body_skin: bool = False
+    # at a point: whether it lies on the body found (analyze.on_body), None when no body was
+    # found; a tap on a towel or the floor is False (the marks board asks about it)
+    on_body: bool | None = None
 
     def to_dict(self) -> dict:
         """Return the mark as a JSON-safe dict."""

@@ -22,7 +22,7 @@ from webapp.services.dates import show_times_of
 from webapp.services.access import can_see_photos
 from webapp.services.marks import (BADGE_GAP_PX, BADGE_R, BADGE_REACH, BADGE_SIDES, HIT_PX,
                                    MAX_POINTS, RING_GAP_PX, SUGGESTED_LETTERS, TAPPED_RADIUS,
-                                   Board, MarksRefused, Spot, board_for, save)
+                                   Board, MarksRefused, Spot, board_for, questioned, save)
 from webapp.views.pages import redirect_to, render
 from webapp.views.quality import quality_notes
 
@@ -76,8 +76,12 @@ def board_from_form(checkin: CheckIn, form) -> Board:
             by_number[number].kept = False
         spots = stored.spots
     for value in form.getlist("point"):
-        x, y = parse_point(value)
-        spots.append(Spot(x, y, TAPPED_RADIUS, "tapped"))
+        # an added point carries its number ("3:x,y"), a new mark ticked on a later photo not
+        number, _sep, point = value.rpartition(":")
+        x, y = parse_point(point)
+        spots.append(Spot(x, y, TAPPED_RADIUS, "tapped",
+                          number=int(number) if number.isascii() and number.isdigit()
+                          and 0 < int(number) <= 10 * MAX_POINTS else None))
         # a new mark the photo showed, now ticked, is offered no more
         spots = [s for s in spots if not (s.kind == "suggested" and math.hypot(s.x - x, s.y - y) < 1e-3)]
     moving = form.get("move", "")
@@ -156,6 +160,10 @@ def confirm(checkin_id: int):
     try:
         board = board_from_form(checkin, request.form)
         tap = tap_from_form(board, request.form)
+        if request.form.get("remove"):
+            # a point's own remove button: the deliberate way to remove it (a tap only chooses)
+            board.remove(request.form["remove"])
+            return show_board(board)
     except MarksRefused as refused:
         board = board_for(checkin)
         board.message, board.error = refused.message, True
@@ -171,6 +179,12 @@ def confirm(checkin_id: int):
     if followed(board) > MAX_POINTS:
         # a page without the script's count: the client's points stay, to remove some
         board.message, board.error = too_many(), True
+        return show_board(board, 422)
+    board.questions = questioned(board, request.form.get("insist", "")[:4000])
+    if board.questions:
+        # nothing is followed yet: each circle asked about is moved, removed, or kept as it is
+        # with the "save anyway" button
+        board.message, board.error = _("Please check these circles before they are saved."), True
         return show_board(board, 422)
     try:
         moved = save(board, current_user)

@@ -173,7 +173,7 @@ def acknowledge(flag_id: int):
     found = get_flag_or_404(flag_id)
     show_times_of(found.treatment.client)
     form = AcknowledgeForm()
-    message = None
+    message = announce = None
     if found.acknowledged_at is not None:
         # someone (or the sweep) was first: show the flag as it is, change nothing
         message = _("This flag was already acknowledged; nothing was changed.")
@@ -196,6 +196,7 @@ def acknowledge(flag_id: int):
             return redirect(url_for("therapist.client", client_id=found.treatment.client_id,
                                     _anchor="flags"))
         status = 200
+        announce = _("Flag acknowledged: your note was sent to the client as a message.")
     return render("therapist/flag.html", "therapist/_flag.html", status=status, flag=found,
-                  form=form, message=message,
+                  form=form, message=message, announce=announce,
                   current_reasons=flagging.current_reasons([found], utcnow()))
