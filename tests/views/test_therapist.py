@@ -1,4 +1,6 @@
 """The therapist's pages: triage home, client review, flags, private notes, audit, isolation."""
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -89,6 +91,21 @@ def test_client_page_shows_timeline_flags_notes_and_is_audited(app, client, auth
     assert f"/treatments/new?client={people['c1'].id}" in page
     assert "Your private notes" in page
     assert audit_actions(app, people["t1"].id) == ["view_client"]
+
+
+def test_each_flag_names_the_treatment_it_is_about(app, client, auth, people, slow_c1):
+    # a second recovery open at once, with its own flag: the two flags must be told apart
+    other = make_treatment(app, people["c1"], people["t1"], days_ago=1.5)
+    with app.app_context():
+        db.session.get(Treatment, other).body_area = "lower_back"
+        db.session.add(Flag(treatment_id=other, kind="missed_checkins", reason="No check-in"))
+        db.session.commit()
+    auth.login(people["t1"])
+    page = client.get(f"/therapist/clients/{people['c1'].id}").get_data(as_text=True)
+    heads = re.findall(r'class="flag-treatment">([^<]+)<', page)
+    assert len(heads) == 2
+    assert any("Upper back" in head for head in heads) and any("Lower back" in head for head in heads)
+    assert all(head.startswith("Treatment of ") for head in heads)
 
 
 def test_acknowledge_a_flag_with_a_note(app, client, auth, people, slow_c1):
