@@ -14,8 +14,18 @@ from webapp import clock
 from webapp.analysis import ANALYZER_VERSION, scenes, synthetic
 from webapp.analysis.reading import quality_item
 from webapp.extensions import db
-from webapp.models import (AuditEvent, CheckIn, Mark, MarkReading, Reading,
-                           RecoverySummary, Treatment, User, UserSession, utcnow)
+from webapp.models import (
+    AuditEvent,
+    CheckIn,
+    Mark,
+    MarkReading,
+    Reading,
+    RecoverySummary,
+    Treatment,
+    User,
+    UserSession,
+    utcnow,
+)
 from webapp.services import marks, readings, sessions
 from webapp.services.recovery import recoveries
 
@@ -270,14 +280,8 @@ def test_a_faint_late_mark_confirmed_on_day_5_is_not_taken_for_clear_skin(app, c
     points = [f"{x:.4f},{y:.4f}" for x, y in (m.centre for m in faint.marks)]
     numbers = {}
     for days in (5.5, 1.0):
-        with app.app_context():
-            db.session.add(Consent(user_id=people["c1"].id, version=app.config["CONSENT_VERSION"]))
-            treatment = Treatment(client_id=people["c1"].id, therapist_id=people["t1"].id,
-                                  treated_at=utcnow() - dt.timedelta(days=days), body_area="upper_back",
-                                  technique="static", cup_count=6, cup_material="glass", suction="medium")
-            db.session.add(treatment)
-            db.session.commit()
-            treatment_id = treatment.id
+        give_consent(app, people["c1"])
+        treatment_id = make_treatment(app, people["c1"], people["t1"], days_ago=days)
         auth.login(people["c1"])
         taken = (utcnow() - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
         sent = client.post(f"/treatments/{treatment_id}/checkin", data={
