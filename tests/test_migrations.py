@@ -80,15 +80,21 @@ def test_a_person_stored_with_a_placeholder_zone_gets_utc(empty_database):
     assert zones == {1: "UTC", 2: "UTC", 3: "Europe/Berlin"}
 
 
+def stored_client(timezone: str) -> User:
+    """Store a client living in the zone in the migrated database; return it."""
+    client = User(email="c@example.com", role="client", name="C", timezone=timezone,
+                  password_hash="x")
+    db.session.add(client)
+    db.session.commit()
+    return client
+
+
 def test_a_deleted_rows_id_is_never_given_again_and_the_upgrade_keeps_every_row(
         app, empty_database):
     upgrade(revision="0011")
     # a client with a treatment and two check-ins, one with its reading (a child row
     # that ON DELETE CASCADE would take with a rebuilt parent)
-    client = User(email="c@example.com", role="client", name="C", timezone="UTC",
-                  password_hash="x")
-    db.session.add(client)
-    db.session.commit()
+    client = stored_client("UTC")
     treatment_id = make_treatment(app, client)
     first = add_checkin(app, treatment_id, 1.0, 12.0)
     latest = add_checkin(app, treatment_id, 2.0, 10.0)
@@ -110,10 +116,7 @@ def test_a_stored_reason_names_the_clients_calendar_day_after_the_upgrade(app, e
     # a flag raised before 0013 said "on day 5.8" (days elapsed): a treatment at 20:00 in Berlin
     # and a photo 5.8 days later, at 15:12 on the sixth date there
     upgrade(revision="0012")
-    client = User(email="c@example.com", role="client", name="C", timezone="Europe/Berlin",
-                  password_hash="x")
-    db.session.add(client)
-    db.session.commit()
+    client = stored_client("Europe/Berlin")
     treatment_id = make_treatment(app, client)
     treatment = db.session.get(Treatment, treatment_id)
     treatment.treated_at = dt.datetime(2026, 11, 1, 19, 0, tzinfo=dt.timezone.utc)

@@ -419,50 +419,43 @@ def test_a_missed_mark_is_added_and_placed_with_the_keyboard_alone(page, treatme
     assert page.url.endswith("/marks")  # Enter did not send the form
 
 
-def test_a_tap_beside_an_added_circle_adds_a_mark_and_never_removes_it(
-        browser, base_url, watch, live_app, treatment):
+def test_a_tap_beside_an_added_circle_adds_a_mark_and_never_removes_it(page, treatment):
     """A tap 20 css px from an added circle (a new mark meant beside it) chooses it, and never
     removes it; the chosen circle's × (44 px) removes it, and the other numbers stay."""
     email, treatment_id = treatment
-    context = phone(browser, base_url, watch)
-    page = context.new_page()
-    try:
-        login(page, email)
-        upload(page, treatment_id, 0)
-        page.wait_for_selector(".mark-board.draggable")
-        added = page.locator('[data-added-inputs] input[name="point"]')
-        box = page.locator('input[name="tap"]').bounding_box()
-        tap(page, 0.3, 0.75)
-        tap(page, 0.6, 0.75)
-        assert added.count() == 2
-        first, second = (v.split(":")[0] for v in added.evaluate_all("fs => fs.map(f => f.value)"))
-        # 20 px beside the first added circle: it stays, chosen
-        tap(page, 0.3 + 20 / box["width"], 0.75)
-        assert added.count() == 2
-        assert f"Mark {first} chosen" in page.locator("[data-board-message]").text_content()
-        remove = page.locator(".mark-overlay .remove-chosen")
-        size = remove.bounding_box()
-        assert size["width"] >= 44 and size["height"] >= 44
-        assert remove.get_attribute("aria-label") == f"Remove mark {first}"
-        shot(page, "marks-chosen-remove")
-        page.mouse.click(size["x"] + size["width"] / 2, size["y"] + size["height"] / 2)
-        assert added.count() == 1
-        assert f"Mark {first} removed." in page.locator("[data-board-message]").text_content()
-        # the other keeps its number, on the circle and in the list
-        assert added.first.get_attribute("value").startswith(f"{second}:")
-        assert page.locator(".added-marks li").inner_text().startswith(f"Mark {second}, added by you")
-        # the list's own button removes it too, from the keyboard
-        page.focus(f'.added-marks button[value="{second}"]')
-        page.keyboard.press("Enter")
-        assert added.count() == 0
-        assert page.url.endswith("/marks")  # handled in the page, nothing was sent
-    finally:
-        context.close()
-    assert watch.unexpected() == []
+    login(page, email)
+    upload(page, treatment_id, 0)
+    page.wait_for_selector(".mark-board.draggable")
+    added = page.locator('[data-added-inputs] input[name="point"]')
+    box = page.locator('input[name="tap"]').bounding_box()
+    tap(page, 0.3, 0.75)
+    tap(page, 0.6, 0.75)
+    assert added.count() == 2
+    first, second = (v.split(":")[0] for v in added.evaluate_all("fs => fs.map(f => f.value)"))
+    # 20 px beside the first added circle: it stays, chosen
+    tap(page, 0.3 + 20 / box["width"], 0.75)
+    assert added.count() == 2
+    assert f"Mark {first} chosen" in page.locator("[data-board-message]").text_content()
+    remove = page.locator(".mark-overlay .remove-chosen")
+    size = remove.bounding_box()
+    assert size["width"] >= 44 and size["height"] >= 44
+    assert remove.get_attribute("aria-label") == f"Remove mark {first}"
+    shot(page, "marks-chosen-remove")
+    page.mouse.click(size["x"] + size["width"] / 2, size["y"] + size["height"] / 2)
+    assert added.count() == 1
+    assert f"Mark {first} removed." in page.locator("[data-board-message]").text_content()
+    # the other keeps its number, on the circle and in the list
+    assert added.first.get_attribute("value").startswith(f"{second}:")
+    assert page.locator(".added-marks li").inner_text().startswith(f"Mark {second}, added by you")
+    # the list's own button removes it too, from the keyboard
+    page.focus(f'.added-marks button[value="{second}"]')
+    page.keyboard.press("Enter")
+    assert added.count() == 0
+    assert page.url.endswith("/marks")  # handled in the page, nothing was sent
 
 
-def test_points_placed_when_the_session_ended_come_back_after_the_login(
-        browser, base_url, watch, live_app, treatment):
+def test_points_placed_when_the_session_ended_come_back_after_the_login(page, watch, live_app,
+                                                                         treatment):
     """The board's unsaved points are kept in the tab (as a message's words are): the session
     ends, "Looks right" sends the client to sign in, and back on the board every point is there;
     logging out forgets them."""
@@ -471,48 +464,43 @@ def test_points_placed_when_the_session_ended_come_back_after_the_login(
     from .conftest import PASSWORD
 
     email, treatment_id = treatment
-    context = phone(browser, base_url, watch)
-    page = context.new_page()
-    try:
-        login(page, email)
-        upload(page, treatment_id, 0)
-        page.wait_for_selector(".mark-board.draggable")
-        board_url = page.url
-        missed = [c for c in (m.centre for m in scene(0).marks)
-                  if not any(abs(c[0] - p[0]) + abs(c[1] - p[1]) < 0.05 for p in proposals(page))]
-        assert missed
-        tap(page, *missed[0])
-        page.uncheck('input[name="keep"] >> nth=0')
-        placed = {"keep": page.locator('input[name="keep"]:checked').evaluate_all("fs => fs.map(f => f.value)"),
-                  "point": page.locator('[data-added-inputs] input[name="point"]').evaluate_all(
-                      "fs => fs.map(f => f.value)")}
-        with live_app.app_context():
-            db.session.execute(sa.delete(UserSession).where(UserSession.user_id == db.session.scalar(
-                sa.select(User.id).where(User.email == email))))
-            db.session.commit()
-        watch.allow("401")  # the refused save, which sends her to the login page
-        page.click("button.confirm-marks")
-        page.wait_for_url(lambda url: "/auth/login?next=" in url)
-        page.fill("#email", email)
-        page.fill("#password", PASSWORD)
-        page.click("#login-form button[type=submit]")
-        page.wait_for_url(board_url)
-        page.wait_for_selector(".mark-board.draggable")
-        assert page.locator('input[name="keep"]:checked').evaluate_all("fs => fs.map(f => f.value)") == placed["keep"]
-        assert page.locator('[data-added-inputs] input[name="point"]').evaluate_all(
-            "fs => fs.map(f => f.value)") == placed["point"]
-        assert "Restored the marks you placed before" in page.locator("[data-board-message]").text_content()
-        with live_app.app_context():
-            assert db.session.scalar(sa.select(sa.func.count(Mark.id)).where(
-                Mark.treatment_id == treatment_id)) == 0
-        shot(page, "marks-restored")
-        # logging out forgets them: the phone's next user finds none
-        page.click("summary:has-text('Account')")
-        page.click("button:has-text('Log out')")
-        page.wait_for_url(lambda url: "/marks" not in url)
-        assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('cupmark-draft:'))") == []
-    finally:
-        context.close()
+    login(page, email)
+    upload(page, treatment_id, 0)
+    page.wait_for_selector(".mark-board.draggable")
+    board_url = page.url
+    missed = [c for c in (m.centre for m in scene(0).marks)
+              if not any(abs(c[0] - p[0]) + abs(c[1] - p[1]) < 0.05 for p in proposals(page))]
+    assert missed
+    tap(page, *missed[0])
+    page.uncheck('input[name="keep"] >> nth=0')
+    placed = {"keep": page.locator('input[name="keep"]:checked').evaluate_all("fs => fs.map(f => f.value)"),
+              "point": page.locator('[data-added-inputs] input[name="point"]').evaluate_all(
+                  "fs => fs.map(f => f.value)")}
+    with live_app.app_context():
+        db.session.execute(sa.delete(UserSession).where(UserSession.user_id == db.session.scalar(
+            sa.select(User.id).where(User.email == email))))
+        db.session.commit()
+    watch.allow("401")  # the refused save, which sends her to the login page
+    page.click("button.confirm-marks")
+    page.wait_for_url(lambda url: "/auth/login?next=" in url)
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(board_url)
+    page.wait_for_selector(".mark-board.draggable")
+    assert page.locator('input[name="keep"]:checked').evaluate_all("fs => fs.map(f => f.value)") == placed["keep"]
+    assert page.locator('[data-added-inputs] input[name="point"]').evaluate_all(
+        "fs => fs.map(f => f.value)") == placed["point"]
+    assert "Restored the marks you placed before" in page.locator("[data-board-message]").text_content()
+    with live_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Mark.id)).where(
+            Mark.treatment_id == treatment_id)) == 0
+    shot(page, "marks-restored")
+    # logging out forgets them: the phone's next user finds none
+    page.click("summary:has-text('Account')")
+    page.click("button:has-text('Log out')")
+    page.wait_for_url(lambda url: "/marks" not in url)
+    assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('cupmark-draft:'))") == []
 
 
 @pytest.mark.parametrize("language, width", [("en", 390), ("en", 320), ("ru", 390)])
