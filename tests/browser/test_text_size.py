@@ -1,13 +1,14 @@
 """Large text: the recovery page of a client who reads Russian, at twice the browser's text size,
-on a 390 px phone, never scrolls sideways (WCAG 1.4.4 and 1.4.10)."""
+on a 390 px phone, never scrolls sideways (WCAG 1.4.4 and 1.4.10), and a therapist's headings
+wrap between words, not inside one."""
 import datetime as dt
 
 from tests.recovery_rows import FADING, add_course
 from webapp.analysis import ANALYZER_VERSION
 from webapp.extensions import db
-from webapp.models import CheckIn, Mark, MarkReading, Treatment, User
+from webapp.models import CareLink, CheckIn, Mark, MarkReading, Treatment, User
 
-from .conftest import consenting_client, login, no_horizontal_scroll, shot
+from .conftest import PASSWORD, consenting_client, login, no_horizontal_scroll, shot, unique_email
 
 
 def test_each_marks_line_fits_at_twice_the_text_size_in_russian(page, live_app):
@@ -60,3 +61,36 @@ def test_the_keyboard_focus_is_an_opaque_ring_seen_at_once(page, live_app):
         return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }""")
     # #0b4f8c: 8.4:1 against the white page (WCAG 1.4.11 asks 3:1), no transparency to fade
     assert ring == ["solid", "3px", "rgb(11, 79, 140)"]
+
+
+def words_cut_in_headings(page) -> list[str]:
+    """The visible h1-h3 whose longest word is wider than the heading: with the browser's
+    break-anywhere turned off for the check, such a word sticks out of its box."""
+    return page.evaluate("""() => [...document.querySelectorAll('h1, h2, h3')]
+        .filter(h => h.offsetParent !== null)
+        .filter(h => { h.style.overflowWrap = 'normal'; h.style.hyphens = 'manual';
+                       return h.scrollWidth > h.clientWidth + 1; })
+        .map(h => h.textContent.trim())""")
+
+
+def test_the_therapists_headings_wrap_between_words_in_russian(page, live_app):
+    client_email, tid = consenting_client(live_app, "slowru", "Sasha Slow", dt.timedelta(days=8.5))
+    add_course(live_app, tid, [(t, 14.0, "violet") for t in (0.4, 2.4, 4.4, 6.4, 8.4)])
+    therapist_email = unique_email("ru-therapist")
+    with live_app.app_context():
+        therapist = User(email=therapist_email, role="therapist", name="Тамара Терапевт",
+                         practice_name="Банки", timezone="UTC", language="ru")
+        therapist.set_password(PASSWORD)
+        db.session.add(therapist)
+        db.session.flush()
+        client = db.session.scalar(db.select(User).where(User.email == client_email))
+        db.session.add(CareLink(therapist_id=therapist.id, client_id=client.id))
+        db.session.commit()
+    login(page, therapist_email)
+    page.goto("/therapist/")
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    # "Текущие восстановления": the 14-letter word was cut after its ninth letter
+    assert "восстановления" in page.locator("main").text_content()
+    assert words_cut_in_headings(page) == []
+    assert no_horizontal_scroll(page), page.evaluate("document.documentElement.scrollWidth")
+    shot(page, "therapist-triage-200-percent-ru")
