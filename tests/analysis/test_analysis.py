@@ -747,6 +747,17 @@ def test_a_mixed_marks_blend_counts_toward_the_colour_it_shows_more_of():
     assert colour.mark_colour(skin, edge, (edge - skin).mean(axis=0))[1:] == ("violet", False)
 
 
+def test_a_blue_mark_whose_noise_crosses_greens_edge_is_no_mixed_mark():
+    # a blue mark (θ -155) whose noise puts a quarter of its pixels past green's edge (-160) is
+    # one colour, not two parts (colour.MIXED_HUES_APART): blue and fresh, not a green part
+    skin = np.array([65.0, 12.0, 16.0])
+    rng = np.random.default_rng(3)
+    blue = 10 * np.array([0.0, np.cos(np.radians(-155)), np.sin(np.radians(-155))])
+    pixels = skin + blue + rng.normal(0, 1.2, (100, 3)) * [0, 1, 1]
+    assert 0.2 < colour.breakdown_part(skin, pixels).mean() < 0.5
+    assert colour.mark_colour(skin, pixels, (pixels - skin).mean(axis=0))[1:] == ("blue", False)
+
+
 @pytest.mark.parametrize("gap", [1.6, 1.8, 2.2])
 def test_a_pale_mark_touching_a_dark_one_is_measured_itself(gap):
     # two marks whose soft edges touch are one area above the detection floor, and its peak is

@@ -278,6 +278,11 @@ _LAB_KAPPA = np.float32(24389 / 27)
 # 1991, colour-evidence.md "Timing"), so such a mark is in its breakdown phase even where a
 # violet centre still has the larger ΔE00; 20% is a visible share of a cup-sized mark
 MIXED_BREAKDOWN_FRACTION = 0.20
+# a mixed mark's two parts are two colours: their mean hues (θ, degrees) lie at least this far
+# apart. Violet's and yellow's or green's lay 82-179° apart on the scene suites (seeds 11-13, 218
+# mixed marks found at their centres); the pixels of one blue mark, split at green's edge
+# (-160°) by noise, 7-16° apart (7 marks, taken for mixed marks)
+MIXED_HUES_APART = 45.0
 
 
 def mark_colour(skin_lab, pixel_labs: np.ndarray, mean_delta) -> tuple[float, str, bool]:
@@ -286,8 +291,9 @@ def mark_colour(skin_lab, pixel_labs: np.ndarray, mean_delta) -> tuple[float, st
     ``skin_lab`` is the skin's Lab (3,), ``pixel_labs`` the core's Lab pixels (N, 3),
     ``mean_delta`` the mean ΔLab of the core (3,). The mark is named by its mean difference,
     unless it is a mixed mark: its breakdown part makes up ≥ ``MIXED_BREAKDOWN_FRACTION`` of
-    the core, in which case θ and the name are those of the mean difference over that part (see
-    the constant for the evidence). The breakdown part is every visible pixel (ΔE00 ≥ 3) whose
+    the core, its hue lies ``MIXED_HUES_APART`` or more from the haemoglobin pixels', and the
+    mean difference over that part is of a breakdown colour, whose θ and name it then takes (see
+    the constants for the evidence). The breakdown part is every visible pixel (ΔE00 ≥ 3) whose
     difference lies nearer the mean of the pixels with a breakdown hue than the mean of those
     with a haemoglobin hue: where the two colours blend, a pixel belongs to the colour it shows
     more of (a half-and-half blend of violet and yellow reads red or brown pixel by pixel, so
@@ -309,12 +315,22 @@ def mark_colour(skin_lab, pixel_labs: np.ndarray, mean_delta) -> tuple[float, st
     haem = visible & (pixel_theta >= HAEMOGLOBIN_HUES[0]) & (pixel_theta < HAEMOGLOBIN_HUES[1])
     if haem.any():
         late_centre, haem_centre = deltas[late].mean(axis=0), deltas[haem].mean(axis=0)
+        apart = abs((hue_angle(late_centre[1], late_centre[2]) - hue_angle(haem_centre[1], haem_centre[2])
+                     + 180) % 360 - 180)
+        if apart < MIXED_HUES_APART:
+            # one colour whose pixels straddle a name's edge (a blue mark's noise across
+            # green's at -160°), not two parts
+            return theta, name, False
         nearer = np.linalg.norm(deltas - late_centre, axis=1) < np.linalg.norm(deltas - haem_centre, axis=1)
         late = visible & nearer
     if late.mean() < MIXED_BREAKDOWN_FRACTION:
         return theta, name, False
     part = deltas[late].mean(axis=0)
     part_theta = hue_angle(part[1], part[2])
+    if colour_name(part_theta) not in BREAKDOWN_COLOURS:
+        # its blends pull the part's mean out of the breakdown hues: no breakdown part names
+        # the mark (the rule scenes._mark_truth judges by)
+        return theta, name, False
     return part_theta, colour_name(part_theta), True
 
 
