@@ -990,3 +990,44 @@ def test_a_first_photo_with_no_mark_found_says_so(app, client, auth, setup):
     assert values(page, "keep") == []
     assert "We found no marks on this photo. Tap each mark on it to follow it." in page
     assert "We outlined the marks we found" not in page
+
+
+def upload_at(client, treatment_id: int, day: int, key: str, hours_ago: float):
+    """Send a check-in taken ``hours_ago`` through the form, as the phone does."""
+    taken = (utcnow() - dt.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M")
+    return client.post(f"/treatments/{treatment_id}/checkin", data={
+        "pain": "1", "taken_at": taken, "idempotency_key": key,
+        "photo": (io.BytesIO(jpeg(day)), "IMG.jpg")}, content_type="multipart/form-data")
+
+
+def later_checkin(app, client, auth, setup) -> tuple[int, int]:
+    """The first photo (of yesterday) with its proposals confirmed, and today's: their ids."""
+    auth.login(setup["c1"])
+    response = upload_at(client, setup["treatment"], 0, "key-day-0000", 3)
+    first = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    with app.app_context():
+        # the form takes today's photos only: this one is moved to the day before
+        db.session.get(CheckIn, first).taken_at -= DAY
+        db.session.commit()
+    confirm_first(client, first, values(client.get(f"/checkins/{first}/marks").text, "keep"))
+    response = upload_at(client, setup["treatment"], 1, "key-day-0001", 1)
+    return first, int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+
+
+def test_a_mark_stopped_on_a_later_photo_stays_on_the_earlier_board_and_its_course(
+        app, client, auth, setup):
+    first, later = later_checkin(app, client, auth, setup)
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    last = followed[-1].split(":")[0]
+    saved = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": followed, "stop": [last], "action": "save"})
+    assert saved.status_code == 303
+    assert f"{last}:" in " ".join(values(client.get(f"/checkins/{first}/marks").text, "mark"))
+    assert f"{last}:" not in " ".join(values(client.get(f"/checkins/{later}/marks").text, "mark"))
+    page = client.get(f"/treatments/{setup['treatment']}").text
+    with app.app_context():
+        checkin = db.session.get(CheckIn, later)
+        day = clock.day_number(checkin.treatment.treated_at, checkin.taken_at,
+                               checkin.treatment.client.timezone)
+    assert f"Mark {last}</span>" in page and f"Not followed from day {day} on" in page
+

@@ -42,9 +42,17 @@ class MarksRefused(Exception):
 
 
 def active_marks(treatment_id: int) -> list[Mark]:
-    """Return the treatment's followed marks, by number."""
+    """Return the treatment's marks still followed (those a new photo carries), by number."""
     return list(db.session.scalars(sa.select(Mark).where(
-        Mark.treatment_id == treatment_id, Mark.removed_at.is_(None)).order_by(Mark.number)))
+        Mark.treatment_id == treatment_id, Mark.followed_until.is_(None)).order_by(Mark.number)))
+
+
+def marks_followed_on(checkin: CheckIn) -> list[Mark]:
+    """Return the marks followed on a check-in's photo, by number: added on it or before, and not
+    stopped on it or before (Mark.followed_from, Mark.followed_until)."""
+    return list(db.session.scalars(sa.select(Mark).where(
+        Mark.treatment_id == checkin.treatment_id, Mark.followed_at(checkin.taken_at))
+        .order_by(Mark.number)))
 
 
 def mark_readings(checkin_id: int) -> list[MarkReading]:
@@ -598,13 +606,19 @@ class Board:
 
 
 def board_for(checkin: CheckIn, seen: bool = False) -> Board:
-    """Return the confirm page's points as stored: followed marks, or else the proposals.
+    """Return the confirm page's points as stored: the marks followed on this photo
+    (:func:`marks_followed_on`: none added after it, none stopped before it), or else, while
+    the treatment has no followed mark at all, the proposals.
 
     ``seen`` also offers the new marks a later photo shows (:func:`new_marks_seen`): a whole
     analysis of the photo, so only for a page that is shown, never for a save.
     """
-    marks = active_marks(checkin.treatment_id)
-    if marks:
+    marks = marks_followed_on(checkin)
+    # every other mark of the treatment (stopped before this photo, or added after it) keeps
+    # its number: a point added here gets another
+    retired = frozenset(db.session.scalars(sa.select(Mark.number).where(
+        Mark.treatment_id == checkin.treatment_id, Mark.id.not_in([m.id for m in marks]))))
+    if marks or retired:
         readings = {r.mark_id: r for r in mark_readings(checkin.id)}
         reference, points = None, None
         spots = []
@@ -623,8 +637,6 @@ def board_for(checkin: CheckIn, seen: bool = False) -> Board:
             spots.append(Spot(x, y, radius, "mark", number=mark.number, set_by=source,
                               stage=stage, in_photo=row is None or row.data.get("in_photo", True),
                               jump=jump))
-        retired = frozenset(db.session.scalars(sa.select(Mark.number).where(
-            Mark.treatment_id == checkin.treatment_id, Mark.removed_at.is_not(None))))
         return Board(checkin, first=False, spots=spots + (new_marks_seen(checkin, spots) if seen else []),
                      retired=retired)
     details = checkin.reading.data.get("mark_details", []) if checkin.reading else []
@@ -717,18 +729,29 @@ def save(board: Board, actor: User) -> list[int]:
     stored = {s.number: s for s in board_for(checkin).spots} if not board.first else {}
     existing = {r.mark_id: r for r in db.session.scalars(sa.select(MarkReading).where(
         MarkReading.checkin_id == checkin.id))}
-    marks, points, set_by, moved = [], [], [], []
-    by_number = {m.number: m for m in active_marks(treatment.id)}
+    marks, points, set_by, moved, stopping = [], [], [], [], False
+    by_number = {m.number: m for m in marks_followed_on(checkin)}
     for spot in board.spots:
         if spot.kind == "mark" and not spot.kept and spot.number in by_number:
             stopped = by_number.pop(spot.number)
+            # from this photo on: every earlier photo keeps the mark and its readings
             stopped.removed_at = utcnow()
+            stopped.followed_until = checkin.taken_at
+            stopping = True
+            # its readings from this photo on are of no day it is followed on
+            db.session.execute(sa.delete(MarkReading).where(
+                MarkReading.mark_id == stopped.id, MarkReading.checkin_id.in_(
+                    sa.select(CheckIn.id).where(CheckIn.treatment_id == treatment.id,
+                                                CheckIn.taken_at >= checkin.taken_at))))
             audit.record("stop_following_mark", actor, subject=treatment.client_id, obj=stopped,
                          detail={"checkin_id": checkin.id, "mark": stopped.number})
     for spot in shown:
         mark = by_number.get(spot.number) if spot.kind == "mark" else None
         if mark is None:
-            mark = Mark(treatment_id=treatment.id, number=spot.number, x=spot.x, y=spot.y)
+            # the first photo's marks are followed on every photo (those sent before it as
+            # well: carry_to); a mark added later, from its photo on
+            mark = Mark(treatment_id=treatment.id, number=spot.number, x=spot.x, y=spot.y,
+                        followed_from=None if board.first else checkin.taken_at)
             db.session.add(mark)
             moved.append(spot.number)
             set_by.append(source)
@@ -749,7 +772,9 @@ def save(board: Board, actor: User) -> list[int]:
         points.append((spot.x, spot.y))
     db.session.flush()
     first = board.first
-    if moved or len(existing) != len(marks) or first:
+    # a photo whose readings miss a mark is measured, and one that stopped a mark is measured
+    # again: its reading is that of its most visible mark still followed
+    if moved or stopping or first or any(m.id not in existing for m in marks):
         # the first confirmed photo is the scale every later one is compared on
         measure(checkin, marks, points, set_by, area_scale=1.0 if first else False)
     if actor.id == treatment.client_id or checkin.marks_confirmed_at is None:
