@@ -1031,3 +1031,21 @@ def test_a_mark_stopped_on_a_later_photo_stays_on_the_earlier_board_and_its_cour
                                checkin.treatment.client.timezone)
     assert f"Mark {last}</span>" in page and f"Not followed from day {day} on" in page
 
+
+def test_saving_a_moved_mark_decodes_the_photo_once(app, client, auth, setup, monkeypatch):
+    # the questions about the circles and the save each decoded and surveyed the photo
+    _first, later = later_checkin(app, client, auth, setup)
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    number, _sep, point = followed[0].partition(":")
+    x, y = map(float, point.split(","))
+    followed[0] = f"{number}:{x + 0.01:.4f},{y:.4f}"
+    opened, analysed = [], []
+    display_image, measure_carried = marks.display_image, marks.measure_carried
+    monkeypatch.setattr(marks, "display_image", lambda c: opened.append(c.id) or display_image(c))
+    monkeypatch.setattr(marks, "analyze_image", lambda *a, **k: analysed.append(a) or None)
+    monkeypatch.setattr(marks, "measure_carried",
+                        lambda *a: analysed.append(a) or measure_carried(*a))
+    saved = client.post(f"/checkins/{later}/marks",
+                        data={"board": "later", "mark": followed, "action": "save"})
+    assert saved.status_code == 303
+    assert opened == [later] and len(analysed) == 1

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from PIL import Image
 
-from webapp.analysis import analyze_image
+from webapp.analysis import PhotoReading, analyze_image
 from webapp.analysis import quality
 from webapp.analysis.analyze import DARK_SKIN_ITA, SURE_SCORE, in_light_of
 from webapp.analysis.colour import RESOLVED_BELOW
@@ -271,8 +271,13 @@ def store_mark_readings(checkin: CheckIn, marks: list[Mark], reading,
 
 def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float]],
             set_by: list[str], image: Image.Image | None = None,
-            area_scale: float | None | bool = False, matched: bool | None = None) -> None:
+            area_scale: float | None | bool = False, matched: bool | None = None,
+            measured: PhotoReading | None = None) -> None:
     """Measure the check-in's photo at the marks' points and store every reading.
+
+    ``image``: the photo (its display copy) already opened; None opens it. ``measured``: the
+    photo already measured at exactly these points, none skipped but those
+    :func:`skipped_points` skips (Board.measured); None measures it here.
 
     ``area_scale`` (PhotoReading.area_scale) is the photo's scale; left out (False), the one
     its reading had is kept: moving a point does not change how near the photo was taken.
@@ -285,10 +290,8 @@ def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float
         area_scale = area_scale_of(checkin)
     if matched is None:
         matched = not is_unmatched(checkin)
-    # a carried point that left the photo is not measured (a person's point always is)
-    skipped = [off and source == "carried" for off, source in zip(off_frame(points), set_by)]
-    reading = measure_carried(image if image is not None else display_image(checkin), points,
-                              skipped)
+    reading = measured or measure_carried(image if image is not None else display_image(checkin),
+                                          points, skipped_points(points, set_by))
     reading = on_scale(reading, area_scale)
     if not matched and "carried" in set_by:
         reading = unmatched(reading)
@@ -300,6 +303,12 @@ def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float
         checkin.treatment_id, before=checkin, matched=True, taken_before=True), marks)
     store_reading(checkin, reading)
     store_mark_readings(checkin, marks, reading, set_by)
+
+
+def skipped_points(points: list[tuple[float, float]], set_by: list[str]) -> list[bool]:
+    """Say which points are not measured: a carried point that left the photo
+    (registration.off_frame); a person's point always is."""
+    return [off and source == "carried" for off, source in zip(off_frame(points), set_by)]
 
 
 def record_carried(checkin: CheckIn, treatment: Treatment) -> None:
@@ -438,6 +447,10 @@ class Board:
     questions: list[str] = field(default_factory=list)  # circles to check before saving (:func:`questioned`)
     insist: str = ""  # the "save anyway" button's value: the questioned circles, as placed
     asked: list[int] = field(default_factory=list)  # numbers of the circles :func:`questioned` names
+    # the photo measured by :func:`questioned` at every point shown, with the points and their
+    # skipping (skipped_points): :func:`save` stores it when it measures the same, so a save
+    # decodes and analyses the photo once (None: not measured yet)
+    measured: tuple[tuple, PhotoReading] | None = None
 
     @property
     def not_in_photo(self) -> str:
@@ -668,7 +681,15 @@ def questioned(board: Board, insisted: str = "") -> list[str]:
     if not placed or not board.checkin.photo_key:
         return []
     points = [(s.x, s.y) for s in placed]
-    details = analyze_image(display_image(board.checkin), at=points).mark_details
+    # measured at every point shown, as save measures them (a point not placed keeps its
+    # source): save stores this very reading
+    every = [(s.x, s.y) for s in shown]
+    placed_at = [next(i for i, s in enumerate(shown) if s is spot) for spot in placed]
+    skipped = skipped_points(every, ["placed" if i in placed_at else s.set_by or "carried"
+                                     for i, s in enumerate(shown)])
+    reading = measure_carried(display_image(board.checkin), every, skipped)
+    board.measured = ((tuple(every), tuple(skipped)), reading)
+    details = [reading.mark_details[i] for i in placed_at]
     treatment = board.checkin.treatment
     early = (board.checkin.taken_at - treatment.treated_at) < dt.timedelta(days=CLEAR_ASKED_BEFORE_DAYS)
     asked, texts = [], []
@@ -776,7 +797,10 @@ def save(board: Board, actor: User) -> list[int]:
     # again: its reading is that of its most visible mark still followed
     if moved or stopping or first or any(m.id not in existing for m in marks):
         # the first confirmed photo is the scale every later one is compared on
-        measure(checkin, marks, points, set_by, area_scale=1.0 if first else False)
+        key, reading = board.measured or ((), None)
+        measure(checkin, marks, points, set_by, area_scale=1.0 if first else False,
+                measured=reading if key == (tuple(points), tuple(skipped_points(points, set_by)))
+                else None)
     if actor.id == treatment.client_id or checkin.marks_confirmed_at is None:
         checkin.marks_confirmed_at = utcnow()
     if first:
