@@ -279,15 +279,18 @@ def of_marks_followed(reading: PhotoReading, points: Sequence[MarkPoint]) -> Pho
     record), but the headline (the chart "of the most visible mark", the fade, the stage of
     the day, the projection, the verdict) follows the marks followed now on every day alike:
     it never drops on the day a mark stopped, as if that mark had faded. Unchanged when its
-    most visible mark is still followed, or when no mark followed now was measured on it.
+    most visible mark (the entry of its mark_details its top-level fields are: marks.measure)
+    is a mark followed now, or when no mark followed now was measured on it.
     """
     current = [p for p in points if p.followed_until is None and p.delta_e is not None]
-    if not current or reading.delta_e is None:
+    measured = [d for d in reading.mark_details if d.get("delta_e") is not None]
+    if not current or not measured:
         return reading
-    top = max(current, key=lambda p: p.delta_e)
-    if top.delta_e == reading.delta_e:
+    shown = max(measured, key=lambda d: d["delta_e"])
+    # a mark reading's point is its entry's (marks.store_mark_readings, record_carried)
+    if shown.get("point") is None or tuple(shown["point"]) in {(p.x, p.y) for p in current}:
         return reading
-    mark = mark_reading(top.stored)
+    mark = mark_reading(max(current, key=lambda p: p.delta_e).stored)
     return replace(reading, **{name: getattr(mark, name) for name in MARK_FIELDS},
                    mark_details=[p.detail for p in current])
 
