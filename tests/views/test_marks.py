@@ -1049,3 +1049,22 @@ def test_saving_a_moved_mark_decodes_the_photo_once(app, client, auth, setup, mo
                         data={"board": "later", "mark": followed, "action": "save"})
     assert saved.status_code == 303
     assert opened == [later] and len(analysed) == 1
+
+
+def test_a_circle_kept_where_it_was_asked_about_is_noted_for_the_therapist(
+        app, client, auth, setup):
+    # "Save anyway: my circles are on the marks" was recorded nowhere the therapist looks
+    checkin_id = first_checkin(client, auth, setup)
+    keep = values(client.get(f"/checkins/{checkin_id}/marks").text, "keep")
+    asked = client.post(f"/checkins/{checkin_id}/marks", data={
+        "keep": keep, "point": ["0.0100,0.0100"], "action": "save"})
+    assert asked.status_code == 422 and "on the very edge of the photo" in asked.text
+    saved = client.post(f"/checkins/{checkin_id}/marks", data={
+        "keep": keep, "point": ["0.0100,0.0100"], "action": "save", "insist": insisted(asked.text)})
+    assert saved.status_code == 303
+    note = "the client kept this circle on the photo's edge when asked"
+    assert note not in client.get(f"/treatments/{setup['treatment']}").text
+    auth.logout()
+    auth.login(setup["t1"])
+    page = client.get(f"/therapist/clients/{setup['c1'].id}").text
+    assert f"Day 3: {note}" in page

@@ -263,6 +263,9 @@ def store_mark_readings(checkin: CheckIn, marks: list[Mark], reading,
         if row is None:
             row = MarkReading(checkin_id=checkin.id, mark=mark)
             db.session.add(row)
+        elif (row.x, row.y) == (x, y) and "kept" in (row.data or {}):
+            # the client's "save anyway" stays with the point it was said of
+            detail = {**detail, "kept": row.data["kept"]}
         row.x, row.y, row.set_by = x, y, source
         row.analyzer_version = reading.analyzer_version
         row.delta_e, row.stage, row.data = detail["delta_e"], detail["stage"], detail
@@ -451,6 +454,10 @@ class Board:
     # skipping (skipped_points): :func:`save` stores it when it measures the same, so a save
     # decodes and analyses the photo once (None: not measured yet)
     measured: tuple[tuple, PhotoReading] | None = None
+    # the circles asked about that the client kept where they are ("save anyway"), by number:
+    # why each was asked, "edge", "off_body" or "clear_skin" (:func:`questioned`); saved with
+    # the mark's reading (MarkReading.data["kept"]) for the therapist to see
+    kept: dict[int, str] = field(default_factory=dict)
 
     @property
     def not_in_photo(self) -> str:
@@ -676,11 +683,9 @@ def questioned(board: Board, insisted: str = "") -> list[str]:
     stored = {} if board.first else {s.number: s for s in board_for(board.checkin).spots}
     placed = [s for s in shown if s.kind != "mark" or s.number not in stored
               or abs(stored[s.number].x - s.x) > MOVED or abs(stored[s.number].y - s.y) > MOVED]
-    keep = set(insisted.split(";"))
-    placed = [s for s in placed if f"{s.number}:{s.x:.4f},{s.y:.4f}" not in keep]
     if not placed or not board.checkin.photo_key:
         return []
-    points = [(s.x, s.y) for s in placed]
+    keep = set(insisted.split(";"))
     # measured at every point shown, as save measures them (a point not placed keeps its
     # source): save stores this very reading
     every = [(s.x, s.y) for s in shown]
@@ -689,23 +694,35 @@ def questioned(board: Board, insisted: str = "") -> list[str]:
                                      for i, s in enumerate(shown)])
     reading = measure_carried(display_image(board.checkin), every, skipped)
     board.measured = ((tuple(every), tuple(skipped)), reading)
-    details = [reading.mark_details[i] for i in placed_at]
     treatment = board.checkin.treatment
     early = (board.checkin.taken_at - treatment.treated_at) < dt.timedelta(days=CLEAR_ASKED_BEFORE_DAYS)
     asked, texts = [], []
-    for spot, detail, edge in sorted(zip(placed, details, off_frame(points)), key=lambda t: t[0].number):
+    edges = off_frame([(s.x, s.y) for s in placed])
+    for spot, i, edge in sorted(zip(placed, placed_at, edges), key=lambda t: t[0].number):
+        detail = reading.mark_details[i]
         if edge:
-            texts.append(_("Mark %(n)s is on the very edge of the photo: move it onto the mark, "
-                           "or remove it.", n=spot.number))
+            why = "edge"
         elif detail.get("on_body") is False:
-            texts.append(_("Mark %(n)s is not on skin here (a towel or the background?): move it "
-                           "onto the mark, or remove it.", n=spot.number))
+            why = "off_body"
         elif early and detail["delta_e"] < RESOLVED_BELOW:
-            texts.append(_("Mark %(n)s reads as clear skin here: move its circle onto the mark, "
-                           "or remove it.", n=spot.number))
+            why = "clear_skin"
         else:
             continue
-        asked.append(f"{spot.number}:{spot.x:.4f},{spot.y:.4f}")
+        name = f"{spot.number}:{spot.x:.4f},{spot.y:.4f}"
+        if name in keep:
+            # "save anyway": kept where it is, and the therapist sees that it was asked about
+            board.kept[spot.number] = why
+            continue
+        if why == "edge":
+            texts.append(_("Mark %(n)s is on the very edge of the photo: move it onto the mark, "
+                           "or remove it.", n=spot.number))
+        elif why == "off_body":
+            texts.append(_("Mark %(n)s is not on skin here (a towel or the background?): move it "
+                           "onto the mark, or remove it.", n=spot.number))
+        else:
+            texts.append(_("Mark %(n)s reads as clear skin here: move its circle onto the mark, "
+                           "or remove it.", n=spot.number))
+        asked.append(name)
         board.asked.append(spot.number)
     board.insist = ";".join(sorted(keep - {""}) + asked)
     return texts
@@ -801,6 +818,10 @@ def save(board: Board, actor: User) -> list[int]:
         measure(checkin, marks, points, set_by, area_scale=1.0 if first else False,
                 measured=reading if key == (tuple(points), tuple(skipped_points(points, set_by)))
                 else None)
+    for row in db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == checkin.id,
+            MarkReading.mark_id.in_([m.id for m in marks if m.number in board.kept]))):
+        row.data = {**row.data, "kept": board.kept[row.mark.number]}
     if actor.id == treatment.client_id or checkin.marks_confirmed_at is None:
         checkin.marks_confirmed_at = utcnow()
     if first:

@@ -105,6 +105,9 @@ class MarkCourse:
     # the day (its number, as every page counts them) the mark is no longer followed from: its
     # course ends the day before, and it no longer judges the treatment (None: still followed)
     stopped_day: int | None = None
+    # the days on which the client kept its circle where they placed it though asked about it
+    # ("save anyway"), each with why it was asked (marks.Board.kept)
+    kept: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -260,7 +263,8 @@ def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
         treatment.treated_at, [(c.taken_at, mark_reading(p.stored)) for c, p in found],
         expected_days=treatment.expected_days, day_of=day_of)),
         stopped_day=day_of(found[-1][1].followed_until)
-        if found[-1][1].followed_until is not None else None)
+        if found[-1][1].followed_until is not None else None,
+        kept=[(day_of(c.taken_at), p.detail["kept"]) for c, p in found if '"kept"' in p.stored])
         for number, found in sorted(by_number.items())]
 
 
