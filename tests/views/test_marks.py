@@ -1068,3 +1068,27 @@ def test_a_circle_kept_where_it_was_asked_about_is_noted_for_the_therapist(
     auth.login(setup["t1"])
     page = client.get(f"/therapist/clients/{setup['c1'].id}").text
     assert f"Day 3: {note}" in page
+
+
+def test_a_mark_added_by_a_tap_never_takes_the_number_of_a_mark_not_on_the_photo(
+        app, client, auth, setup):
+    # a point tapped without javascript was numbered without the marks stopped before the
+    # photo: it took a stopped mark's number, and the save failed (409)
+    _first, later = later_checkin(app, client, auth, setup)
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    stopped = followed[0].split(":")[0]
+    assert client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": followed, "stop": [stopped], "action": "save"}).status_code == 303
+    page = client.get(f"/checkins/{later}/marks").text
+    tapped = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": values(page, "mark"), "move": "new", "tap.x": "170",
+        "tap.y": "120"})
+    assert tapped.status_code == 200 and f'data-retired="{stopped}"' in tapped.text
+    saved = save_anyway(client, f"/checkins/{later}/marks", {
+        "board": "later", "mark": values(tapped.text, "mark"),
+        "point": values(tapped.text, "point"), "action": "save"})
+    assert saved.status_code == 303
+    with app.app_context():
+        numbers = db.session.scalars(sa.select(Mark.number).where(
+            Mark.treatment_id == setup["treatment"]).order_by(Mark.number)).all()
+    assert numbers == list(range(1, len(followed) + 2))
