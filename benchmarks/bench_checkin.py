@@ -6,7 +6,10 @@ the multipart body) and its ratio to a bare full Pillow decode of the same file,
 the same run. Goal: at most 2.0x. The server's CPU time is printed too, so work done on a
 second core shows. A second series times check-ins of a treatment with three confirmed
 followed marks: each carries the marks over from the last confirmed photo (registration) and
-measures at them, the same goal. A script, not a test:
+measures at them, the same goal. A third series times saving the marks board of such a
+check-in with one mark moved (its circle checked: marks.questioned, then measured and
+stored: marks.save), which should decode and survey the 1600 px display copy once. A script,
+not a test:
 
     .venv/bin/python benchmarks/bench_checkin.py [--runs 7]
 """
@@ -150,13 +153,37 @@ def main() -> None:
         for n in range(501, 501 + args.runs):
             carry_decodes.append(timed(lambda: full_decode(data)))
             checkin(n, followed_id)
+        carry_wall, carry_cpu = list(server.wall), list(server.cpu)
+
+        # the last carried photo's board, saved with its first mark moved a little each time
+        latest = n
+        server.wall.clear()
+        server.cpu.clear()
+        for run in range(args.runs + 1):
+            with app.app_context():
+                board = marks.board_for(db.session.scalar(
+                    sa.select(CheckIn).where(CheckIn.idempotency_key == f"bench-{latest:04d}-key")))
+                url = f"/checkins/{board.checkin.id}/marks"
+                points = [s.value for s in board.spots if s.kind == "mark"]
+            number, _sep, point = points[0].partition(":")
+            x, y = map(float, point.split(","))
+            points[0] = f"{number}:{x + (0.004 if run % 2 else -0.004):.4f},{y:.4f}"
+            response = client.post(url, data={"board": "later", "mark": points, "action": "save"})
+            if response.status_code != 303:
+                raise SystemExit(f"board save failed: {response.status_code}")
+        # the first save warmed up, unmeasured
+        board_wall, board_cpu = server.wall[1:], server.cpu[1:]
         with app.app_context():
             carried = db.session.scalar(sa.select(sa.func.count()).select_from(CheckIn).where(
                 CheckIn.treatment_id == followed_id, CheckIn.id != first))
             db.engine.dispose()
     report(args.runs, user_id, decodes, plain_wall, plain_cpu, "check-in")
-    report(args.runs, user_id, carry_decodes, server.wall, server.cpu,
+    report(args.runs, user_id, carry_decodes, carry_wall, carry_cpu,
            f"check-in with carry-over of 3 followed marks ({carried} stored)")
+    print("== board save with one of 3 marks moved (1600 px display copy)")
+    print(f"server time: median {statistics.median(board_wall) * 1000:.0f} ms "
+          f"(min {min(board_wall) * 1000:.0f}, max {max(board_wall) * 1000:.0f}); "
+          f"CPU: median {statistics.median(board_cpu) * 1000:.0f} ms")
 
 
 def report(runs: int, user_id: int, decodes, wall, cpu, what: str) -> None:

@@ -9,7 +9,7 @@ from flask_migrate import downgrade, upgrade
 
 from tests.recovery_rows import add_checkin, make_treatment
 from webapp.extensions import db
-from webapp.models import (CheckIn, Flag, Reading, RecoverySummary, Treatment, User,
+from webapp.models import (CheckIn, Flag, Mark, Reading, RecoverySummary, Treatment, User,
                            render_migration_item)
 from webapp.services import reasons
 
@@ -137,3 +137,42 @@ def test_a_stored_reason_names_the_clients_calendar_day_after_the_upgrade(app, e
     db.session.remove()
     downgrade(revision="0012")
     assert db.session.scalar(sa.select(Flag)).reason_data["figures"]["t_last"] == 6.5
+
+
+def test_a_mark_stopped_before_0014_is_followed_until_the_photo_it_was_stopped_on(
+        app, empty_database):
+    # before 0014 a stopped mark had only removed_at, and left every day; the audit names the
+    # photo it was stopped on. Marks 1-2 were confirmed on the first photo, mark 3 added on
+    # the second, mark 2 stopped on the third
+    upgrade(revision="0013")
+    treatment_id = make_treatment(app, stored_client("UTC"))
+    photos = [add_checkin(app, treatment_id, t, 10.0) for t in (1.0, 2.0, 3.0)]
+    taken = dict(db.session.execute(sa.select(CheckIn.id, CheckIn.taken_at)).all())
+    mark = sa.table("mark", *(sa.column(n) for n in (
+        "id", "treatment_id", "number", "x", "y", "created_at", "removed_at")))
+    reading = sa.table("mark_reading", *(sa.column(n) for n in (
+        "checkin_id", "mark_id", "x", "y", "set_by", "analyzer_version", "data", "measured_at")))
+    audit = sa.table("audit_event", *(sa.column(n) for n in (
+        "action", "object_type", "object_id", "at", "detail")))
+    now = dt.datetime(2026, 12, 1, 12)
+    with db.engine.begin() as connection:
+        for number in (1, 2, 3):
+            connection.execute(mark.insert().values(
+                id=number, treatment_id=treatment_id, number=number, x=0.5, y=0.5,
+                created_at=now, removed_at=now if number == 2 else None))
+        for checkin, marks in ((photos[0], (1, 2)), (photos[1], (1, 2, 3)), (photos[2], (1, 2, 3))):
+            for number in marks:
+                connection.execute(reading.insert().values(
+                    checkin_id=checkin, mark_id=number, x=0.5, y=0.5, set_by="client",
+                    analyzer_version="x", data=sa.literal({}, sa.JSON), measured_at=now))
+        connection.execute(audit.insert().values(
+            action="stop_following_mark", object_type="mark", object_id=2, at=now,
+            detail=sa.literal({"checkin_id": photos[2], "mark": 2}, sa.JSON)))
+    db.session.remove()
+    upgrade()
+    spans = {m.number: (m.followed_from, m.followed_until)
+             for m in db.session.scalars(sa.select(Mark))}
+    assert spans == {1: (None, None), 2: (None, taken[photos[2]]), 3: (taken[photos[1]], None)}
+    db.session.remove()
+    downgrade(revision="0013")
+    assert "followed_until" not in {c["name"] for c in sa.inspect(db.engine).get_columns("mark")}

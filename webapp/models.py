@@ -295,14 +295,28 @@ class Mark(db.Model):
     x: so.Mapped[float]
     y: so.Mapped[float]
     created_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # when a person stopped following it (the audit's time); which photos it is followed on is
+    # followed_from and followed_until
     removed_at: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+    # the photos it is followed on, by their taken_at: from the photo it was added on (None: a
+    # mark of the first confirmed photo, followed on every photo before it as well) up to, not
+    # including, the photo it was stopped on (None: still followed). Earlier days keep it
+    followed_from: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
+    followed_until: so.Mapped[Optional[dt.datetime]] = so.mapped_column(UTCDateTime)
 
     treatment: so.Mapped[Treatment] = so.relationship()
 
     @property
     def active(self) -> bool:
-        """Tell whether the mark is still followed."""
-        return self.removed_at is None
+        """Tell whether the mark is still followed (on the next photo taken)."""
+        return self.followed_until is None
+
+    @classmethod
+    def followed_at(cls, taken_at: Any) -> sa.ColumnElement[bool]:
+        """Return the condition that the mark is followed on a photo taken at ``taken_at`` (an
+        aware datetime, or a column such as CheckIn.taken_at)."""
+        return sa.and_(sa.or_(cls.followed_from.is_(None), cls.followed_from <= taken_at),
+                       sa.or_(cls.followed_until.is_(None), cls.followed_until > taken_at))
 
 
 class MarkReading(db.Model):

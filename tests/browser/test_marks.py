@@ -12,6 +12,7 @@ from functools import cache
 import pytest
 import sqlalchemy as sa
 
+from webapp import clock
 from webapp.analysis import scenes, synthetic
 from webapp.extensions import db
 from webapp.models import CheckIn, Mark, MarkReading, Treatment
@@ -552,3 +553,42 @@ def test_a_tap_on_the_floor_is_asked_about_before_it_is_followed(
                 Mark.treatment_id == treatment_id)) == ticked + 1
     finally:
         context.close()
+
+
+def test_a_mark_stopped_on_a_later_day_stays_on_day_zero(page, live_app, treatment):
+    # the tester's day 6: stopping a mark took it from every earlier board, curve and record
+    email, treatment_id = treatment
+    login(page, email)
+    upload(page, treatment_id, 0)
+    first = int(re.search(r"/checkins/(\d+)/marks$", page.url).group(1))
+    page.click("button.confirm-marks")
+    if page.locator('button[name="insist"]').count():
+        # a proposal asked about (off the body, clear skin) is kept where it is
+        page.click('button[name="insist"]')
+    page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+    move_to_day_two(live_app, treatment_id)
+    upload(page, treatment_id, 2)
+    later = int(re.search(r"/checkins/(\d+)/marks$", page.url).group(1))
+    with live_app.app_context():
+        # two days after the treatment's date, three near midnight
+        checkin = db.session.get(CheckIn, later)
+        day = clock.day_number(checkin.treatment.treated_at, checkin.taken_at,
+                               checkin.treatment.client.timezone)
+    page.click("details.move-mark summary")
+    stop = page.locator('input[name="stop"]').last
+    number = stop.get_attribute("value")
+    stop.check()
+    page.click("button.confirm-marks")
+    page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+    courses = page.locator(".mark-courses")
+    assert f"Mark {number}" in courses.inner_text()
+    assert f"Not followed from day {day} on" in courses.inner_text()
+    assert no_horizontal_scroll(page)
+    shot(page, "marks-stopped-each-mark")
+    page.goto(f"/checkins/{first}/marks")
+    followed = page.locator('input[name="mark"]').evaluate_all("boxes => boxes.map(b => b.value)")
+    assert number in [value.split(":")[0] for value in followed]
+    shot(page, "marks-stopped-day0-board")
+    page.goto(f"/checkins/{later}/marks")
+    assert number not in [value.split(":")[0] for value in page.locator(
+        'input[name="mark"]').evaluate_all("boxes => boxes.map(b => b.value)")]

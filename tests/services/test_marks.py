@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.recovery_rows import give_consent, make_treatment
+from webapp import clock
 from webapp.analysis import scenes, synthetic
 from webapp.extensions import db
 from webapp.models import CheckIn, Flag, Treatment, utcnow
@@ -319,3 +320,69 @@ def test_a_photo_not_matched_is_not_put_into_the_last_photos_light(app, treatmen
         assert marks.is_unmatched(later)
         assert later.reading.data["light_gains"] is None
         assert all("delta_e_as_taken" not in r.data for r in marks.mark_readings(later.id))
+
+
+def stop_following(checkin: CheckIn, number: int) -> None:
+    """The client stops following mark ``number`` on this photo's board and saves it."""
+    board = marks.board_for(checkin)
+    next(s for s in board.spots if s.number == number).kept = False
+    marks.save(board, checkin.treatment.client)
+
+
+def numbers_on_board(checkin: CheckIn) -> list[int]:
+    """The numbers of the marks a check-in's board shows."""
+    return [s.number for s in marks.board_for(checkin).spots if s.kind == "mark"]
+
+
+def test_stopping_a_mark_keeps_it_on_every_earlier_day_and_the_headline_does_not_drop(
+        app, treatment):
+    # the tester's day 6: "stop following mark N" took the mark from days 1-5 too (boards, each
+    # mark, the record), while the headline still plotted it there, so day 6 read as a fade
+    with app.app_context():
+        scene = back(11)
+        first = follow_first(treatment, scene, 4.5)
+        middle = send(treatment, scene, 3.5, "key-middle-00")
+        confirm(middle)
+        last = send(treatment, scene, 2.5, "key-last-0000")
+        # the most visible mark is the one stopped: it is what the headline plotted so far
+        top = max(marks.mark_readings(middle.id), key=lambda r: r.delta_e).mark.number
+        stop_following(last, top)
+        later = send(treatment, scene, 1.5, "key-later-000")
+        assert top in numbers_on_board(first) and top in numbers_on_board(middle)
+        assert top not in numbers_on_board(last) and top not in numbers_on_board(later)
+        recovery = recoveries([db.session.get(Treatment, treatment)])[0]
+        shown = {c: [p.number for p in recovery.mark_points.get(c.id, [])]
+                 for c in (first, middle, last, later)}
+        assert top in shown[first] and top in shown[middle]
+        assert top not in shown[last] and top not in shown[later]
+        stopped = recovery.mark_course(top)
+        assert [c.id for c, _p in stopped.days] == [first.id, middle.id]
+        day_of_last = clock.day_number(last.treatment.treated_at, last.taken_at,
+                                       last.treatment.client.timezone)
+        assert stopped.stopped_day == day_of_last
+        # the headline is the most visible mark followed now, on every day alike
+        for day in recovery.days:
+            now_followed = [p.delta_e for p in recovery.mark_points[day.id]
+                            if p.number != top and p.delta_e is not None]
+            assert day.reading.delta_e == pytest.approx(max(now_followed))
+
+
+def test_a_mark_added_later_is_on_no_earlier_board_and_its_number_is_kept(app, treatment):
+    # a mark first confirmed on day 14 showed on day 1's board
+    with app.app_context():
+        scene = back(11)
+        first = follow_first(treatment, scene, 4.5)
+        later = send(treatment, scene, 2.5, "key-later-000")
+        board = marks.board_for(later)
+        board.spots.append(marks.Spot(0.5, 0.9, marks.TAPPED_RADIUS, "tapped"))
+        marks.save(board, later.treatment.client)
+        added = max(numbers_on_board(later))
+        assert added not in numbers_on_board(first)
+        # a point added on the first photo now gets a number of its own
+        board = marks.board_for(first)
+        board.spots.append(marks.Spot(0.1, 0.9, marks.TAPPED_RADIUS, "tapped"))
+        assert board.shown()[-1].number == added + 1
+        marks.save(board, first.treatment.client)
+        recovery = recoveries([db.session.get(Treatment, treatment)])[0]
+        assert added not in [p.number for p in recovery.mark_points[first.id]]
+        assert added in [p.number for p in recovery.mark_points[later.id]]

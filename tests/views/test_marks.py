@@ -990,3 +990,105 @@ def test_a_first_photo_with_no_mark_found_says_so(app, client, auth, setup):
     assert values(page, "keep") == []
     assert "We found no marks on this photo. Tap each mark on it to follow it." in page
     assert "We outlined the marks we found" not in page
+
+
+def upload_at(client, treatment_id: int, day: int, key: str, hours_ago: float):
+    """Send a check-in taken ``hours_ago`` through the form, as the phone does."""
+    taken = (utcnow() - dt.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M")
+    return client.post(f"/treatments/{treatment_id}/checkin", data={
+        "pain": "1", "taken_at": taken, "idempotency_key": key,
+        "photo": (io.BytesIO(jpeg(day)), "IMG.jpg")}, content_type="multipart/form-data")
+
+
+def later_checkin(app, client, auth, setup) -> tuple[int, int]:
+    """The first photo (of yesterday) with its proposals confirmed, and today's: their ids."""
+    auth.login(setup["c1"])
+    response = upload_at(client, setup["treatment"], 0, "key-day-0000", 3)
+    first = int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+    with app.app_context():
+        # the form takes today's photos only: this one is moved to the day before
+        db.session.get(CheckIn, first).taken_at -= DAY
+        db.session.commit()
+    confirm_first(client, first, values(client.get(f"/checkins/{first}/marks").text, "keep"))
+    response = upload_at(client, setup["treatment"], 1, "key-day-0001", 1)
+    return first, int(re.search(r"/checkins/(\d+)/marks$", response.headers["Location"]).group(1))
+
+
+def test_a_mark_stopped_on_a_later_photo_stays_on_the_earlier_board_and_its_course(
+        app, client, auth, setup):
+    first, later = later_checkin(app, client, auth, setup)
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    last = followed[-1].split(":")[0]
+    saved = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": followed, "stop": [last], "action": "save"})
+    assert saved.status_code == 303
+    assert f"{last}:" in " ".join(values(client.get(f"/checkins/{first}/marks").text, "mark"))
+    assert f"{last}:" not in " ".join(values(client.get(f"/checkins/{later}/marks").text, "mark"))
+    page = client.get(f"/treatments/{setup['treatment']}").text
+    with app.app_context():
+        checkin = db.session.get(CheckIn, later)
+        day = clock.day_number(checkin.treatment.treated_at, checkin.taken_at,
+                               checkin.treatment.client.timezone)
+    assert f"Mark {last}</span>" in page and f"Not followed from day {day} on" in page
+
+
+def test_saving_a_moved_mark_decodes_the_photo_once(app, client, auth, setup, monkeypatch):
+    # the questions about the circles and the save each decoded and surveyed the photo
+    _first, later = later_checkin(app, client, auth, setup)
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    number, _sep, point = followed[0].partition(":")
+    x, y = map(float, point.split(","))
+    followed[0] = f"{number}:{x + 0.01:.4f},{y:.4f}"
+    opened, analysed = [], []
+    display_image, measure_carried = marks.display_image, marks.measure_carried
+    monkeypatch.setattr(marks, "display_image", lambda c: opened.append(c.id) or display_image(c))
+    monkeypatch.setattr(marks, "analyze_image", lambda *a, **k: analysed.append(a) or None)
+    monkeypatch.setattr(marks, "measure_carried",
+                        lambda *a: analysed.append(a) or measure_carried(*a))
+    saved = client.post(f"/checkins/{later}/marks",
+                        data={"board": "later", "mark": followed, "action": "save"})
+    assert saved.status_code == 303
+    assert opened == [later] and len(analysed) == 1
+
+
+def test_a_circle_kept_where_it_was_asked_about_is_noted_for_the_therapist(
+        app, client, auth, setup):
+    # "Save anyway: my circles are on the marks" was recorded nowhere the therapist looks
+    checkin_id = first_checkin(client, auth, setup)
+    keep = values(client.get(f"/checkins/{checkin_id}/marks").text, "keep")
+    asked = client.post(f"/checkins/{checkin_id}/marks", data={
+        "keep": keep, "point": ["0.0100,0.0100"], "action": "save"})
+    assert asked.status_code == 422 and "on the very edge of the photo" in asked.text
+    saved = client.post(f"/checkins/{checkin_id}/marks", data={
+        "keep": keep, "point": ["0.0100,0.0100"], "action": "save", "insist": insisted(asked.text)})
+    assert saved.status_code == 303
+    note = "the client kept this circle on the photo's edge when asked"
+    assert note not in client.get(f"/treatments/{setup['treatment']}").text
+    auth.logout()
+    auth.login(setup["t1"])
+    page = client.get(f"/therapist/clients/{setup['c1'].id}").text
+    assert f"Day 3: {note}" in page
+
+
+def test_a_mark_added_by_a_tap_never_takes_the_number_of_a_mark_not_on_the_photo(
+        app, client, auth, setup):
+    # a point tapped without javascript was numbered without the marks stopped before the
+    # photo: it took a stopped mark's number, and the save failed (409)
+    _first, later = later_checkin(app, client, auth, setup)
+    followed = values(client.get(f"/checkins/{later}/marks").text, "mark")
+    stopped = followed[0].split(":")[0]
+    assert client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": followed, "stop": [stopped], "action": "save"}).status_code == 303
+    page = client.get(f"/checkins/{later}/marks").text
+    tapped = client.post(f"/checkins/{later}/marks", data={
+        "board": "later", "mark": values(page, "mark"), "move": "new", "tap.x": "170",
+        "tap.y": "120"})
+    assert tapped.status_code == 200 and f'data-retired="{stopped}"' in tapped.text
+    saved = save_anyway(client, f"/checkins/{later}/marks", {
+        "board": "later", "mark": values(tapped.text, "mark"),
+        "point": values(tapped.text, "point"), "action": "save"})
+    assert saved.status_code == 303
+    with app.app_context():
+        numbers = db.session.scalars(sa.select(Mark.number).where(
+            Mark.treatment_id == setup["treatment"]).order_by(Mark.number)).all()
+    assert numbers == list(range(1, len(followed) + 2))

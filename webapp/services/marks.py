@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from PIL import Image
 
-from webapp.analysis import analyze_image
+from webapp.analysis import PhotoReading, analyze_image
 from webapp.analysis import quality
 from webapp.analysis.analyze import DARK_SKIN_ITA, SURE_SCORE, in_light_of
 from webapp.analysis.colour import RESOLVED_BELOW
@@ -42,9 +42,17 @@ class MarksRefused(Exception):
 
 
 def active_marks(treatment_id: int) -> list[Mark]:
-    """Return the treatment's followed marks, by number."""
+    """Return the treatment's marks still followed (those a new photo carries), by number."""
     return list(db.session.scalars(sa.select(Mark).where(
-        Mark.treatment_id == treatment_id, Mark.removed_at.is_(None)).order_by(Mark.number)))
+        Mark.treatment_id == treatment_id, Mark.followed_until.is_(None)).order_by(Mark.number)))
+
+
+def marks_followed_on(checkin: CheckIn) -> list[Mark]:
+    """Return the marks followed on a check-in's photo, by number: added on it or before, and not
+    stopped on it or before (Mark.followed_from, Mark.followed_until)."""
+    return list(db.session.scalars(sa.select(Mark).where(
+        Mark.treatment_id == checkin.treatment_id, Mark.followed_at(checkin.taken_at))
+        .order_by(Mark.number)))
 
 
 def mark_readings(checkin_id: int) -> list[MarkReading]:
@@ -255,6 +263,9 @@ def store_mark_readings(checkin: CheckIn, marks: list[Mark], reading,
         if row is None:
             row = MarkReading(checkin_id=checkin.id, mark=mark)
             db.session.add(row)
+        elif (row.x, row.y) == (x, y) and "kept" in (row.data or {}):
+            # the client's "save anyway" stays with the point it was said of
+            detail = {**detail, "kept": row.data["kept"]}
         row.x, row.y, row.set_by = x, y, source
         row.analyzer_version = reading.analyzer_version
         row.delta_e, row.stage, row.data = detail["delta_e"], detail["stage"], detail
@@ -263,8 +274,13 @@ def store_mark_readings(checkin: CheckIn, marks: list[Mark], reading,
 
 def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float]],
             set_by: list[str], image: Image.Image | None = None,
-            area_scale: float | None | bool = False, matched: bool | None = None) -> None:
+            area_scale: float | None | bool = False, matched: bool | None = None,
+            measured: PhotoReading | None = None) -> None:
     """Measure the check-in's photo at the marks' points and store every reading.
+
+    ``image``: the photo (its display copy) already opened; None opens it. ``measured``: the
+    photo already measured at exactly these points, none skipped but those
+    :func:`skipped_points` skips (Board.measured); None measures it here.
 
     ``area_scale`` (PhotoReading.area_scale) is the photo's scale; left out (False), the one
     its reading had is kept: moving a point does not change how near the photo was taken.
@@ -277,10 +293,8 @@ def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float
         area_scale = area_scale_of(checkin)
     if matched is None:
         matched = not is_unmatched(checkin)
-    # a carried point that left the photo is not measured (a person's point always is)
-    skipped = [off and source == "carried" for off, source in zip(off_frame(points), set_by)]
-    reading = measure_carried(image if image is not None else display_image(checkin), points,
-                              skipped)
+    reading = measured or measure_carried(image if image is not None else display_image(checkin),
+                                          points, skipped_points(points, set_by))
     reading = on_scale(reading, area_scale)
     if not matched and "carried" in set_by:
         reading = unmatched(reading)
@@ -292,6 +306,12 @@ def measure(checkin: CheckIn, marks: list[Mark], points: list[tuple[float, float
         checkin.treatment_id, before=checkin, matched=True, taken_before=True), marks)
     store_reading(checkin, reading)
     store_mark_readings(checkin, marks, reading, set_by)
+
+
+def skipped_points(points: list[tuple[float, float]], set_by: list[str]) -> list[bool]:
+    """Say which points are not measured: a carried point that left the photo
+    (registration.off_frame); a person's point always is."""
+    return [off and source == "carried" for off, source in zip(off_frame(points), set_by)]
 
 
 def record_carried(checkin: CheckIn, treatment: Treatment) -> None:
@@ -430,6 +450,14 @@ class Board:
     questions: list[str] = field(default_factory=list)  # circles to check before saving (:func:`questioned`)
     insist: str = ""  # the "save anyway" button's value: the questioned circles, as placed
     asked: list[int] = field(default_factory=list)  # numbers of the circles :func:`questioned` names
+    # the photo measured by :func:`questioned` at every point shown, with the points and their
+    # skipping (skipped_points): :func:`save` stores it when it measures the same, so a save
+    # decodes and analyses the photo once (None: not measured yet)
+    measured: tuple[tuple, PhotoReading] | None = None
+    # the circles asked about that the client kept where they are ("save anyway"), by number:
+    # why each was asked, "edge", "off_body" or "clear_skin" (:func:`questioned`); saved with
+    # the mark's reading (MarkReading.data["kept"]) for the therapist to see
+    kept: dict[int, str] = field(default_factory=dict)
 
     @property
     def not_in_photo(self) -> str:
@@ -598,13 +626,19 @@ class Board:
 
 
 def board_for(checkin: CheckIn, seen: bool = False) -> Board:
-    """Return the confirm page's points as stored: followed marks, or else the proposals.
+    """Return the confirm page's points as stored: the marks followed on this photo
+    (:func:`marks_followed_on`: none added after it, none stopped before it), or else, while
+    the treatment has no followed mark at all, the proposals.
 
     ``seen`` also offers the new marks a later photo shows (:func:`new_marks_seen`): a whole
     analysis of the photo, so only for a page that is shown, never for a save.
     """
-    marks = active_marks(checkin.treatment_id)
-    if marks:
+    marks = marks_followed_on(checkin)
+    # every other mark of the treatment (stopped before this photo, or added after it) keeps
+    # its number: a point added here gets another
+    retired = frozenset(db.session.scalars(sa.select(Mark.number).where(
+        Mark.treatment_id == checkin.treatment_id, Mark.id.not_in([m.id for m in marks]))))
+    if marks or retired:
         readings = {r.mark_id: r for r in mark_readings(checkin.id)}
         reference, points = None, None
         spots = []
@@ -623,8 +657,6 @@ def board_for(checkin: CheckIn, seen: bool = False) -> Board:
             spots.append(Spot(x, y, radius, "mark", number=mark.number, set_by=source,
                               stage=stage, in_photo=row is None or row.data.get("in_photo", True),
                               jump=jump))
-        retired = frozenset(db.session.scalars(sa.select(Mark.number).where(
-            Mark.treatment_id == checkin.treatment_id, Mark.removed_at.is_not(None))))
         return Board(checkin, first=False, spots=spots + (new_marks_seen(checkin, spots) if seen else []),
                      retired=retired)
     details = checkin.reading.data.get("mark_details", []) if checkin.reading else []
@@ -651,28 +683,46 @@ def questioned(board: Board, insisted: str = "") -> list[str]:
     stored = {} if board.first else {s.number: s for s in board_for(board.checkin).spots}
     placed = [s for s in shown if s.kind != "mark" or s.number not in stored
               or abs(stored[s.number].x - s.x) > MOVED or abs(stored[s.number].y - s.y) > MOVED]
-    keep = set(insisted.split(";"))
-    placed = [s for s in placed if f"{s.number}:{s.x:.4f},{s.y:.4f}" not in keep]
     if not placed or not board.checkin.photo_key:
         return []
-    points = [(s.x, s.y) for s in placed]
-    details = analyze_image(display_image(board.checkin), at=points).mark_details
+    keep = set(insisted.split(";"))
+    # measured at every point shown, as save measures them (a point not placed keeps its
+    # source): save stores this very reading
+    every = [(s.x, s.y) for s in shown]
+    placed_at = [next(i for i, s in enumerate(shown) if s is spot) for spot in placed]
+    skipped = skipped_points(every, ["placed" if i in placed_at else s.set_by or "carried"
+                                     for i, s in enumerate(shown)])
+    reading = measure_carried(display_image(board.checkin), every, skipped)
+    board.measured = ((tuple(every), tuple(skipped)), reading)
     treatment = board.checkin.treatment
     early = (board.checkin.taken_at - treatment.treated_at) < dt.timedelta(days=CLEAR_ASKED_BEFORE_DAYS)
     asked, texts = [], []
-    for spot, detail, edge in sorted(zip(placed, details, off_frame(points)), key=lambda t: t[0].number):
+    edges = off_frame([(s.x, s.y) for s in placed])
+    for spot, i, edge in sorted(zip(placed, placed_at, edges), key=lambda t: t[0].number):
+        detail = reading.mark_details[i]
         if edge:
-            texts.append(_("Mark %(n)s is on the very edge of the photo: move it onto the mark, "
-                           "or remove it.", n=spot.number))
+            why = "edge"
         elif detail.get("on_body") is False:
-            texts.append(_("Mark %(n)s is not on skin here (a towel or the background?): move it "
-                           "onto the mark, or remove it.", n=spot.number))
+            why = "off_body"
         elif early and detail["delta_e"] < RESOLVED_BELOW:
-            texts.append(_("Mark %(n)s reads as clear skin here: move its circle onto the mark, "
-                           "or remove it.", n=spot.number))
+            why = "clear_skin"
         else:
             continue
-        asked.append(f"{spot.number}:{spot.x:.4f},{spot.y:.4f}")
+        name = f"{spot.number}:{spot.x:.4f},{spot.y:.4f}"
+        if name in keep:
+            # "save anyway": kept where it is, and the therapist sees that it was asked about
+            board.kept[spot.number] = why
+            continue
+        if why == "edge":
+            texts.append(_("Mark %(n)s is on the very edge of the photo: move it onto the mark, "
+                           "or remove it.", n=spot.number))
+        elif why == "off_body":
+            texts.append(_("Mark %(n)s is not on skin here (a towel or the background?): move it "
+                           "onto the mark, or remove it.", n=spot.number))
+        else:
+            texts.append(_("Mark %(n)s reads as clear skin here: move its circle onto the mark, "
+                           "or remove it.", n=spot.number))
+        asked.append(name)
         board.asked.append(spot.number)
     board.insist = ";".join(sorted(keep - {""}) + asked)
     return texts
@@ -717,18 +767,29 @@ def save(board: Board, actor: User) -> list[int]:
     stored = {s.number: s for s in board_for(checkin).spots} if not board.first else {}
     existing = {r.mark_id: r for r in db.session.scalars(sa.select(MarkReading).where(
         MarkReading.checkin_id == checkin.id))}
-    marks, points, set_by, moved = [], [], [], []
-    by_number = {m.number: m for m in active_marks(treatment.id)}
+    marks, points, set_by, moved, stopping = [], [], [], [], False
+    by_number = {m.number: m for m in marks_followed_on(checkin)}
     for spot in board.spots:
         if spot.kind == "mark" and not spot.kept and spot.number in by_number:
             stopped = by_number.pop(spot.number)
+            # from this photo on: every earlier photo keeps the mark and its readings
             stopped.removed_at = utcnow()
+            stopped.followed_until = checkin.taken_at
+            stopping = True
+            # its readings from this photo on are of no day it is followed on
+            db.session.execute(sa.delete(MarkReading).where(
+                MarkReading.mark_id == stopped.id, MarkReading.checkin_id.in_(
+                    sa.select(CheckIn.id).where(CheckIn.treatment_id == treatment.id,
+                                                CheckIn.taken_at >= checkin.taken_at))))
             audit.record("stop_following_mark", actor, subject=treatment.client_id, obj=stopped,
                          detail={"checkin_id": checkin.id, "mark": stopped.number})
     for spot in shown:
         mark = by_number.get(spot.number) if spot.kind == "mark" else None
         if mark is None:
-            mark = Mark(treatment_id=treatment.id, number=spot.number, x=spot.x, y=spot.y)
+            # the first photo's marks are followed on every photo (those sent before it as
+            # well: carry_to); a mark added later, from its photo on
+            mark = Mark(treatment_id=treatment.id, number=spot.number, x=spot.x, y=spot.y,
+                        followed_from=None if board.first else checkin.taken_at)
             db.session.add(mark)
             moved.append(spot.number)
             set_by.append(source)
@@ -749,9 +810,18 @@ def save(board: Board, actor: User) -> list[int]:
         points.append((spot.x, spot.y))
     db.session.flush()
     first = board.first
-    if moved or len(existing) != len(marks) or first:
+    # a photo whose readings miss a mark is measured, and one that stopped a mark is measured
+    # again: its reading is that of its most visible mark still followed
+    if moved or stopping or first or any(m.id not in existing for m in marks):
         # the first confirmed photo is the scale every later one is compared on
-        measure(checkin, marks, points, set_by, area_scale=1.0 if first else False)
+        key, reading = board.measured or ((), None)
+        measure(checkin, marks, points, set_by, area_scale=1.0 if first else False,
+                measured=reading if key == (tuple(points), tuple(skipped_points(points, set_by)))
+                else None)
+    for row in db.session.scalars(sa.select(MarkReading).where(
+            MarkReading.checkin_id == checkin.id,
+            MarkReading.mark_id.in_([m.id for m in marks if m.number in board.kept]))):
+        row.data = {**row.data, "kept": board.kept[row.mark.number]}
     if actor.id == treatment.client_id or checkin.marks_confirmed_at is None:
         checkin.marks_confirmed_at = utcnow()
     if first:

@@ -85,6 +85,9 @@ class MarkPoint:
     delta_e: float | None
     stage: str | None
     stored: str  # the JSON text of the mark's mark_details entry
+    # the photo (its taken_at) the mark is not followed from (Mark.followed_until; None: still
+    # followed)
+    followed_until: dt.datetime | None = None
 
     @property
     def detail(self) -> dict:
@@ -99,6 +102,12 @@ class MarkCourse:
     number: int
     days: list[tuple[CheckInRow, MarkPoint]]
     assessment: CourseAssessment
+    # the day (its number, as every page counts them) the mark is no longer followed from: its
+    # course ends the day before, and it no longer judges the treatment (None: still followed)
+    stopped_day: int | None = None
+    # the days on which the client kept its circle where they placed it though asked about it
+    # ("save anyway"), each with why it was asked (marks.Board.kept)
+    kept: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -185,14 +194,17 @@ def checkins_by_treatment(treatment_ids: Iterable[int]) -> dict[int, list[CheckI
 
 MARK_POINT_COLUMNS = (MarkReading.checkin_id, MarkReading.mark_id, Mark.number, MarkReading.x,
                       MarkReading.y, MarkReading.set_by, MarkReading.delta_e, MarkReading.stage,
-                      sa.cast(MarkReading.data, sa.Text))
+                      sa.cast(MarkReading.data, sa.Text), Mark.followed_until)
 
 
 def mark_points_statement() -> sa.Select:
-    """Return the statement selecting the followed marks' readings of the check-ins `ids`."""
+    """Return the statement selecting the readings of the check-ins `ids` of the marks followed
+    on each photo (Mark.followed_at): a mark stopped on day 6 keeps days 1-5, and a mark added
+    on day 14 is on no earlier day."""
     return (sa.select(*MARK_POINT_COLUMNS).join(Mark, Mark.id == MarkReading.mark_id)
+            .join(CheckIn, CheckIn.id == MarkReading.checkin_id)
             .where(MarkReading.checkin_id.in_(sa.bindparam("ids", expanding=True)),
-                   Mark.removed_at.is_(None))
+                   Mark.followed_at(CheckIn.taken_at))
             .order_by(MarkReading.checkin_id, Mark.number))
 
 
@@ -246,10 +258,52 @@ def mark_courses(treatment: Treatment, days: Sequence[CheckInRow],
                     and '"jump_from"' in point.stored):
                 continue
             by_number[point.number].append((checkin, point))
+    day_of = calendar_of(treatment)
     return [MarkCourse(number, found, in_words(assess_course(
         treatment.treated_at, [(c.taken_at, mark_reading(p.stored)) for c, p in found],
-        expected_days=treatment.expected_days, day_of=calendar_of(treatment))))
+        expected_days=treatment.expected_days, day_of=day_of)),
+        stopped_day=day_of(found[-1][1].followed_until)
+        if found[-1][1].followed_until is not None else None,
+        kept=[(day_of(c.taken_at), p.detail["kept"]) for c, p in found if '"kept"' in p.stored])
         for number, found in sorted(by_number.items())]
+
+
+# the fields of a PhotoReading that are those of its most visible mark (analyze.summary)
+MARK_FIELDS = ("mark_found", "marks", "stage", "colour", "delta_e", "delta_lab", "hue_deg",
+               "mark_lab", "skin_lab", "mark_hex", "skin_hex", "erythema_index",
+               "area_fraction", "total_area_fraction")
+
+
+def of_marks_followed(reading: PhotoReading, points: Sequence[MarkPoint]) -> PhotoReading:
+    """Return a photo's reading as the headline counts it: that of its most visible mark among
+    those still followed (``points``: the photo's followed marks, MarkPoint).
+
+    A photo's stored reading is its most visible mark followed that day. Once a mark is no
+    longer followed, a photo taken before that still holds it (its board, its curve, the
+    record), but the headline (the chart "of the most visible mark", the fade, the stage of
+    the day, the projection, the verdict) follows the marks followed now on every day alike:
+    it never drops on the day a mark stopped, as if that mark had faded. Unchanged when its
+    most visible mark (the entry of its mark_details its top-level fields are: marks.measure)
+    is a mark followed now, or when no mark followed now was measured on it.
+    """
+    current = [p for p in points if p.followed_until is None and p.delta_e is not None]
+    measured = [d for d in reading.mark_details if d.get("delta_e") is not None]
+    if not current or not measured:
+        return reading
+    shown = max(measured, key=lambda d: d["delta_e"])
+    # a mark reading's point is its entry's (marks.store_mark_readings, record_carried)
+    if shown.get("point") is None or tuple(shown["point"]) in {(p.x, p.y) for p in current}:
+        return reading
+    mark = mark_reading(max(current, key=lambda p: p.delta_e).stored)
+    return replace(reading, **{name: getattr(mark, name) for name in MARK_FIELDS},
+                   mark_details=[p.detail for p in current])
+
+
+def with_reading(checkin: CheckInRow, reading: PhotoReading) -> CheckInRow:
+    """Return a check-in row whose reading is ``reading`` (of_marks_followed)."""
+    row = ReadingRow(reading.ok, reading.stage, reading.delta_e, reading.mark_hex,
+                     json.dumps(reading.to_dict()))
+    return replace(checkin, reading=row)
 
 
 def furthest_behind(photo: CourseAssessment, marks: Sequence[MarkCourse]) -> CourseAssessment:
@@ -290,7 +344,12 @@ def latest_per_day(treatment: Treatment, checkins: Sequence[CheckInRow],
 def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
            points: dict[int, list[MarkPoint]] | None = None) -> Recovery:
     """Judge the course of one treatment, and of each followed mark, from loaded check-ins."""
-    readings = {c.id: photo_reading(c.reading.stored) for c in checkins if c.reading is not None}
+    points = points or {}
+    stored = {c.id: photo_reading(c.reading.stored) for c in checkins if c.reading is not None}
+    # the headline follows the marks followed now on every day (of_marks_followed)
+    readings = {i: of_marks_followed(r, points.get(i, ())) for i, r in stored.items()}
+    checkins = [c if readings.get(c.id) is stored.get(c.id) else with_reading(c, readings[c.id])
+                for c in checkins]
     # a photo that does not count (cups, blood, not matched to the last one) does not undo the
     # one of the same day that does
     days = latest_per_day(treatment, checkins,
@@ -300,12 +359,13 @@ def assess(treatment: Treatment, checkins: Sequence[CheckInRow],
                                          if c.id in readings],
                                         expected_days=treatment.expected_days,
                                         day_of=calendar_of(treatment)))
-    points = points or {}
     # a followed mark measured through a cup or under blood is no more on its curve than the
     # photo's reading is
     marks = mark_courses(treatment, [c for c in days if c.id in readings
                                      and usable(readings[c.id])], points)
-    return Recovery(treatment=treatment, days=days, assessment=furthest_behind(assessment, marks),
+    # a mark no longer followed keeps its course on the days it was, but judges the treatment no more
+    followed = [m for m in marks if m.stopped_day is None]
+    return Recovery(treatment=treatment, days=days, assessment=furthest_behind(assessment, followed),
                     timezone=treatment.client.timezone, checkins=list(checkins),
                     marks=marks, mark_points={c.id: points[c.id] for c in checkins
                                               if c.id in points}, photo_readings=readings)

@@ -88,7 +88,8 @@ def board_from_form(checkin: CheckIn, form) -> Board:
     if moving and moving != "new" and moving not in {str(s.number) for s in spots
                                                    if s.kind == "mark"}:
         raise MarksRefused(_("There is no mark %(n)s on this photo.", n=moving[:8]))
-    return Board(checkin, first=stored.first, spots=spots, moving=moving)
+    # numbers of marks not on this photo (stopped before it, added after it) are never given
+    return Board(checkin, first=stored.first, spots=spots, moving=moving, retired=stored.retired)
 
 
 def too_many() -> str:
