@@ -231,6 +231,17 @@ def test_a_body_along_the_frames_edge_is_kept_when_its_colour_is_unmistakably_sk
         assert ("no_skin" in reading.quality_codes) == no_skin, (band, rows)
 
 
+@pytest.mark.parametrize("seed", [2, 28])
+def test_one_mark_at_a_backs_outline_does_not_call_the_whole_photo_short_of_skin(seed):
+    # nine marks on a back, the most visible one cut by the outline: that mark's own ring says it
+    # had little skin round it, the photo is not told to show more skin (2.14.0 was)
+    scene = sc.make_scene(seed, kind="back", marks=9)
+    reading = analyze_photo(save_jpeg(scene.image, quality=90), at=[m.centre for m in scene.marks])
+    top = int(np.argmax([d["delta_e"] for d in reading.mark_details]))
+    assert scene.marks[top].touches == "outline" and reading.mark_details[top]["ring_skin_fraction"] < 0.5
+    assert "little_skin_around_marks" not in reading.quality_codes
+
+
 def test_the_navel_on_dark_skin_in_dim_light_is_no_mark():
     # a pit in shadow keeps a few percent of the skin's light, far less than any mark (2.2.0
     # proposed it as a blue mark on every one of these scenes)
