@@ -231,6 +231,20 @@ def test_a_body_along_the_frames_edge_is_kept_when_its_colour_is_unmistakably_sk
         assert ("no_skin" in reading.quality_codes) == no_skin, (band, rows)
 
 
+def test_a_close_up_of_a_mark_filling_the_middle_of_pale_skin_is_a_body():
+    # the pale skin (C*ab 15) lies only round the frame's edges, none of it in the photo's
+    # middle half: the skin's hull, round the mark, is where the photo is aimed (a first version
+    # of the off-centre rule said no skin here, and on one close-up of held-out seed 12)
+    rows, cols = np.mgrid[0:360, 0:480]
+    lab = np.empty((360, 480, 3), dtype=np.float32)
+    lab[...] = (78.0, 9.0, 11.5)
+    lab += np.clip((170 - np.hypot(cols - 240, rows - 180)) / 8, 0, 1)[..., None] * np.float32([-14.0, 10.0, -14.0])
+    srgb = colour.linear_to_srgb(colour.lab_to_linear(lab)) * 255 + np.random.default_rng(4).normal(0, 2.0, lab.shape)
+    photo = Image.fromarray(np.clip(np.round(srgb), 0, 255).astype(np.uint8), "RGB")
+    reading = analyze_photo(save_jpeg(photo, quality=90))
+    assert "no_skin" not in reading.quality_codes and reading.mark_found
+
+
 @pytest.mark.parametrize("seed", [2, 28])
 def test_one_mark_at_a_backs_outline_does_not_call_the_whole_photo_short_of_skin(seed):
     # nine marks on a back, the most visible one cut by the outline: that mark's own ring says it

@@ -280,8 +280,6 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
             near |= near_skin(lab_s, shadow_lab)
     short = min(height, width)
     region = masks.fill_holes(masks.close_mask(body, max(1, round(0.01 * short))))
-    if _off_aim_surface(region, box, skin_lab):
-        return None
     skin = near & usable & region
     hard = step > HARD_EDGE_STEP
     # other skin-coloured surfaces (floor, carpet, towel) are never where a mark lies
@@ -314,6 +312,8 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     # it is the body's all the same, with the band of blended colour between it and the area
     if marks_off.any():
         region |= masks.dilate(marks_off[labels], max(1, round(MARK_GAP * short)))
+    if _off_aim_surface(region | hull, box, skin_lab):
+        return None
     # a mark cut by the outline leaves a bay in the skin: the body's convex hull takes it back
     reach = (region | hull) & ~elsewhere
     return Body(skin=skin, region=region, reach=reach, edges=hard, skin_lab=skin_lab)
@@ -322,11 +322,13 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
 def _off_aim_surface(region: np.ndarray, box, skin_lab) -> bool:
     """True when the body found is a surface beside what the photo is aimed at, not skin.
 
-    ``region`` (H, W) bool is the body's area, ``box`` the central box (row slice, column
-    slice), ``skin_lab`` its colour (3,). Wood, bamboo, a beige wall or a floor are warm and
-    skin-coloured, and in a photo without a body the finder takes the largest of them. Such a
-    region covers less than ``OFF_AIM_COVER`` of the central box (the photographer aims at the
-    marks: the body's area is scored by its pixels there, :func:`_candidate`) and its colour is
+    ``region`` (H, W) bool is the body's area with its convex hull (a close-up's skin round a
+    mark filling the middle of the frame surrounds it, or the mark joined the area), ``box``
+    the central box (row slice, column slice), ``skin_lab`` its colour (3,). Wood, bamboo, a
+    beige wall or a floor are warm and skin-coloured, and in a photo without a body the finder
+    takes the largest of them. Such a region covers less than ``OFF_AIM_COVER`` of the central
+    box (the photographer aims at the marks: the body's area is scored by its pixels there,
+    :func:`_candidate`) and its colour is
     not unmistakably skin's: darker than ``OFF_AIM_MIN_L`` or paler than ``OFF_AIM_MIN_CHROMA``
     C*ab (skin under ordinary light: C*ab about 12-55, L* above the dark end, _skin_prior), or
     outside the skin wedge (``WEDGE_HUE``) once its median is taken. A body off the centre in a
