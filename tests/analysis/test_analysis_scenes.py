@@ -196,6 +196,66 @@ def test_a_floor_or_carpet_taken_into_the_body_is_cut_off_by_its_grain():
     assert checked >= 40
 
 
+def test_a_photo_of_cups_under_a_wooden_or_beige_wall_with_no_body_shows_no_skin():
+    # dark wood and a beige wall are skin-coloured (in the wedge), and the body finder took the
+    # wall for a body in all 60 of seeds 0-29 with and without cups (2.14.0; the tester's photo
+    # of cups on a bamboo mat under wooden drawers got three marks on the drawers)
+    for seed in range(10):
+        for cups in (0, 4):
+            scene = sc.surface_scene(seed, cups=cups)
+            reading = analyze_photo(save_jpeg(scene.image, quality=90))
+            assert "no_skin" in reading.quality_codes, (seed, cups, scene.background)
+            assert not reading.mark_found and reading.mark_details == []
+
+
+def _banded(band_lab, rows) -> Image.Image:
+    """A 480 x 360 photo of a blue-grey wall with a band of one colour (Lab) over ``rows`` (a
+    slice), with camera noise."""
+    lab = np.empty((360, 480, 3), dtype=np.float32)
+    lab[...] = (60.0, -2.0, -12.0)
+    lab[rows] = band_lab
+    srgb = colour.linear_to_srgb(colour.lab_to_linear(lab)) * 255
+    srgb += np.random.default_rng(4).normal(0, 2.0, srgb.shape)
+    return Image.fromarray(np.clip(np.round(srgb), 0, 255).astype(np.uint8), "RGB")
+
+
+def test_a_body_along_the_frames_edge_is_kept_when_its_colour_is_unmistakably_skins():
+    # a back along the bottom edge, none of it in the photo's middle half: skin all the same
+    skin = _banded((68.0, 12.0, 18.0), slice(290, 360))
+    assert "no_skin" not in analyze_photo(save_jpeg(skin, quality=90)).quality_codes
+    # the same band as dark wood, or as a pale beige wall, is no skin there; in the middle of
+    # the photo the beige is kept (it may be a pale, overexposed skin)
+    for band, rows, no_skin in (((12.0, 13.0, 13.0), slice(290, 360), True), ((75.0, 3.0, 11.0), slice(290, 360), True),
+                                ((75.0, 3.0, 11.0), slice(100, 260), False)):
+        reading = analyze_photo(save_jpeg(_banded(band, rows), quality=90))
+        assert ("no_skin" in reading.quality_codes) == no_skin, (band, rows)
+
+
+def test_a_close_up_of_a_mark_filling_the_middle_of_pale_skin_is_a_body():
+    # the pale skin (C*ab 15) lies only round the frame's edges, none of it in the photo's
+    # middle half: the skin's hull, round the mark, is where the photo is aimed (a first version
+    # of the off-centre rule said no skin here, and on one close-up of held-out seed 12)
+    rows, cols = np.mgrid[0:360, 0:480]
+    lab = np.empty((360, 480, 3), dtype=np.float32)
+    lab[...] = (78.0, 9.0, 11.5)
+    lab += np.clip((170 - np.hypot(cols - 240, rows - 180)) / 8, 0, 1)[..., None] * np.float32([-14.0, 10.0, -14.0])
+    srgb = colour.linear_to_srgb(colour.lab_to_linear(lab)) * 255 + np.random.default_rng(4).normal(0, 2.0, lab.shape)
+    photo = Image.fromarray(np.clip(np.round(srgb), 0, 255).astype(np.uint8), "RGB")
+    reading = analyze_photo(save_jpeg(photo, quality=90))
+    assert "no_skin" not in reading.quality_codes and reading.mark_found
+
+
+@pytest.mark.parametrize("seed", [2, 28])
+def test_one_mark_at_a_backs_outline_does_not_call_the_whole_photo_short_of_skin(seed):
+    # nine marks on a back, the most visible one cut by the outline: that mark's own ring says it
+    # had little skin round it, the photo is not told to show more skin (2.14.0 was)
+    scene = sc.make_scene(seed, kind="back", marks=9)
+    reading = analyze_photo(save_jpeg(scene.image, quality=90), at=[m.centre for m in scene.marks])
+    top = int(np.argmax([d["delta_e"] for d in reading.mark_details]))
+    assert scene.marks[top].touches == "outline" and reading.mark_details[top]["ring_skin_fraction"] < 0.5
+    assert "little_skin_around_marks" not in reading.quality_codes
+
+
 def test_the_navel_on_dark_skin_in_dim_light_is_no_mark():
     # a pit in shadow keeps a few percent of the skin's light, far less than any mark (2.2.0
     # proposed it as a blue mark on every one of these scenes)

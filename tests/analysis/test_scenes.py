@@ -8,8 +8,9 @@ from scipy import ndimage
 
 from webapp.analysis import colour
 from webapp.analysis.scenes import (BACKGROUNDS, FAINT_DELTA_E, FRESH_DELTA_E, KINDS, LATE_COLOURS,
-                                    STYLES, TURNING_DELTA_E, SceneLighting, make_scene,
-                                    random_lighting, scene_suite, transformed)
+                                    STYLES, SURFACE_WALLS, TURNING_DELTA_E, SceneLighting, make_scene,
+                                    random_lighting, scene_suite, surface_scene, transformed)
+from webapp.analysis.body import wedge_mask
 
 # captured as painted: neutral light, no shading ramp, no sensor noise
 NEUTRAL = SceneLighting(shading=0.0, noise=0.0)
@@ -176,6 +177,26 @@ def test_warm_floors_and_carpets_are_skin_hued_but_not_skin_light():
         assert abs(lightness - scene.skin_lab[0]) >= 10
         checked += 1
     assert checked >= 5
+
+
+def test_surface_scenes_have_no_body_and_skin_coloured_walls_and_mats():
+    walls = set()
+    for seed in range(6):
+        for cups in (0, 4):
+            scene = surface_scene(seed, cups=cups, lighting=NEUTRAL)
+            assert scene.kind == "surface" and not scene.body.any() and scene.marks == []
+            assert len(scene.cups) == 0 if cups == 0 else len(scene.cups) >= 3
+            lab = lab_of(scene)
+            height = lab.shape[0]
+            # the wall above and the mat below are skin-coloured (in the body finder's wedge), the
+            # cloth between them is not
+            bands = (lab[: int(0.1 * height)], lab[int(0.9 * height):], lab[int(0.4 * height): int(0.6 * height)])
+            medians = np.array([np.median(band.reshape(-1, 3), axis=0) for band in bands], dtype=np.float32)
+            assert wedge_mask(medians.T[:, None, :])[0].tolist() == [True, True, False], medians
+            walls.add(scene.background)
+    assert walls == set(SURFACE_WALLS)
+    with pytest.raises(ValueError):
+        surface_scene(0, wall="marble")
 
 
 def test_scene_suite_covers_kinds_styles_skins_and_backgrounds():

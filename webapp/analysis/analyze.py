@@ -33,6 +33,8 @@ OVEREXPOSED_FRACTION = 0.10
 GLARE_FRACTION = 0.0003
 TOO_DARK_L = 14.0
 BLUR_LAPLACIAN_STD = 0.45
+# the marks' rings (median of their ring_skin_fraction) hold less clear skin than this share:
+# too little to compare them with (a close-up of a mark filling the frame)
 LITTLE_SKIN_RING = 0.5
 # dark skin category (ITA < −30): yellowing is hard to measure there (Thavarajah et al. 2012)
 DARK_SKIN_ITA = -30.0
@@ -237,7 +239,9 @@ def analyze_image(image: Image.Image | Survey, at: Sequence[tuple[float, float]]
 def summary(details: list[dict], skin_lab, quality: list[str]) -> dict:
     """The reading's fields that follow from its marks and its body's skin, as PhotoReading's
     keyword arguments: the top-level fields of the most visible entry, ITA, the notes that hang
-    on them (dark skin, little skin around the marks), confidence and the quality items.
+    on them (dark skin; little skin around the marks, when the median ``ring_skin_fraction`` of
+    the visible entries is under ``LITTLE_SKIN_RING``: each entry's own says how much skin
+    its mark was compared with), confidence and the quality items.
 
     ``details``: mark_details entries (dicts; an entry whose ``delta_e`` is None was not
     measured and is passed over); ``skin_lab``: the body's skin (3,) CIELAB; ``quality``: the
@@ -252,7 +256,9 @@ def summary(details: list[dict], skin_lab, quality: list[str]) -> dict:
     visible = [d for d in measured if d["delta_e"] >= colour.RESOLVED_BELOW]
     # the reading is that of the most visible entry (proposals stay ranked by how mark-like they are)
     top = max(measured, key=lambda d: d["delta_e"], default=None)
-    if top is not None and top["delta_e"] >= colour.RESOLVED_BELOW and top["ring_skin_fraction"] < LITTLE_SKIN_RING:
+    # judged over the marks, not by the top one alone: a back's mark cut by its outline has
+    # little skin around it (its own ring_skin_fraction says so), its eight neighbours plenty
+    if visible and float(np.median([d["ring_skin_fraction"] for d in visible])) < LITTLE_SKIN_RING:
         quality.append("little_skin_around_marks")
     confidence = "low" if LOW_CONFIDENCE_CODES.intersection(quality) else "high"
     common = dict(

@@ -73,6 +73,20 @@ SHADOW_GAP = 0.03
 MARK_GAP = 0.04
 # the body must cover at least this share of the photo
 MIN_BODY_FRACTION = 0.03
+# a photo of marks is aimed at the skin: a body covering less than this share of the photo's
+# middle half (the central box) lies wholly beside what the photo shows, and is taken for skin
+# only when its colour is unmistakably skin's (:func:`_off_aim_surface`). On the real photos
+# (2026-12: 50 bruise photos, 10 clean crops, 23 cupping stock photos) the "body" of 3 of the 8
+# photos without skin (dark wooden drawers above cups on a bamboo mat, a tiled floor, a sleeve)
+# covered none of the central box, and of the 74 with skin one did (a back along the bottom
+# edge, L* 76, C*ab 28)
+OFF_AIM_COVER = 0.02
+# ... unmistakably skin: at least this L* (dark wood reads L* 10-17: the drawer fronts in the
+# tester's photo 10-15, generated dark wood 12-17 with its grain; the darkest real skin we have
+# 34, and darker skin than that lies where the photo is aimed) and chromatic at least this C*ab,
+# where _skin_prior counts a colour fully: walls, sheets and pale bamboo are paler (C* 8-18)
+OFF_AIM_MIN_L = 20.0
+OFF_AIM_MIN_CHROMA = 16.0
 # grain: the mean |Laplacian| of smoothed L* on the half grid over a window this many of its
 # pixels wide (10 px of the analysis grid, 2.5% of its long side: a plank's grain, a carpet's
 # pile, a towel's terry loops)
@@ -298,9 +312,34 @@ def find_body(lab_s: np.ndarray, usable: np.ndarray) -> Body | None:
     # it is the body's all the same, with the band of blended colour between it and the area
     if marks_off.any():
         region |= masks.dilate(marks_off[labels], max(1, round(MARK_GAP * short)))
+    if _off_aim_surface(region | hull, box, skin_lab):
+        return None
     # a mark cut by the outline leaves a bay in the skin: the body's convex hull takes it back
     reach = (region | hull) & ~elsewhere
     return Body(skin=skin, region=region, reach=reach, edges=hard, skin_lab=skin_lab)
+
+
+def _off_aim_surface(region: np.ndarray, box, skin_lab) -> bool:
+    """True when the body found is a surface beside what the photo is aimed at, not skin.
+
+    ``region`` (H, W) bool is the body's area with its convex hull (a close-up's skin round a
+    mark filling the middle of the frame surrounds it, or the mark joined the area), ``box``
+    the central box (row slice, column slice), ``skin_lab`` its colour (3,). Wood, bamboo, a
+    beige wall or a floor are warm and skin-coloured, and in a photo without a body the finder
+    takes the largest of them. Such a region covers less than ``OFF_AIM_COVER`` of the central
+    box (the photographer aims at the marks: the body's area is scored by its pixels there,
+    :func:`_candidate`) and its colour is
+    not unmistakably skin's: darker than ``OFF_AIM_MIN_L`` or paler than ``OFF_AIM_MIN_CHROMA``
+    C*ab (skin under ordinary light: C*ab about 12-55, L* above the dark end, _skin_prior), or
+    outside the skin wedge (``WEDGE_HUE``) once its median is taken. A body off the centre in a
+    well-lit, chromatic skin colour is kept (a back along the frame's edge).
+    """
+    if masks.share(region[box]) >= OFF_AIM_COVER:
+        return False
+    lightness, a, b = (float(v) for v in skin_lab)
+    hue = float(np.degrees(np.arctan2(b, a)))
+    return (lightness < OFF_AIM_MIN_L or float(np.hypot(a, b)) < OFF_AIM_MIN_CHROMA
+            or not WEDGE_HUE[0] <= hue <= WEDGE_HUE[1])
 
 
 def _lit_skin(score, chosen, skin_lab, others):

@@ -190,7 +190,7 @@ def underexposed(skin_lab) -> bool:
     darker and greyer than one of the ``UNDEREXPOSED_SKIN`` (L*, C*ab) pairs.
 
     Lightness alone cannot tell: light skin three stops under reads L* 15-29, as dark as dark
-    skin well lit (L* 14-47 on the scenes below, 12-45 on real photos). But less light takes
+    skin well lit (L* 14-47 on the scenes below, 34-45 on real photos). But less light takes
     the colour with it: L* + 16, a* and b* all scale by the cube root of the luminance (CIE
     15:2004, above the dark end), so three stops under halve the skin's chroma, while skin in a
     lit photo keeps its colour however dark it is (melanin darkens skin and keeps it brown).
@@ -201,7 +201,8 @@ def underexposed(skin_lab) -> bool:
 
     - dark skin (ITA -32 to -60) at -0.5, 0 and +0.5 EV: flagged on 0 of 216 scenes (the
       nearest read C* 12.3 at L* 14, and C* 10.8 at L* 33); real photos at 0, -0.5 and -1 EV:
-      0 of 241 (the darkest real skins read L* 12 at C* 19, L* 34 at C* 18.5);
+      0 of 241 (the darkest real skin reads L* 34 at C* 18.5; the L* 12 at C* 19 counted then
+      was the dark wooden drawers of a photo without skin, no body since analyzer 2.15.0);
     - light to tan skin (ITA 15-60) 1 stop under, or as taken: 0 of 144 (the course corrects
       one stop, course._on_exposure_of); 2 stops under: 8 of 72; 3 stops under: 47 of 72 (the
       rest keep C* 11-16 under a warm cast or a ruddy skin, as dark skin would); dark skin

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.15.0"
+ANALYZER_VERSION = "2.16.0"
 
 
 def translatable(message: str) -> str:
@@ -20,7 +20,7 @@ QUALITY_MESSAGES = {
     "overexposed": translatable("Part of the photo is washed out by light or glare. Avoid direct flash or a lamp shining on the skin."),
     "glare": translatable("There is some glare on the skin; shiny spots were left out of the measurement."),
     "blurred": translatable("The photo looks blurred. Hold the phone still and let it focus before taking the picture."),
-    "no_skin": translatable("We could not find skin in this photo. Take the photo closer to the marks."),
+    "no_skin": translatable("We could not find skin in this photo: a wall, wood, a mat or cloth is not skin. Photograph the marked skin itself, close up, with the marks in the middle."),
     "little_skin_around_marks": translatable("There is too little clear skin around the marks to compare with. Include more skin around them."),
     "marks_uncertain": translatable("We are not sure these are your marks. Please check them: remove a wrong one, or tap a mark we missed."),
     "dark_skin_low_confidence": translatable("On darker skin, photos show colour changes less clearly, so this reading relies mostly on lightness and is less certain."),

@@ -63,6 +63,15 @@ HIGHLIGHT_LAB = (97.0, 0.0, 1.0)
 # skin reads near L* 30, a* 50, b* 30 in sRGB), drops and smears 1-3% of the short side across
 BLOOD_LAB = ((26.0, 46.0, 26.0), (36.0, 56.0, 36.0))
 BLOOD_DROP = (0.012, 0.03)
+# photos without a body: cups standing on a cloth or tray in the middle, a wall above and a mat
+# below, each warm and skin-coloured (body.find_body takes the largest such area for a body).
+# Dark wood as the drawer fronts in a tester's photo read (L* 10-15, C*ab 18-27, hue 43-45°),
+# a beige wall as a clinic room's (L* 66, C*ab 12, hue 77°), a bleached bamboo mat paler still;
+# the bands' heights are shares of the frame's height
+SURFACE_WALLS = {"dark_wood": ((8.0, 13.0), (16.0, 27.0), (40.0, 50.0)),
+                 "beige_wall": ((62.0, 86.0), (8.0, 14.0), (65.0, 85.0))}
+SURFACE_MAT = ((72.0, 84.0), (9.0, 15.0), (72.0, 84.0))
+SURFACE_BANDS = ((0.12, 0.2), (0.14, 0.2))
 
 
 @dataclass(frozen=True)
@@ -231,6 +240,55 @@ def make_scene(
     if lighting is None:
         lighting = random_lighting(np.random.default_rng([seed, 1]))
     return _capture(content, recipe, None, lighting)
+
+
+def surface_scene(seed: int, wall: str | None = None, cups: int = 0, size: tuple[int, int] = (800, 600),
+                  lighting: SceneLighting | None = None) -> Scene:
+    """Make a photo with no body in it: warm, skin-coloured surfaces and, optionally, cups.
+
+    A wall (``wall``: dark_wood, with planks and grain, or beige_wall; default drawn) fills a
+    band along the top, a bamboo mat of narrow slats one along the bottom (``SURFACE_BANDS``),
+    and a blue or grey cloth lies between them with ``cups`` empty cups standing on it (fewer if
+    they do not fit). Colours are drawn from ``SURFACE_WALLS`` and ``SURFACE_MAT`` (L*, C*ab,
+    hue ranges). ``lighting`` defaults to a neutral one. The truth: no skin, no marks, no body
+    (``body`` all False, ``skin_lab`` NaN), ``kind`` "surface", ``background`` the wall.
+    """
+    rng = np.random.default_rng([seed, 7])
+    width, height = size
+    short = min(width, height)
+    pad = int(round(MARGIN * short))
+    shape = (height + 2 * pad, width + 2 * pad)
+    wall = wall or str(rng.choice(sorted(SURFACE_WALLS)))
+    if wall not in SURFACE_WALLS:
+        raise ValueError(f"wall must be one of {sorted(SURFACE_WALLS)}")
+    ys = (np.arange(shape[0], dtype=np.float32) - pad + 0.5)[:, None]
+    xs = (np.arange(shape[1], dtype=np.float32) - pad + 0.5)[None, :]
+    # a blue or grey cloth (TOWEL_COLOURS' third and fourth): a white one reads as pale,
+    # overexposed skin (C*ab 3-5), which the body finder does not tell from skin
+    lab = _paint_surface(dict(name="towel", lab=TOWEL_COLOURS[int(rng.integers(2, 4))]), rng, xs, ys, short)
+    top = float(rng.uniform(*SURFACE_BANDS[0])) * height
+    bottom = height - float(rng.uniform(*SURFACE_BANDS[1])) * height
+    for name, rows, ranges in ((wall, ys[:, 0] < top, SURFACE_WALLS[wall]), ("mat", ys[:, 0] >= bottom, SURFACE_MAT)):
+        lightness, chroma, hue = (float(rng.uniform(*bounds)) for bounds in ranges)
+        look = dict(name="towel" if name == "beige_wall" else "floor",
+                    lab=(lightness, chroma * np.cos(np.radians(hue)), chroma * np.sin(np.radians(hue))))
+        if name != "beige_wall":
+            # drawer fronts and boards run along the wall; a mat's slats are narrow
+            plank = short * (rng.uniform(0.02, 0.035) if name == "mat" else rng.uniform(0.12, 0.2))
+            look.update(along_x=True, plank=plank, phase=rng.uniform(0, plank), shades=rng.normal(0, 3.0, 64).astype(np.float32))
+        painted = _paint_surface(look, rng, xs, ys[rows], short)
+        if name == "beige_wall":
+            # a painted wall is smooth: only the light's slow fall-off, none of a towel's terry
+            painted[...] = look["lab"]
+            painted[..., 0] += _broad_noise(rng, painted.shape[:2], short / 6, 2.0)
+        lab[rows] = painted
+    lab[..., 0] = np.clip(lab[..., 0], 1.0, 100.0)
+    stand = np.zeros(shape, dtype=np.float32)
+    stand[(ys[:, 0] >= top + 0.1 * short) & (ys[:, 0] < bottom - 0.1 * short)] = 1.0
+    placed = _paint_cups(rng, lab, stand, cups, "surface", pad, width, height, short, drawn_up=False) if cups else []
+    content = _Content(lab, np.zeros(shape, dtype=np.float32), [], (np.nan,) * 3, "surface", wall, None, [], pad, placed)
+    recipe = dict(seed=seed, kind="surface", wall=wall, cups=cups, size=tuple(size))
+    return _capture(content, recipe, None, lighting or SceneLighting())
 
 
 def transformed(
@@ -868,10 +926,11 @@ def _blend(region, weight, lab_value):
     region += weight[..., None] * (np.asarray(lab_value, dtype=np.float32) - region)
 
 
-def _paint_cups(rng, lab, cover, count, kind, pad, width, height, short) -> list:
+def _paint_cups(rng, lab, cover, count, kind, pad, width, height, short, drawn_up=True) -> list:
     """Paint up to ``count`` cups seen from above on the body (a close-up: one, larger): the skin
     drawn up and reddened inside, a sharp clear rim, highlights along an arc of it and on the
-    dome, a coloured valve on top. Returns the cups placed as (x, y, radius) frame pixels."""
+    dome, a coloured valve on top. Returns the cups placed as (x, y, radius) frame pixels.
+    ``drawn_up`` False paints empty cups standing where ``cover`` is 1 (nothing drawn up inside)."""
     placed: list = []
     scale = 2.0 if kind == "closeup" else 1.0
     for _ in range(count if kind != "closeup" else 1):
@@ -889,10 +948,11 @@ def _paint_cups(rng, lab, cover, count, kind, pad, width, height, short) -> list
         region = lab[where]
         distance = np.hypot(xx - x, yy - y)
         angle = np.arctan2(yy - y, xx - x)
-        # the skin drawn up: most at the centre, fading towards the rim
-        dome = _smoothstep(1.2 * (1 - distance / radius))
-        region[..., 1] += dome * float(rng.uniform(*CUP_REDDENING))
-        region[..., 0] -= dome * float(rng.uniform(*CUP_DARKENING))
+        if drawn_up:
+            # the skin drawn up: most at the centre, fading towards the rim
+            dome = _smoothstep(1.2 * (1 - distance / radius))
+            region[..., 1] += dome * float(rng.uniform(*CUP_REDDENING))
+            region[..., 0] -= dome * float(rng.uniform(*CUP_DARKENING))
         # the plastic's faint haze over the skin it covers, then its rim: lighter and greyer,
         # a dark line at its outer edge (half-pixel edges: the rim is sharp)
         region[..., 0] += 3.0 * _smoothstep(radius + 0.5 - distance)

@@ -58,8 +58,8 @@ def refusal(code: str, **values) -> CheckInRefused:
                              "%(mp)d megapixels). Please send an ordinary phone photo.",
                              mp=config["PHOTO_MAX_PIXELS"] // 1_000_000),
         "truncated": _("The photo seems damaged or incomplete. Please take or send it again."),
-        "no_skin": _("We could not find skin in this photo. Take it closer to the marks, "
-                     "in good light, with the marks in the middle."),
+        "no_skin": _("We could not find skin in this photo. Photograph the marked skin itself, "
+                     "close up, in good light, with the marks in the middle."),
         "no_consent": _("Please give your consent to storing photos before you upload one."),
         "over_quota": _("You have reached today's limit of %(n)d uploads. "
                         "Please try again tomorrow.", n=config["UPLOADS_PER_DAY"]),
