@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.14.0"
+ANALYZER_VERSION = "2.15.0"
 
 
 def translatable(message: str) -> str:
