@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-ANALYZER_VERSION = "2.16.0"
+ANALYZER_VERSION = "2.17.0"
 
 
 def translatable(message: str) -> str:
