@@ -103,25 +103,60 @@ def test_worsening_needs_25_percent_and_3_units_after_day_2():
     assert "rose from 8.0" in result.reason
 
 
-def test_worsening_when_the_mark_grows_by_more_than_30_percent():
-    points = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02)), (3.5, reading(8, area=0.0262))]
-    result = verdict(points)
-    assert result.verdict == "worsening" and "grown" in result.reason
-    points[-1] = (3.5, reading(8, area=0.0258))
-    assert verdict(points).verdict != "worsening"
+def test_worsening_when_the_mark_grows_by_more_than_30_percent_on_two_photos_without_fading():
+    before = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02))]
+    grows = before + [(3.5, reading(9.2, area=0.0262)), (4.5, reading(9.5, area=0.0270))]
+    result = verdict(grows)
+    assert result.verdict == "worsening" and result.reason_key == "grown"
+    # the smaller of the two growths, first seen on day 3 (3.5 days after a 9:00 treatment)
+    assert result.reason_figures == {"growth": pytest.approx(0.31), "day_low": 3}
+    assert "grown by 31% since day 3, on two photos in a row" in result.reason
+    # 30% is not more than 30%
+    grows[2] = (3.5, reading(9.2, area=0.0260))
+    assert verdict(grows).verdict != "worsening"
+
+
+def test_a_growth_seen_once_waits_for_the_next_photo():
+    once = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02)), (3.5, reading(9.5, area=0.03))]
+    assert verdict(once).verdict != "worsening"
+    # ... and the next photo back at its size does not confirm it
+    assert verdict(once + [(4.5, reading(9.6, area=0.021))]).verdict != "worsening"
+
+
+def test_a_mark_that_spreads_while_it_fades_is_not_worsening():
+    # gravity spread: the blood seeps outwards as it is cleared, the area grows as the colour pales
+    spreads = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02)),
+               (3.5, reading(8, area=0.03)), (4.5, reading(7, area=0.034))]
+    assert verdict(spreads).verdict == "on_track"
+
+
+def test_an_outline_that_switches_between_part_and_whole_of_a_mark_is_not_growth():
+    # the tester's mark 4, framed further and rotated: its outline took a small part of the
+    # large diffuse mark on one photo and the whole of it on the next, while its ΔE00 fell
+    areas = (0.0045, 0.0146, 0.0039, 0.0140)
+    delta_es = (9.0, 8.6, 8.6, 7.0)
+    days = (0.5, 1.6, 2.1, 3.1)
+    flipping = [(d, reading(e, area=a)) for d, e, a in zip(days, delta_es, areas)]
+    assert verdict(flipping).verdict != "worsening"
+    # even with a colour that holds, one doubled photo over the median of the earlier sizes is
+    # not confirmed by the next
+    holding = [(d, reading(8.6, area=a)) for d, a in zip(days, areas)]
+    assert verdict(holding).verdict != "worsening"
 
 
 def test_area_is_compared_on_one_scale_and_not_at_all_when_the_scale_is_unknown():
-    # the same fading mark photographed 1.3x closer: 1.69x the share of the photo
+    # the same mark photographed 1.3x closer on days 3 and 4: 1.69x the share of the photo
     closer = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02)),
-              (3.5, reading(8, area=0.0338, area_scale=1.69))]
-    assert verdict(closer).verdict == "on_track"
+              (3.5, reading(9.2, area=0.0338, area_scale=1.69)),
+              (4.5, reading(9.5, area=0.0338, area_scale=1.69))]
+    assert verdict(closer).verdict != "worsening"
     # a real growth still shows on that scale
-    closer[-1] = (3.5, reading(8, area=0.0338 * 1.35, area_scale=1.69))
+    closer[2:] = [(d, reading(e, area=0.0338 * 1.35, area_scale=1.69))
+                  for d, e in ((3.5, 9.2), (4.5, 9.5))]
     assert verdict(closer).verdict == "worsening"
     # a photo whose scale nobody knows says nothing about size
-    closer[-1] = (3.5, reading(8, area=0.04, area_scale=None))
-    assert verdict(closer).verdict == "on_track"
+    closer[-1] = (4.5, reading(9.5, area=0.06, area_scale=None))
+    assert verdict(closer).verdict != "worsening"
 
 
 def test_checks_run_in_order_resolved_before_worsening_before_pigmentation_before_slow():

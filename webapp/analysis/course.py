@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -33,7 +34,8 @@ RESOLVED_WINDOW_DAYS = 2.0
 WORSENING_RATIO = 1.25
 WORSENING_UNITS = 3.0
 # worsening: mark area grew by >30% (DESIGN.md; size predicts bruise colour, Scafide et al. 2013),
-# compared on one scale only (comparable_area)
+# compared on one scale only (comparable_area), over the median of the earlier sizes, on two
+# photos in a row, with the colour not fading (grown_and_confirmed)
 AREA_GROWTH = 1.30
 # a followed mark whose ΔE00 halves or doubles from one day's photo to the next asks the client
 # to check its circle before it counts (implausible_jump); readings further apart are not compared
@@ -71,8 +73,8 @@ REASONS = {
                 "%(e_last)s, under 3)."),
     "darker_again": N_("The mark is darker again: its colour difference rose from %(e_low)s on "
                        "day %(day_low)d to %(e_last)s now, when it should keep fading."),
-    "grown": N_("The mark has grown by %(growth)s since day %(day_low)d, when it should be "
-                "shrinking."),
+    "grown": N_("The mark has grown by %(growth)s since day %(day_low)d, on two photos in a "
+                "row, and its colour has not faded: it should be shrinking."),
     "pigment": N_("The redness has gone but a darker brownish patch remains after the usual "
                   "healing time; this can be pigmentation left by the inflammation rather than "
                   "a bruise."),
@@ -196,6 +198,42 @@ def comparable_area(reading: PhotoReading) -> float | None:
     if scale is None or not scale > 0:
         return None
     return float(reading.area_fraction) / float(scale)
+
+
+def grown_and_confirmed(series: list[tuple[float, PhotoReading]], exposed: dict[int, float]
+                        ) -> tuple[float, float] | None:
+    """Tell whether a mark has grown in a way that is a red flag: return (growth, t) with the
+    smaller of the two growths (a share: 0.4 is 40%) and the day (elapsed) it was first seen,
+    or None.
+
+    ``series``: the usable (t, reading) of a course, oldest first; ``exposed``: each reading's
+    ΔE00 on one exposure, by ``id(reading)``. Its latest two photos, both after the darkening
+    phase, must each show the mark's area (comparable_area) over ``AREA_GROWTH`` times the
+    median of the sizes before them, with its colour not fading since the photo before each.
+
+    Why each condition. A bruise spreading while it fades is expected: the blood seeps along
+    the tissue and with gravity, so the discoloured area widens as it pales (gravity spread);
+    what DESIGN.md's red flag "a mark that gets bigger or darker after day 2" is about is a
+    mark that grows without fading (fresh bleeding). One day's size is no baseline: an outline
+    that took a part of a diffuse mark one day and the whole of it the next doubled the area
+    every other photo (the tester's mark 4: 0.0045, 0.0146, 0.0039, 0.0140 while its ΔE00 fell
+    8.6 to 7.0, "grown by 163%"); the median of the earlier sizes is not moved by one such
+    photo, and a growth seen once waits for the next photo to confirm it.
+    """
+    if len(series) < 3 or series[-2][0] <= DARKENING_DAYS:
+        return None
+    sizes = [area for _, r in series[:-2] if r.mark_found and (area := comparable_area(r))]
+    if not sizes:
+        return None
+    baseline = statistics.median(sizes)
+    growths = []
+    for (_, before), (_, reading) in ((series[-3], series[-2]), (series[-2], series[-1])):
+        area = comparable_area(reading)
+        if (not reading.mark_found or area is None or area <= AREA_GROWTH * baseline
+                or exposed[id(reading)] < exposed[id(before)]):
+            return None
+        growths.append(area / baseline - 1)
+    return min(growths), series[-2][0]
 
 
 def _on_exposure_of(reference: PhotoReading, reading: PhotoReading) -> float:
@@ -339,16 +377,10 @@ def assess_course(
             if e_last > WORSENING_RATIO * e_low and e_last - e_low > WORSENING_UNITS:
                 return verdict("worsening", "darker_again", e_low=e_low,
                                day_low=days[t_low], e_last=e_last)
-            area_last, area_low = comparable_area(latest), comparable_area(low)
-            if (
-                latest.mark_found
-                and low.mark_found
-                and area_last is not None
-                and area_low  # neither unknown nor 0
-                and area_last > AREA_GROWTH * area_low
-            ):
-                growth = area_last / area_low - 1
-                return verdict("worsening", "grown", growth=growth, day_low=days[t_low])
+        grown = grown_and_confirmed(series, exposed)
+        if grown is not None:
+            growth, t_grown = grown
+            return verdict("worsening", "grown", growth=growth, day_low=days[t_grown])
 
     if t_last > d and latest.delta_lab is not None:
         d_l, d_a, d_b = latest.delta_lab

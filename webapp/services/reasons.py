@@ -29,8 +29,8 @@ class Reason(TypedDict):
 MARK_SENTENCES = {
     "darker_again": N_("Mark %(n)d is darker again: its colour difference rose from %(e_low)s on "
                        "day %(day_low)d to %(e_last)s now, when it should keep fading."),
-    "grown": N_("Mark %(n)d has grown by %(growth)s since day %(day_low)d, when it should be "
-                "shrinking."),
+    "grown": N_("Mark %(n)d has grown by %(growth)s since day %(day_low)d, on two photos in a "
+                "row, and its colour has not faded: it should be shrinking."),
     "pigment": N_("On mark %(n)d the redness has gone but a darker brownish patch remains after "
                   "the usual healing time; this can be pigmentation left by the inflammation "
                   "rather than a bruise."),
