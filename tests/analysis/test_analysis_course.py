@@ -1,6 +1,7 @@
 """Tests of the course assessment: DESIGN.md's verdict rules, one boundary at a time, and whole
 day-by-day series of synthetic photos run through the analyser."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -204,7 +205,7 @@ def test_a_lone_reading_far_above_the_band_is_slow_and_one_just_above_is_never_w
     # just above the band once: on track by the rules, and said to be above, not "within"
     once = verdict([(1, reading(30)), (2, reading(30)), (4, reading(1.5 * top))])
     assert once.verdict == "on_track" and "within" not in once.reason
-    assert f"above the expected {top:.1f}: if the next photo is above the curve too" in once.reason
+    assert f"where up to {top:.1f} is expected: if the next photo is above that too" in once.reason
     assert verdict([(1, reading(30)), (2, reading(30)), (4, reading(2.1 * top))]).verdict == "slow"
 
 
@@ -232,7 +233,38 @@ def test_on_track_says_the_top_of_the_band_it_is_within():
     result = verdict([(1, reading(14)), (2, reading(15)), (3, reading(9.5)), (4, reading(9.0))])
     assert result.verdict == "on_track" and result.ceiling_ratio > 1
     top = course.SLOW_FACTOR * expected_ceiling(4, 15)
-    assert f"colour difference 9.0 on day 4, within the expected {top:.1f}" in result.reason
+    assert f"colour difference 9.0 on day 4, where up to {top:.1f} is expected" in result.reason
+
+
+def test_expected_means_the_top_of_the_band_in_every_reason():
+    # slow says the same "expected up to" as on track does, never the curve itself (the tester
+    # read "3.7, above the expected 2.9" on one day, "3.4, within the expected 3.6" on another)
+    slow = verdict([(1, reading(14)), (2, reading(15)), (4, reading(12)), (5, reading(11))])
+    assert slow.verdict == "slow" and slow.reason_key == "above_curve"
+    top = course.SLOW_FACTOR * expected_ceiling(5, 15)
+    assert slow.reason_figures["ceiling"] == pytest.approx(top)
+    assert f"its colour difference is 11.0, where up to {top:.1f} is expected" in slow.reason
+
+
+def lit(delta_e, skin_l):
+    """A reading of a mark whose skin reads L* skin_l (its mark 12 L* darker)."""
+    return replace(reading(delta_e), skin_lab=[skin_l, 14.0, 17.0],
+                   mark_lab=[skin_l - 12.0, 22.0, 12.0])
+
+
+def test_a_reason_states_each_days_colour_difference_as_measured_and_the_band_in_its_light():
+    # the last two photos are lit brighter than the first: the verdict compares them on the
+    # first one's light, but a reason says the number their day shows on every page
+    points = [(1, lit(14, 60)), (2, lit(15, 60)), (4, lit(12, 70)), (5, lit(11.5, 70))]
+    result = verdict(points)
+    assert result.verdict == "slow"
+    assert result.reason_figures["e_last"] == 11.5 and result.delta_e != pytest.approx(11.5)
+    # the band in the photo's light: the ratio the verdict compared is kept
+    assert (result.reason_figures["e_last"] / result.reason_figures["ceiling"]
+            == pytest.approx(result.ceiling_ratio / course.SLOW_FACTOR, rel=1e-3))
+    worse = verdict([(1, lit(14, 60)), (2.5, lit(8, 60)), (3.5, lit(12.5, 70))])
+    assert worse.reason_key == "darker_again"
+    assert worse.reason_figures["e_low"] == 8 and worse.reason_figures["e_last"] == 12.5
 
 
 def test_a_reason_names_the_calendar_day_not_the_days_elapsed():

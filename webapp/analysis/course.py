@@ -79,16 +79,16 @@ REASONS = {
                   "healing time; this can be pigmentation left by the inflammation rather than "
                   "a bruise."),
     "above_curve": N_("The mark is fading slower than expected: on day %(day_last)d its colour "
-                      "difference is %(e_last)s, above the expected %(ceiling)s for this day."),
+                      "difference is %(e_last)s, where up to %(ceiling)s is expected."),
     "past_usual": N_("The mark is still visible (colour difference %(e_last)s) on day "
                      "%(day_last)d, more than %(grace)s days past the usual %(usual)s."),
     "first_days": N_("The marks are in their first two days, when they normally darken before "
                      "they fade."),
-    "above_once": N_("On day %(day_last)d the colour difference is %(e_last)s, above the expected "
-                     "%(ceiling)s: if the next photo is above the curve too, the mark is fading "
-                     "slower than expected."),
+    "above_once": N_("On day %(day_last)d the colour difference is %(e_last)s, where up to "
+                     "%(ceiling)s is expected: if the next photo is above that too, the mark is "
+                     "fading slower than expected."),
     "as_expected": N_("The mark is fading as expected: colour difference %(e_last)s on day "
-                      "%(day_last)d, within the expected %(ceiling)s."),
+                      "%(day_last)d, where up to %(ceiling)s is expected."),
 }
 # figures written as a whole number (the rest have one decimal), the one that is a share, and
 # the days a reason names: "day N" as the reader's calendar counts it (assess_course's day_of),
@@ -360,6 +360,13 @@ def assess_course(
         readings_used=len(series),
     )
 
+    # a reason states each photo's ΔE00 as its reading says it, the number every page shows for
+    # that day (the tester read "3.7" on the flag and 3.5 on the timeline), and the band's top
+    # in the latest photo's light: the ratio the verdict compared on one exposure is kept
+    as_read = {id(r): float(r.delta_e) for _, r in series}
+    e_read = as_read[id(latest)]
+    band_read = SLOW_FACTOR * ceiling * (e_read / e_last if e_last > 0 else 1.0)
+
     def verdict(name: str, key: str, **figures: float) -> CourseAssessment:
         """Build the assessment with the shared numbers and the reason of REASONS[key]."""
         return CourseAssessment(verdict=name, reason=reason_in_english(key, figures),
@@ -367,7 +374,8 @@ def assess_course(
 
     e_prev = points[-2][1]
     if e_last < RESOLVED_BELOW and (e_prev < RESOLVED_BELOW or t_last >= d - RESOLVED_WINDOW_DAYS):
-        return verdict("resolved", "faded", e_last=e_last)
+        # under 3 as the verdict counted it, however the photo read it
+        return verdict("resolved", "faded", e_last=min(e_read, e_last))
 
     if t_last > DARKENING_DAYS:
         earlier = [(t, r) for t, r in series[:-1] if t >= DARKENING_DAYS]
@@ -375,8 +383,8 @@ def assess_course(
             t_low, low = min(earlier, key=lambda item: exposed[id(item[1])])
             e_low = exposed[id(low)]
             if e_last > WORSENING_RATIO * e_low and e_last - e_low > WORSENING_UNITS:
-                return verdict("worsening", "darker_again", e_low=e_low,
-                               day_low=days[t_low], e_last=e_last)
+                return verdict("worsening", "darker_again", e_low=as_read[id(low)],
+                               day_low=days[t_low], e_last=e_read)
         grown = grown_and_confirmed(series, exposed)
         if grown is not None:
             growth, t_grown = grown
@@ -394,17 +402,19 @@ def assess_course(
         )
         alone = points[-2][0] < SLOW_FROM_DAY and e_last > SLOW_ALONE_FACTOR * band_top
         if above or alone:
-            return verdict("slow", "above_curve", day_last=days[t_last], e_last=e_last,
-                           ceiling=ceiling)
+            return verdict("slow", "above_curve", day_last=days[t_last], e_last=e_read,
+                           ceiling=band_read)
     if e_last >= RESOLVED_BELOW and t_last > d + SLOW_GRACE_DAYS:
-        return verdict("slow", "past_usual", e_last=e_last, day_last=days[t_last],
+        return verdict("slow", "past_usual", e_last=e_read, day_last=days[t_last],
                        grace=SLOW_GRACE_DAYS, usual=d)
     if t_last <= DARKENING_DAYS:
         return verdict("on_track", "first_days")
     if e_last > band_top:
         # above the band once, not yet confirmed: on track by the rules, never "within"
-        return verdict("on_track", "above_once", e_last=e_last, day_last=days[t_last],
-                       ceiling=band_top)
-    # "within" the band the verdict allows: its top (SLOW_FACTOR × U), not U, which it may exceed
-    return verdict("on_track", "as_expected", e_last=e_last, day_last=days[t_last],
-                   ceiling=band_top)
+        return verdict("on_track", "above_once", e_last=e_read, day_last=days[t_last],
+                       ceiling=band_read)
+    # "expected" means one thing in every reason: up to the band's top (SLOW_FACTOR × U), never
+    # U itself, which a mark on track may exceed ("3.7, above the expected 2.9" beside "3.4,
+    # within the expected 3.6")
+    return verdict("on_track", "as_expected", e_last=e_read, day_last=days[t_last],
+                   ceiling=band_read)

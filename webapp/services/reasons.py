@@ -35,8 +35,7 @@ MARK_SENTENCES = {
                   "the usual healing time; this can be pigmentation left by the inflammation "
                   "rather than a bruise."),
     "above_curve": N_("Mark %(n)d is fading slower than expected: on day %(day_last)d its "
-                      "colour difference is %(e_last)s, above the expected %(ceiling)s for this "
-                      "day."),
+                      "colour difference is %(e_last)s, where up to %(ceiling)s is expected."),
     "past_usual": N_("Mark %(n)d is still visible (colour difference %(e_last)s) on day "
                      "%(day_last)d, more than %(grace)s days past the usual %(usual)s."),
     "faded": N_("Every followed mark has faded to the level of the surrounding skin."),
