@@ -45,6 +45,8 @@ JUMP_WITHIN_DAYS = 1.5
 # (colour-evidence.md), so a fit that reaches further only says the mark is barely fading (as
 # the slow verdict does), and a date weeks or years away would read as a promise
 PROJECTION_HORIZON_DAYS = 28.0
+# a projected day is fitted on at least this many readings from the peak on (_projection)
+PROJECTION_MIN_READINGS = 3
 # pigmentation: redness gone (|Δa*| ≤ 2) but still darker (ΔL* ≤ −4) and yellower (Δb* > 0) after day D
 # (practitioner sources: brown that stays after the red is post-inflammatory pigmentation)
 PIGMENT_A_WITHIN = 2.0
@@ -265,7 +267,9 @@ def _projection(points: list[tuple[float, float]], peak_day: float) -> tuple[flo
         first_clear = next(t for t, e in post if e < RESOLVED_BELOW)
         return round(first_clear, 2), "high"
     fit = [(t, math.log(max(e, 0.5))) for t, e in post]
-    if len(fit) < 2 or fit[-1][0] - fit[0][0] < 0.5:
+    # two points always fit a line: the peak and one photo after it read "around day 28" on
+    # the second day of a mark fading as expected; a third is the least that tests a fit
+    if len(fit) < PROJECTION_MIN_READINGS or fit[-1][0] - fit[0][0] < 0.5:
         return None, None
     n = len(fit)
     mean_t = sum(t for t, _ in fit) / n
@@ -284,7 +288,7 @@ def _projection(points: list[tuple[float, float]], peak_day: float) -> tuple[flo
     r2 = 1 - ss_res / ss_tot if ss_tot > 0 else 0.0
     if n >= 4 and r2 >= 0.9:
         confidence = "high"
-    elif n >= 3 and r2 >= 0.7:
+    elif r2 >= 0.7:
         confidence = "medium"
     else:
         confidence = "low"
