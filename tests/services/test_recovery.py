@@ -19,6 +19,10 @@ def test_the_headline_is_the_furthest_behind_of_the_followed_marks_never_the_pho
         (3, "on_track", 1.17, "as_expected"), (4, "resolved", 0.43, "faded"))]
     headline = furthest_behind(photo, marks)
     assert headline.verdict == "on_track" and headline.reason_figures["n"] == 3
+    # and says how it was found
+    assert headline.reason == ("The marks are fading as expected: mark 3, the furthest behind, "
+                               "has a colour difference of 3.0 on day 7, where up to 3.6 is "
+                               "expected.")
     # a mark that is behind is the headline, named
     marks[0] = MarkCourse(1, [], assessment("slow", 1.4, "above_curve"))
     headline = furthest_behind(photo, marks)

@@ -39,6 +39,13 @@ MARK_SENTENCES = {
     "past_usual": N_("Mark %(n)d is still visible (colour difference %(e_last)s) on day "
                      "%(day_last)d, more than %(grace)s days past the usual %(usual)s."),
     "faded": N_("Every followed mark has faded to the level of the surrounding skin."),
+    # the headline of a treatment on track is its mark furthest behind: say so, and which
+    "as_expected": N_("The marks are fading as expected: mark %(n)d, the furthest behind, has a "
+                      "colour difference of %(e_last)s on day %(day_last)d, where up to "
+                      "%(ceiling)s is expected."),
+    "above_once": N_("On day %(day_last)d the colour difference of mark %(n)d is %(e_last)s, "
+                     "where up to %(ceiling)s is expected: if the next photo is above that too, "
+                     "it is fading slower than expected."),
 }
 SENTENCES = {
     **REASONS,
