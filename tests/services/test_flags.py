@@ -10,7 +10,8 @@ from webapp.analysis import analyze_image
 from webapp.analysis.synthetic import MarkSpec, mark_delta, render_scene
 from webapp.extensions import db
 from webapp.models import CheckIn, Flag, MarkReading, Reading, RecoverySummary, Treatment, utcnow
-from webapp.services import flags
+from webapp.services import flags, timeline
+from webapp.services.recovery import recoveries
 
 SLOW = [(0.4, 12.0, "violet"), (1.4, 14.0, "violet"), (3.4, 13.0, "green"),
         (4.4, 12.5, "green"), (5.4, 12.0, "yellow")]
@@ -197,10 +198,21 @@ def test_an_unconfirmed_photo_raises_no_course_flag_until_its_marks_are_confirme
         checkin_id = latest.id
     assert refresh(app, tid) == ["red_flag_symptom"]
     with app.app_context():
-        # the client confirms the marks (marks.save refreshes the flags)
-        db.session.get(CheckIn, checkin_id).marks_confirmed_at = utcnow()
+        latest = db.session.get(CheckIn, checkin_id)
+        latest.fever = False
         db.session.commit()
+        # the client is not told their therapist knows of what nobody has been told
+        assert not told(db.session.get(Treatment, tid))
+        # the client confirms the marks (marks.save refreshes the flags)
+        latest.marks_confirmed_at = utcnow()
+        db.session.commit()
+        assert told(db.session.get(Treatment, tid))
     assert refresh(app, tid) == ["worsening"]
+
+
+def told(treatment: Treatment) -> bool:
+    """Tell whether the client's timeline says their therapist has been told."""
+    return timeline.build(recoveries([treatment])[0], utcnow()).tells_therapist
 
 
 def latest_points(checkin_id: int) -> list:

@@ -14,7 +14,7 @@ from webapp.analysis import CourseAssessment
 from webapp.analysis.course import SLOW_GRACE_DAYS
 from webapp.extensions import db
 from webapp.models import Treatment
-from webapp.services import chart, tips
+from webapp.services import chart, flags, tips
 from webapp.services.recovery import (MAX_AGE_DAYS, CheckInRow, MarkCourse, MarkPoint, ReadingRow,
                                       Recovery, mark_reading, recoveries)
 
@@ -97,12 +97,15 @@ class Timeline:
         """Return today's row, when today's photo is done (``today_done``)."""
         return self.rows[0] if self.today_done else None
 
+    @property
     def tells_therapist(self) -> bool:
         """Tell whether the latest state raises a flag a therapist sees (see flags.wanted)."""
-        # a reported blister or fever, or a worsening course; pain and slow fading do not
+        # a reported blister or fever, or a worsening course (once the photo's marks are
+        # confirmed: flags.awaits_confirmation); pain and slow fading do not
         latest = self.recovery.latest
         return ((latest is not None and latest.has_red_flag_symptom)
-                or self.recovery.assessment.verdict == "worsening")
+                or (self.recovery.assessment.verdict == "worsening"
+                    and not flags.awaits_confirmation(self.recovery)))
 
     @property
     def latest_reading(self) -> ReadingRow | None:
