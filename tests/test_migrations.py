@@ -127,7 +127,7 @@ def test_a_stored_reason_names_the_clients_calendar_day_after_the_upgrade(app, e
     db.session.add(RecoverySummary(treatment_id=treatment_id, verdict="slow", reason_data=old))
     db.session.commit()
     db.session.remove()
-    upgrade()
+    upgrade(revision="0013")
     flag = db.session.scalar(sa.select(Flag))
     assert flag.reason_data["figures"] == {**figures, "day_last": 6}
     assert db.session.get(RecoverySummary, treatment_id).reason_data == flag.reason_data
@@ -176,3 +176,30 @@ def test_a_mark_stopped_before_0014_is_followed_until_the_photo_it_was_stopped_o
     db.session.remove()
     downgrade(revision="0013")
     assert "followed_until" not in {c["name"] for c in sa.inspect(db.engine).get_columns("mark")}
+
+
+def test_a_stored_slower_than_expected_reason_names_the_bands_top_after_the_upgrade(
+        app, empty_database):
+    # before 0015 "above the expected 2.9" named the curve; "where up to" names the band's top
+    upgrade(revision="0014")
+    treatment_id = make_treatment(app, stored_client("Europe/Berlin"))
+    slow = {"keys": ["above_curve_mark"],
+            "figures": {"n": 3, "e_last": 3.7, "ceiling": 2.9, "day_last": 7}}
+    on_track = {"keys": ["as_expected"], "figures": {"e_last": 3.4, "ceiling": 3.6, "day_last": 7}}
+    db.session.add(Flag(treatment_id=treatment_id, kind="slow_healing", reason="", reason_data=slow))
+    db.session.add(RecoverySummary(treatment_id=treatment_id, verdict="on_track",
+                                   reason_data=on_track))
+    db.session.commit()
+    db.session.remove()
+    upgrade()
+    flag = db.session.scalar(sa.select(Flag))
+    assert flag.reason_data["figures"] == {**slow["figures"], "ceiling": pytest.approx(3.625)}
+    # a reason that named the band's top already is as it was
+    assert db.session.get(RecoverySummary, treatment_id).reason_data == on_track
+    with app.test_request_context():
+        assert "its colour difference is 3.7, where up to 3.6 is expected" in reasons.said(
+            flag.reason_data)
+    db.session.remove()
+    downgrade(revision="0014")
+    assert db.session.scalar(sa.select(Flag)).reason_data["figures"] == {
+        **slow["figures"], "ceiling": pytest.approx(2.9)}

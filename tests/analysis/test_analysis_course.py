@@ -1,6 +1,7 @@
 """Tests of the course assessment: DESIGN.md's verdict rules, one boundary at a time, and whole
 day-by-day series of synthetic photos run through the analyser."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -103,25 +104,60 @@ def test_worsening_needs_25_percent_and_3_units_after_day_2():
     assert "rose from 8.0" in result.reason
 
 
-def test_worsening_when_the_mark_grows_by_more_than_30_percent():
-    points = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02)), (3.5, reading(8, area=0.0262))]
-    result = verdict(points)
-    assert result.verdict == "worsening" and "grown" in result.reason
-    points[-1] = (3.5, reading(8, area=0.0258))
-    assert verdict(points).verdict != "worsening"
+def test_worsening_when_the_mark_grows_by_more_than_30_percent_on_two_photos_without_fading():
+    before = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02))]
+    grows = before + [(3.5, reading(9.2, area=0.0262)), (4.5, reading(9.5, area=0.0270))]
+    result = verdict(grows)
+    assert result.verdict == "worsening" and result.reason_key == "grown"
+    # the smaller of the two growths, first seen on day 3 (3.5 days after a 9:00 treatment)
+    assert result.reason_figures == {"growth": pytest.approx(0.31), "day_low": 3}
+    assert "grown by 31% since day 3, on two photos in a row" in result.reason
+    # 30% is not more than 30%
+    grows[2] = (3.5, reading(9.2, area=0.0260))
+    assert verdict(grows).verdict != "worsening"
+
+
+def test_a_growth_seen_once_waits_for_the_next_photo():
+    once = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02)), (3.5, reading(9.5, area=0.03))]
+    assert verdict(once).verdict != "worsening"
+    # ... and the next photo back at its size does not confirm it
+    assert verdict(once + [(4.5, reading(9.6, area=0.021))]).verdict != "worsening"
+
+
+def test_a_mark_that_spreads_while_it_fades_is_not_worsening():
+    # gravity spread: the blood seeps outwards as it is cleared, the area grows as the colour pales
+    spreads = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02)),
+               (3.5, reading(8, area=0.03)), (4.5, reading(7, area=0.034))]
+    assert verdict(spreads).verdict == "on_track"
+
+
+def test_an_outline_that_switches_between_part_and_whole_of_a_mark_is_not_growth():
+    # the tester's mark 4, framed further and rotated: its outline took a small part of the
+    # large diffuse mark on one photo and the whole of it on the next, while its ΔE00 fell
+    areas = (0.0045, 0.0146, 0.0039, 0.0140)
+    delta_es = (9.0, 8.6, 8.6, 7.0)
+    days = (0.5, 1.6, 2.1, 3.1)
+    flipping = [(d, reading(e, area=a)) for d, e, a in zip(days, delta_es, areas)]
+    assert verdict(flipping).verdict != "worsening"
+    # even with a colour that holds, one doubled photo over the median of the earlier sizes is
+    # not confirmed by the next
+    holding = [(d, reading(8.6, area=a)) for d, a in zip(days, areas)]
+    assert verdict(holding).verdict != "worsening"
 
 
 def test_area_is_compared_on_one_scale_and_not_at_all_when_the_scale_is_unknown():
-    # the same fading mark photographed 1.3x closer: 1.69x the share of the photo
+    # the same mark photographed 1.3x closer on days 3 and 4: 1.69x the share of the photo
     closer = [(1, reading(12, area=0.02)), (2.5, reading(9, area=0.02)),
-              (3.5, reading(8, area=0.0338, area_scale=1.69))]
-    assert verdict(closer).verdict == "on_track"
+              (3.5, reading(9.2, area=0.0338, area_scale=1.69)),
+              (4.5, reading(9.5, area=0.0338, area_scale=1.69))]
+    assert verdict(closer).verdict != "worsening"
     # a real growth still shows on that scale
-    closer[-1] = (3.5, reading(8, area=0.0338 * 1.35, area_scale=1.69))
+    closer[2:] = [(d, reading(e, area=0.0338 * 1.35, area_scale=1.69))
+                  for d, e in ((3.5, 9.2), (4.5, 9.5))]
     assert verdict(closer).verdict == "worsening"
     # a photo whose scale nobody knows says nothing about size
-    closer[-1] = (3.5, reading(8, area=0.04, area_scale=None))
-    assert verdict(closer).verdict == "on_track"
+    closer[-1] = (4.5, reading(9.5, area=0.06, area_scale=None))
+    assert verdict(closer).verdict != "worsening"
 
 
 def test_checks_run_in_order_resolved_before_worsening_before_pigmentation_before_slow():
@@ -169,7 +205,7 @@ def test_a_lone_reading_far_above_the_band_is_slow_and_one_just_above_is_never_w
     # just above the band once: on track by the rules, and said to be above, not "within"
     once = verdict([(1, reading(30)), (2, reading(30)), (4, reading(1.5 * top))])
     assert once.verdict == "on_track" and "within" not in once.reason
-    assert f"above the expected {top:.1f}: if the next photo is above the curve too" in once.reason
+    assert f"where up to {top:.1f} is expected: if the next photo is above that too" in once.reason
     assert verdict([(1, reading(30)), (2, reading(30)), (4, reading(2.1 * top))]).verdict == "slow"
 
 
@@ -197,7 +233,38 @@ def test_on_track_says_the_top_of_the_band_it_is_within():
     result = verdict([(1, reading(14)), (2, reading(15)), (3, reading(9.5)), (4, reading(9.0))])
     assert result.verdict == "on_track" and result.ceiling_ratio > 1
     top = course.SLOW_FACTOR * expected_ceiling(4, 15)
-    assert f"colour difference 9.0 on day 4, within the expected {top:.1f}" in result.reason
+    assert f"colour difference 9.0 on day 4, where up to {top:.1f} is expected" in result.reason
+
+
+def test_expected_means_the_top_of_the_band_in_every_reason():
+    # slow says the same "expected up to" as on track does, never the curve itself (the tester
+    # read "3.7, above the expected 2.9" on one day, "3.4, within the expected 3.6" on another)
+    slow = verdict([(1, reading(14)), (2, reading(15)), (4, reading(12)), (5, reading(11))])
+    assert slow.verdict == "slow" and slow.reason_key == "above_curve"
+    top = course.SLOW_FACTOR * expected_ceiling(5, 15)
+    assert slow.reason_figures["ceiling"] == pytest.approx(top)
+    assert f"its colour difference is 11.0, where up to {top:.1f} is expected" in slow.reason
+
+
+def lit(delta_e, skin_l):
+    """A reading of a mark whose skin reads L* skin_l (its mark 12 L* darker)."""
+    return replace(reading(delta_e), skin_lab=[skin_l, 14.0, 17.0],
+                   mark_lab=[skin_l - 12.0, 22.0, 12.0])
+
+
+def test_a_reason_states_each_days_colour_difference_as_measured_and_the_band_in_its_light():
+    # the last two photos are lit brighter than the first: the verdict compares them on the
+    # first one's light, but a reason says the number their day shows on every page
+    points = [(1, lit(14, 60)), (2, lit(15, 60)), (4, lit(12, 70)), (5, lit(11.5, 70))]
+    result = verdict(points)
+    assert result.verdict == "slow"
+    assert result.reason_figures["e_last"] == 11.5 and result.delta_e != pytest.approx(11.5)
+    # the band in the photo's light: the ratio the verdict compared is kept
+    assert (result.reason_figures["e_last"] / result.reason_figures["ceiling"]
+            == pytest.approx(result.ceiling_ratio / course.SLOW_FACTOR, rel=1e-3))
+    worse = verdict([(1, lit(14, 60)), (2.5, lit(8, 60)), (3.5, lit(12.5, 70))])
+    assert worse.reason_key == "darker_again"
+    assert worse.reason_figures["e_low"] == 8 and worse.reason_figures["e_last"] == 12.5
 
 
 def test_a_reason_names_the_calendar_day_not_the_days_elapsed():

@@ -5,11 +5,13 @@ import pytest
 import sqlalchemy as sa
 
 from tests.recovery_rows import add_checkin, make_treatment
+from tests.views.test_marks import add_course
 from webapp.analysis import analyze_image
 from webapp.analysis.synthetic import MarkSpec, mark_delta, render_scene
 from webapp.extensions import db
-from webapp.models import CheckIn, Flag, Reading, RecoverySummary, Treatment, utcnow
-from webapp.services import flags
+from webapp.models import CheckIn, Flag, MarkReading, Reading, RecoverySummary, Treatment, utcnow
+from webapp.services import flags, timeline
+from webapp.services.recovery import recoveries
 
 SLOW = [(0.4, 12.0, "violet"), (1.4, 14.0, "violet"), (3.4, 13.0, "green"),
         (4.4, 12.5, "green"), (5.4, 12.0, "yellow")]
@@ -175,3 +177,45 @@ def test_is_followed_window():
     assert not flags.is_followed(treatment, "resolved", now)
     treatment.treated_at = now - dt.timedelta(days=61)
     assert not flags.is_followed(treatment, "slow", now)
+
+
+def test_an_unconfirmed_photo_raises_no_course_flag_until_its_marks_are_confirmed(app, people):
+    """Day 4's photo reads mark 1 darker at the points carried over from day 3: nothing is
+    raised from it (its circle may be off the mark) until the client confirms them; a fever
+    reported with it is raised at once."""
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=4.6)
+    with app.app_context():
+        treatment = db.session.get(Treatment, tid)
+        add_course(tid, people["c1"].id, treatment.treated_at,
+                   {1: [14, 15, 10, 8.5, 13.0], 2: [10, 11, 8, 6, 5]}, [0.5, 1.5, 2.5, 3.5, 4.5])
+        latest = db.session.scalars(sa.select(CheckIn).where(CheckIn.treatment_id == tid)
+                                    .order_by(CheckIn.taken_at.desc())).first()
+        latest.marks_confirmed_at = None
+        latest.fever = True
+        for point in latest_points(latest.id):
+            point.set_by = "carried"
+        db.session.commit()
+        checkin_id = latest.id
+    assert refresh(app, tid) == ["red_flag_symptom"]
+    with app.app_context():
+        latest = db.session.get(CheckIn, checkin_id)
+        latest.fever = False
+        db.session.commit()
+        # the client is not told their therapist knows of what nobody has been told
+        assert not told(db.session.get(Treatment, tid))
+        # the client confirms the marks (marks.save refreshes the flags)
+        latest.marks_confirmed_at = utcnow()
+        db.session.commit()
+        assert told(db.session.get(Treatment, tid))
+    assert refresh(app, tid) == ["worsening"]
+
+
+def told(treatment: Treatment) -> bool:
+    """Tell whether the client's timeline says their therapist has been told."""
+    return timeline.build(recoveries([treatment])[0], utcnow()).tells_therapist
+
+
+def latest_points(checkin_id: int) -> list:
+    """Return the followed marks' readings of a check-in."""
+    return db.session.scalars(sa.select(MarkReading).where(
+        MarkReading.checkin_id == checkin_id)).all()

@@ -347,3 +347,18 @@ def test_a_flag_the_sweep_closed_says_why_in_the_readers_language(app, client, a
     page = client.get(f"/therapist/clients/{people['c1'].id}").get_data(as_text=True)
     assert "Закрыто автоматически: клиент снова прислал фото" in page
     assert "Closed automatically" not in page and "поступил" not in page
+
+
+def test_a_triage_row_says_how_the_course_goes_once(app, client, auth, people):
+    """A fever puts a recovery that fades as expected on top: its row says so in one sentence."""
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=3.5)
+    for t, e in ((0.4, 12.0), (1.4, 13.0), (2.4, 11.5)):
+        add_checkin(app, tid, t, e)
+    add_checkin(app, tid, 3.4, 9.0, fever=True)
+    with app.app_context():
+        flags.refresh(db.session.get(Treatment, tid))
+        db.session.commit()
+    auth.login(people["t1"])
+    page = client.get("/therapist/").get_data(as_text=True)
+    [reason] = re.findall(r'<p class="triage-reason">(.*?)</p>', page, re.S)
+    assert reason.lower().count("fading as expected") == 1, reason

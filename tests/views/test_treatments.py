@@ -768,18 +768,48 @@ def test_the_chart_numbers_days_as_the_timeline_does(app, people):
 
 
 def test_the_fading_estimate_is_never_a_day_gone_by(app, people):
-    """Read days after the course said the marks would fade, while they still show, the
-    estimate says today, by the day numbering of the rows; the chart marks that same day."""
+    """Read days after the course said the marks would fade, while they still show, there is
+    no estimate: a date already reached cannot be when they will fade (nor "today")."""
     from webapp.services import timeline
     from webapp.services.recovery import recoveries
     tid = make_treatment(app, people["c1"], people["t1"], days_ago=14.5)
     add_course(app, tid, count=6)  # last photo on day 5 at ΔE 4.5, fading fast
     now = clock.now()
     with app.app_context():
-        view = timeline.build(recoveries([db.session.get(Treatment, tid)])[0], now)
-    assert view.projected_on is not None and view.projected_on >= now
-    assert view.projected_day == view.today == 14
-    assert view.chart.projected_day == 14
+        recovery = recoveries([db.session.get(Treatment, tid)])[0]
+        view = timeline.build(recovery, now)
+    assert recovery.assessment.projected_resolution_day < 14
+    assert view.projected_on is None and view.projected_day is None
+    assert view.chart.projected_day is None
+
+
+def projection_shown(app, client, auth, people, days_ago: float, course) -> str | None:
+    """Store a course of (day, ΔE) photos; return the client's fading estimate, if shown."""
+    tid = make_treatment(app, people["c1"], days_ago=days_ago)
+    for t, delta_e in course:
+        add_checkin(app, tid, t, delta_e)
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{tid}").get_data(as_text=True)
+    found = re.search(r'<p class="projection">([^<]*)', html)
+    return found.group(1).strip() if found else None
+
+
+@pytest.mark.parametrize("days_ago, course", [
+    # day 2: the peak and one photo after it, fading as expected; two points fit any line
+    (2.5, [(0.4, 12.0), (1.4, 14.0), (2.4, 13.2)]),
+    # fading as expected by the rules but slowly: the fit reaches past day 7 + 3
+    (4.5, [(0.4, 12.0), (1.4, 14.0), (2.4, 13.5), (3.4, 11.3), (4.4, 8.5)]),
+    # darker again: not fading at all
+    (4.5, [(0.4, 12.0), (1.4, 14.0), (2.4, 10.0), (3.4, 8.0), (4.4, 12.0)]),
+])
+def test_no_fading_estimate_where_it_cannot_be_right(app, client, auth, people, days_ago, course):
+    assert projection_shown(app, client, auth, people, days_ago, course) is None
+
+
+def test_a_fading_estimate_beside_a_course_fading_as_expected(app, client, auth, people):
+    shown = projection_shown(app, client, auth, people, 4.5,
+                             [(0.4, 12.0), (1.4, 14.0), (2.4, 11.0), (3.4, 8.5), (4.4, 6.5)])
+    assert shown is not None and shown.startswith("Likely to fade around day 7 (")
 
 
 def test_a_therapist_elsewhere_reads_the_clients_times_labelled(app, client, auth, people):

@@ -88,6 +88,21 @@ def current_reasons(flags: Sequence[Flag], now: dt.datetime) -> dict[int, str]:
     return current
 
 
+def awaits_confirmation(recovery: Recovery) -> bool:
+    """Tell whether the latest photo's followed marks are the server's guess, not yet confirmed.
+
+    Its readings were measured at points carried over from the last confirmed photo, which the
+    client has not yet looked at: a circle left beside the mark, or on another one, reads what
+    it is on. DESIGN.md "Followed marks": a wrong automatic guess costs the client a tap, never
+    a wrong curve, so such readings raise no flag of the course (worsening, slow, pigmentation)
+    until confirmed; confirming the marks refreshes the flags (marks.save). Symptoms the client
+    reported raise theirs at once.
+    """
+    latest = recovery.latest
+    return (latest is not None and latest.marks_confirmed_at is None
+            and bool(recovery.mark_points.get(latest.id)))
+
+
 def wanted(recovery: Recovery, now: dt.datetime
            ) -> dict[str, tuple[reasons.Reason, dt.datetime]]:
     """Return the flags the recovery calls for now: kind -> (reason, when its evidence came)."""
@@ -96,8 +111,11 @@ def wanted(recovery: Recovery, now: dt.datetime
     if latest is not None and latest.has_red_flag_symptom:
         found["red_flag_symptom"] = (symptom_reason(recovery), latest.created_at)
     kind = VERDICT_FLAGS.get(assessment.verdict)
-    if kind and latest is not None:
-        found[kind] = (reasons.of_assessment(assessment), latest.created_at)
+    if kind and latest is not None and not awaits_confirmation(recovery):
+        # evidence from when the client confirmed its marks: an acknowledgement given between
+        # the photo and its confirmation did not see what the confirmed readings say
+        found[kind] = (reasons.of_assessment(assessment),
+                       max(latest.created_at, latest.marks_confirmed_at or latest.created_at))
     silent_since = last_activity(recovery)
     if (is_followed(recovery.treatment, assessment.verdict, now)
             and assessment.verdict != "resolved" and now - silent_since >= MISSED_AFTER):

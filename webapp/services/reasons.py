@@ -29,17 +29,23 @@ class Reason(TypedDict):
 MARK_SENTENCES = {
     "darker_again": N_("Mark %(n)d is darker again: its colour difference rose from %(e_low)s on "
                        "day %(day_low)d to %(e_last)s now, when it should keep fading."),
-    "grown": N_("Mark %(n)d has grown by %(growth)s since day %(day_low)d, when it should be "
-                "shrinking."),
+    "grown": N_("Mark %(n)d has grown by %(growth)s since day %(day_low)d, on two photos in a "
+                "row, and its colour has not faded: it should be shrinking."),
     "pigment": N_("On mark %(n)d the redness has gone but a darker brownish patch remains after "
                   "the usual healing time; this can be pigmentation left by the inflammation "
                   "rather than a bruise."),
     "above_curve": N_("Mark %(n)d is fading slower than expected: on day %(day_last)d its "
-                      "colour difference is %(e_last)s, above the expected %(ceiling)s for this "
-                      "day."),
+                      "colour difference is %(e_last)s, where up to %(ceiling)s is expected."),
     "past_usual": N_("Mark %(n)d is still visible (colour difference %(e_last)s) on day "
                      "%(day_last)d, more than %(grace)s days past the usual %(usual)s."),
     "faded": N_("Every followed mark has faded to the level of the surrounding skin."),
+    # the headline of a treatment on track is its mark furthest behind: say so, and which
+    "as_expected": N_("The marks are fading as expected: mark %(n)d, the furthest behind, has a "
+                      "colour difference of %(e_last)s on day %(day_last)d, where up to "
+                      "%(ceiling)s is expected."),
+    "above_once": N_("On day %(day_last)d the colour difference of mark %(n)d is %(e_last)s, "
+                     "where up to %(ceiling)s is expected: if the next photo is above that too, "
+                     "it is fading slower than expected."),
 }
 SENTENCES = {
     **REASONS,

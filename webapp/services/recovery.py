@@ -307,15 +307,20 @@ def with_reading(checkin: CheckInRow, reading: PhotoReading) -> CheckInRow:
 
 
 def furthest_behind(photo: CourseAssessment, marks: Sequence[MarkCourse]) -> CourseAssessment:
-    """Return the treatment's assessment: its mark furthest behind, saying which, or the photo's."""
+    """Return the treatment's assessment: that of its followed mark furthest behind, saying
+    which (figure ``n``); the photo's only when no mark is followed.
+
+    The photo's course strings together each day's most visible mark, on the first photo's
+    light, which is no one mark's course: it read "slower than usual, 3.7 on day 7" while
+    every followed mark faded as expected (3.0, 2.1, 3.5, 1.3). The headline agrees with its
+    marks: it is the furthest behind of them.
+    """
     if not marks:
         return photo
     worst = max(marks, key=lambda m: (SEVERITY.get(m.assessment.verdict, 0),
                                       m.assessment.ceiling_ratio or 0.0))
     ratio = max((m.assessment.ceiling_ratio for m in marks
                  if m.assessment.ceiling_ratio is not None), default=photo.ceiling_ratio)
-    if SEVERITY.get(photo.verdict, 0) > SEVERITY.get(worst.assessment.verdict, 0):
-        return replace(photo, ceiling_ratio=ratio)
     # the mark's number goes with the figures, so the reason can be said again in any language
     figures = {**worst.assessment.reason_figures, "n": worst.number}
     return in_words(replace(worst.assessment, reason_figures=figures, ceiling_ratio=ratio))

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from webapp import clock
+from webapp.analysis import CourseAssessment
+from webapp.analysis.course import SLOW_GRACE_DAYS
 from webapp.extensions import db
 from webapp.models import Treatment
-from webapp.services import chart, tips
+from webapp.services import chart, flags, tips
 from webapp.services.recovery import (MAX_AGE_DAYS, CheckInRow, MarkCourse, MarkPoint, ReadingRow,
                                       Recovery, mark_reading, recoveries)
 
@@ -52,7 +54,7 @@ class Timeline:
     aftercare: tips.Aftercare
     compare: tuple[DayRow, DayRow] | None
     photo_rows: list[DayRow]  # days with a photo, oldest first: the comparison's choices
-    projected_on: dt.datetime | None  # when the marks likely fade; now at the earliest
+    projected_on: dt.datetime | None  # when the marks likely fade (believable_projection)
     projected_day: int | None  # its day number (clock.day_number, as the rows count)
     mark: MarkCourse | None = None  # the followed mark whose curve the chart shows (None: all)
 
@@ -95,12 +97,15 @@ class Timeline:
         """Return today's row, when today's photo is done (``today_done``)."""
         return self.rows[0] if self.today_done else None
 
+    @property
     def tells_therapist(self) -> bool:
         """Tell whether the latest state raises a flag a therapist sees (see flags.wanted)."""
-        # a reported blister or fever, or a worsening course; pain and slow fading do not
+        # a reported blister or fever, or a worsening course (once the photo's marks are
+        # confirmed: flags.awaits_confirmation); pain and slow fading do not
         latest = self.recovery.latest
         return ((latest is not None and latest.has_red_flag_symptom)
-                or self.recovery.assessment.verdict == "worsening")
+                or (self.recovery.assessment.verdict == "worsening"
+                    and not flags.awaits_confirmation(self.recovery)))
 
     @property
     def latest_reading(self) -> ReadingRow | None:
@@ -112,6 +117,28 @@ def mark_readings(course: MarkCourse) -> list[tuple[dt.datetime, float, str | No
     """Return one followed mark's measured days: when, ΔE00, stage and measured colour."""
     return [(checkin.taken_at, point.delta_e, point.stage, mark_reading(point.stored).mark_hex)
             for checkin, point in course.days if point.delta_e is not None]
+
+
+def believable_projection(assessment: CourseAssessment, treated_at: dt.datetime,
+                          now: dt.datetime) -> dt.datetime | None:
+    """Return when the marks likely fade (the course's projected day, from ``treated_at``), or
+    None where that cannot be right beside the verdict.
+
+    None: when the course projects none (too few photos since the peak to fit: course
+    projection), when it is worsening (a mark darker or bigger again is not fading: the tester
+    read "Darker or bigger again" beside "likely to fade around day 9"), when it is on track
+    but the fit reaches past the day it would be slow (expected day + SLOW_GRACE_DAYS: "fading
+    as expected" beside "around day 28" on a 7-day treatment), and when the date is already
+    reached while the marks still show (a day gone by, or "today" said of a past guess).
+    """
+    projected = assessment.projected_resolution_day
+    if projected is None or assessment.verdict == "worsening":
+        return None
+    if (assessment.verdict != "slow"
+            and projected > assessment.expected_days + SLOW_GRACE_DAYS):
+        return None
+    fades_at = treated_at + projected * clock.DAY
+    return fades_at if fades_at > now else None
 
 
 def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
@@ -150,16 +177,12 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
     if followed is not None:
         readings = tuple(chart.ChartInput(place(taken_at), delta_e, stage, mark_hex, taken_at)
                          for taken_at, delta_e, stage, mark_hex in mark_readings(followed))
-        projected = followed.assessment.projected_resolution_day
+        projected_on = believable_projection(followed.assessment, treatment.treated_at, now)
     else:
         readings = tuple(chart.ChartInput(place(c.taken_at), c.reading.delta_e,
                                           c.reading.stage, c.reading.mark_hex, c.taken_at)
                          for c in recovery.days if recovery.counts(c))
-        projected = recovery.assessment.projected_resolution_day
-    # the course projects days since the session; a projection already past (the mark is still
-    # above the line) reads as today, never as a day gone by
-    projected_on = (max(treatment.treated_at + projected * clock.DAY, now)
-                    if projected is not None else None)
+        projected_on = believable_projection(recovery.assessment, treatment.treated_at, now)
     stage = recovery.latest_reading.stage if recovery.latest_reading is not None else None
     # a symptom reported earlier on the latest day still counts: a later photo without it
     # does not make it go away
