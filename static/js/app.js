@@ -31,10 +31,17 @@ function wallClock(zone, at) {
 }
 
 // a time left empty is the moment of sending: stamped into whatever the form's data goes to
-// (a plain submit, htmx, or the offline queue's FormData), so a queued photo keeps its time
+// (a plain submit, htmx, or the offline queue's FormData), so a queued photo keeps its time.
+// The phone's clock may be off: the form also says the time is the phone's and what the
+// phone's clock reads as it sends (the offline queue sets that again when it really sends),
+// and the server moves the time by the difference to its own clock
 document.addEventListener("formdata", (event) => {
   event.target.querySelectorAll("input[data-now-in]").forEach((input) => {
-    if (input.name && !input.value) event.formData.set(input.name, wallClock(input.dataset.nowIn, new Date()));
+    if (!input.name || input.value) return;
+    const now = new Date();
+    event.formData.set(input.name, wallClock(input.dataset.nowIn, now));
+    event.formData.set(`${input.name}_by`, "phone");
+    event.formData.set("phone_now", String(now.getTime()));
   });
 });
 
