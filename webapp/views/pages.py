@@ -396,7 +396,7 @@ def csp_report():
 def welcome():
     """Say what Cupmark does for clients and therapists, with an example chart (the demo's)."""
     course = demo.sample_course()
-    example = chart.build(course, DEFAULT_EXPECTED_DAYS, int(course[-1].t_days) + 1)
+    example = chart.build(course, DEFAULT_EXPECTED_DAYS, course[-1].t_days)
     return render_template("pages/welcome.html", example=example)
 
 
