@@ -415,8 +415,8 @@ def test_chart_points_carry_their_day_date_and_value_and_every_line_is_in_the_le
     # four focusable dots, each named with the days since the session, its calendar day, date,
     # time and value, also as an SVG <title>
     assert figure.count('<g class="point" tabindex="0" role="img"') == 4
-    titles = re.findall(r"<title>(\d+\.\d days after the session \(day \d+, \w{3} \d+ \w{3}, "
-                        r"\d\d:\d\d\): \d+\.\d)</title>", figure)
+    titles = re.findall(r"<title>(Day \d+, \w{3} \d+ \w{3}, \d\d:\d\d, \d+\.\d days after the "
+                        r"session: \d+\.\d)</title>", figure)
     assert len(titles) == 4 and titles[0].endswith(": 12.0")
     assert figure.count('class="point-label"') == 4
     # a key for every line drawn: measured, expected, faded, and the projection
@@ -773,7 +773,7 @@ def test_the_chart_places_photos_by_days_since_the_session(app, client, auth, pe
     assert ticks["0"] < point.x < ticks["1"]
     auth.login(people["c1"])
     html = client.get(f"/treatments/{tid}").get_data(as_text=True)
-    assert "0.9 days after the session (day 1, " in html and ", 20:00): 12.0" in html
+    assert re.search(r"Day 1, \w{3} \d+ \w{3}, 20:00, 0\.9 days after the session: 12\.0", html)
     assert "days since the session" in html
     desc = re.search(r'<desc id="chart-\d+-desc">(.*?)</desc>', html, re.S).group(1)
     assert "Days since the session and value:" in desc and "0.9: 12.0;" in desc

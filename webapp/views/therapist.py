@@ -18,15 +18,10 @@ from webapp.services.recovery import recoveries
 from webapp.views.access import get_linked_client_or_404, role_required
 from webapp.views.messages import thread
 from webapp.views.pages import render, stripped, wants_fragment
-from webapp.views.treatments import THERAPIST_VERDICT_LABELS, Labels
+from webapp.views.treatments import FLAG_LABELS, THERAPIST_VERDICT_LABELS, Labels
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
-FLAG_LABELS = {
-    "red_flag_symptom": _l("Red-flag symptom"), "worsening": _l("Worsening"),
-    "slow_healing": _l("Slow healing"), "pigmentation": _l("Pigmentation"),
-    "missed_checkins": _l("Missed check-ins"),
-}
 # the triage statuses in a therapist's words (webapp.triage explains the order)
 STATUS_LABELS = {
     "red_flag": _l("Red-flag symptoms"), "worsening": _l("Worsening"),
