@@ -852,3 +852,12 @@ def test_a_refused_form_shows_a_phone_filled_time_empty_again(client, auth, app,
     assert page.status_code == 422
     field = re.search(r'<input[^>]*name="taken_at"[^>]*>', page.text).group(0)
     assert re.search(r'value="[^"]', field) is None
+
+
+def test_a_checkin_note_loses_its_bidi_controls(client, auth, app, setup):
+    """The therapist reads the client's note: an override would reorder what it says."""
+    auth.login(setup["c1"])
+    response = post(client, setup["t_c1"], skin_jpeg(), note="it \u202edegnahc\u202c a lot")
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(CheckIn.note)) == "it degnahc a lot"

@@ -25,8 +25,8 @@ from webapp.services.checkins import (NOTE_MAX, CheckInRefused, delete_checkin, 
                                       submit_checkin)
 from webapp.services.consent import current_consent
 from webapp.views.access import role_required
-from webapp.views.pages import (TIME_PATTERN, formatter, redirect_to, render, too_large_page,
-                                wants_json)
+from webapp.views.pages import (TIME_PATTERN, formatter, plain_text, redirect_to, render,
+                                too_large_page, wants_json)
 from webapp.views.quality import quality_notes
 from webapp.views.throttle import limited
 
@@ -44,7 +44,8 @@ class CheckInForm(FlaskForm):
                                     NumberRange(0, 10, _l("Please give a number from 0 to 10."))])
     blisters = BooleanField(_l("Blisters or broken skin"))
     fever = BooleanField(_l("Fever, or feeling unwell"))
-    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=NOTE_MAX)])
+    note = TextAreaField(_l("Note (optional)"), filters=[plain_text],
+                         validators=[Length(max=NOTE_MAX)])
     # left empty it means "now": the page's script fills in the moment of sending, and the
     # server the moment it receives a form sent without it
     taken_at = DateTimeLocalField(_l("Photo taken at"), validators=[Optional()])
