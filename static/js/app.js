@@ -21,13 +21,14 @@ function selectOnFocus(root) {
 }
 
 function wallClock(zone, at) {
-  // the moment as a datetime-local value ("2026-10-25T22:40") on the wall clock of the zone
+  // the moment as a datetime-local value ("2026-10-25T22:40:07") on the wall clock of the
+  // zone; to the second, so the server's correction of a phone's clock lands on the second
   const parts = {};
   new Intl.DateTimeFormat("en-GB", {
     timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
   }).formatToParts(at).forEach((part) => { parts[part.type] = part.value; });
-  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
 }
 
 // a time left empty is the moment of sending: stamped into whatever the form's data goes to
