@@ -71,11 +71,3 @@ def day_number(start: dt.datetime, at: dt.datetime, timezone: str) -> int:
 def day_date(start: dt.datetime, day: int, timezone: str) -> dt.date:
     """Return the calendar date of "day N" counted from start in the zone."""
     return local_date(start, timezone) + dt.timedelta(days=day)
-
-
-def day_position(start: dt.datetime, at: dt.datetime, timezone: str) -> float:
-    """Return where ``at`` lies on the axis of "day N": its day_number plus the part of that
-    local date gone by (day 6 at 18:00 is 6.75), so a chart's day N is the timeline's."""
-    local = at.astimezone(zoneinfo.ZoneInfo(timezone))
-    seconds = local.hour * 3600 + local.minute * 60 + local.second
-    return day_number(start, at, timezone) + seconds / DAY.total_seconds()

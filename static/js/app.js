@@ -21,20 +21,28 @@ function selectOnFocus(root) {
 }
 
 function wallClock(zone, at) {
-  // the moment as a datetime-local value ("2026-10-25T22:40") on the wall clock of the zone
+  // the moment as a datetime-local value ("2026-10-25T22:40:07") on the wall clock of the
+  // zone; to the second, so the server's correction of a phone's clock lands on the second
   const parts = {};
   new Intl.DateTimeFormat("en-GB", {
     timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
   }).formatToParts(at).forEach((part) => { parts[part.type] = part.value; });
-  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
 }
 
 // a time left empty is the moment of sending: stamped into whatever the form's data goes to
-// (a plain submit, htmx, or the offline queue's FormData), so a queued photo keeps its time
+// (a plain submit, htmx, or the offline queue's FormData), so a queued photo keeps its time.
+// The phone's clock may be off: the form also says the time is the phone's and what the
+// phone's clock reads as it sends (the offline queue sets that again when it really sends),
+// and the server moves the time by the difference to its own clock
 document.addEventListener("formdata", (event) => {
   event.target.querySelectorAll("input[data-now-in]").forEach((input) => {
-    if (input.name && !input.value) event.formData.set(input.name, wallClock(input.dataset.nowIn, new Date()));
+    if (!input.name || input.value) return;
+    const now = new Date();
+    event.formData.set(input.name, wallClock(input.dataset.nowIn, now));
+    event.formData.set(`${input.name}_by`, "phone");
+    event.formData.set("phone_now", String(now.getTime()));
   });
 });
 

@@ -566,10 +566,15 @@
         dragged = false;
         return;
       }
-      // a keyboard "click" (Enter or Space on the photo) has no place on it: it adds a point in
-      // the middle, focused, for the arrow keys to move onto the mark
+      // a keyboard "click" (Enter or Space on the photo) has no place on it: where a tap would
+      // add a point (a first photo, or "A new mark" chosen) it adds one in the middle, focused,
+      // for the arrow keys to move onto the mark; a chosen mark takes the focus instead, and
+      // with nothing chosen the client is asked to choose, as after a tap
       if (event.detail === 0) {
-        addFromKeys();
+        const target = spots().find((s) => s.kind === "mark" && String(s.number) === moving());
+        if (first || moving() === "new") addFromKeys();
+        else if (target) { focusedField = target.field; draw(); }
+        else tap(-1, -1); // a tap on no circle: it asks the client to choose
         return;
       }
       const point = at(event);

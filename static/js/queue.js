@@ -129,6 +129,9 @@
     const body = new FormData();
     for (const [name, value] of item.fields) body.append(name, value);
     if (item.photo) body.append(item.photo.field, photoBlob(item.photo), item.photo.filename);
+    // the phone's clock as it sends, not as it queued: the server corrects the photo's time
+    // (stamped by this clock) by how far this clock is off now
+    if (body.has("phone_now")) body.set("phone_now", String(Date.now()));
     const response = await fetch(item.url, {
       method: "POST", body, credentials: "same-origin", cache: "no-store", redirect: "manual", signal,
       headers: { Accept: "application/json", "Idempotency-Key": item.key, "X-CSRFToken": token },

@@ -592,3 +592,41 @@ def test_a_mark_stopped_on_a_later_day_stays_on_day_zero(page, live_app, treatme
     page.goto(f"/checkins/{later}/marks")
     assert number not in [value.split(":")[0] for value in page.locator(
         'input[name="mark"]').evaluate_all("boxes => boxes.map(b => b.value)")]
+
+
+def test_enter_on_a_later_photo_does_what_the_chosen_move_says(page, live_app, treatment):
+    """Enter or Space on day 2's photo added a new mark whatever was chosen (two were added
+    and came back after a reload): with nothing chosen it asks to choose, with a mark chosen
+    that mark takes the focus, and only "A new mark" adds one."""
+    email, treatment_id = treatment
+    login(page, email)
+    upload(page, treatment_id, 0)
+    page.click("button.confirm-marks")
+    page.wait_for_url(re.compile(rf"/treatments/{treatment_id}$"))
+    move_to_day_two(live_app, treatment_id)
+    upload(page, treatment_id, 2)
+    added = page.locator('[data-added-inputs] input[name="point"]')
+    before = added.count()
+    page.focus('input[name="tap"]')
+    page.keyboard.press("Enter")
+    page.keyboard.press("Space")
+    assert added.count() == before
+    assert page.locator("details.move-mark").evaluate("d => d.open")
+    assert "choose its number" in page.locator("[data-board-message]").text_content()
+    page.reload()
+    page.wait_for_selector(".mark-overlay .spot")
+    assert added.count() == before
+    # a mark chosen: Enter gives it the focus, for the arrow keys
+    page.click("details.move-mark summary")
+    page.check('input[name="move"][value="1"]')
+    page.focus('input[name="tap"]')
+    page.keyboard.press("Enter")
+    assert added.count() == before
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')").startswith("Mark 1:")
+    # "A new mark": one, in the middle of the photo
+    page.check('input[name="move"][value="new"]')
+    page.focus('input[name="tap"]')
+    page.keyboard.press("Enter")
+    assert added.count() == before + 1
+    assert added.last.get_attribute("value").endswith("0.5000,0.5000")
+    assert page.url.endswith("/marks")

@@ -3,10 +3,13 @@ on a 390 px phone, never scrolls sideways (WCAG 1.4.4 and 1.4.10), and a therapi
 wrap between words, not inside one."""
 import datetime as dt
 
+import pytest
+
 from tests.recovery_rows import FADING, add_course
 from webapp.analysis import ANALYZER_VERSION
 from webapp.extensions import db
 from webapp.models import CareLink, CheckIn, Mark, MarkReading, Treatment, User
+from webapp.services import flags
 
 from .conftest import PASSWORD, consenting_client, login, no_horizontal_scroll, shot, unique_email
 
@@ -94,3 +97,50 @@ def test_the_therapists_headings_wrap_between_words_in_russian(page, live_app):
     assert words_cut_in_headings(page) == []
     assert no_horizontal_scroll(page), page.evaluate("document.documentElement.scrollWidth")
     shot(page, "therapist-triage-200-percent-ru")
+
+
+def linked_therapist(live_app, client_email: str, language: str = "en") -> str:
+    """Add a therapist linked to the client; return the therapist's email."""
+    therapist_email = unique_email("big-therapist")
+    with live_app.app_context():
+        therapist = User(email=therapist_email, role="therapist", name="Tess Therapist",
+                         practice_name="Cups", timezone="UTC", language=language)
+        therapist.set_password(PASSWORD)
+        db.session.add(therapist)
+        db.session.flush()
+        client = db.session.scalar(db.select(User).where(User.email == client_email))
+        db.session.add(CareLink(therapist_id=therapist.id, client_id=client.id))
+        db.session.commit()
+    return therapist_email
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_therapists_client_page_with_flags_fits_at_twice_the_text_size(page, live_app,
+                                                                           language):
+    """The flag cards of a client who reported a fever and fades slowly, one of them answered
+    with a note, stay inside a 390 px phone at 200% text (they were 402 px wide)."""
+    client_email, tid = consenting_client(live_app, "bigflags", "Kate Flagged",
+                                          dt.timedelta(days=8.5))
+    add_course(live_app, tid, [(t, 14.0, "violet") for t in (0.4, 2.4, 4.4, 6.4, 8.4)])
+    with live_app.app_context():
+        last = db.session.scalars(db.select(CheckIn).where(CheckIn.treatment_id == tid)
+                                  .order_by(CheckIn.taken_at.desc())).first()
+        last.fever, last.blisters, last.pain = True, True, 7
+        treatment = db.session.get(Treatment, tid)
+        raised = flags.refresh(treatment)
+        db.session.commit()
+        client_id = treatment.client_id
+    assert len(raised) >= 2
+    login(page, linked_therapist(live_app, client_email, language))
+    page.goto(f"/therapist/clients/{client_id}")
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    assert page.locator("#flags .flag").count() == len(raised)
+    widest = page.evaluate("Math.max(...[...document.querySelectorAll('#flags .flag')]"
+                           ".map(e => e.getBoundingClientRect().right))")
+    assert widest <= 390
+    # and nothing in a card sticks out of it: the words wrap, between words
+    assert page.evaluate("""[...document.querySelectorAll('#flags .flag *')]
+        .filter(e => e.getBoundingClientRect().right > e.closest('.flag').getBoundingClientRect().right)
+        .map(e => e.textContent)""") == []
+    assert no_horizontal_scroll(page), page.evaluate("document.documentElement.scrollWidth")
+    shot(page, f"therapist-client-flags-200-percent-{language}")

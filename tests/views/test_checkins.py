@@ -14,6 +14,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from tests.conftest import signed_in
+from webapp import clock
 from webapp.analysis import synthetic
 from webapp.extensions import db
 from webapp.models import AuditEvent, CheckIn, Consent, Reading, Treatment, User, utcnow
@@ -749,3 +750,114 @@ def test_record_checkin_service_refuses_with_a_code(app, setup):
                                  taken_at=utcnow() - dt.timedelta(hours=20), pain=2, fever=True)
         assert checkin.id and checkin.reading.stage == "fresh" and checkin.has_red_flag_symptom
         assert checkins.replay(treatment, "svc-key-2", checkin.upload_sha256).id == checkin.id
+
+
+# a phone whose clock is off ----------------------------------------------------------------
+
+def phone_fields(off: dt.timedelta, zone: str = "UTC", **fields) -> dict:
+    """Return what the page's script sends for an empty time on a phone whose clock is `off`:
+    that clock's wall time in the zone, that the phone filled it in, and the clock in ms."""
+    phone = utcnow() + off
+    local = clock.utc_to_local(phone, zone)
+    return {"taken_at": local.strftime("%Y-%m-%dT%H:%M"), "taken_at_by": "phone",
+            "phone_now": str(int(phone.timestamp() * 1000)), **fields}
+
+
+def in_zone(app, person, zone: str) -> None:
+    """Store a person's IANA time zone."""
+    with app.app_context():
+        db.session.get(User, person.id).timezone = zone
+        db.session.commit()
+
+
+def test_a_phone_time_is_moved_by_the_phones_offset():
+    now = dt.datetime(2026, 12, 9, 18, 0, tzinfo=dt.timezone.utc)
+    five = dt.timedelta(minutes=5)
+    # 5 minutes fast, stamped 18:05 and sent at its 18:05:30: the photo was taken at 17:59:30
+    assert checkins.phone_time_corrected(now + five, now + five + dt.timedelta(seconds=30),
+                                         now) == now - dt.timedelta(seconds=30)
+    # slow, the other way
+    assert checkins.phone_time_corrected(now - five, now - five, now) == now
+    # no clock sent, or one off by more than a day: the time as sent
+    assert checkins.phone_time_corrected(now + five, None, now) == now + five
+    far = now + checkins.PHONE_CLOCK_MAX_OFFSET + dt.timedelta(minutes=1)
+    assert checkins.phone_time_corrected(far, far, now) == far
+
+
+def test_a_phone_clock_5_minutes_fast_filling_the_time_is_accepted_at_the_servers_time(
+        client, auth, app, setup):
+    """Kate's phone runs 5 minutes fast (Europe/Berlin, 19:05 on it at 18:00Z); she leaves the
+    time empty and the page fills in the phone's 19:05: stored as 18:00Z, not refused."""
+    in_zone(app, setup["c1"], "Europe/Berlin")
+    auth.login(setup["c1"])
+    response = post(client, setup["t_c1"], skin_jpeg(),
+                    **phone_fields(dt.timedelta(minutes=5), "Europe/Berlin"))
+    assert response.status_code == 303, response.text
+    with app.app_context():
+        taken = db.session.scalar(sa.select(CheckIn.taken_at))
+    assert utcnow() - dt.timedelta(minutes=1) <= taken <= utcnow()
+
+
+def test_a_queued_photo_keeps_its_time_corrected_by_the_clock_at_sending(client, auth, app,
+                                                                        setup):
+    """The offline queue sends at 12:00Z a photo its phone (7 minutes fast) stamped 40 minutes
+    earlier on its own clock; the phone's clock as it sends corrects it to 11:20Z."""
+    auth.login(setup["c1"])
+    off = dt.timedelta(minutes=7)
+    fields = phone_fields(off)
+    fields["taken_at"] = (utcnow() + off - dt.timedelta(minutes=40)).strftime("%Y-%m-%dT%H:%M")
+    response = post(client, setup["t_c1"], skin_jpeg(), headers=JSON, **fields)
+    assert response.status_code == 201, response.json
+    with app.app_context():
+        taken = db.session.scalar(sa.select(CheckIn.taken_at))
+    # the phone's time has whole minutes: up to one earlier
+    assert utcnow() - dt.timedelta(minutes=41) <= taken <= utcnow() - dt.timedelta(minutes=40)
+
+
+def test_a_typed_time_in_the_future_stays_as_typed_and_is_refused(client, auth, app, setup):
+    """The person typed 12:05 (the server's clock says 12:00): not corrected by any clock."""
+    in_zone(app, setup["c1"], "Europe/Berlin")
+    auth.login(setup["c1"])
+    fields = phone_fields(dt.timedelta(minutes=5), "Europe/Berlin")
+    del fields["taken_at_by"]
+    response = post(client, setup["t_c1"], skin_jpeg(), headers=JSON, **fields)
+    assert response.status_code == 422 and response.json["error"] == "future"
+    assert "13:05 is in the future" in response.json["message"]
+    page = post(client, setup["t_c1"], skin_jpeg(), **fields)
+    assert page.status_code == 422 and "13:05 is in the future" in page.text
+    # typed, it is shown again as typed
+    assert re.search(r'name="taken_at"[^>]*value="[^"]*T13:05"', page.text)
+    assert stored(app) == (0, [])
+
+
+@pytest.mark.parametrize("phone_now", ["soon", "", "99999999999999999999999", "-1e3"])
+def test_a_phone_clock_off_by_days_or_unreadable_is_not_trusted(client, auth, app, setup,
+                                                               phone_now):
+    """A phone two days fast, or a clock value that is no number: the time is judged as sent."""
+    auth.login(setup["c1"])
+    fields = phone_fields(dt.timedelta(days=2))
+    if phone_now != "soon":
+        fields["phone_now"] = phone_now
+    response = post(client, setup["t_c1"], skin_jpeg(), headers=JSON, **fields)
+    assert response.status_code == 422 and response.json["error"] == "future"
+    assert stored(app) == (0, [])
+
+
+def test_a_refused_form_shows_a_phone_filled_time_empty_again(client, auth, app, setup):
+    """Sent again after fixing another answer, the time must be the new moment of sending,
+    not the phone's old one, which would then count as typed."""
+    auth.login(setup["c1"])
+    page = post(client, setup["t_c1"], skin_jpeg(), pain="12",
+                **phone_fields(dt.timedelta(minutes=5)))
+    assert page.status_code == 422
+    field = re.search(r'<input[^>]*name="taken_at"[^>]*>', page.text).group(0)
+    assert re.search(r'value="[^"]', field) is None
+
+
+def test_a_checkin_note_loses_its_bidi_controls(client, auth, app, setup):
+    """The therapist reads the client's note: an override would reorder what it says."""
+    auth.login(setup["c1"])
+    response = post(client, setup["t_c1"], skin_jpeg(), note="it \u202edegnahc\u202c a lot")
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(CheckIn.note)) == "it degnahc a lot"

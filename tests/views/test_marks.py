@@ -855,7 +855,7 @@ def test_a_photo_to_be_taken_again_is_off_every_marks_course_and_its_day_says_so
     assert "This photo is not counted in the recovery." in day and "stage-chip" not in day
     assert f'class="quality-{code}"' in day
     # the chart plots the three counted days only
-    assert "2: 9.0;" in page and "16.0" not in page
+    assert "2.5: 9.0;" in page and "16.0" not in page  # days since the session: value
 
 
 def test_treatment_resolves_only_when_every_mark_has(app, setup):

@@ -229,3 +229,12 @@ def test_a_device_that_allowed_push_gets_the_news_instead_of_an_email(app, clien
     # a therapist without a device is told by email
     send(client, auth, people["c1"], treatment_id, "Thanks!")
     assert [m["To"] for m in outbox()] == [people["t1"].email]
+
+
+def test_a_message_loses_its_bidi_controls(app, client, auth, people, treatment_id):
+    """A right-to-left override would show "\u202e01$" as "$10": the controls are dropped."""
+    response = send(client, auth, people["c1"], treatment_id, "I paid \u202e01$\u202c \u200fthen")
+    assert response.status_code < 400
+    with app.app_context():
+        [message] = db.session.scalars(sa.select(Message)).all()
+        assert message.body == "I paid 01$ then"

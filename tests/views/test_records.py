@@ -1,4 +1,5 @@
 """Treatment-mark records: the PDF, its verification code, revoking, and who may download it."""
+import datetime as dt
 import hashlib
 import io
 import math
@@ -238,3 +239,60 @@ def test_rendering_a_record_leaves_truncated_uploads_refused(app, client, auth, 
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     whole = photo_jpeg(0.5)
     assert analyze_photo(whole[: len(whole) // 2]).error == "truncated"
+
+
+@pytest.mark.parametrize("language, said", [
+    ("en", {"pain": "Pain 7/10", "blisters": "Blisters or broken skin", "fever": "Fever",
+            "none": "Pain 2/10 · No blisters or broken skin, no fever", "note": "Note: itches",
+            "flag": ": Red-flag symptom.", "missed": ": Missed check-ins.",
+            "no_photo": "Flags raised on days without a photo", "closed": "Closed "}),
+    ("ru", {"pain": "Боль 7/10", "blisters": "Волдыри или повреждённая кожа",
+            "fever": "Температура",
+            "none": "Боль 2/10 · Нет волдырей, повреждений кожи и температуры",
+            "note": "Заметка: itches", "flag": ": Тревожный симптом.",
+            "missed": ": Пропущенные отметки.", "no_photo": "Сигналы в дни без фото",
+            "closed": "Закрыто: "}),
+])
+def test_the_record_says_each_days_pain_symptoms_and_flags(app, client, auth, people, course,
+                                                           language, said):
+    """What the app was told and what it told: the pain and symptoms of each day, and every
+    flag raised with the reason the therapist read, on its day (one on a day without a photo)."""
+    from webapp.models import Flag, Treatment, User
+    from webapp.services import flags, reasons
+    with app.app_context():
+        db.session.get(User, people["c1"].id).language = language
+        treatment = db.session.get(Treatment, course)
+        checkins = db.session.scalars(sa.select(CheckIn).where(CheckIn.treatment_id == course)
+                                      .order_by(CheckIn.taken_at)).all()
+        for checkin in checkins:
+            checkin.pain = 2
+        last = checkins[-1]
+        last.pain, last.blisters, last.fever, last.note = 7, True, True, "itches"
+        # raised as the photo that reported the symptoms came in
+        [symptom] = [f for f in flags.refresh(treatment, now=last.taken_at)
+                     if f.kind == "red_flag_symptom"]
+        # a silence flag raised on day 0, which has no photo, and closed since (in the
+        # practice's words; its reason_data says it in the reader's)
+        silence = reasons.of_silence(clock.DAY / 3, None)
+        db.session.add(Flag(treatment_id=course, kind="missed_checkins", reason="stored words",
+                            reason_data=silence,
+                            raised_at=treatment.treated_at + dt.timedelta(hours=1),
+                            acknowledged_at=checkins[0].taken_at, note="closed"))
+        db.session.commit()
+        reason = reasons.said(symptom.reason_data, symptom.reason)
+        last_day = clock.day_number(treatment.treated_at, last.taken_at, "UTC")
+    data = download(client, auth, people["c1"], course).data
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"record-symptoms-flags-{language}.pdf").write_bytes(data)
+    flat = " ".join(pdf_text(data)[1].split())
+    for key in ("pain", "blisters", "fever", "none", "note", "flag", "missed", "no_photo",
+                "closed"):
+        assert said[key] in flat, key
+    if language == "en":
+        assert " ".join(reason.split()) in flat
+        # the symptoms and the flag are said in the cell of the day they belong to, the flag of
+        # day 0 (no photo) after the days
+        cell = flat[flat.index(f"Day {last_day} ·"):]
+        assert cell.index("Pain 7/10") < cell.index("Red-flag symptom") < cell.index(
+            "Flags raised on days without a photo") < cell.index("Day 0 · Flag raised")
+        assert cell.index("Day 0 · Flag raised") < cell.index("Missed check-ins")

@@ -362,3 +362,19 @@ def test_a_triage_row_says_how_the_course_goes_once(app, client, auth, people):
     page = client.get("/therapist/").get_data(as_text=True)
     [reason] = re.findall(r'<p class="triage-reason">(.*?)</p>', page, re.S)
     assert reason.lower().count("fading as expected") == 1, reason
+
+
+def test_a_flag_note_loses_its_bidi_controls(app, client, auth, people, slow_c1):
+    """"Pay \u202e01$\u202c at the desk" showed as "Pay $10 at the desk", escaped but spoofed:
+    the controls are dropped from the note, and from the message the client gets."""
+    from webapp.models import Message
+    auth.login(people["t1"])
+    done = client.post(f"/therapist/flags/{slow_c1['flag']}/acknowledge",
+                       data={"note": "Pay \u202e01$\u202c at the desk \u2067ok\u2069"},
+                       headers={"HX-Request": "true"})
+    assert done.status_code == 200
+    assert "Pay 01$ at the desk ok" in done.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Flag, slow_c1["flag"]).note == "Pay 01$ at the desk ok"
+        [message] = db.session.scalars(sa.select(Message)).all()
+        assert "Pay 01$ at the desk ok" in message.body and "\u202e" not in message.body

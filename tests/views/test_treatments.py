@@ -380,8 +380,8 @@ def test_timeline_queries_do_not_grow_with_checkins(app, client, auth, people):
 def test_chart_places_points_ceiling_and_resolved_line():
     readings = (chart.ChartInput(0.5, 12.0, "fresh", "#803040"),
                 chart.ChartInput(3.5, 6.0, "turning", "#a09050"))
-    c = chart.build(readings, expected_days=7, last_day=4, projected_day=6.2)
-    assert [p.day for p in c.points] == [0, 3]
+    c = chart.build(readings, expected_days=7, now_days=4, projected=6.2)
+    assert [p.t_days for p in c.points] == [0.5, 3.5]
     # the axis spans at least to the expected day, and higher ΔE is higher up (smaller y)
     assert c.x_ticks[-1].label == "8" and c.points[0].y < c.points[1].y
     assert c.top < c.resolved_y < c.bottom
@@ -395,9 +395,12 @@ def test_chart_places_points_ceiling_and_resolved_line():
 
 def test_chart_axis_reaches_the_projected_day_within_a_month():
     readings = (chart.ChartInput(0.5, 14.0), chart.ChartInput(3.5, 12.0))
-    c = chart.build(readings, expected_days=7, last_day=4, projected_day=19.4)
-    assert c.projected_day == 19 and c.left < c.projected_x < c.right  # 19.4 lies in day 19
-    far = chart.build(readings, expected_days=7, last_day=4, projected_day=80.0)
+    c = chart.build(readings, expected_days=7, now_days=4, projected=19.4)
+    assert c.projected_day == 19 and c.left < c.projected_x < c.right  # 19.4 days: 19 whole
+    # the calendar's day N, where the caller knows it (the verdict names that one)
+    assert chart.build(readings, expected_days=7, now_days=4, projected=19.4,
+                       projected_day=20).projected_day == 20
+    far = chart.build(readings, expected_days=7, now_days=4, projected=80.0)
     assert far.projected_x is None and far.projected_day is None
     assert int(far.x_ticks[-1].label) <= chart.MAX_PROJECTED_SPAN
 
@@ -409,9 +412,11 @@ def test_chart_points_carry_their_day_date_and_value_and_every_line_is_in_the_le
     auth.login(people["c1"])
     html = client.get(f"/treatments/{treatment_id}").get_data(as_text=True)
     figure = html[html.index('<figure class="fade-chart">'):html.index("</figure>")]
-    # four focusable dots, each named with its day, date and value, also as an SVG <title>
+    # four focusable dots, each named with the days since the session, its calendar day, date,
+    # time and value, also as an SVG <title>
     assert figure.count('<g class="point" tabindex="0" role="img"') == 4
-    titles = re.findall(r"<title>(Day \d+, \w{3} \d+ \w{3}: \d+\.\d)</title>", figure)
+    titles = re.findall(r"<title>(Day \d+, \w{3} \d+ \w{3}, \d\d:\d\d, \d+\.\d days after the "
+                        r"session: \d+\.\d)</title>", figure)
     assert len(titles) == 4 and titles[0].endswith(": 12.0")
     assert figure.count('class="point-label"') == 4
     # a key for every line drawn: measured, expected, faded, and the projection
@@ -424,7 +429,7 @@ def test_chart_points_carry_their_day_date_and_value_and_every_line_is_in_the_le
 
 
 def test_chart_without_readings_is_empty_but_valid():
-    c = chart.build((), expected_days=10, last_day=0)
+    c = chart.build((), expected_days=10, now_days=0)
     assert c.points == () and c.ceiling == "" and c.line == ""
     assert c.x_ticks[-1].label == "11"  # a day past the expected one
 
@@ -750,9 +755,10 @@ def set_zone(app, person, zone: str) -> None:
         db.session.commit()
 
 
-def test_the_chart_numbers_days_as_the_timeline_does(app, people):
+def test_the_chart_places_photos_by_days_since_the_session(app, client, auth, people):
     """A session at 22:00 in Kamchatka and a photo the next evening (0.9 days later) is day 1
-    on the rows and on the chart, whose dot lies between its ticks 1 and 2."""
+    on the rows; on the chart, whose axis is days since the session, it lies between ticks 0
+    and 1, and its words say both."""
     from webapp.services import timeline
     from webapp.services.recovery import recoveries
     set_zone(app, people["c1"], "Asia/Kamchatka")  # UTC+12: 12:00 UTC is midnight there
@@ -764,7 +770,32 @@ def test_the_chart_numbers_days_as_the_timeline_does(app, people):
         [point] = view.chart.points
         ticks = {t.label: t.pos for t in view.chart.x_ticks}
     assert row.day == 1 and point.day == 1
-    assert ticks["1"] < point.x < ticks["2"]
+    assert ticks["0"] < point.x < ticks["1"]
+    auth.login(people["c1"])
+    html = client.get(f"/treatments/{tid}").get_data(as_text=True)
+    assert re.search(r"Day 1, \w{3} \d+ \w{3}, 20:00, 0\.9 days after the session: 12\.0", html)
+    assert "days since the session" in html
+    desc = re.search(r'<desc id="chart-\d+-desc">(.*?)</desc>', html, re.S).group(1)
+    assert "Days since the session and value:" in desc and "0.9: 12.0;" in desc
+
+
+def test_photos_are_placed_by_the_time_elapsed_not_by_the_calendar(app, people):
+    """Kate's session at 18:00: a photo 2 hours later lies 2 hours from the axis' start (not
+    at 0.84 of a day), and photos at 23:58 and 00:04 lie 6 minutes apart, in that order."""
+    from webapp.services import timeline
+    from webapp.services.recovery import recoveries
+    # the app's clock stands at 12:00 UTC (conftest): a session 4 days ago at 18:00 UTC
+    tid = make_treatment(app, people["c1"], people["t1"], days_ago=3.75)
+    add_checkin(app, tid, 2 / 24, 14.0)
+    add_checkin(app, tid, 2 + (5 * 60 + 58) / 1440, 12.0)  # 23:58 on day 2
+    add_checkin(app, tid, 2 + (6 * 60 + 4) / 1440, 11.0)  # 00:04 on day 3
+    with app.app_context():
+        c = timeline.build(recoveries([db.session.get(Treatment, tid)])[0], clock.now()).chart
+    first, before, after = c.points
+    per_day = (c.x_ticks[1].pos - c.x_ticks[0].pos) / int(c.x_ticks[1].label)
+    assert first.x - c.left == pytest.approx(per_day * 2 / 24, abs=0.15)
+    assert (before.day, after.day) == (2, 3)
+    assert before.x < after.x <= before.x + per_day * 6 / 1440 + 0.1
 
 
 def test_the_fading_estimate_is_never_a_day_gone_by(app, people):

@@ -27,6 +27,10 @@ from webapp.services.storage import discard, get_store, new_key
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 # a phone's clock may run a little ahead of the server's
 CLOCK_SKEW = dt.timedelta(minutes=2)
+# the largest offset between a phone's clock and the server's that a time the phone filled in
+# is corrected by: further off, the phone's clock (or the value sent) is nonsense, and the
+# time is judged as sent
+PHONE_CLOCK_MAX_OFFSET = dt.timedelta(days=1)
 NOTE_MAX = 2000
 STATUS = {"too_large": 413, "over_quota": 429, "no_consent": 403, "not_found": 404,
           "key_elsewhere": 409}
@@ -121,6 +125,23 @@ def within_quota(client: User) -> bool:
     return uploads_today(client) <= current_app.config["UPLOADS_PER_DAY"]
 
 
+def phone_time_corrected(taken_at: dt.datetime, phone_now: dt.datetime | None,
+                         now: dt.datetime) -> dt.datetime:
+    """Move a photo time the phone's clock filled in by that clock's offset from the server's.
+
+    ``phone_now`` is the phone's clock at the moment the check-in was sent (the offline queue
+    sets it when it actually sends, not when it queued), ``now`` the server's on receipt, both
+    aware: a phone 5 minutes fast that stamped 18:05 sent at its 18:05 means 18:00. The
+    transit time is ignored (it makes the photo seconds earlier, never later). Without
+    ``phone_now``, or with an offset over PHONE_CLOCK_MAX_OFFSET, the time stays as sent. This
+    is for a time the page filled in only: a time the person typed is what they meant.
+    """
+    if phone_now is None:
+        return taken_at
+    offset = now - phone_now
+    return taken_at + offset if abs(offset) <= PHONE_CLOCK_MAX_OFFSET else taken_at
+
+
 def check_taken_at(client: User, treatment: Treatment, taken_at: dt.datetime, *,
                    any_day: bool = False) -> None:
     """Refuse a photo time in the future, before the treatment, or (unless any_day) not today.
@@ -147,13 +168,15 @@ def check_taken_at(client: User, treatment: Treatment, taken_at: dt.datetime, *,
 
 def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempotency_key: str,
                    taken_at: dt.datetime | None = None, pain: int = 0, blisters: bool = False,
-                   fever: bool = False, note: str = "", any_day: bool = False
-                   ) -> tuple[CheckIn, bool]:
+                   fever: bool = False, note: str = "", any_day: bool = False,
+                   phone_now: dt.datetime | None = None) -> tuple[CheckIn, bool]:
     """Store one check-in and commit; return it and whether it is new (False: a replay).
 
     ``taken_at`` defaults to now, the moment of sending. It must be today in the client's zone,
     unless ``any_day``: the offline queue sends a photo stamped when the client pressed send,
-    which may reach the server after midnight, and demo data fills past days. Bytes are
+    which may reach the server after midnight, and demo data fills past days. ``phone_now``
+    (the phone's clock when it sent, given only when the phone filled ``taken_at`` in itself)
+    corrects ``taken_at`` by the phone's offset (phone_time_corrected). Bytes are
     written first, under fresh keys; then the rows, the flags and one commit. If anything
     fails the written bytes are deleted best-effort (``flask photos cleanup`` catches what a
     crash leaves), so no row ever names missing bytes. Raises CheckInRefused.
@@ -162,7 +185,8 @@ def submit_checkin(client: User, treatment: Treatment, data: bytes, *, idempoten
         raise refusal("not_found")
     if not idempotency_key or not KEY_PATTERN.match(idempotency_key):
         raise refusal("bad_key")
-    taken_at = taken_at or utcnow()
+    now = utcnow()
+    taken_at = phone_time_corrected(taken_at, phone_now, now) if taken_at else now
     check_taken_at(client, treatment, taken_at, any_day=any_day)
     if not 0 <= pain <= 10 or len(note) > NOTE_MAX:
         raise refusal("invalid")

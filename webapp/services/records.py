@@ -2,7 +2,9 @@
 
 Each download issues a record: a PDF (WeasyPrint, from ``templates/records/record.html``)
 with the treatment's facts, each day's photo with the followed marks outlined, the numbers of
-each day, the fade chart and the verdict, and a verification code with its QR code. The
+each day, the pain and symptoms reported each day and the flags raised (with the reason the
+client's therapist read), the fade chart and the verdict, and a verification code with its QR
+code. The
 SHA-256 of the PDF is kept under the code, so ``/verify/<code>`` tells a reader of a printed or
 forwarded copy whether it is genuine, showing nothing about the person. A record can be revoked.
 """
@@ -18,9 +20,11 @@ from flask import render_template, url_for
 from flask_babel import lazy_gettext as _l
 
 from webapp.analysis import PhotoReading
+from webapp import clock
 from webapp.extensions import db
-from webapp.models import CheckIn, Treatment, utcnow
+from webapp.models import CheckIn, Flag, Treatment, utcnow
 from webapp.services import timeline
+from webapp.services.reasons import said
 from webapp.services.recovery import Recovery, recoveries
 from webapp.services.storage import PhotoMissing, get_store
 
@@ -72,6 +76,18 @@ def measured(recovery: Recovery) -> dict[int, PhotoReading]:
             if c.id in recovery.photo_readings}
 
 
+def flags_by_day(treatment: Treatment) -> dict[int, list[tuple[Flag, str]]]:
+    """Return the treatment's flags by the day they were raised ("day N" on the client's
+    calendar, as the rows are), oldest first, each with its reason in the reader's language
+    (reasons.said: the words the therapist's pages show)."""
+    found: dict[int, list[tuple[Flag, str]]] = {}
+    for flag in db.session.scalars(sa.select(Flag).where(Flag.treatment_id == treatment.id)
+                                   .order_by(Flag.raised_at, Flag.id)):
+        day = clock.day_number(treatment.treated_at, flag.raised_at, treatment.client.timezone)
+        found.setdefault(day, []).append((flag, said(flag.reason_data, flag.reason)))
+    return found
+
+
 def render_pdf(treatment: Treatment, code: str, issued_at, with_photos: bool) -> bytes:
     """Render a treatment's record as PDF bytes, carrying the verification code; the daily
     photos only ``with_photos`` (a therapist's copy when the client withdrew consent has none)."""
@@ -79,12 +95,15 @@ def render_pdf(treatment: Treatment, code: str, issued_at, with_photos: bool) ->
     view = timeline.build(recovery, utcnow())
     verify_url = url_for("records.verify", code=code, _external=True)
     readings = measured(recovery)
+    raised = flags_by_day(treatment)
+    photo_days = {row.day for row in view.photo_rows}
     html = render_template(
         "records/record.html", treatment=treatment, timeline=view, code=code,
         issued_at=issued_at, photos=photo_uris(recovery) if with_photos else {},
         with_photos=with_photos, verify_url=verify_url,
         qr=qr_image(verify_url), readings=readings, colours=COLOUR_LABELS,
-        versions=sorted({r.analyzer_version for r in readings.values()}))
+        versions=sorted({r.analyzer_version for r in readings.values()}), flags=raised,
+        other_flag_days=sorted(day for day in raised if day not in photo_days))
     # the template embeds everything as data: URIs; nothing else is ever fetched
     fetcher = weasyprint.URLFetcher(allowed_protocols=["data"])
     return weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()

@@ -170,17 +170,18 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
     photo_rows = [row for row in reversed(rows) if row.checkin is not None]
     followed = recovery.mark_course(mark)
 
-    def place(at: dt.datetime) -> float:
-        """Return a time's place on the chart's day axis (day N of the rows is [N, N+1))."""
-        return clock.day_position(treatment.treated_at, at, zone)
+    def reading(at: dt.datetime, delta_e: float, stage: str | None,
+                mark_hex: str | None) -> chart.ChartInput:
+        """Place a photo on the chart: days since the session, named by its calendar day."""
+        return chart.ChartInput(clock.days_since(treatment.treated_at, at), delta_e, stage,
+                                mark_hex, at, clock.day_number(treatment.treated_at, at, zone))
 
     if followed is not None:
-        readings = tuple(chart.ChartInput(place(taken_at), delta_e, stage, mark_hex, taken_at)
-                         for taken_at, delta_e, stage, mark_hex in mark_readings(followed))
+        readings = tuple(reading(*row) for row in mark_readings(followed))
         projected_on = believable_projection(followed.assessment, treatment.treated_at, now)
     else:
-        readings = tuple(chart.ChartInput(place(c.taken_at), c.reading.delta_e,
-                                          c.reading.stage, c.reading.mark_hex, c.taken_at)
+        readings = tuple(reading(c.taken_at, c.reading.delta_e, c.reading.stage,
+                                 c.reading.mark_hex)
                          for c in recovery.days if recovery.counts(c))
         projected_on = believable_projection(recovery.assessment, treatment.treated_at, now)
     stage = recovery.latest_reading.stage if recovery.latest_reading is not None else None
@@ -188,16 +189,17 @@ def build(recovery: Recovery, now: dt.datetime, first: int | None = None,
     # does not make it go away
     signs = tips.signs_shown(recovery.days, recovery.assessment.verdict, today,
                              same_day=of_day.get(last, ()))
+    projected_day = (clock.day_number(treatment.treated_at, projected_on, zone)
+                     if projected_on is not None else None)
     return Timeline(
         recovery=recovery, today=today, rows=rows,
-        chart=chart.build(readings, treatment.expected_days, max(today, last),
-                          place(projected_on) if projected_on is not None else None,
-                          start=place(treatment.treated_at)),
+        chart=chart.build(readings, treatment.expected_days,
+                          clock.days_since(treatment.treated_at, now),
+                          clock.days_since(treatment.treated_at, projected_on)
+                          if projected_on is not None else None, projected_day),
         aftercare=tips.aftercare(today, stage, signs, recovery.assessment.verdict),
         compare=pick_pair(photo_rows, first, second), photo_rows=photo_rows,
-        projected_on=projected_on,
-        projected_day=(clock.day_number(treatment.treated_at, projected_on, zone)
-                       if projected_on is not None else None), mark=followed)
+        projected_on=projected_on, projected_day=projected_day, mark=followed)
 
 
 def pick_pair(photo_rows: list[DayRow], first: int | None,

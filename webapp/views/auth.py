@@ -22,7 +22,7 @@ from webapp.services.auth import (MAX_PASSWORD, MIN_PASSWORD, ZONE_CHOICES, find
                                   unknown_account_hash, valid_timezone)
 from webapp.services.mail import send_mail
 from webapp.views import sessions
-from webapp.views.pages import (name_text, page_sent_from, redirect_to, render, render_error,
+from webapp.views.pages import (plain_text, page_sent_from, redirect_to, render, render_error,
                                 safe_next)
 from webapp.views.throttle import limited
 
@@ -70,7 +70,7 @@ def unauthorized():
 class RegisterForm(FlaskForm):
     """New account: name, email, password, role, practice for therapists."""
 
-    name = StringField(_l("Your name"), filters=[name_text],
+    name = StringField(_l("Your name"), filters=[plain_text],
                        validators=[DataRequired(), Length(max=120)])
     email = EmailField(_l("Email"), validators=[InputRequired(), Email(), Length(max=254)])
     password = PasswordField(_l("Password"),
@@ -79,7 +79,7 @@ class RegisterForm(FlaskForm):
     role = RadioField(_l("I am"), choices=[SelectChoice("client", _l("A client")),
                                            SelectChoice("therapist", _l("A therapist"))],
                       default="client", validators=[InputRequired()])
-    practice_name = StringField(_l("Practice name"), filters=[name_text],
+    practice_name = StringField(_l("Practice name"), filters=[plain_text],
                                 validators=[Length(max=120)])
     timezone = HiddenField(default="UTC")
 
@@ -144,7 +144,7 @@ class ConfirmForm(FlaskForm):
 class SettingsForm(FlaskForm):
     """A user's name, time zone and language."""
 
-    name = StringField(_l("Your name"), filters=[name_text],
+    name = StringField(_l("Your name"), filters=[plain_text],
                        validators=[DataRequired(), Length(max=120)])
     timezone = StringField(_l("Time zone"), validators=[InputRequired(), Length(max=64)])
     # each language named in itself, so whoever cannot read the page still finds their own;

@@ -5,6 +5,7 @@ or JSON.
 """
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import sqlalchemy as sa
@@ -24,8 +25,8 @@ from webapp.services.checkins import (NOTE_MAX, CheckInRefused, delete_checkin, 
                                       submit_checkin)
 from webapp.services.consent import current_consent
 from webapp.views.access import role_required
-from webapp.views.pages import (TIME_PATTERN, formatter, redirect_to, render, too_large_page,
-                                wants_json)
+from webapp.views.pages import (TIME_PATTERN, formatter, plain_text, redirect_to, render,
+                                too_large_page, wants_json)
 from webapp.views.quality import quality_notes
 from webapp.views.throttle import limited
 
@@ -43,11 +44,30 @@ class CheckInForm(FlaskForm):
                                     NumberRange(0, 10, _l("Please give a number from 0 to 10."))])
     blisters = BooleanField(_l("Blisters or broken skin"))
     fever = BooleanField(_l("Fever, or feeling unwell"))
-    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=NOTE_MAX)])
+    note = TextAreaField(_l("Note (optional)"), filters=[plain_text],
+                         validators=[Length(max=NOTE_MAX)])
     # left empty it means "now": the page's script fills in the moment of sending, and the
     # server the moment it receives a form sent without it
     taken_at = DateTimeLocalField(_l("Photo taken at"), validators=[Optional()])
     idempotency_key = HiddenField()
+    # set by the page's script, never shown: "phone" when it filled taken_at from the phone's
+    # clock, and that clock at the moment of sending (milliseconds since 1970), so the server
+    # corrects a phone's fast or slow clock (services.checkins.phone_time_corrected)
+    taken_at_by = HiddenField()
+    phone_now = HiddenField()
+
+    def phone_clock(self) -> dt.datetime | None:
+        """Return the phone's clock at sending when the phone filled the time in, else None.
+
+        A value that is not a whole number of milliseconds in the years 1970-9999 counts as
+        none: the time is then judged as sent, and a wrong one refused with its message.
+        """
+        if self.taken_at_by.data != "phone":
+            return None
+        try:
+            return dt.datetime.fromtimestamp(int(self.phone_now.data or "") / 1000, dt.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            return None
 
 
 def fresh_form() -> CheckInForm:
@@ -70,7 +90,13 @@ def show_form(treatment: Treatment, form: CheckInForm, refused: CheckInRefused |
 
 
 def refuse(treatment: Treatment, form: CheckInForm, refused: CheckInRefused):
-    """Answer a refusal: JSON for the offline queue, else the form with the message."""
+    """Answer a refusal: JSON for the offline queue, else the form with the message.
+
+    A time the phone filled in is shown empty again: sent once more it is the new moment of
+    sending, never an old one that would then count as typed.
+    """
+    if form.taken_at_by.data == "phone":
+        form.taken_at.raw_data, form.taken_at.data = [], None
     if wants_json():
         body = {"ok": False, "error": refused.code, "message": refused.message}
         if form.errors:
@@ -122,7 +148,7 @@ def new(treatment_id: int):
     try:
         checkin, created = submit_checkin(
             current_user, treatment, form.photo.data.read(), idempotency_key=key,
-            taken_at=taken_at,
+            taken_at=taken_at, phone_now=form.phone_clock(),
             pain=form.pain.data, blisters=form.blisters.data, fever=form.fever.data,
             note=form.note.data or "", any_day=wants_json())
     except CheckInRefused as refused:

@@ -14,7 +14,7 @@ from webapp.services import audit
 from webapp.services.links import accept, create_invite, typed_code, usable_invite
 from webapp.services.mail import send_mail
 from webapp.views.access import role_required
-from webapp.views.pages import name_text, render, stripped
+from webapp.views.pages import plain_text, render, stripped
 
 bp = Blueprint("links", __name__)
 
@@ -22,7 +22,7 @@ bp = Blueprint("links", __name__)
 class InviteForm(FlaskForm):
     """A new invite: who it is for, and where to email it (both optional)."""
 
-    name = StringField(_l("Who is it for? (optional)"), filters=[name_text],
+    name = StringField(_l("Who is it for? (optional)"), filters=[plain_text],
                        validators=[Length(max=120)])
     email = EmailField(_l("Email it to (optional)"), filters=[stripped],
                        validators=[Optional(), Email(), Length(max=254)])

@@ -21,7 +21,7 @@ from webapp.services.access import linked_therapist_ids
 from webapp.services.messages import (BODY_MAX, FLAG_TOPICS, announce, client_recipient,
                                       inbox_rows, mark_read, send, unread_count, visible)
 from webapp.views.access import get_treatment_or_404
-from webapp.views.pages import redirect_to, render, stripped, wants_fragment
+from webapp.views.pages import plain_text, redirect_to, render, wants_fragment
 
 bp = Blueprint("messages", __name__)
 
@@ -35,7 +35,7 @@ def message_topic(kind: str, for_client: bool) -> str:
 class MessageForm(FlaskForm):
     """One message to the other person of a thread."""
 
-    body = TextAreaField(_l("Your message"), filters=[stripped], validators=[
+    body = TextAreaField(_l("Your message"), filters=[plain_text], validators=[
         DataRequired(_l("Write your message first.")), Length(max=BODY_MAX)])
 
 

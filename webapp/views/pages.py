@@ -64,13 +64,15 @@ def stripped(value: str | None) -> str | None:
 # Unicode's explicit directional formatting characters (UAX #9 section 2: the embeddings,
 # overrides and isolates U+202A-202E and U+2066-2069, the marks U+200E, U+200F and U+061C):
 # in a name they reverse it on screen ("Cleo \u202eRTL\u202c" showed as "Cleo LTR") or pull
-# the sentence around it out of order; a name written in any script reads right without them
+# the sentence around it out of order; a note or a message can spoof its words the same way
+# ("pay \u202e01$\u202c" read "pay $10"). Text in any script reads right without them
 BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e"
                                        "\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
 
 
-def name_text(value: str | None) -> str | None:
-    """Trim a name (a person's, an invite's, a practice's) and drop bidi controls from it."""
+def plain_text(value: str | None) -> str | None:
+    """Trim text that others read (a name, a flag's note, a message, a check-in's note) and
+    drop the bidi controls from it (BIDI_CONTROLS)."""
     return stripped(value.translate(BIDI_CONTROLS)) if isinstance(value, str) else value
 
 
@@ -396,7 +398,7 @@ def csp_report():
 def welcome():
     """Say what Cupmark does for clients and therapists, with an example chart (the demo's)."""
     course = demo.sample_course()
-    example = chart.build(course, DEFAULT_EXPECTED_DAYS, int(course[-1].t_days) + 1)
+    example = chart.build(course, DEFAULT_EXPECTED_DAYS, course[-1].t_days)
     return render_template("pages/welcome.html", example=example)
 
 

@@ -17,16 +17,11 @@ from webapp.services.access import is_linked, linked_client_ids
 from webapp.services.recovery import recoveries
 from webapp.views.access import get_linked_client_or_404, role_required
 from webapp.views.messages import thread
-from webapp.views.pages import render, stripped, wants_fragment
-from webapp.views.treatments import THERAPIST_VERDICT_LABELS, Labels
+from webapp.views.pages import plain_text, render, wants_fragment
+from webapp.views.treatments import FLAG_LABELS, THERAPIST_VERDICT_LABELS, Labels
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
-FLAG_LABELS = {
-    "red_flag_symptom": _l("Red-flag symptom"), "worsening": _l("Worsening"),
-    "slow_healing": _l("Slow healing"), "pigmentation": _l("Pigmentation"),
-    "missed_checkins": _l("Missed check-ins"),
-}
 # the triage statuses in a therapist's words (webapp.triage explains the order)
 STATUS_LABELS = {
     "red_flag": _l("Red-flag symptoms"), "worsening": _l("Worsening"),
@@ -40,7 +35,7 @@ NOTE_MAX = 2000
 class AcknowledgeForm(FlaskForm):
     """A therapist's note on a flag: what they did or will do about it."""
 
-    note = TextAreaField(_l("Your note"), filters=[stripped], validators=[
+    note = TextAreaField(_l("Your note"), filters=[plain_text], validators=[
         DataRequired(_l("Write a short note on what you did or will do.")),
         Length(max=NOTE_MAX)])
 
@@ -48,7 +43,7 @@ class AcknowledgeForm(FlaskForm):
 class NoteForm(FlaskForm):
     """A private note about a client, seen by its author alone."""
 
-    body = TextAreaField(_l("New note"), filters=[stripped], validators=[
+    body = TextAreaField(_l("New note"), filters=[plain_text], validators=[
         DataRequired(_l("The note is empty.")), Length(max=NOTE_MAX)])
 
 

@@ -81,10 +81,17 @@ MARK_VERDICT_LABELS = {
     "pigmentation": _l("A darker patch remains"),
     "insufficient_data": _l("Too early to tell"),
 }
+# a flag's kind (webapp.services.flags) in words: the therapist's pages and the printed record
+FLAG_LABELS = {
+    "red_flag_symptom": _l("Red-flag symptom"), "worsening": _l("Worsening"),
+    "slow_healing": _l("Slow healing"), "pigmentation": _l("Pigmentation"),
+    "missed_checkins": _l("Missed check-ins"),
+}
 LABELS = {"body_area": BODY_AREA_LABELS, "technique": TECHNIQUE_LABELS,
           "cup_material": MATERIAL_LABELS, "suction": SUCTION_LABELS, "risk": RISK_LABELS,
           "stage": STAGE_LABELS, "verdict": VERDICT_LABELS,
-          "therapist_verdict": THERAPIST_VERDICT_LABELS, "mark_verdict": MARK_VERDICT_LABELS}
+          "therapist_verdict": THERAPIST_VERDICT_LABELS, "mark_verdict": MARK_VERDICT_LABELS,
+          "flag": FLAG_LABELS}
 
 
 class CheckboxesField(SelectMultipleField):
