@@ -109,7 +109,7 @@ def test_the_records_verdict_names_the_day_as_its_rows_do(app, client, auth, peo
     # row says "Day 6" and the verdict said "on day 5.4"
     flat = " ".join(pdf_text(download(client, auth, people["c1"], course).data)[1].split())
     assert "Day 6 ·" in flat and "Day 7 ·" not in flat
-    assert "colour difference 4.8 on day 6, where up to" in flat
+    assert "colour difference of 4.8 on day 6, where up to" in flat
 
 
 def test_a_photo_to_take_again_is_recorded_as_not_counted(app, client, auth, people, course):
