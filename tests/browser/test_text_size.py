@@ -11,7 +11,14 @@ from webapp.extensions import db
 from webapp.models import CareLink, CheckIn, Mark, MarkReading, Treatment, User
 from webapp.services import flags
 
-from .conftest import PASSWORD, consenting_client, login, no_horizontal_scroll, shot, unique_email
+from .conftest import (
+    PASSWORD,
+    consenting_client,
+    login,
+    no_horizontal_scroll,
+    shot,
+    unique_email,
+)
 
 
 def test_each_marks_line_fits_at_twice_the_text_size_in_russian(page, live_app):
@@ -66,39 +73,6 @@ def test_the_keyboard_focus_is_an_opaque_ring_seen_at_once(page, live_app):
     assert ring == ["solid", "3px", "rgb(11, 79, 140)"]
 
 
-def words_cut_in_headings(page) -> list[str]:
-    """The visible h1-h3 whose longest word is wider than the heading: with the browser's
-    break-anywhere turned off for the check, such a word sticks out of its box."""
-    return page.evaluate("""() => [...document.querySelectorAll('h1, h2, h3')]
-        .filter(h => h.offsetParent !== null)
-        .filter(h => { h.style.overflowWrap = 'normal'; h.style.hyphens = 'manual';
-                       return h.scrollWidth > h.clientWidth + 1; })
-        .map(h => h.textContent.trim())""")
-
-
-def test_the_therapists_headings_wrap_between_words_in_russian(page, live_app):
-    client_email, tid = consenting_client(live_app, "slowru", "Sasha Slow", dt.timedelta(days=8.5))
-    add_course(live_app, tid, [(t, 14.0, "violet") for t in (0.4, 2.4, 4.4, 6.4, 8.4)])
-    therapist_email = unique_email("ru-therapist")
-    with live_app.app_context():
-        therapist = User(email=therapist_email, role="therapist", name="Тамара Терапевт",
-                         practice_name="Банки", timezone="UTC", language="ru")
-        therapist.set_password(PASSWORD)
-        db.session.add(therapist)
-        db.session.flush()
-        client = db.session.scalar(db.select(User).where(User.email == client_email))
-        db.session.add(CareLink(therapist_id=therapist.id, client_id=client.id))
-        db.session.commit()
-    login(page, therapist_email)
-    page.goto("/therapist/")
-    page.evaluate("document.documentElement.style.fontSize = '200%'")
-    # "Текущие восстановления": the 14-letter word was cut after its ninth letter
-    assert "восстановления" in page.locator("main").text_content()
-    assert words_cut_in_headings(page) == []
-    assert no_horizontal_scroll(page), page.evaluate("document.documentElement.scrollWidth")
-    shot(page, "therapist-triage-200-percent-ru")
-
-
 def linked_therapist(live_app, client_email: str, language: str = "en") -> str:
     """Add a therapist linked to the client; return the therapist's email."""
     therapist_email = unique_email("big-therapist")
@@ -112,6 +86,29 @@ def linked_therapist(live_app, client_email: str, language: str = "en") -> str:
         db.session.add(CareLink(therapist_id=therapist.id, client_id=client.id))
         db.session.commit()
     return therapist_email
+
+
+def words_cut_in_headings(page) -> list[str]:
+    """The visible h1-h3 whose longest word is wider than the heading: with the browser's
+    break-anywhere turned off for the check, such a word sticks out of its box."""
+    return page.evaluate("""() => [...document.querySelectorAll('h1, h2, h3')]
+        .filter(h => h.offsetParent !== null)
+        .filter(h => { h.style.overflowWrap = 'normal'; h.style.hyphens = 'manual';
+                       return h.scrollWidth > h.clientWidth + 1; })
+        .map(h => h.textContent.trim())""")
+
+
+def test_the_therapists_headings_wrap_between_words_in_russian(page, live_app):
+    client_email, tid = consenting_client(live_app, "slowru", "Sasha Slow", dt.timedelta(days=8.5))
+    add_course(live_app, tid, [(t, 14.0, "violet") for t in (0.4, 2.4, 4.4, 6.4, 8.4)])
+    login(page, linked_therapist(live_app, client_email, "ru"))
+    page.goto("/therapist/")
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    # "Текущие восстановления": the 14-letter word was cut after its ninth letter
+    assert "восстановления" in page.locator("main").text_content()
+    assert words_cut_in_headings(page) == []
+    assert no_horizontal_scroll(page), page.evaluate("document.documentElement.scrollWidth")
+    shot(page, "therapist-triage-200-percent-ru")
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
