@@ -20,7 +20,7 @@ from webapp.models import CareLink, User, utcnow
 from webapp.services import sessions
 from webapp.services.mail import read_outbox
 
-# set by .ci/run to run the whole suite a second time on PostgreSQL
+# set by .ci/run to run the suite a second time on PostgreSQL (all but the pure tests/analysis)
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery"
 TEST_PASSWORD_METHOD = "scrypt:1024:8:1"
